@@ -1,0 +1,42 @@
+--[[
+  Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
+  the final state for a while so status can answer, the token mapping and the deadline go,
+  and the user may join again.
+
+  Input:
+    KEYS[1] deadlines:{T}
+    ARGV[1] record key prefix, reservation:{T}:
+    ARGV[2] mapping key prefix, token-ticket-type:{T}:
+    ARGV[3] user key prefix, user:{T}:
+    ARGV[4] seconds a record in a final state is kept
+    ARGV[5..] triples: token id, final state, booking id ('' for none)
+
+  Output:
+    how many records were found and updated
+]]
+local deadlinesKey = KEYS[1]
+local recordPrefix = ARGV[1]
+local mappingPrefix = ARGV[2]
+local userPrefix = ARGV[3]
+local endedTtl = ARGV[4]
+
+local updated = 0
+for i = 5, #ARGV, 3 do
+  local id, state, bookingId = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local record = recordPrefix .. id
+  local user = redis.call('HGET', record, 'user')
+  if user then
+    redis.call('HSET', record, 'state', state)
+    if bookingId ~= '' then
+      redis.call('HSET', record, 'booking_id', bookingId)
+    end
+    redis.call('EXPIRE', record, endedTtl)
+    if redis.call('GET', userPrefix .. user) == id then
+      redis.call('DEL', userPrefix .. user)
+    end
+    updated = updated + 1
+  end
+  redis.call('DEL', mappingPrefix .. id)
+  redis.call('ZREM', deadlinesKey, id)
+end
+return updated

@@ -1,0 +1,51 @@
+--[[
+  Join the queue of one ticket type, or find the live place this user already has there.
+  A place is live while its token is queued, pending (being served) or reserved.
+
+  Input:
+    KEYS[1] queue:{T}                  list of token ids, head first
+    KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served
+    KEYS[3] user:{T}:<user id>         the user's live token id
+    KEYS[4] reservation:{T}:<new id>   record of the new token
+    ARGV[1] new token id
+    ARGV[2] user id
+    ARGV[3] quantity
+    ARGV[4] seconds a queue place lives
+    ARGV[5] record key prefix, reservation:{T}:
+    ARGV[6] now in ms (the epoch of a queue that starts now)
+
+  Output:
+    {kind, id, state, place, served, quantity, expires_at, queue length}
+    kind 'joined': a new place; expires_at is '' and queue length counts the new one.
+    kind 'existing': the live place the user already had; queue length is 0.
+]]
+local queueKey = KEYS[1]
+local metaKey = KEYS[2]
+local userKey = KEYS[3]
+local recordKey = KEYS[4]
+local id = ARGV[1]
+local userId = ARGV[2]
+local quantity = ARGV[3]
+local placeTtl = tonumber(ARGV[4])
+local recordPrefix = ARGV[5]
+local now = ARGV[6]
+
+local served = tonumber(redis.call('HGET', metaKey, 'served') or '0')
+
+local existing = redis.call('GET', userKey)
+if existing then
+  local found = redis.call('HMGET', recordPrefix .. existing, 'state', 'place', 'qty', 'expires_at')
+  local state, place, held, expiresAt = found[1], found[2], found[3], found[4]
+  local stillHeld = state == 'reserved' and tonumber(expiresAt) > tonumber(now)
+  if state == 'queued' or state == 'pending' or stillHeld then
+    return {'existing', existing, state, tonumber(place), served, tonumber(held), expiresAt or '', 0}
+  end
+end
+
+redis.call('HSETNX', metaKey, 'epoch', now)
+local place = redis.call('HINCRBY', metaKey, 'seq', 1)
+local length = redis.call('RPUSH', queueKey, id)
+redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place)
+redis.call('EXPIRE', recordKey, placeTtl)
+redis.call('SET', userKey, id, 'EX', placeTtl)
+return {'joined', id, 'queued', place, served, tonumber(quantity), '', length}

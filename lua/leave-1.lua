@@ -1,0 +1,30 @@
+--[[
+  Give a queue place back before it is served. Only a queued token can leave this way; the
+  list entry stays and the processor drops it when it reaches the head (removing it from the
+  middle of the list would cost O(N)).
+
+  Input:
+    KEYS[1] reservation:{T}:<id>   the token's record
+    ARGV[1] user key prefix, user:{T}:
+    ARGV[2] seconds a record in a final state is kept
+    ARGV[3] the token id
+
+  Output:
+    'released' when the place was given back, else the current state ('' when unknown)
+]]
+local record = KEYS[1]
+local userPrefix = ARGV[1]
+local endedTtl = ARGV[2]
+local id = ARGV[3]
+
+local found = redis.call('HMGET', record, 'state', 'user')
+local state, user = found[1], found[2]
+if state ~= 'queued' then
+  return state or ''
+end
+redis.call('HSET', record, 'state', 'released')
+redis.call('EXPIRE', record, endedTtl)
+if redis.call('GET', userPrefix .. user) == id then
+  redis.call('DEL', userPrefix .. user)
+end
+return 'released'

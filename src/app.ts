@@ -1,0 +1,48 @@
+// Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
+import { Elysia } from "elysia";
+import { BodyTooLarge, readJsonBody } from "./body";
+import { AppError, badRequest, toErrorResponse } from "./errors";
+import { eventRoutes } from "./events/routes";
+import { queueRoutes } from "./queue/routes";
+import { reservationRoutes } from "./reservations/routes";
+import type { Services } from "./services";
+
+export function createApp(s: Services) {
+  return new Elysia()
+    .onParse(({ request }) => readJsonBody(request))
+    .onError(({ code, error, set, request }) => {
+      const failure = toErrorResponse(asAppError(code, error), (err) =>
+        s.log.error("request failed", { method: request.method, url: request.url, error: err }),
+      );
+      set.status = failure.status;
+      Object.assign(set.headers, failure.headers);
+      return failure.body;
+    })
+    .use(eventRoutes(s))
+    .use(queueRoutes(s))
+    .use(reservationRoutes(s));
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */
+function asAppError(code: unknown, error: unknown): unknown {
+  if (code === "VALIDATION") return badRequest("invalid_input", describeValidation(error));
+  if (code === "PARSE") {
+    const cause = (error as Error).cause;
+    if (cause instanceof BodyTooLarge) return new AppError(413, "body_too_large", cause.message);
+    if (cause instanceof AppError) return cause;
+    return badRequest("invalid_json", "request body could not be read");
+  }
+  if (code === "NOT_FOUND") return new AppError(404, "not_found", "no such route");
+  return error;
+}
+
+function describeValidation(error: unknown): string {
+  const e = error as { type?: string; all?: Array<{ path?: string; summary?: string; message?: string }> };
+  const first = e.all?.[0];
+  const where = e.type === "query" ? "query" : "body";
+  if (!first) return `invalid ${where}`;
+  const field = first.path?.replace(/^\//, "").replaceAll("/", ".") || where;
+  return `${field}: ${first.summary ?? first.message ?? "is invalid"}`;
+}

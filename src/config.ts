@@ -1,0 +1,88 @@
+// Environment -> typed, validated config. The one place that reads process.env.
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const Int = (min: number, max: number, fallback: number) =>
+  Type.Integer({ minimum: min, maximum: max, default: fallback });
+
+export const ConfigSchema = Type.Object({
+  PORT: Int(0, 65535, 3000),
+  DATABASE_URL: Type.String({
+    pattern: "^postgres(ql)?://",
+    default: "postgres://postgres@127.0.0.1:5432/ticket_queue",
+  }),
+  REDIS_URL: Type.String({ pattern: "^rediss?://", default: "redis://127.0.0.1:6379" }),
+  // Prepended to every Redis key: lets tests, or two deployments, share one Redis.
+  REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: "^[A-Za-z0-9:_-]*$", default: "" }),
+  RESERVATION_TTL_SECONDS: Int(1, 86400, 120),
+  CLEANER_INTERVAL_MS: Int(10, 600_000, 1000),
+  PROCESSOR_BATCH_SIZE: Int(1, 10_000, 1000),
+  TOKEN_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  LOG_LEVEL: Type.Union(
+    [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
+    { default: "info" },
+  ),
+  // How long start-up waits for Redis and PostgreSQL before giving up.
+  STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
+});
+
+export type Env = Static<typeof ConfigSchema>;
+export type Config = Omit<Env, "TOKEN_SECRET"> & { TOKEN_SECRET: string };
+
+export class ConfigError extends Error {}
+
+const describe = (name: string): string => {
+  const schema = ConfigSchema.properties[name as keyof Env] as Record<string, unknown> | undefined;
+  if (!schema) return "";
+  if ("anyOf" in schema) return "one of debug, info, warn, error";
+  if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (schema.minLength) return `at least ${schema.minLength} characters`;
+  if (schema.pattern) return `a value matching ${schema.pattern}`;
+  return "valid";
+};
+
+/** Reads the variables the service knows; a bad one is a ConfigError naming it. */
+export function loadEnv(env: Record<string, string | undefined> = process.env): Env {
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(ConfigSchema.properties)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") raw[name] = value;
+  }
+  const fail = (name: string): never => {
+    const given = name === "TOKEN_SECRET" ? "a value that is too short" : JSON.stringify(raw[name]);
+    throw new ConfigError(`${name} must be ${describe(name)} (got ${given})`);
+  };
+  // TypeBox would quietly turn "1.5" into 1; a whole number must be written as one.
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+    if (schema.type === "integer" && name in raw && !/^\s*\d+\s*$/.test(String(raw[name]))) fail(name);
+  }
+  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  const problem = Value.Errors(ConfigSchema, value).First();
+  if (problem) fail(problem.path.split("/")[1] ?? "config");
+  return value as Env;
+}
+
+/** The full config of a running service: a token secret is required unless `dev` makes one. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, dev = false): Config {
+  const parsed = loadEnv(env);
+  let secret = parsed.TOKEN_SECRET;
+  if (!secret) {
+    if (!dev) {
+      throw new ConfigError(
+        "TOKEN_SECRET must be set to at least 32 characters (or pass --dev to make a throwaway one)",
+      );
+    }
+    secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  }
+  return { ...parsed, TOKEN_SECRET: secret };
+}
+
+/** Where a URL points, without its password, for log lines and error messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol.startsWith("redis") ? 6379 : 5432)}${u.pathname.length > 1 ? u.pathname : ""}`;
+  } catch {
+    return "(unparseable URL)";
+  }
+}

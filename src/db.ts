@@ -1,0 +1,63 @@
+// The PostgreSQL client and the migrations. Every query is a tagged template.
+import postgres from "postgres";
+import init from "../sql/0001_init.sql" with { type: "text" };
+
+export type Sql = postgres.Sql<{}>;
+
+/** Append-only, applied in order. Imported as text so the compiled binary carries them. */
+export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
+  { version: "0001_init", text: init },
+];
+
+export function createSql(url: string, options: { max?: number } = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    idle_timeout: 30,
+    connect_timeout: 5,
+    onnotice: () => {},
+    // bigint columns (booking ids, sums) come back as JS numbers; ours stay far below 2^53.
+    types: { bigint: postgres.BigInt },
+    transform: { undefined: null },
+  }) as unknown as Sql;
+}
+
+/** Applies pending migrations in one transaction under an advisory lock; returns what it applied. */
+export async function migrate(sql: Sql): Promise<string[]> {
+  return sql.begin(async (sql) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext('ticket-queue:migrate'))`;
+    await sql`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    text PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`;
+    const done = new Set((await sql`SELECT version FROM schema_migrations`).map((r) => r.version));
+    const applied: string[] = [];
+    for (const { version, text } of MIGRATIONS) {
+      if (done.has(version)) continue;
+      await sql.unsafe(text);
+      await sql`INSERT INTO schema_migrations (version) VALUES (${version})`;
+      applied.push(version);
+    }
+    return applied;
+  });
+}
+
+/** Creates the database named in the URL when it is missing (a fresh machine). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  if (!name) return false;
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const sql = postgres(admin.toString(), { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    const [row] = await sql`SELECT 1 AS found FROM pg_database WHERE datname = ${name}`;
+    if (row) return false;
+    await sql`CREATE DATABASE ${sql(name)}`;
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === "42P04") return false; // created meanwhile
+    throw err;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}

@@ -1,0 +1,87 @@
+// The cleaner loop: expires due holds, wakes for the next deadline (never later than
+// CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
+// Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
+import type { Ended } from "../reservations/finish";
+import { finishInRedis } from "../reservations/finish";
+import type { Services } from "../services";
+import { expireDueHolds, msUntilNextDeadline } from "./expire";
+import { reconcileRedis } from "./reconcile";
+
+const EXPIRE_BATCH = 1000;
+const RECONCILE_EVERY_MS = 5000;
+
+export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log"> & {
+  intervalMs: number;
+};
+
+export class Cleaner {
+  private lastReconcile = 0;
+
+  constructor(private readonly ctx: CleanerContext) {}
+
+  /** Expires everything due now; returns how many holds it expired. */
+  async expireNow(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const expired = await expireDueHolds(this.ctx.sql, EXPIRE_BATCH);
+      total += expired.length;
+      if (expired.length > 0) {
+        const ended: Ended[] = expired.map((e) => ({ token: e.token, ticketTypeId: e.ticket_type_id, state: "expired" }));
+        await this.tidy(ended);
+      }
+      if (expired.length < EXPIRE_BATCH) return total;
+    }
+  }
+
+  /** One pass; returns how long to sleep before the next. */
+  async tick(): Promise<number> {
+    const expired = await this.expireNow();
+    if (expired > 0) this.ctx.log.debug("expired holds", { expired });
+    if (Date.now() - this.lastReconcile > RECONCILE_EVERY_MS) {
+      this.lastReconcile = Date.now();
+      const tidied = await reconcileRedis(this.ctx);
+      if (tidied > 0) this.ctx.log.info("reconciled redis with postgresql", { tidied });
+    }
+    const next = await msUntilNextDeadline(this.ctx.sql);
+    // A few ms past the deadline, so PostgreSQL's now() has passed it too.
+    return next === null ? this.ctx.intervalMs : Math.min(this.ctx.intervalMs, Math.max(0, next) + 5);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    let backoff = 0;
+    while (!signal.aborted) {
+      let wait: number;
+      try {
+        wait = await this.tick();
+        if (backoff > 0) this.ctx.log.info("cleaner resumed");
+        backoff = 0;
+      } catch (err) {
+        if (backoff === 0) this.ctx.log.warn("cleaner pass failed; backing off", { error: err });
+        backoff = Math.min(2000, Math.max(50, backoff * 2));
+        wait = backoff;
+      }
+      await sleepUnlessAborted(wait, signal);
+    }
+  }
+
+  /** Stock is already back in PostgreSQL; Redis is tidied now or by the next reconcile. */
+  private async tidy(ended: Ended[]): Promise<void> {
+    try {
+      await finishInRedis(this.ctx, ended);
+    } catch (err) {
+      this.ctx.log.warn("could not tidy redis after expiry; will reconcile", { error: err });
+    }
+  }
+}
+
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,102 @@
+// The binary's entry: `ticket-queue [serve|migrate|help] [--dev] [--demo]`.
+import { hostname } from "node:os";
+import { createApp } from "./app";
+import { ConfigError, loadConfig } from "./config";
+import { seedDemo } from "./demo";
+import { createLogger, type Logger } from "./log";
+import { closeServices, createServices, type Services } from "./services";
+import { migrateLogged, StartupError, waitForDependencies } from "./startup";
+import { startWorker, type RunningWorker } from "./workers/host";
+
+const USAGE = `usage: ticket-queue [command] [flags]
+
+commands:
+  serve     migrate the database, then serve HTTP with the processor and cleaner (default)
+  migrate   apply pending database migrations and exit
+  help      show this text
+
+flags:
+  --dev     make a throwaway TOKEN_SECRET when none is set (tokens die with the process)
+  --demo    create a demo event when the database has none
+
+configuration comes from the environment; see README.md.`;
+
+/** Bun sends the request bodies it refuses itself as an empty 413; ours are JSON up to here. */
+const HARD_BODY_LIMIT = 1 << 20;
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+async function main(argv: string[]): Promise<void> {
+  const flags = new Set(argv.filter((a) => a.startsWith("--")));
+  const [command = "serve", ...extra] = argv.filter((a) => !a.startsWith("--"));
+  const known = new Set(["--dev", "--demo", "--help"]);
+  const unknown = [...flags].find((f) => !known.has(f)) ?? extra[0];
+  if (command === "help" || flags.has("--help")) return void console.log(USAGE);
+  if (unknown) return fail(2, `unknown argument ${unknown}\n${USAGE}`);
+
+  try {
+    if (command === "serve") return await serve(flags.has("--dev"), flags.has("--demo"));
+    if (command === "migrate") return await migrateOnly();
+    return fail(2, `unknown command ${command}\n${USAGE}`);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(2, `ticket-queue: bad configuration: ${err.message}`);
+    if (err instanceof StartupError) return fail(1, `ticket-queue: ${err.message}`);
+    throw err;
+  }
+}
+
+async function serve(dev: boolean, demo: boolean): Promise<void> {
+  const config = loadConfig(process.env, dev);
+  const log = createLogger(config.LOG_LEVEL);
+  if (dev && !process.env.TOKEN_SECRET) log.warn("--dev: using a throwaway TOKEN_SECRET");
+  const s = createServices(config, log);
+  await waitForDependencies(s, config, log);
+  await migrateLogged(s, log);
+  if (demo && (await seedDemo(s.sql))) log.info("created the demo event");
+
+  const workers = await Promise.all([
+    startWorker(new URL("./workers/processor.ts", import.meta.url),
+      `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
+    startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
+  ]);
+  const app = createApp(s).listen({ port: config.PORT, maxRequestBodySize: HARD_BODY_LIMIT });
+  log.info("listening", { port: app.server?.port });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    setTimeout(() => {
+      log.error("shutdown took too long; exiting anyway");
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
+    await app.stop(); // stop accepting; requests in progress finish
+    await stopAll(workers, s, log);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function stopAll(workers: RunningWorker[], s: Services, log: Logger) {
+  await Promise.all(workers.map((w) => w.stop(SHUTDOWN_LIMIT_MS - 2000)));
+  await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
+}
+
+async function migrateOnly(): Promise<void> {
+  // Migrating needs no token secret; a placeholder keeps the shared config type whole.
+  const config = loadConfig({ ...process.env, TOKEN_SECRET: "x".repeat(32) });
+  const log = createLogger(config.LOG_LEVEL);
+  const s = createServices(config, log);
+  await waitForDependencies(s, config, log);
+  await migrateLogged(s, log);
+  await closeServices(s);
+  log.info("database is up to date");
+}
+
+function fail(code: number, message: string): never {
+  console.error(message);
+  process.exit(code);
+}
+
+await main(process.argv.slice(2));

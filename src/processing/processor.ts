@@ -1,0 +1,150 @@
+// The processor loop: serves every ticket type that has people waiting, one batch per type
+// per round, under a lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
+// for tests, directly.
+import type { Logger } from "../log";
+import { RECOVER_AFTER_MS } from "../timing";
+import { processBatch, type BatchContext } from "./batch";
+import { Leases } from "./lease";
+import { recoverInflight } from "./recover";
+
+export type ProcessorOptions = {
+  name: string;
+  activeKey: string;
+  log: Logger;
+  /** Sleep between rounds when nobody is waiting; bounds how soon a new joiner is picked up. */
+  idleMs?: number;
+  recoverAfterMs?: number;
+  /** Test-only switch proving the invariant checks catch what recovery prevents. */
+  recovery?: boolean;
+};
+
+/** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
+const BLOCKED_RETRY_MS = 1000;
+const UNBLOCK_CHECK_MS = 25;
+const SWEEP_MS = 1000;
+
+export class Processor {
+  private readonly leases: Leases;
+  /** Types whose head waits for stock to come back, with the stock seen then. */
+  private readonly blocked = new Map<number, { stock: number | null; since: number }>();
+  /** Types whose last batch here failed midway: their in-flight tokens are ours to recover now. */
+  private readonly failed = new Set<number>();
+  private readonly rates = new Map<number, { since: number; granted: number; perSecond: number | null }>();
+  private lastUnblockCheck = 0;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly ctx: BatchContext,
+    private readonly options: ProcessorOptions,
+  ) {
+    this.leases = new Leases(ctx.redis, ctx.keys, options.name);
+  }
+
+  /** One round over the waiting ticket types; returns how many people it handled. */
+  async tick(signal?: AbortSignal): Promise<number> {
+    const { redis } = this.ctx;
+    const types = (await redis.smembers(this.options.activeKey)).map(Number).filter(Number.isSafeInteger);
+    await this.unblock();
+    let handled = 0;
+    for (const ticketTypeId of types) {
+      if (signal?.aborted) break;
+      if (this.blocked.has(ticketTypeId)) continue;
+      try {
+        if (!(await this.leases.hold(ticketTypeId))) continue;
+        handled += await this.serve(ticketTypeId);
+      } catch (err) {
+        this.failed.add(ticketTypeId);
+        throw err;
+      }
+    }
+    if (Date.now() - this.lastSweep > SWEEP_MS) await this.sweep();
+    return handled;
+  }
+
+  /** Runs rounds until the signal fires, backing off while Redis or PostgreSQL is down. */
+  async run(signal: AbortSignal): Promise<void> {
+    const idleMs = this.options.idleMs ?? 10;
+    let backoff = 0;
+    while (!signal.aborted) {
+      try {
+        const handled = await this.tick(signal);
+        if (backoff > 0) this.options.log.info("processor resumed");
+        backoff = 0;
+        if (handled === 0) await Bun.sleep(idleMs);
+      } catch (err) {
+        if (backoff === 0) this.options.log.warn("processor round failed; backing off", { error: err });
+        backoff = Math.min(2000, Math.max(50, backoff * 2));
+        await Bun.sleep(backoff);
+      }
+    }
+    await this.leases.releaseAll().catch(() => {});
+  }
+
+  private async serve(ticketTypeId: number): Promise<number> {
+    const result = await processBatch(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0));
+    if (result.kind === "empty") {
+      await this.retire(ticketTypeId);
+      return 0;
+    }
+    if (result.kind === "busy") {
+      if (this.options.recovery === false) return 0;
+      const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
+      const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
+      if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
+      if (remaining === 0) this.failed.delete(ticketTypeId);
+      return recovered;
+    }
+    this.rate(ticketTypeId, result.granted);
+    if (result.returned > 0) this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
+    return result.people;
+  }
+
+  /** The queue looked empty: take the type off the active set, unless someone joined meanwhile. */
+  private async retire(ticketTypeId: number): Promise<void> {
+    const { redis, keys } = this.ctx;
+    await redis.srem(this.options.activeKey, String(ticketTypeId));
+    if ((await redis.llen(keys(ticketTypeId).queue)) > 0) {
+      await redis.sadd(this.options.activeKey, String(ticketTypeId));
+    }
+  }
+
+  /** Unblocks types whose stock moved (an expiry or release), and retries the rest now and then. */
+  private async unblock(): Promise<void> {
+    if (this.blocked.size === 0 || Date.now() - this.lastUnblockCheck < UNBLOCK_CHECK_MS) return;
+    this.lastUnblockCheck = Date.now();
+    const ids = [...this.blocked.keys()];
+    const rows = await this.ctx.sql<{ id: number; stock: number }[]>`
+      SELECT id, stock FROM ticket_types WHERE id = ANY(${ids}::int[])`;
+    const stock = new Map(rows.map((r) => [r.id, r.stock]));
+    for (const [id, seen] of this.blocked) {
+      if (stock.get(id) !== seen.stock || Date.now() - seen.since > BLOCKED_RETRY_MS) this.blocked.delete(id);
+    }
+  }
+
+  /** Puts back on the active set any type with people queued or in flight (after data loss, say). */
+  private async sweep(): Promise<void> {
+    this.lastSweep = Date.now();
+    const { redis, keys, sql } = this.ctx;
+    const ids = (await sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
+    const sizes = await Promise.all(
+      ids.map(async (id) => (await redis.llen(keys(id).queue)) + (await redis.zcard(keys(id).inflight))),
+    );
+    const waiting = ids.filter((_, i) => sizes[i]! > 0).map(String);
+    if (waiting.length > 0) await redis.sadd(this.options.activeKey, ...waiting);
+  }
+
+  /** Grants per second lately, for the estimated wait that status shows. */
+  private rate(ticketTypeId: number, granted: number): number | null {
+    const now = Date.now();
+    const r = this.rates.get(ticketTypeId) ?? { since: now, granted: 0, perSecond: null };
+    r.granted += granted;
+    if (now - r.since >= 1000) {
+      const current = (r.granted * 1000) / (now - r.since);
+      r.perSecond = r.perSecond === null ? current : 0.5 * r.perSecond + 0.5 * current;
+      r.since = now;
+      r.granted = 0;
+    }
+    this.rates.set(ticketTypeId, r);
+    return r.perSecond;
+  }
+}

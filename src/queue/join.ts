@@ -1,0 +1,62 @@
+// Joining the queue: one atomic Redis step, after the ticket type checks that need no round trip.
+import { badRequest, conflict, during, notFound } from "../errors";
+import type { Services } from "../services";
+import { PLACE_TTL_SECONDS } from "../timing";
+
+export type JoinInput = { userId: string; ticketTypeId: number; quantity: number };
+
+export type JoinAnswer = {
+  queue_token: string;
+  position: number;
+  status: "queued" | "reserved";
+  ticket_type_id: number;
+  quantity: number;
+  expires_at?: string;
+  message: string;
+};
+
+export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnswer> {
+  const { userId, ticketTypeId, quantity } = input;
+  const type = await s.catalog.ticketType(ticketTypeId);
+  if (!type) throw notFound("unknown_ticket_type", `ticket type ${ticketTypeId} does not exist`);
+  if (quantity > type.per_user_limit) {
+    throw badRequest(
+      "quantity_over_limit",
+      `at most ${type.per_user_limit} tickets of "${type.name}" per person (asked for ${quantity})`,
+    );
+  }
+  if (type.status === "sold_out") throw conflict("sold_out", `"${type.name}" is sold out`);
+
+  const k = s.keys(ticketTypeId);
+  const fresh = s.tokens.issue(ticketTypeId);
+  const reply = (await during("Redis", () =>
+    s.redis.tqJoin(
+      k.queue, k.meta, k.user(userId), k.record(fresh.id),
+      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
+    ),
+  )) as [string, string, string, number, number, number, string, number];
+  const [kind, id, state, place, served, held, expiresAt, length] = reply;
+  if (length === 1) {
+    // The queue was empty: tell the processors it has people again.
+    await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));
+  }
+
+  const position = state === "reserved" ? 0 : Math.max(1, place - served);
+  const answer: JoinAnswer = {
+    queue_token: s.tokens.sign(ticketTypeId, id),
+    position,
+    status: state === "reserved" ? "reserved" : "queued",
+    ticket_type_id: ticketTypeId,
+    quantity: held,
+    message: "",
+  };
+  if (answer.status === "reserved") {
+    answer.expires_at = new Date(Number(expiresAt)).toISOString();
+    answer.message = `You already hold tickets for "${type.name}"; confirm them before ${answer.expires_at}.`;
+  } else if (kind === "existing") {
+    answer.message = `You are already in the queue for "${type.name}", number ${position}.`;
+  } else {
+    answer.message = `You are number ${position} in the queue for "${type.name}".`;
+  }
+  return answer;
+}

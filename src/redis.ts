@@ -1,0 +1,64 @@
+// Redis client factory, key builders (hash-tagged by ticket type) and the script registry.
+import Redis from "ioredis";
+import claim from "../lua/claim-3.lua" with { type: "text" };
+import finish from "../lua/finish-1.lua" with { type: "text" };
+import join from "../lua/join-4.lua" with { type: "text" };
+import lease from "../lua/lease-1.lua" with { type: "text" };
+import leave from "../lua/leave-1.lua" with { type: "text" };
+import lookup from "../lua/lookup-2.lua" with { type: "text" };
+import settle from "../lua/settle-4.lua" with { type: "text" };
+
+type Arg = string | number;
+type Script = (...args: Arg[]) => Promise<unknown>;
+
+/** File name (with its key count, BullMQ style) and source of each atomic step. */
+const SCRIPTS = {
+  tqJoin: ["join-4", join],
+  tqClaim: ["claim-3", claim],
+  tqSettle: ["settle-4", settle],
+  tqFinish: ["finish-1", finish],
+  tqLeave: ["leave-1", leave],
+  tqLookup: ["lookup-2", lookup],
+  tqLease: ["lease-1", lease],
+} as const;
+
+export type RedisClient = Redis & Record<keyof typeof SCRIPTS, Script>;
+
+export function createRedis(url: string): RedisClient {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    // Fail fast while disconnected: callers answer 503 or back off instead of piling up.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 3000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  });
+  for (const [name, [file, lua]] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua });
+  }
+  return redis as RedisClient;
+}
+
+/** Every key of one ticket type shares the hash tag {T}, so each script stays in one slot. */
+export function keysFor(prefix: string, ticketTypeId: number) {
+  const tag = `{${ticketTypeId}}`;
+  const recordPrefix = `${prefix}reservation:${tag}:`;
+  const userPrefix = `${prefix}user:${tag}:`;
+  return {
+    queue: `${prefix}queue:${tag}`,
+    meta: `${prefix}meta:${tag}`,
+    inflight: `${prefix}inflight:${tag}`,
+    deadlines: `${prefix}deadlines:${tag}`,
+    lease: `${prefix}lease:${tag}`,
+    recordPrefix,
+    mappingPrefix: `${prefix}token-ticket-type:${tag}:`,
+    userPrefix,
+    record: (id: string) => recordPrefix + id,
+    user: (userId: string) => userPrefix + userId,
+  };
+}
+export type Keys = ReturnType<typeof keysFor>;
+
+/** Ticket types with people waiting; joins add to it, the processor drains it. */
+export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;

@@ -1,0 +1,48 @@
+// Confirm: PostgreSQL decides with one conditional statement that also writes the booking;
+// Redis follows. A repeat returns the same booking.
+import { conflict, during, gone } from "../errors";
+import type { Services } from "../services";
+import type { TokenParts } from "../tokens";
+import { finishQuietly } from "./finish";
+import { findHold } from "./holds";
+import { redisState, refuseWithoutHold } from "./without-hold";
+
+export type Confirmation = {
+  status: "confirmed";
+  booking_id: number;
+  queue_token: string;
+  ticket_type_id: number;
+  quantity: number;
+  confirmed_at: string;
+};
+
+export async function confirmHold(s: Services, parts: TokenParts, token: string): Promise<Confirmation> {
+  const [booked] = await during("PostgreSQL", () => s.sql<{ id: number; quantity: number; created_at: Date }[]>`
+    WITH confirmed AS (
+      UPDATE reservations SET status = 'confirmed', ended_at = now()
+      WHERE token = ${token} AND status = 'held' AND expires_at > now()
+      RETURNING token, user_id, ticket_type_id, quantity
+    )
+    INSERT INTO bookings (token, user_id, ticket_type_id, quantity)
+    SELECT token, user_id, ticket_type_id, quantity FROM confirmed
+    RETURNING id, quantity, created_at`);
+  const answer = (id: number, quantity: number, at: Date): Confirmation => ({
+    status: "confirmed",
+    booking_id: Number(id),
+    queue_token: token,
+    ticket_type_id: parts.ticketTypeId,
+    quantity,
+    confirmed_at: at.toISOString(),
+  });
+
+  if (booked) {
+    await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id }]);
+    return answer(booked.id, booked.quantity, booked.created_at);
+  }
+
+  const hold = await findHold(s.sql, token);
+  if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.quantity, hold.confirmed_at!);
+  if (hold?.status === "released") throw conflict("released", "this hold was given back and cannot be confirmed");
+  if (hold) throw gone("hold_expired", "this hold expired before it was confirmed; join the queue again");
+  return refuseWithoutHold(await redisState(s, parts), "confirm");
+}

@@ -1,0 +1,46 @@
+// The shared singletons a server or a worker runs on, made from one config.
+import type { Config } from "./config";
+import { createSql, type Sql } from "./db";
+import { Catalog } from "./events/catalog";
+import { createLogger, type Logger } from "./log";
+import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
+import { createTokens, type Tokens } from "./tokens";
+
+export type Services = {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  redis: RedisClient;
+  tokens: Tokens;
+  catalog: Catalog;
+  keys: (ticketTypeId: number) => ReturnType<typeof keysFor>;
+  activeKey: string;
+};
+
+export function createServices(config: Config, log = createLogger(config.LOG_LEVEL)): Services {
+  const sql = createSql(config.DATABASE_URL);
+  const redis = createRedis(config.REDIS_URL);
+  let lastRedisError = 0;
+  redis.on("error", (err) => {
+    // ioredis repeats this on every reconnect attempt; once every 5 s is enough to read.
+    if (Date.now() - lastRedisError < 5000) return;
+    lastRedisError = Date.now();
+    log.warn("redis connection problem", { error: err });
+  });
+  const prefix = config.REDIS_KEY_PREFIX;
+  return {
+    config,
+    log,
+    sql,
+    redis,
+    tokens: createTokens(config.TOKEN_SECRET),
+    catalog: new Catalog(sql),
+    keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
+    activeKey: activeKey(prefix),
+  };
+}
+
+export async function closeServices(s: Services): Promise<void> {
+  s.redis.disconnect();
+  await s.sql.end({ timeout: 2 });
+}

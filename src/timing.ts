@@ -1,0 +1,13 @@
+// Durations the design depends on, in one place. PostgreSQL's deadline decides a hold; these
+// only say how long Redis keeps things around it.
+
+/** A queue place not served within a day is dropped. */
+export const PLACE_TTL_SECONDS = 24 * 3600;
+/** A record in a final state (confirmed, expired, ...) stays an hour for status answers. */
+export const ENDED_TTL_SECONDS = 3600;
+/** Redis records of a hold outlast its PostgreSQL deadline by this much. */
+export const HOLD_GRACE_MS = 5 * 60 * 1000;
+/** A processor's lease on a ticket type; a dead holder loses it within this time. */
+export const LEASE_MS = 5000;
+/** A batch in flight this long belongs to a dead or stuck processor and is recovered. */
+export const RECOVER_AFTER_MS = 5000;

@@ -1,0 +1,13 @@
+// The cleaner as a Bun Worker: a thin wrapper over src/expiry/cleaner.ts.
+import { Cleaner } from "../expiry/cleaner";
+import { createLogger } from "../log";
+import { closeServices, createServices } from "../services";
+import { serveAsWorker } from "./protocol";
+
+serveAsWorker(async (config, _name, signal) => {
+  const log = createLogger(config.LOG_LEVEL, { worker: "cleaner" });
+  const s = createServices(config, log);
+  await s.redis.connect();
+  const cleaner = new Cleaner({ ...s, intervalMs: config.CLEANER_INTERVAL_MS });
+  return { done: cleaner.run(signal), close: () => closeServices(s) };
+});
