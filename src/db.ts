@@ -15,8 +15,11 @@ export function createSql(url: string, options: { max?: number } = {}): Sql {
     idle_timeout: 30,
     connect_timeout: 5,
     onnotice: () => {},
-    // bigint columns (booking ids, sums) come back as JS numbers; ours stay far below 2^53.
-    types: { bigint: postgres.BigInt },
+    // bigint columns (booking ids, sums) come back as plain numbers, which JSON can carry;
+    // ours stay far below 2^53.
+    types: {
+      bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) },
+    },
     transform: { undefined: null },
   }) as unknown as Sql;
 }

@@ -24,7 +24,14 @@ export type BatchContext = {
 export type BatchResult =
   | { kind: "busy" }
   | { kind: "empty" }
-  | { kind: "done"; people: number; granted: number; returned: number; stockLeft: number | null };
+  | {
+      kind: "done";
+      people: number;
+      granted: number;
+      /** The new head of the queue needs more than the stock left: wait until stock moves. */
+      blocked: boolean;
+      stockLeft: number | null;
+    };
 
 export async function processBatch(
   ctx: BatchContext, ticketTypeId: number, rate: number | null = null,
@@ -33,7 +40,7 @@ export async function processBatch(
   const claim = await claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds);
   if (claim.kind !== "claimed") return claim;
   await ctx.after?.("claimed", ticketTypeId);
-  if (claim.people.length === 0) return { kind: "done", people: 0, granted: 0, returned: 0, stockLeft: null };
+  if (claim.people.length === 0) return { kind: "done", people: 0, granted: 0, blocked: false, stockLeft: null };
 
   const people = claim.people;
   const grant = await grantHolds(
@@ -46,11 +53,14 @@ export async function processBatch(
   const waiting = grant.rows.some((r) => r.outcome === "waiting");
   const available = waiting ? await availability(ctx.sql, ticketTypeId) : null;
   const outcomes = decide(people, grant, available);
-  const returned = await settleBatch(ctx.redis, k, ticketTypeId, outcomes, servedMark(people, outcomes), rate);
+  await settleBatch(ctx.redis, k, ticketTypeId, outcomes, servedMark(people, outcomes), rate);
   await ctx.after?.("settled", ticketTypeId);
 
   const granted = outcomes.filter((o) => o.state === "reserved").length;
-  return { kind: "done", people: people.length, granted, returned, stockLeft: available?.stock ?? grant.stockLeft };
+  const head = people.find((_, i) => outcomes[i]!.state === "queued");
+  const stockLeft = available?.stock ?? grant.stockLeft;
+  const blocked = head !== undefined && head.quantity > (stockLeft ?? 0);
+  return { kind: "done", people: people.length, granted, blocked, stockLeft };
 }
 
 /**

@@ -95,7 +95,7 @@ export class Processor {
       return recovered;
     }
     this.rate(ticketTypeId, result.granted);
-    if (result.returned > 0) this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
+    if (result.blocked) this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
     return result.people;
   }
 

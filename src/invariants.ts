@@ -1,0 +1,70 @@
+// The invariants of DESIGN.md that live in PostgreSQL, checked in SQL. Tests, the benchmark,
+// the fault suite and `ticket-queue check` all use these.
+import type { Sql } from "./db";
+
+export type Finding = { invariant: "I1" | "I2" | "I3" | "I4" | "I5"; ticket_type_id: number | null; detail: string };
+
+/** Every broken invariant found; an empty list means all of I1-I5 hold. */
+export async function checkInvariants(sql: Sql): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const add = (invariant: Finding["invariant"], rows: { ticket_type_id: number | null; detail: string }[]) =>
+    findings.push(...rows.map((r) => ({ invariant, ...r })));
+
+  // I1 no oversell: stock never below zero, bookings never above capacity.
+  add("I1", await sql`
+    SELECT t.id AS ticket_type_id,
+           format('stock %s, booked %s of capacity %s', t.stock, coalesce(b.booked, 0), t.capacity) AS detail
+    FROM ticket_types t
+    LEFT JOIN (SELECT ticket_type_id, sum(quantity) AS booked FROM bookings GROUP BY 1) b ON b.ticket_type_id = t.id
+    WHERE t.stock < 0 OR coalesce(b.booked, 0) > t.capacity`);
+
+  // I2 conservation: capacity = stock + held + confirmed.
+  add("I2", await conservationDrift(sql));
+
+  // I3 once: one booking per token, and bookings are exactly the confirmed holds.
+  add("I3", await sql`
+    SELECT coalesce(r.ticket_type_id, b.ticket_type_id) AS ticket_type_id,
+           format('token %s: hold %s x%s, booking %s x%s', coalesce(r.token, b.token),
+                  coalesce(r.status, 'none'), r.quantity, coalesce(b.id::text, 'none'), b.quantity) AS detail
+    FROM (SELECT * FROM reservations WHERE status = 'confirmed') r
+    FULL JOIN bookings b ON b.token = r.token
+    WHERE r.token IS NULL OR b.token IS NULL OR r.quantity <> b.quantity
+       OR r.ticket_type_id <> b.ticket_type_id OR r.user_id <> b.user_id`);
+
+  // I4 one place: a user holds one ticket type under one token at most.
+  add("I4", await sql`
+    SELECT ticket_type_id, format('user %s holds %s times', user_id, count(*)) AS detail
+    FROM reservations WHERE status = 'held'
+    GROUP BY ticket_type_id, user_id HAVING count(*) > 1`);
+
+  // I5 fair: holds were granted in join order.
+  add("I5", await sql`
+    SELECT ticket_type_id,
+           format('hold %s (joined %s/%s) granted after one that joined %s/%s',
+                  token, queue_epoch, queue_place, previous_epoch, previous_place) AS detail
+    FROM (
+      SELECT ticket_type_id, token, queue_epoch, queue_place,
+             lag(queue_epoch) OVER w AS previous_epoch, lag(queue_place) OVER w AS previous_place
+      FROM reservations
+      WINDOW w AS (PARTITION BY ticket_type_id ORDER BY grant_seq)
+    ) ordered
+    WHERE (queue_epoch, queue_place) <= (previous_epoch, previous_place)`);
+
+  return findings;
+}
+
+/** I2 per ticket type: where capacity differs from stock + held + confirmed. */
+export async function conservationDrift(sql: Sql): Promise<{ ticket_type_id: number; detail: string }[]> {
+  return sql`
+    SELECT t.id AS ticket_type_id,
+           format('capacity %s <> stock %s + held %s + confirmed %s',
+                  t.capacity, t.stock, coalesce(r.held, 0), coalesce(r.confirmed, 0)) AS detail
+    FROM ticket_types t
+    LEFT JOIN (
+      SELECT ticket_type_id,
+             sum(quantity) FILTER (WHERE status = 'held') AS held,
+             sum(quantity) FILTER (WHERE status = 'confirmed') AS confirmed
+      FROM reservations GROUP BY ticket_type_id
+    ) r ON r.ticket_type_id = t.id
+    WHERE t.capacity <> t.stock + coalesce(r.held, 0) + coalesce(r.confirmed, 0)`;
+}

@@ -1,0 +1,190 @@
+// Each test file gets its own PostgreSQL database and its own Redis key prefix, both real,
+// and removes them afterwards.
+import postgres from "postgres";
+import { createApp, type App } from "../src/app";
+import { loadConfig, type Config } from "../src/config";
+import { createSql, migrate, type Sql } from "../src/db";
+import { Cleaner } from "../src/expiry/cleaner";
+import { checkInvariants } from "../src/invariants";
+import { createLogger } from "../src/log";
+import type { BatchContext } from "../src/processing/batch";
+import { Processor, type ProcessorOptions } from "../src/processing/processor";
+import { createRedis } from "../src/redis";
+import { closeServices, createServices, type Services } from "../src/services";
+
+export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const quietLog = createLogger((process.env.TEST_LOG_LEVEL as "debug") ?? "error");
+
+const random = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+
+export function databaseUrl(name: string): string {
+  const url = new URL(BASE_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withAdmin<T>(run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+  try {
+    return await run(admin);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+}
+
+export type TestEnv = {
+  config: Config;
+  s: Services;
+  sql: Sql;
+  app: App;
+  dbName: string;
+  /** A ticket type on a fresh event; returns its id. */
+  ticketType(fields: { capacity: number; stock?: number; per_user_limit?: number; name?: string }): Promise<number>;
+  /** Calls the app in-process and parses the JSON answer. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  batchContext(overrides?: Partial<BatchContext>): BatchContext;
+  processor(options?: Partial<ProcessorOptions> & { batch?: Partial<BatchContext> }): Processor;
+  cleaner(): Cleaner;
+  /** Runs processor rounds until it has nothing left to do (one processor per env by default). */
+  drain(processor?: Processor): Promise<void>;
+  /** Moves a hold's deadline into the past, in PostgreSQL and in Redis alike. */
+  backdate(token: string): Promise<void>;
+  expectInvariants(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export async function createTestEnv(env: Record<string, string> = {}): Promise<TestEnv> {
+  const dbName = `tq_test_${random()}`;
+  await withAdmin((admin) => admin`CREATE DATABASE ${admin(dbName)}`);
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl(dbName),
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `test:${random()}:`,
+    TOKEN_SECRET: "test-secret-".padEnd(40, "x"),
+    RESERVATION_TTL_SECONDS: "60",
+    PROCESSOR_BATCH_SIZE: "100",
+    CLEANER_INTERVAL_MS: "50",
+    ...env,
+  });
+  const s = createServices(config, quietLog);
+  await s.redis.connect();
+  await migrate(s.sql);
+  const app = createApp(s);
+
+  const batchContext = (overrides: Partial<BatchContext> = {}): BatchContext => ({
+    sql: s.sql,
+    redis: s.redis,
+    tokens: s.tokens,
+    keys: s.keys,
+    holdSeconds: config.RESERVATION_TTL_SECONDS,
+    batchSize: config.PROCESSOR_BATCH_SIZE,
+    ...overrides,
+  });
+
+  const processor: TestEnv["processor"] = (options = {}) =>
+    new Processor(batchContext(options.batch), {
+      name: `test-${random()}`,
+      activeKey: s.activeKey,
+      log: quietLog,
+      idleMs: 2,
+      ...options,
+    });
+
+  // One processor for drain(): a new one each time would wait out the last one's lease.
+  let drainer: Processor | null = null;
+
+  const env_: TestEnv = {
+    config,
+    s,
+    sql: s.sql,
+    app,
+    dbName,
+    async ticketType({ capacity, stock = capacity, per_user_limit = 4, name = "Floor" }) {
+      const [event] = await s.sql`INSERT INTO events (name) VALUES ('Test event') RETURNING id`;
+      const [type] = await s.sql`
+        INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit)
+        VALUES (${event!.id}, ${name}, 50, ${capacity}, ${stock}, ${per_user_limit}) RETURNING id`;
+      return type!.id as number;
+    },
+    async call(method, path, body) {
+      const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+      if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+      const response = await app.handle(new Request(`http://test${path}`, init));
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    batchContext,
+    processor,
+    cleaner: () => new Cleaner({ ...s, intervalMs: config.CLEANER_INTERVAL_MS }),
+    async drain(p = (drainer ??= processor())) {
+      // Done when two rounds, a blocked-type check apart, find nothing to do and nothing in
+      // flight. People may still be queued: behind outstanding holds they wait, by design.
+      let quiet = 0;
+      for (let round = 0; round < 5000 && quiet < 2; round++) {
+        const handled = await p.tick();
+        if (handled === 0 && (await inFlight(s)) === 0) {
+          quiet++;
+          await Bun.sleep(30);
+        } else {
+          quiet = 0;
+        }
+      }
+      if (quiet < 2) throw new Error("the processor never went quiet");
+    },
+    async backdate(token) {
+      const [row] = await s.sql`
+        UPDATE reservations SET expires_at = now() - interval '1 second' WHERE token = ${token}
+        RETURNING ticket_type_id, expires_at`;
+      const parts = s.tokens.verify(token)!;
+      await s.redis.hset(s.keys(parts.ticketTypeId).record(parts.id), "expires_at", row!.expires_at.getTime());
+    },
+    async expectInvariants() {
+      const findings = await checkInvariants(s.sql);
+      if (findings.length > 0) throw new Error(`invariants broken:\n${JSON.stringify(findings, null, 2)}`);
+    },
+    async close() {
+      await deleteKeys(REDIS_URL, config.REDIS_KEY_PREFIX);
+      await closeServices(s);
+      await withAdmin((admin) => admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`);
+    },
+  };
+  return env_;
+}
+
+/** Tokens in flight over every ticket type of this test. */
+async function inFlight(s: Services): Promise<number> {
+  const ids = (await s.sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
+  const counts = await Promise.all(ids.map((id) => s.redis.zcard(s.keys(id).inflight)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl);
+  await redis.connect();
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  redis.disconnect();
+}
+
+/** Joins as a given user and returns the token (fails the test on anything but 200). */
+export async function join(env: TestEnv, userId: string, ticketTypeId: number, quantity?: number): Promise<string> {
+  const res = await env.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity });
+  if (res.status !== 200) throw new Error(`join failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.queue_token;
+}
+
+export async function statusOf(env: TestEnv, token: string) {
+  return (await env.call("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body;
+}
+
+export const sleep = (ms: number) => Bun.sleep(ms);
+export { createSql };

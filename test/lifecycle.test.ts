@@ -1,0 +1,156 @@
+// The processor and the cleaner: batches, the sold-out rule, fairness, expiry and refill.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expireDueHolds } from "../src/expiry/expire";
+import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(() => env.close());
+
+const stockOf = async (id: number) => (await env.sql`SELECT stock FROM ticket_types WHERE id = ${id}`)[0]!.stock;
+const statuses = async (tokens: string[]) => Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
+
+async function joinMany(ticketTypeId: number, count: number, prefix: string, quantity?: number) {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) tokens.push(await join(env, `${prefix}${i}`, ticketTypeId, quantity));
+  return tokens;
+}
+
+describe("processor", () => {
+  test("serves every ticket type with people waiting, in batches, in join order", async () => {
+    const a = await env.ticketType({ capacity: 250 });
+    const b = await env.ticketType({ capacity: 3 });
+    const aTokens = await joinMany(a, 250, "pa");
+    const bTokens = await joinMany(b, 5, "pb");
+    const processor = env.processor({ batch: { batchSize: 100 } });
+    // one round serves one batch of each type
+    expect(await processor.tick()).toBe(105);
+    await env.drain(processor);
+    expect(await statuses(aTokens)).toEqual(aTokens.map(() => "reserved"));
+    expect(await statuses(bTokens)).toEqual(["reserved", "reserved", "reserved", "queued", "queued"]);
+    expect(await stockOf(a)).toBe(0);
+    const order = await env.sql`SELECT queue_place FROM reservations WHERE ticket_type_id = ${a} ORDER BY grant_seq`;
+    expect(order.map((r) => Number(r.queue_place))).toEqual(aTokens.map((_, i) => i + 1));
+    await env.expectInvariants();
+  });
+
+  test("people keep their place while holds are out, and are told sold out once none are", async () => {
+    const type = await env.ticketType({ capacity: 2 });
+    const [first, second, third] = await joinMany(type, 3, "so");
+    await env.drain();
+    expect(await statuses([first!, second!, third!])).toEqual(["reserved", "reserved", "queued"]);
+    expect((await statusOf(env, third!)).position).toBe(1);
+    await env.call("POST", "/reservation/confirm", { token: first });
+    await env.backdate(second!);
+    await env.cleaner().expireNow(); // the second hold lapses: the third person is served
+    await env.drain();
+    expect((await statusOf(env, third!)).status).toBe("reserved");
+    const fourth = await join(env, "so3", type);
+    await env.call("POST", "/reservation/confirm", { token: third });
+    await env.drain();
+    expect((await statusOf(env, fourth)).status).toBe("sold_out");
+    expect(await stockOf(type)).toBe(0);
+    await env.expectInvariants();
+  });
+
+  test("a quantity is one hold; whoever can never be served is told so and the next is served", async () => {
+    const type = await env.ticketType({ capacity: 5, per_user_limit: 4 });
+    const big = await join(env, "q1", type, 4);
+    const tooBig = await join(env, "q2", type, 4); // 1 left, 4 held: waits, it may still come
+    const small = await join(env, "q3", type, 1);
+    await env.drain();
+    expect(await statuses([big, tooBig, small])).toEqual(["reserved", "queued", "queued"]);
+    expect(await stockOf(type)).toBe(1);
+    await env.call("POST", "/reservation/confirm", { token: big }); // now it can never come
+    // a confirm moves no stock, so the blocked head is looked at again on the 1 s retry
+    await Bun.sleep(1100);
+    await env.drain();
+    expect(await statuses([tooBig, small])).toEqual(["sold_out", "reserved"]);
+    expect(await stockOf(type)).toBe(0);
+    await env.expectInvariants();
+  });
+
+  test("a user who already holds this type under another token is a duplicate (I4 in PostgreSQL)", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const first = await join(env, "dup", type);
+    await env.drain();
+    // Redis forgets the user's place (data loss); the user joins again
+    await env.s.redis.del(env.s.keys(type).user("dup"));
+    const second = await join(env, "dup", type);
+    expect(second).not.toBe(first);
+    await env.drain();
+    expect(await statuses([first, second])).toEqual(["reserved", "duplicate"]);
+    expect(await stockOf(type)).toBe(4);
+    await env.expectInvariants();
+  });
+
+  test("run() picks up joiners by itself and stops when told", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const stop = new AbortController();
+    const running = env.processor().run(stop.signal);
+    const token = await join(env, "live", type);
+    let status = "queued";
+    for (let i = 0; i < 200 && status !== "reserved"; i++) {
+      await Bun.sleep(10);
+      status = (await statusOf(env, token)).status;
+    }
+    stop.abort();
+    await running;
+    expect(status).toBe("reserved");
+  });
+});
+
+describe("cleaner", () => {
+  test("expires due holds and refills their stock exactly once, even with two cleaners racing", async () => {
+    const type = await env.ticketType({ capacity: 60 });
+    const tokens = await joinMany(type, 60, "ex");
+    await env.drain();
+    expect(await stockOf(type)).toBe(0);
+    for (const token of tokens) await env.backdate(token);
+    const racing = await Promise.all([
+      expireDueHolds(env.sql, 7),
+      expireDueHolds(env.sql, 13),
+      env.cleaner().expireNow(),
+      env.cleaner().expireNow(),
+    ]);
+    const raw = racing[0].length + racing[1].length;
+    expect(raw + racing[2] + racing[3]).toBe(60);
+    expect(await stockOf(type)).toBe(60);
+    expect(await env.cleaner().expireNow()).toBe(0);
+    expect(await stockOf(type)).toBe(60);
+    // The cleaners tidied what they expired; the rest waits for reconciliation.
+    expect(await env.s.redis.zcard(env.s.keys(type).deadlines)).toBe(raw);
+    expect(await statuses(tokens)).toEqual(tokens.map(() => "expired"));
+    await env.expectInvariants();
+  });
+
+  test("wakes for the next deadline rather than the full interval", async () => {
+    const type = await env.ticketType({ capacity: 1 });
+    await join(env, "wake", type);
+    await env.drain();
+    await env.sql`UPDATE reservations SET expires_at = now() + interval '20 milliseconds' WHERE ticket_type_id = ${type}`;
+    const cleaner = new (env.cleaner().constructor as any)({ ...env.s, intervalMs: 60_000 });
+    const wait = await cleaner.tick();
+    expect(wait).toBeLessThan(1000);
+  });
+
+  test("reconciles Redis with PostgreSQL when a tidy step was lost", async () => {
+    const type = await env.ticketType({ capacity: 2 });
+    const token = await join(env, "rc", type);
+    await env.drain();
+    // PostgreSQL ends the hold but Redis never hears of it (the process died in between)
+    await env.sql`UPDATE reservations SET status = 'expired', expires_at = now() - interval '10 seconds' WHERE token = ${token}`;
+    await env.sql`UPDATE ticket_types SET stock = stock + 1 WHERE id = ${type}`;
+    const id = env.s.tokens.verify(token)!.id;
+    await env.s.redis.zadd(env.s.keys(type).deadlines, Date.now() - 10_000, id);
+    expect(await env.s.redis.hget(env.s.keys(type).record(id), "state")).toBe("reserved");
+    const cleaner = env.cleaner();
+    await cleaner.tick();
+    expect(await env.s.redis.hget(env.s.keys(type).record(id), "state")).toBe("expired");
+    expect(await env.s.redis.zscore(env.s.keys(type).deadlines, id)).toBeNull();
+    expect(await env.s.redis.get(env.s.keys(type).user("rc"))).toBeNull();
+    await env.expectInvariants();
+  });
+});

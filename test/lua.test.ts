@@ -1,0 +1,211 @@
+// Each Lua script called directly against real Redis, through its typed wrapper where one exists.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { claimBatch } from "../src/processing/claim";
+import { settleBatch } from "../src/processing/settle";
+import { finishInRedis } from "../src/reservations/finish";
+import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
+import { createTestEnv, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(() => env.close());
+
+let nextType = 1000;
+const fresh = () => {
+  const ticketTypeId = nextType++;
+  return { ticketTypeId, k: env.s.keys(ticketTypeId), r: env.s.redis };
+};
+
+async function joinRaw(ticketTypeId: number, user: string, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id) {
+  const k = env.s.keys(ticketTypeId);
+  return (await env.s.redis.tqJoin(
+    k.queue, k.meta, k.user(user), k.record(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
+  )) as [string, string, string, number, number, number, string, number];
+}
+
+describe("join-4.lua", () => {
+  test("appends new places in order and remembers the user's live place", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = await joinRaw(ticketTypeId, "a", 2);
+    const b = await joinRaw(ticketTypeId, "b");
+    expect(a).toEqual(["joined", a[1], "queued", 1, 0, 2, "", 1]);
+    expect(b.slice(2)).toEqual(["queued", 2, 0, 1, "", 2]);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
+    expect(await r.hgetall(k.record(a[1]))).toEqual({ state: "queued", user: "a", qty: "2", place: "1" });
+    expect(await r.ttl(k.record(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    expect(await r.get(k.user("a"))).toBe(a[1]);
+    const again = await joinRaw(ticketTypeId, "a");
+    expect(again.slice(0, 7)).toEqual(["existing", a[1], "queued", 1, 0, 2, ""]);
+    expect(await r.llen(k.queue)).toBe(2);
+  });
+
+  test("sets the queue epoch once; a place that ended frees the user to join again", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const first = await joinRaw(ticketTypeId, "a");
+    const epoch = await r.hget(k.meta, "epoch");
+    await r.hset(k.record(first[1]), "state", "expired");
+    const second = await joinRaw(ticketTypeId, "a");
+    expect(second[0]).toBe("joined");
+    expect(second[3]).toBe(2);
+    expect(await r.hget(k.meta, "epoch")).toBe(epoch);
+  });
+
+  test("a reserved place past its deadline is not live any more", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const first = await joinRaw(ticketTypeId, "a");
+    await r.hset(k.record(first[1]), "state", "reserved", "expires_at", Date.now() + 60_000);
+    expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("existing");
+    await r.hset(k.record(first[1]), "expires_at", Date.now() - 1);
+    expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("joined");
+  });
+});
+
+describe("claim-3.lua", () => {
+  test("pops a batch in order, marks it pending with its mapping, records it in flight", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    expect(await claimBatch(r, k, ticketTypeId, 10, 60)).toEqual({ kind: "empty" });
+    const ids: string[] = [];
+    for (const user of ["a", "b", "c"]) ids.push((await joinRaw(ticketTypeId, user, user === "b" ? 3 : 1))[1]);
+    const claim = await claimBatch(r, k, ticketTypeId, 2, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    expect(claim.epoch).toBeGreaterThan(0);
+    expect(claim.people).toEqual([
+      { id: ids[0], userId: "a", quantity: 1, place: 1 },
+      { id: ids[1], userId: "b", quantity: 3, place: 2 },
+    ]);
+    expect(await r.hget(k.record(ids[0]), "state")).toBe("pending");
+    expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
+    expect(await r.pttl(k.mappingPrefix + ids[0])).toBeGreaterThan(60_000);
+    expect((await r.zrange(k.inflight, "0", "-1")).sort()).toEqual([ids[0]!, ids[1]!].sort());
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2]]);
+    // refuses while that batch is in flight
+    expect(await claimBatch(r, k, ticketTypeId, 2, 60)).toEqual({ kind: "busy" });
+  });
+
+  test("drops tokens that left the queue", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a"))[1];
+    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    await r.hset(k.record(a), "state", "released");
+    const claim = await claimBatch(r, k, ticketTypeId, 10, 60);
+    expect(claim.kind === "claimed" && claim.people.map((p) => p.id)).toEqual([b]);
+    expect(await r.zcard(k.inflight)).toBe(1);
+  });
+});
+
+describe("settle-4.lua", () => {
+  test("reserves, returns to the head in order, ends the rest, and leaves flight", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const ids: string[] = [];
+    for (const user of ["a", "b", "c", "d", "e"]) ids.push((await joinRaw(ticketTypeId, user))[1]);
+    await claimBatch(r, k, ticketTypeId, 4, 60);
+    const deadline = Date.now() + 60_000;
+    const back = await settleBatch(r, k, ticketTypeId, [
+      { id: ids[0]!, state: "reserved", expiresAt: deadline },
+      { id: ids[1]!, state: "sold_out" },
+      { id: ids[2]!, state: "queued" },
+      { id: ids[3]!, state: "queued" },
+    ], 2, 12.5);
+    expect(back).toBe(2);
+    expect(await r.hgetall(k.record(ids[0]!))).toMatchObject({ state: "reserved", expires_at: String(deadline) });
+    expect(await r.zscore(k.deadlines, ids[0]!)).toBe(String(deadline));
+    expect(await r.pttl(k.record(ids[0]!))).toBeGreaterThan(60_000);
+    expect(await r.get(k.mappingPrefix + ids[0])).toBe(String(ticketTypeId));
+    expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
+    expect(await r.get(k.user("b"))).toBeNull();
+    expect(await r.ttl(k.record(ids[1]!))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2], ids[3], ids[4]]);
+    expect(await r.hget(k.record(ids[2]!), "state")).toBe("queued");
+    expect(await r.exists(k.mappingPrefix + ids[2])).toBe(0);
+    expect(await r.zcard(k.inflight)).toBe(0);
+    expect(await r.hmget(k.meta, "served", "rate")).toEqual(["2", "12.500"]);
+  });
+
+  test("settling twice changes nothing, and never regresses a later state", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a"))[1];
+    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    await claimBatch(r, k, ticketTypeId, 2, 60);
+    const outcomes = [
+      { id: a, state: "reserved" as const, expiresAt: Date.now() + 60_000 },
+      { id: b, state: "queued" as const },
+    ];
+    await settleBatch(r, k, ticketTypeId, outcomes, 1, null);
+    await r.hset(k.record(a), "state", "confirmed");
+    expect(await settleBatch(r, k, ticketTypeId, outcomes, 0, null)).toBe(0);
+    expect(await r.hget(k.record(a), "state")).toBe("confirmed");
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([b]);
+    expect(await r.hget(k.meta, "served")).toBe("1");
+  });
+});
+
+describe("finish-1.lua", () => {
+  test("records the final state, frees the user, drops mapping and deadline", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a"))[1];
+    await claimBatch(r, k, ticketTypeId, 1, 60);
+    await settleBatch(r, k, ticketTypeId, [{ id: a, state: "reserved", expiresAt: Date.now() + 60_000 }], 1, null);
+    const token = env.s.tokens.sign(ticketTypeId, a);
+    await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 77 }]);
+    expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });
+    expect(await r.ttl(k.record(a))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
+    expect(await r.get(k.user("a"))).toBeNull();
+    expect(await r.exists(k.mappingPrefix + a)).toBe(0);
+    expect(await r.zcard(k.deadlines)).toBe(0);
+  });
+
+  test("a record Redis lost is skipped, its index entries still go", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const id = env.s.tokens.issue(ticketTypeId).id;
+    await r.zadd(k.deadlines, 1, id);
+    const updated = await r.tqFinish(k.deadlines, k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
+    expect(updated).toBe(0);
+    expect(await r.exists(k.record(id))).toBe(0);
+    expect(await r.zcard(k.deadlines)).toBe(0);
+  });
+});
+
+describe("leave-1.lua", () => {
+  test("only a queued place can leave", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a"))[1];
+    const leave = (id: string) => r.tqLeave(k.record(id), k.userPrefix, 60, id);
+    expect(await leave(a)).toBe("released");
+    expect(await r.get(k.user("a"))).toBeNull();
+    expect(await leave(a)).toBe("released");
+    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    await r.hset(k.record(b), "state", "pending");
+    expect(await leave(b)).toBe("pending");
+    expect(await r.get(k.user("b"))).toBe(b);
+    expect(await leave("nope")).toBe("");
+  });
+});
+
+describe("lookup-2.lua", () => {
+  test("answers state, quantity, place, deadline, booking, served and rate at once", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a", 3))[1];
+    await r.hset(k.meta, "served", 0, "rate", "4.000");
+    expect(await r.tqLookup(k.record(a), k.meta)).toEqual(["queued", "3", "1", "", "", "0", "4.000"]);
+    expect(await r.tqLookup(k.record("missing"), k.meta)).toEqual(["", "", "", "", "", "0", "4.000"]);
+  });
+});
+
+describe("lease-1.lua", () => {
+  test("one holder at a time; the holder renews and gives it up; it lapses", async () => {
+    const { k, r } = fresh();
+    expect(await r.tqLease(k.lease, "p1", 200)).toBe(1);
+    expect(await r.tqLease(k.lease, "p2", 200)).toBe(0);
+    expect(await r.tqLease(k.lease, "p1", 5000)).toBe(1);
+    expect(await r.pttl(k.lease)).toBeGreaterThan(4000);
+    expect(await r.tqLease(k.lease, "p2", 0)).toBe(0); // not the holder: nothing happens
+    expect(await r.get(k.lease)).toBe("p1");
+    expect(await r.tqLease(k.lease, "p1", 0)).toBe(0);
+    expect(await r.exists(k.lease)).toBe(0);
+    expect(await r.tqLease(k.lease, "p2", 50)).toBe(1);
+    await Bun.sleep(80);
+    expect(await r.tqLease(k.lease, "p3", 50)).toBe(1);
+  });
+});
