@@ -1,12 +1,9 @@
 // The binary's entry: `ticket-queue [serve|migrate|help] [--dev] [--demo]`.
-import { hostname } from "node:os";
-import { createApp } from "./app";
 import { ConfigError, loadConfig } from "./config";
-import { seedDemo } from "./demo";
-import { createLogger, type Logger } from "./log";
-import { closeServices, createServices, type Services } from "./services";
+import { createLogger } from "./log";
+import { startService } from "./server";
+import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./startup";
-import { startWorker, type RunningWorker } from "./workers/host";
 
 const USAGE = `usage: ticket-queue [command] [flags]
 
@@ -21,8 +18,6 @@ flags:
 
 configuration comes from the environment; see README.md.`;
 
-/** Bun sends the request bodies it refuses itself as an empty 413; ours are JSON up to here. */
-const HARD_BODY_LIMIT = 1 << 20;
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
@@ -48,18 +43,7 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
   const config = loadConfig(process.env, dev);
   const log = createLogger(config.LOG_LEVEL);
   if (dev && !process.env.TOKEN_SECRET) log.warn("--dev: using a throwaway TOKEN_SECRET");
-  const s = createServices(config, log);
-  await waitForDependencies(s, config, log);
-  await migrateLogged(s, log);
-  if (demo && (await seedDemo(s.sql))) log.info("created the demo event");
-
-  const workers = await Promise.all([
-    startWorker(new URL("./workers/processor.ts", import.meta.url),
-      `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
-    startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
-  ]);
-  const app = createApp(s).listen({ port: config.PORT, maxRequestBodySize: HARD_BODY_LIMIT });
-  log.info("listening", { port: app.server?.port });
+  const service = await startService(config, log, { demo });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -70,17 +54,12 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
       log.error("shutdown took too long; exiting anyway");
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    await app.stop(); // stop accepting; requests in progress finish
-    await stopAll(workers, s, log);
+    await service.stop(SHUTDOWN_LIMIT_MS - 1000);
+    log.info("stopped");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-}
-
-async function stopAll(workers: RunningWorker[], s: Services, log: Logger) {
-  await Promise.all(workers.map((w) => w.stop(SHUTDOWN_LIMIT_MS - 2000)));
-  await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
 }
 
 async function migrateOnly(): Promise<void> {

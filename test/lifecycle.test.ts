@@ -1,6 +1,7 @@
 // The processor and the cleaner: batches, the sold-out rule, fairness, expiry and refill.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expireDueHolds } from "../src/expiry/expire";
+import { grantHolds } from "../src/processing/grant";
 import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
 
 let env: TestEnv;
@@ -152,5 +153,38 @@ describe("cleaner", () => {
     expect(await env.s.redis.zscore(env.s.keys(type).deadlines, id)).toBeNull();
     expect(await env.s.redis.get(env.s.keys(type).user("rc"))).toBeNull();
     await env.expectInvariants();
+  });
+});
+
+describe("stock under concurrent writers", () => {
+  const requests = (n: number, tag: string) =>
+    Array.from({ length: n }, (_, i) => ({ token: `${tag}-${i}`, userId: `${tag}-u${i}`, quantity: 1, place: i + 1 }));
+
+  test("a grant that starts while a refill commits takes exactly the refilled stock", async () => {
+    const type = await env.ticketType({ capacity: 50, stock: 0 });
+    // a refill holds the row while the grant begins, then commits
+    const refill = env.sql.begin(async (sql) => {
+      await sql`UPDATE ticket_types SET stock = stock + 50 WHERE id = ${type}`;
+      await Bun.sleep(300);
+    });
+    await Bun.sleep(50);
+    const grant = await grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
+    await refill;
+    expect(grant.rows.filter((r) => r.outcome === "granted")).toHaveLength(50);
+    expect(await stockOf(type)).toBe(0);
+  });
+
+  test("a refill that starts while a grant holds the row adds to what the grant left", async () => {
+    const type = await env.ticketType({ capacity: 100, stock: 60 });
+    const grant = env.sql.begin(async (sql) => {
+      await sql`UPDATE ticket_types SET stock = stock - 60 WHERE id = ${type}`;
+      await Bun.sleep(300);
+    });
+    await Bun.sleep(50);
+    await env.sql.begin(async (sql) => {
+      await sql`UPDATE ticket_types SET stock = stock + 40 WHERE id = ${type}`;
+    });
+    await grant;
+    expect(await stockOf(type)).toBe(40);
   });
 });

@@ -1,6 +1,11 @@
-// Step 2 of a batch: one statement takes stock and writes the holds, in join order, never
+// Step 2 of a batch: one transaction takes stock and writes the holds, in join order, never
 // below zero. A token that already has a hold (a retry, a recovery) is reported, not granted
 // again; a user who already holds this ticket type under another token is a duplicate (I4).
+//
+// The row lock comes first, in a statement of its own: the grant statement then starts with a
+// snapshot taken after the lock, so the stock it reads is the stock it updates. (Locking and
+// updating the row inside one statement computes the update from the statement's older
+// snapshot when a refill commits in between: a lost update, caught only by the CHECK.)
 import type { Sql } from "../db";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "waiting";
@@ -16,9 +21,11 @@ export type HoldRequest = { token: string; userId: string; quantity: number; pla
 export async function grantHolds(
   sql: Sql, ticketTypeId: number, epoch: number, requests: HoldRequest[], holdSeconds: number,
 ): Promise<Grant> {
-  const rows = await sql<(GrantRow & { stock_left: number | null })[]>`
+  const [, rows] = await sql.begin((sql) => [
+    sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`,
+    sql<(GrantRow & { stock_left: number | null })[]>`
     WITH type AS (
-      SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE
+      SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
     ), request AS (
       SELECT * FROM unnest(
         ${requests.map((r) => r.token)}::text[], ${requests.map((r) => r.userId)}::text[],
@@ -58,7 +65,8 @@ export async function grantHolds(
            k.prior_status,
            (SELECT stock FROM taken) AS stock_left
     FROM known k LEFT JOIN granted g ON g.token = k.token
-    ORDER BY k.ord`;
+    ORDER BY k.ord`,
+  ]);
   return { rows, stockLeft: rows[0]?.stock_left ?? null };
 }
 

@@ -1,0 +1,40 @@
+// One running instance: dependencies reached and migrated, processor and cleaner workers
+// started, HTTP served. main.ts runs one; tests run several side by side.
+import { hostname } from "node:os";
+import { createApp } from "./app";
+import type { Config } from "./config";
+import { seedDemo } from "./demo";
+import type { Logger } from "./log";
+import { closeServices, createServices } from "./services";
+import { migrateLogged, waitForDependencies } from "./startup";
+import { startWorker } from "./workers/host";
+
+/** Bun answers bodies it refuses itself with an empty 413; ours are JSON up to here. */
+const HARD_BODY_LIMIT = 1 << 20;
+
+export type RunningService = { port: number; stop(timeoutMs?: number): Promise<void> };
+
+export async function startService(config: Config, log: Logger, options: { demo?: boolean } = {}): Promise<RunningService> {
+  const s = createServices(config, log);
+  await waitForDependencies(s, config, log);
+  await migrateLogged(s, log);
+  if (options.demo && (await seedDemo(s.sql))) log.info("created the demo event");
+
+  const workers = await Promise.all([
+    startWorker(new URL("./workers/processor.ts", import.meta.url),
+      `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
+    startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
+  ]);
+  const app = createApp(s).listen({ port: config.PORT, maxRequestBodySize: HARD_BODY_LIMIT });
+  const port = app.server!.port!;
+  log.info("listening", { port });
+
+  return {
+    port,
+    async stop(timeoutMs = 10_000) {
+      await app.stop(); // stop accepting; requests in progress finish
+      await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch
+      await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// Races for real: many concurrent HTTP requests against two running instances, each with its
+// own processor and cleaner Worker, all on one Redis and one PostgreSQL. Invariants checked in
+// SQL at the end of every test.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startService, type RunningService } from "../src/server";
+import { createTestEnv, quietLog, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+let instances: RunningService[] = [];
+
+beforeAll(async () => {
+  // Holds last 2 s here so that expiry happens within a test; the cleaner wakes every 50 ms.
+  env = await createTestEnv({ PORT: "0", RESERVATION_TTL_SECONDS: "2", CLEANER_INTERVAL_MS: "50" });
+  instances = await Promise.all([startService(env.config, quietLog), startService(env.config, quietLog)]);
+});
+afterAll(async () => {
+  await Promise.all(instances.map((i) => i.stop()));
+  await env.close();
+});
+
+/** Sends request i to instance i % 2, so both instances serve every test. */
+async function http(i: number, method: string, path: string, body?: unknown) {
+  const res = await fetch(`http://127.0.0.1:${instances[i % instances.length]!.port}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const joinOver = (i: number, user: string, ticketTypeId: number) =>
+  http(i, "POST", "/queue/join", { user_id: user, ticket_type_id: ticketTypeId });
+const statusOver = (i: number, token: string) => http(i, "GET", `/reservation/status?token=${token}`);
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const heldCount = async (type: number) =>
+  (await env.sql`SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type} AND status = 'held'`)[0]!.n;
+
+describe("races", () => {
+  test("1,000 concurrent joins for 100 tickets give exactly 100 holds, in join order", async () => {
+    const type = await env.ticketType({ capacity: 100 });
+    const answers = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => joinOver(i, `crowd-${i}`, type)),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => a.body.queue_token)).size).toBe(1000);
+    // every joiner got a place of their own (positions shift as the processor serves meanwhile)
+    const places = await Promise.all(answers.map((a) => {
+      const { id } = env.s.tokens.verify(a.body.queue_token)!;
+      return env.s.redis.hget(env.s.keys(type).record(id), "place");
+    }));
+    expect(new Set(places).size).toBe(1000);
+
+    await waitFor("100 holds", async () => (await heldCount(type)) === 100);
+    const holds = await env.sql`
+      SELECT queue_place FROM reservations WHERE ticket_type_id = ${type} ORDER BY grant_seq`;
+    // the first hundred places, granted in join order
+    expect(holds.map((h) => Number(h.queue_place))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    // everyone else keeps their place: the holds may still lapse
+    const late = answers[places.indexOf("1000")]!;
+    expect((await statusOver(0, late.body.queue_token)).body).toMatchObject({ status: "queued", position: 900 });
+    expect((await env.sql`SELECT stock FROM ticket_types WHERE id = ${type}`)[0]!.stock).toBe(0);
+    await env.expectInvariants();
+  });
+
+  test("the same user joining 50 times at once gets one place", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => joinOver(i, "eager", type)));
+    expect(new Set(answers.map((a) => a.body.queue_token)).size).toBe(1);
+    await waitFor("the hold", async () => (await heldCount(type)) === 1);
+    await env.expectInvariants();
+  });
+
+  test("200 concurrent confirms of one token give one booking", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const token = (await joinOver(0, "confirmer", type)).body.queue_token;
+    await waitFor("the hold", async () => (await statusOver(1, token)).body.status === "reserved");
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => http(i, "POST", "/reservation/confirm", { token })),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => a.body.booking_id)).size).toBe(1);
+    const bookings = await env.sql`SELECT count(*)::int AS n FROM bookings WHERE token = ${token}`;
+    expect(bookings[0]!.n).toBe(1);
+    await env.expectInvariants();
+  });
+
+  test("a confirm racing the expiry of its hold has exactly one outcome", async () => {
+    const type = await env.ticketType({ capacity: 40 });
+    const tokens: string[] = [];
+    for (let i = 0; i < 40; i++) tokens.push((await joinOver(i, `racer-${i}`, type)).body.queue_token);
+    await waitFor("40 holds", async () => (await heldCount(type)) === 40);
+    // every deadline lands in the same instant; confirms arrive from 150 ms before to 150 ms after
+    await env.sql`UPDATE reservations SET expires_at = now() + interval '400 milliseconds' WHERE ticket_type_id = ${type}`;
+    await Bun.sleep(250);
+    const answers = await Promise.all(
+      tokens.map(async (token, i) => {
+        await Bun.sleep((i * 300) / tokens.length);
+        return http(i, "POST", "/reservation/confirm", { token });
+      }),
+    );
+    await waitFor("every hold to end", async () => (await heldCount(type)) === 0);
+
+    const rows = await env.sql`
+      SELECT r.token, r.status, b.id AS booking_id FROM reservations r
+      LEFT JOIN bookings b ON b.token = r.token WHERE r.ticket_type_id = ${type}`;
+    const byToken = new Map(rows.map((r) => [r.token, r]));
+    let confirmed = 0;
+    tokens.forEach((token, i) => {
+      const row = byToken.get(token)!;
+      if (answers[i]!.status === 200) {
+        confirmed++;
+        expect(row.status).toBe("confirmed");
+        expect(row.booking_id).toBe(answers[i]!.body.booking_id);
+      } else {
+        expect(answers[i]!.status).toBe(410);
+        expect(row.status).toBe("expired");
+        expect(row.booking_id).toBeNull();
+      }
+    });
+    // both outcomes happened, so the race was real
+    expect(confirmed).toBeGreaterThan(0);
+    expect(confirmed).toBeLessThan(40);
+    const [t] = await env.sql`SELECT stock FROM ticket_types WHERE id = ${type}`;
+    expect(t!.stock).toBe(40 - confirmed);
+    await env.expectInvariants();
+  });
+});
+
+describe("two processors and two cleaners at once", () => {
+  test("a crowd that confirms, releases and abandons keeps every invariant", async () => {
+    const type = await env.ticketType({ capacity: 30, per_user_limit: 3 });
+    const outcomes = { confirmed: 0, released: 0, abandoned: 0 };
+    const buyer = async (i: number) => {
+      const quantity = 1 + (i % 3);
+      const joined = await http(i, "POST", "/queue/join", { user_id: `b${i}`, ticket_type_id: type, quantity });
+      if (joined.status !== 200) return;
+      const token = joined.body.queue_token;
+      for (let polls = 0; polls < 400; polls++) {
+        const { body } = await statusOver(i + polls, token);
+        if (body.status === "reserved") {
+          const choice = i % 3;
+          if (choice === 0) {
+            const res = await http(i + 1, "POST", "/reservation/confirm", { token });
+            if (res.status === 200) outcomes.confirmed++;
+          } else if (choice === 1) {
+            await http(i + 1, "POST", "/reservation/release", { token });
+            outcomes.released++;
+          } else {
+            outcomes.abandoned++; // walks away: the hold lapses and the stock comes back
+          }
+          return;
+        }
+        if (body.status !== "queued") return;
+        await Bun.sleep(25);
+      }
+    };
+    await Promise.all(Array.from({ length: 150 }, (_, i) => Bun.sleep(i * 10).then(() => buyer(i))));
+    await waitFor("every hold to end", async () => (await heldCount(type)) === 0, 30_000);
+
+    expect(outcomes.confirmed).toBeGreaterThan(0);
+    expect(outcomes.released).toBeGreaterThan(0);
+    expect(outcomes.abandoned).toBeGreaterThan(0);
+    const [sums] = await env.sql`
+      SELECT count(*) FILTER (WHERE status = 'expired')::int AS expired,
+             count(*) FILTER (WHERE status = 'released')::int AS released
+      FROM reservations WHERE ticket_type_id = ${type}`;
+    expect(sums!.expired).toBeGreaterThan(0);
+    expect(sums!.released).toBe(outcomes.released);
+    await env.expectInvariants();
+  }, 60_000);
+
+  test("holds that lapse are refilled and the next people in line are served", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const tokens: string[] = [];
+    for (let i = 0; i < 30; i++) tokens.push((await joinOver(i, `lapse-${i}`, type)).body.queue_token);
+    // nobody confirms: three waves of ten holds, each lapsing after 2 s
+    await waitFor(
+      "all 30 served in turn",
+      async () => (await env.sql`SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type}`)[0]!.n === 30,
+      30_000,
+    );
+    const order = await env.sql`SELECT queue_place FROM reservations WHERE ticket_type_id = ${type} ORDER BY grant_seq`;
+    expect(order.map((r) => Number(r.queue_place))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    await waitFor("the last wave to lapse", async () => (await heldCount(type)) === 0, 10_000);
+    expect((await env.sql`SELECT stock FROM ticket_types WHERE id = ${type}`)[0]!.stock).toBe(10);
+    await env.expectInvariants();
+  }, 60_000);
+});
