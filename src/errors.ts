@@ -1,3 +1,5 @@
+import { DEPENDENCY_TIMEOUT_MS } from "./timing";
+
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }`.
 export class AppError extends Error {
@@ -59,14 +61,20 @@ export function outageOf(err: unknown): "Redis" | "PostgreSQL" | null {
   return null;
 }
 
-/** Runs a step against one dependency, turning its connection failures into a 503. */
+/** Runs a step against one dependency, turning its failures to connect or answer into a 503. */
 export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => Promise<T>): Promise<T> {
+  let timer: Timer | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Unavailable(dependency)), DEPENDENCY_TIMEOUT_MS);
+  });
   try {
-    return await step();
+    return await Promise.race([step(), deadline]);
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (outageOf(err)) throw new Unavailable(dependency, err);
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

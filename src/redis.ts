@@ -1,5 +1,6 @@
 // Redis client factory, key builders (hash-tagged by ticket type) and the script registry.
 import Redis from "ioredis";
+import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 import claim from "../lua/claim-3.lua" with { type: "text" };
 import finish from "../lua/finish-1.lua" with { type: "text" };
 import join from "../lua/join-4.lua" with { type: "text" };
@@ -32,6 +33,8 @@ export function createRedis(url: string): RedisClient {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 3000,
+    // A Redis that accepts but never answers (stopped, overloaded) fails the command instead.
+    commandTimeout: DEPENDENCY_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
   });
   for (const [name, [file, lua]] of Object.entries(SCRIPTS)) {

@@ -11,3 +11,9 @@ export const HOLD_GRACE_MS = 5 * 60 * 1000;
 export const LEASE_MS = 5000;
 /** A batch in flight this long belongs to a dead or stuck processor and is recovered. */
 export const RECOVER_AFTER_MS = 5000;
+/**
+ * How long a request waits on Redis or PostgreSQL before answering 503. postgres.js keeps a
+ * query waiting through reconnects (a pooler or balancer that accepts and drops connections
+ * would hold a request forever); confirm and release are idempotent, so a late success is harmless.
+ */
+export const DEPENDENCY_TIMEOUT_MS = 5000;

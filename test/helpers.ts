@@ -54,11 +54,13 @@ export type TestEnv = {
   close(): Promise<void>;
 };
 
+/** A DATABASE_URL given in `env` says how to reach PostgreSQL (a proxy, say); the database is always new. */
 export async function createTestEnv(env: Record<string, string> = {}): Promise<TestEnv> {
   const dbName = `tq_test_${random()}`;
   await withAdmin((admin) => admin`CREATE DATABASE ${admin(dbName)}`);
+  const reach = new URL(env.DATABASE_URL ?? BASE_DATABASE_URL);
+  reach.pathname = `/${dbName}`;
   const config = loadConfig({
-    DATABASE_URL: databaseUrl(dbName),
     REDIS_URL,
     REDIS_KEY_PREFIX: `test:${random()}:`,
     TOKEN_SECRET: "test-secret-".padEnd(40, "x"),
@@ -66,6 +68,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     PROCESSOR_BATCH_SIZE: "100",
     CLEANER_INTERVAL_MS: "50",
     ...env,
+    DATABASE_URL: reach.toString(),
   });
   const s = createServices(config, quietLog);
   await s.redis.connect();

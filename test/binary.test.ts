@@ -1,0 +1,115 @@
+// Smoke test of the compiled binary: built, copied alone to an empty folder, started, a join
+// becomes a hold and a booking, and SIGTERM stops it cleanly.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
+import postgres from "postgres";
+import { databaseUrl, deleteKeys, REDIS_URL } from "./helpers";
+
+const folders: string[] = [];
+const dbName = `tq_test_binary_${crypto.randomUUID().slice(0, 8)}`;
+const prefix = `test:binary:${crypto.randomUUID().slice(0, 8)}:`;
+
+afterAll(async () => {
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+  await deleteKeys(REDIS_URL, prefix);
+  const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+  await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
+  await admin.end();
+});
+
+async function tempFolder() {
+  const folder = await mkdtemp(joinPath(tmpdir(), "tq-"));
+  folders.push(folder);
+  return folder;
+}
+
+/** Reads JSON log lines from the process until one matches. */
+async function waitForLine(lines: AsyncIterator<string>, match: (line: any) => boolean) {
+  for (;;) {
+    const next = await lines.next();
+    if (next.done) throw new Error("the binary exited before saying it was ready");
+    try {
+      const parsed = JSON.parse(next.value);
+      if (match(parsed)) return parsed;
+    } catch {}
+  }
+}
+
+async function* linesOf(stream: ReadableStream<Uint8Array>) {
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += new TextDecoder().decode(chunk);
+    let at: number;
+    while ((at = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+    }
+  }
+}
+
+test("the compiled binary serves a whole booking on its own", async () => {
+  const buildDir = await tempFolder();
+  const build = Bun.spawn(
+    ["bun", "build", "--compile", "src/main.ts", "src/workers/processor.ts", "src/workers/cleaner.ts",
+      "--outfile", joinPath(buildDir, "ticket-queue")],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  expect(await build.exited).toBe(0);
+  const runDir = await tempFolder();
+  await Bun.write(joinPath(runDir, "ticket-queue"), Bun.file(joinPath(buildDir, "ticket-queue")));
+  await Bun.spawn(["chmod", "+x", joinPath(runDir, "ticket-queue")]).exited;
+  await rm(buildDir, { recursive: true });
+
+  const service = Bun.spawn([joinPath(runDir, "ticket-queue"), "serve", "--demo"], {
+    cwd: runDir,
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: "0",
+      DATABASE_URL: databaseUrl(dbName),
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      TOKEN_SECRET: "binary-smoke-test-secret-0123456789abcdef",
+      RESERVATION_TTL_SECONDS: "60",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    const lines = linesOf(service.stdout);
+    const { port } = await waitForLine(lines, (l) => l.message === "listening");
+    const base = `http://127.0.0.1:${port}`;
+    const events = (await (await fetch(`${base}/events`)).json()) as any[];
+    const type = events[0].ticket_types[0];
+    expect(type.stock).toBeGreaterThan(0);
+
+    const joined = (await (await fetch(`${base}/queue/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: "smoke", ticket_type_id: type.id }),
+    })).json()) as any;
+    expect(joined.status).toBe("queued");
+
+    let status: any;
+    for (let i = 0; i < 100; i++) {
+      status = await (await fetch(`${base}/reservation/status?token=${joined.queue_token}`)).json();
+      if (status.status === "reserved") break;
+      await Bun.sleep(20);
+    }
+    expect(status.status).toBe("reserved");
+
+    const confirmed = (await (await fetch(`${base}/reservation/confirm`, {
+      method: "POST",
+      body: JSON.stringify({ token: joined.queue_token }),
+    })).json()) as any;
+    expect(confirmed).toMatchObject({ status: "confirmed", quantity: 1 });
+
+    const startedStopping = Date.now();
+    service.kill("SIGTERM");
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - startedStopping).toBeLessThan(10_000);
+  } finally {
+    service.kill("SIGKILL");
+  }
+}, 60_000);

@@ -1,0 +1,126 @@
+// Crash points: the processor stops dead between each pair of its steps (claim | grant |
+// settle), another one starts, and in-flight recovery must leave I1-I5 intact and every
+// token accounted for. The control run switches recovery off and shows the check catches it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Step } from "../src/processing/batch";
+import type { Processor } from "../src/processing/processor";
+import { createTestEnv, join, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv({ PROCESSOR_BATCH_SIZE: "20" });
+});
+afterAll(() => env.close());
+
+class Crash extends Error {}
+
+/** A processor that dies at `step` of its first batch; nothing after that point runs. */
+function crashingProcessor(step: Step): Processor {
+  let crashed = false;
+  return env.processor({
+    batch: {
+      after: (at) => {
+        if (at === step && !crashed) {
+          crashed = true;
+          throw new Crash(`crashed after ${step}`);
+        }
+      },
+    },
+  });
+}
+
+/** The dead processor's lease lapses (as it would after LEASE_MS); a new one starts fresh. */
+async function restart(ticketTypeId: number, recovery = true): Promise<Processor> {
+  await env.s.redis.del(env.s.keys(ticketTypeId).lease);
+  return env.processor({ recoverAfterMs: 0, recovery });
+}
+
+/**
+ * Every token that joined is somewhere a person can find it: holding (PostgreSQL and Redis
+ * agree), queued in the list, or told it ended. Returns what is not.
+ */
+async function unaccounted(ticketTypeId: number, tokens: string[]): Promise<string[]> {
+  const k = env.s.keys(ticketTypeId);
+  const queue = new Set(await env.s.redis.lrange(k.queue, 0, -1));
+  const holds = new Map(
+    (await env.sql`SELECT token, status FROM reservations WHERE token = ANY(${tokens}::text[])`).map((r) => [r.token, r.status]),
+  );
+  const problems: string[] = [];
+  for (const token of tokens) {
+    const { id } = env.s.tokens.verify(token)!;
+    const state = await env.s.redis.hget(k.record(id), "state");
+    const hold = holds.get(token);
+    const fine =
+      (hold === "held" && state === "reserved") ||
+      (hold !== undefined && hold !== "held" && state === hold) ||
+      (hold === undefined && state === "queued" && queue.has(id)) ||
+      (hold === undefined && (state === "sold_out" || state === "released"));
+    if (!fine) problems.push(`${token}: postgres ${hold ?? "no hold"}, redis ${state ?? "no record"}`);
+  }
+  return problems;
+}
+
+async function crowd(ticketTypeId: number, n: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < n; i++) tokens.push(await join(env, `p${ticketTypeId}-${i}`, ticketTypeId));
+  return tokens;
+}
+
+describe("after a crash between steps, recovery leaves every invariant intact", () => {
+  for (const step of ["claimed", "granted", "settled"] as const) {
+    test(`crash after ${step}`, async () => {
+      const type = await env.ticketType({ capacity: 30 });
+      const tokens = await crowd(type, 50);
+      await expect(crashingProcessor(step).tick()).rejects.toBeInstanceOf(Crash);
+
+      await env.drain(await restart(type));
+      expect(await unaccounted(type, tokens)).toEqual([]);
+      // the first thirty in line hold, in join order; the rest wait behind the holds
+      const order = await env.sql`SELECT queue_place FROM reservations WHERE ticket_type_id = ${type} ORDER BY grant_seq`;
+      expect(order.map((r) => Number(r.queue_place))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(20);
+      expect(await env.s.redis.zcard(env.s.keys(type).inflight)).toBe(0);
+      await env.expectInvariants();
+    });
+  }
+
+  test("a processor that recovers a batch and then crashes itself is recovered in turn", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const tokens = await crowd(type, 25);
+    await expect(crashingProcessor("granted").tick()).rejects.toBeInstanceOf(Crash);
+    await env.s.redis.del(env.s.keys(type).lease);
+    const second = env.processor({
+      recoverAfterMs: 0,
+      batch: { after: (step) => { if (step === "claimed") throw new Crash("second crash"); } },
+    });
+    expect(await second.tick()).toBe(20); // finds the batch in flight and recovers it
+    await expect(second.tick()).rejects.toBeInstanceOf(Crash); // then dies on its own next batch
+    await env.drain(await restart(type));
+    expect(await unaccounted(type, tokens)).toEqual([]);
+    await env.expectInvariants();
+  });
+});
+
+describe("control: with recovery switched off the same checks catch the leak", () => {
+  test("a crash after claim strands people who are neither queued nor served", async () => {
+    const type = await env.ticketType({ capacity: 30 });
+    const tokens = await crowd(type, 50);
+    await expect(crashingProcessor("claimed").tick()).rejects.toBeInstanceOf(Crash);
+    const processor = await restart(type, false);
+    for (let i = 0; i < 20; i++) await processor.tick();
+    const lost = await unaccounted(type, tokens);
+    expect(lost).toHaveLength(20); // the batch in flight: pending forever
+    expect(lost[0]).toContain("redis pending");
+  });
+
+  test("a crash after grant leaves holds that nobody was told about", async () => {
+    const type = await env.ticketType({ capacity: 30 });
+    const tokens = await crowd(type, 50);
+    await expect(crashingProcessor("granted").tick()).rejects.toBeInstanceOf(Crash);
+    const processor = await restart(type, false);
+    for (let i = 0; i < 20; i++) await processor.tick();
+    const lost = await unaccounted(type, tokens);
+    expect(lost).toHaveLength(20);
+    expect(lost[0]).toContain("postgres held, redis pending");
+  });
+});

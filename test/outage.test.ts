@@ -1,0 +1,104 @@
+// Outages while running: Redis or PostgreSQL goes away (the connection is cut), requests get a
+// 503 JSON with Retry-After, and the service recovers by itself when the dependency returns.
+// Start-up without a dependency says which and where, and exits non-zero.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, type TestEnv } from "./helpers";
+import { TcpProxy } from "./proxy";
+
+let env: TestEnv;
+let redisProxy: TcpProxy;
+let pgProxy: TcpProxy;
+
+beforeAll(async () => {
+  redisProxy = await TcpProxy.start(REDIS_URL);
+  pgProxy = await TcpProxy.start(databaseUrl("postgres"));
+  env = await createTestEnv({ REDIS_URL: redisProxy.url(REDIS_URL), DATABASE_URL: pgProxy.url(databaseUrl("postgres")) });
+});
+afterAll(async () => {
+  redisProxy.restore();
+  pgProxy.restore();
+  await env.close();
+  await redisProxy.stop();
+  await pgProxy.stop();
+});
+
+/** Retries a request until it stops answering 503, as a client honouring Retry-After would. */
+async function untilAvailable(request: () => Promise<{ status: number; body: any }>, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await request();
+    if (res.status !== 503 || Date.now() > until) return res;
+    await Bun.sleep(100);
+  }
+}
+
+function expectUnavailable(res: { status: number; body: any; headers: Headers }, dependency: string) {
+  expect(res.status).toBe(503);
+  expect(res.body).toEqual({ error: "unavailable", message: `${dependency} is unavailable; try again shortly` });
+  expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+}
+
+describe("Redis outage", () => {
+  test("joins get 503 with Retry-After; holds still answer from PostgreSQL; then it recovers", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const held = await join(env, "r-held", type);
+    await env.drain();
+
+    redisProxy.cut();
+    expectUnavailable(await env.call("POST", "/queue/join", { user_id: "r-new", ticket_type_id: type }), "Redis");
+    expect(await statusOf(env, held)).toMatchObject({ status: "reserved" }); // PostgreSQL knows the hold
+    expect((await env.call("POST", "/reservation/confirm", { token: held })).status).toBe(200); // PostgreSQL decides
+    expect((await env.call("GET", "/events")).status).toBe(200);
+    await expect(env.drain()).rejects.toThrow(); // the worker loop backs off on this
+
+    redisProxy.restore();
+    const res = await untilAvailable(() => env.call("POST", "/queue/join", { user_id: "r-new", ticket_type_id: type }));
+    expect(res.status).toBe(200);
+    await env.drain();
+    expect((await statusOf(env, res.body.queue_token)).status).toBe("reserved");
+    // the confirm made while Redis was away is reconciled into Redis by the cleaner
+    await env.cleaner().tick();
+    await env.expectInvariants();
+  });
+});
+
+describe("PostgreSQL outage", () => {
+  test("confirms get 503 with Retry-After; joins and queue status keep working; then it recovers", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const held = await join(env, "p-held", type);
+    await env.drain();
+    await env.call("GET", "/events"); // the catalog is warm
+
+    pgProxy.cut();
+    expectUnavailable(await env.call("POST", "/reservation/confirm", { token: held }), "PostgreSQL");
+    expectUnavailable(await env.call("POST", "/reservation/release", { token: held }), "PostgreSQL");
+    const queued = await join(env, "p-queued", type); // Redis alone serves a join
+    expect(await statusOf(env, queued)).toMatchObject({ status: "queued", position: 1 });
+    expect((await env.call("GET", "/events")).status).toBe(200); // a stale list beats none
+    await expect(env.drain()).rejects.toThrow();
+
+    pgProxy.restore();
+    const res = await untilAvailable(() => env.call("POST", "/reservation/confirm", { token: held }));
+    expect(res.status).toBe(200);
+    await env.drain();
+    expect((await statusOf(env, queued)).status).toBe("reserved");
+    await env.expectInvariants();
+  });
+});
+
+describe("start-up", () => {
+  for (const [name, variable, url] of [
+    ["Redis", "REDIS_URL", "redis://127.0.0.1:1"],
+    ["PostgreSQL", "DATABASE_URL", "postgres://postgres@127.0.0.1:1/x"],
+  ] as const) {
+    test(`without ${name} it says which and where, then exits non-zero`, async () => {
+      const run = Bun.spawn(["bun", "src/main.ts", "serve", "--dev"], {
+        env: { ...process.env, [variable]: url, STARTUP_TIMEOUT_SECONDS: "1", LOG_LEVEL: "error" },
+        stderr: "pipe",
+        stdout: "pipe",
+      });
+      expect(await run.exited).toBe(1);
+      expect(await new Response(run.stderr).text()).toContain(`${name} at 127.0.0.1:1`);
+    });
+  }
+});
