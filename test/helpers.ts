@@ -7,7 +7,7 @@ import { createSql, migrate, type Sql } from "../src/db";
 import { Cleaner } from "../src/expiry/cleaner";
 import { checkInvariants } from "../src/invariants";
 import { createLogger } from "../src/log";
-import type { BatchContext } from "../src/processing/batch";
+import { batchContextOf, type BatchContext } from "../src/processing/batch";
 import { Processor, type ProcessorOptions } from "../src/processing/processor";
 import { createRedis } from "../src/redis";
 import { closeServices, createServices, type Services } from "../src/services";
@@ -76,12 +76,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
   const app = createApp(s);
 
   const batchContext = (overrides: Partial<BatchContext> = {}): BatchContext => ({
-    sql: s.sql,
-    redis: s.redis,
-    tokens: s.tokens,
-    keys: s.keys,
-    holdSeconds: config.RESERVATION_TTL_SECONDS,
-    batchSize: config.PROCESSOR_BATCH_SIZE,
+    ...batchContextOf(s),
     ...overrides,
   });
 

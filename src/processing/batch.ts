@@ -3,6 +3,7 @@
 // the claimed tokens stay recorded in flight until settle, and recovery finishes the job.
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
+import type { Services } from "../services";
 import type { Tokens } from "../tokens";
 import { claimBatch, type Person } from "./claim";
 import { availability, grantHolds, type Grant } from "./grant";
@@ -20,6 +21,18 @@ export type BatchContext = {
   /** Test-only: called after each step; a throw there is a crash at that point. */
   after?: (step: Step, ticketTypeId: number) => void | Promise<void>;
 };
+
+/** The batch context of a running service: its clients and the configured hold and batch sizes. */
+export function batchContextOf(s: Services): BatchContext {
+  return {
+    sql: s.sql,
+    redis: s.redis,
+    tokens: s.tokens,
+    keys: s.keys,
+    holdSeconds: s.config.RESERVATION_TTL_SECONDS,
+    batchSize: s.config.PROCESSOR_BATCH_SIZE,
+  };
+}
 
 export type BatchResult =
   | { kind: "busy" }
