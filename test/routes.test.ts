@@ -280,3 +280,21 @@ test("unknown routes and methods are JSON 404s", async () => {
 test("after all of the above, every invariant holds", async () => {
   await env.expectInvariants();
 });
+
+test("a client of the original service works unchanged", async () => {
+  // The original's routes and field names only: numeric ids, ticket_type_id sent along with
+  // the token everywhere, the token read from queue_token.
+  const type = await env.ticketType({ capacity: 3 });
+  await Bun.sleep(1100); // the event list is at most a second old
+  const events = await env.call("GET", "/events");
+  expect(events.body.some((e: any) => e.ticket_types.some((t: any) => t.id === type))).toBe(true);
+  const joined = await post("/queue/join", { user_id: 1001, ticket_type_id: type });
+  expect(joined.status).toBe(200);
+  const token = joined.body.queue_token;
+  await env.drain();
+  const status = await env.call("GET", `/reservation/status?token=${token}&ticket_type_id=${type}`);
+  expect(status.body.status).toBe("reserved");
+  const confirmed = await post("/reservation/confirm", { token, ticket_type_id: type });
+  expect(confirmed.status).toBe(200);
+  expect((await env.call("GET", `/reservation/status?token=${token}&ticket_type_id=${type}`)).body.status).toBe("confirmed");
+});
