@@ -1,25 +1,29 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
-  pending, gets its token mapping, and is recorded in flight, so nothing popped lives only
-  in the processor's memory. Tokens that left the queue meanwhile (released, expired records)
-  are dropped. Refuses while an earlier batch is still in flight: that one is recovered first,
-  or holds would be granted out of join order.
+  pending (its record keeps the TTL it got on joining) and gets its token mapping; the batch
+  is recorded in flight as one entry, so nothing popped lives only in the processor's memory.
+  Tokens that left the queue meanwhile (released, expired records) are dropped.
+  Refuses while more batches are in flight than the caller says are its own: those belong to
+  a processor that died and are recovered first, or holds would be granted out of join order.
 
   Input:
     KEYS[1] queue:{T}      list of token ids, head first
-    KEYS[2] inflight:{T}   sorted set: token id -> ms it was claimed
+    KEYS[2] inflight:{T}   hash: batch id -> "<ms claimed>:<id>,<id>,..."
     KEYS[3] meta:{T}       hash: epoch, seq, served
     ARGV[1] most tokens to take
     ARGV[2] now in ms
     ARGV[3] record key prefix, reservation:{T}:
     ARGV[4] mapping key prefix, token-ticket-type:{T}:
-    ARGV[5] ms a pending record and its mapping live
+    ARGV[5] ms the token mapping lives (outlasts any hold deadline)
     ARGV[6] ticket type id (the mapping's value)
+    ARGV[7] id of the new batch
+    ARGV[8] how many batches in flight are the caller's own
 
   Output:
-    {'busy'}  an earlier batch is in flight
-    {'empty'} nobody is waiting
-    {'claimed', epoch, id1, user1, quantity1, place1, id2, ...}
+    'busy'  other batches are in flight
+    'empty' nobody is waiting
+    otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
+      "<token>\t<user id>\t<quantity>\t<place>", ready for PostgreSQL as it is
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]
@@ -28,31 +32,33 @@ local count = tonumber(ARGV[1])
 local now = ARGV[2]
 local recordPrefix = ARGV[3]
 local mappingPrefix = ARGV[4]
-local pendingTtl = ARGV[5]
+local mappingTtl = ARGV[5]
 local ticketTypeId = ARGV[6]
+local batchId = ARGV[7]
+local owned = tonumber(ARGV[8])
 
-if redis.call('ZCARD', inflightKey) > 0 then
-  return {'busy'}
+if redis.call('HLEN', inflightKey) > owned then
+  return 'busy'
 end
 
 local ids = redis.call('LPOP', queueKey, count)
 if not ids then
-  return {'empty'}
+  return 'empty'
 end
 
-local out = {'claimed', redis.call('HGET', metaKey, 'epoch') or '0'}
+local lines = {(redis.call('HGET', metaKey, 'epoch') or '0') .. ' ' .. #ids}
+local taken = {}
 for _, id in ipairs(ids) do
   local record = recordPrefix .. id
-  local found = redis.call('HMGET', record, 'state', 'user', 'qty', 'place')
+  local found = redis.call('HMGET', record, 'state', 'user', 'qty', 'place', 'token')
   if found[1] == 'queued' then
     redis.call('HSET', record, 'state', 'pending')
-    redis.call('PEXPIRE', record, pendingTtl)
-    redis.call('SET', mappingPrefix .. id, ticketTypeId, 'PX', pendingTtl)
-    redis.call('ZADD', inflightKey, now, id)
-    out[#out + 1] = id
-    out[#out + 1] = found[2]
-    out[#out + 1] = found[3]
-    out[#out + 1] = found[4]
+    redis.call('SET', mappingPrefix .. id, ticketTypeId, 'PX', mappingTtl)
+    taken[#taken + 1] = id
+    lines[#lines + 1] = found[5] .. '\t' .. found[2] .. '\t' .. found[3] .. '\t' .. found[4]
   end
 end
-return out
+if #taken > 0 then
+  redis.call('HSET', inflightKey, batchId, now .. ':' .. table.concat(taken, ','))
+end
+return table.concat(lines, '\n')

@@ -13,6 +13,7 @@
     ARGV[4] seconds a queue place lives
     ARGV[5] record key prefix, reservation:{T}:
     ARGV[6] now in ms (the epoch of a queue that starts now)
+    ARGV[7] the new token itself (signed), kept so the processor need not sign it again
 
   Output:
     {kind, id, state, place, served, quantity, expires_at, queue length}
@@ -29,6 +30,7 @@ local quantity = ARGV[3]
 local placeTtl = tonumber(ARGV[4])
 local recordPrefix = ARGV[5]
 local now = ARGV[6]
+local token = ARGV[7]
 
 local served = tonumber(redis.call('HGET', metaKey, 'served') or '0')
 
@@ -45,7 +47,7 @@ end
 redis.call('HSETNX', metaKey, 'epoch', now)
 local place = redis.call('HINCRBY', metaKey, 'seq', 1)
 local length = redis.call('RPUSH', queueKey, id)
-redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place)
+redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place, 'token', token)
 redis.call('EXPIRE', recordKey, placeTtl)
 redis.call('SET', userKey, id, 'EX', placeTtl)
 return {'joined', id, 'queued', place, served, tonumber(quantity), '', length}

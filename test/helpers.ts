@@ -154,10 +154,10 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
   return env_;
 }
 
-/** Tokens in flight over every ticket type of this test. */
+/** Batches in flight over every ticket type of this test. */
 async function inFlight(s: Services): Promise<number> {
   const ids = (await s.sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
-  const counts = await Promise.all(ids.map((id) => s.redis.zcard(s.keys(id).inflight)));
+  const counts = await Promise.all(ids.map((id) => s.redis.hlen(s.keys(id).inflight)));
   return counts.reduce((a, b) => a + b, 0);
 }
 

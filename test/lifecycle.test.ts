@@ -26,8 +26,10 @@ describe("processor", () => {
     const aTokens = await joinMany(a, 250, "pa");
     const bTokens = await joinMany(b, 5, "pb");
     const processor = env.processor({ batch: { batchSize: 100 } });
-    // one round serves one batch of each type
-    expect(await processor.tick()).toBe(105);
+    // one round gives every waiting type a turn
+    await processor.tick();
+    const served = await env.sql`SELECT DISTINCT ticket_type_id FROM reservations WHERE ticket_type_id IN (${a}, ${b})`;
+    expect(served).toHaveLength(2);
     await env.drain(processor);
     expect(await statuses(aTokens)).toEqual(aTokens.map(() => "reserved"));
     expect(await statuses(bTokens)).toEqual(["reserved", "reserved", "reserved", "queued", "queued"]);
@@ -157,8 +159,9 @@ describe("cleaner", () => {
 });
 
 describe("stock under concurrent writers", () => {
+  // a batch as claim-3.lua hands it over: "<token>\t<user>\t<quantity>\t<place>" per person
   const requests = (n: number, tag: string) =>
-    Array.from({ length: n }, (_, i) => ({ token: `${tag}-${i}`, userId: `${tag}-u${i}`, quantity: 1, place: i + 1 }));
+    Array.from({ length: n }, (_, i) => `${tag}-${i}\t${tag}-u${i}\t1\t${i + 1}`).join("\n");
 
   test("a grant that starts while a refill commits takes exactly the refilled stock", async () => {
     const type = await env.ticketType({ capacity: 50, stock: 0 });
@@ -170,7 +173,7 @@ describe("stock under concurrent writers", () => {
     await Bun.sleep(50);
     const grant = await grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
     await refill;
-    expect(grant.rows.filter((r) => r.outcome === "granted")).toHaveLength(50);
+    expect(grant.granted).toBe(50);
     expect(await stockOf(type)).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 // Each Lua script called directly against real Redis, through its typed wrapper where one exists.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { claimBatch } from "../src/processing/claim";
-import { settleBatch } from "../src/processing/settle";
+import { claimBatch, peopleOf } from "../src/processing/claim";
+import { encode, settleBatch } from "../src/processing/settle";
 import { finishInRedis } from "../src/reservations/finish";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
 import { createTestEnv, type TestEnv } from "./helpers";
@@ -22,6 +22,7 @@ async function joinRaw(ticketTypeId: number, user: string, quantity = 1, id = en
   const k = env.s.keys(ticketTypeId);
   return (await env.s.redis.tqJoin(
     k.queue, k.meta, k.user(user), k.record(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
+    env.s.tokens.sign(ticketTypeId, id),
   )) as [string, string, string, number, number, number, string, number];
 }
 
@@ -33,7 +34,9 @@ describe("join-4.lua", () => {
     expect(a).toEqual(["joined", a[1], "queued", 1, 0, 2, "", 1]);
     expect(b.slice(2)).toEqual(["queued", 2, 0, 1, "", 2]);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
-    expect(await r.hgetall(k.record(a[1]))).toEqual({ state: "queued", user: "a", qty: "2", place: "1" });
+    expect(await r.hgetall(k.record(a[1]))).toEqual({
+      state: "queued", user: "a", qty: "2", place: "1", token: env.s.tokens.sign(ticketTypeId, a[1]),
+    });
     expect(await r.ttl(k.record(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     expect(await r.get(k.user("a"))).toBe(a[1]);
     const again = await joinRaw(ticketTypeId, "a");
@@ -63,7 +66,7 @@ describe("join-4.lua", () => {
 });
 
 describe("claim-3.lua", () => {
-  test("pops a batch in order, marks it pending with its mapping, records it in flight", async () => {
+  test("pops a batch in order, marks it pending with its mapping, records it in flight as one entry", async () => {
     const { ticketTypeId, k, r } = fresh();
     expect(await claimBatch(r, k, ticketTypeId, 10, 60)).toEqual({ kind: "empty" });
     const ids: string[] = [];
@@ -71,17 +74,24 @@ describe("claim-3.lua", () => {
     const claim = await claimBatch(r, k, ticketTypeId, 2, 60);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     expect(claim.epoch).toBeGreaterThan(0);
-    expect(claim.people).toEqual([
-      { id: ids[0], userId: "a", quantity: 1, place: 1 },
-      { id: ids[1], userId: "b", quantity: 3, place: 2 },
+    expect(claim.popped).toBe(2);
+    expect(claim.size).toBe(2);
+    const sign = (id: string) => env.s.tokens.sign(ticketTypeId, id);
+    expect(claim.lines).toBe(`${sign(ids[0]!)}\ta\t1\t1\n${sign(ids[1]!)}\tb\t3\t2`);
+    expect(peopleOf(claim)).toEqual([
+      { token: sign(ids[0]!), userId: "a", quantity: 1, place: 1 },
+      { token: sign(ids[1]!), userId: "b", quantity: 3, place: 2 },
     ]);
-    expect(await r.hget(k.record(ids[0]), "state")).toBe("pending");
+    expect(await r.hget(k.record(ids[0]!), "state")).toBe("pending");
     expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
-    expect(await r.pttl(k.mappingPrefix + ids[0])).toBeGreaterThan(60_000);
-    expect((await r.zrange(k.inflight, "0", "-1")).sort()).toEqual([ids[0]!, ids[1]!].sort());
-    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2]]);
-    // refuses while that batch is in flight
+    expect(await r.pttl(k.mappingPrefix + ids[0]!)).toBeGreaterThan(60_000);
+    const inflight = await r.hgetall(k.inflight);
+    expect(Object.keys(inflight)).toEqual([claim.batchId]);
+    expect(inflight[claim.batchId]).toMatch(new RegExp(`^\\d+:${ids[0]},${ids[1]}$`));
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2]!]);
+    // refuses while a batch it was not told about is in flight; allows the caller's own
     expect(await claimBatch(r, k, ticketTypeId, 2, 60)).toEqual({ kind: "busy" });
+    expect((await claimBatch(r, k, ticketTypeId, 2, 60, 1)).kind).toBe("claimed");
   });
 
   test("drops tokens that left the queue", async () => {
@@ -90,54 +100,75 @@ describe("claim-3.lua", () => {
     const b = (await joinRaw(ticketTypeId, "b"))[1];
     await r.hset(k.record(a), "state", "released");
     const claim = await claimBatch(r, k, ticketTypeId, 10, 60);
-    expect(claim.kind === "claimed" && claim.people.map((p) => p.id)).toEqual([b]);
-    expect(await r.zcard(k.inflight)).toBe(1);
+    expect(claim.kind === "claimed" && claim.popped).toBe(2);
+    expect(claim.kind === "claimed" && peopleOf(claim).map((p) => p.token)).toEqual([env.s.tokens.sign(ticketTypeId, b)]);
+    expect(await r.hlen(k.inflight)).toBe(1);
   });
 });
+
+const hold = { served: 0, rate: null, holdSeconds: 60 };
 
 describe("settle-4.lua", () => {
   test("reserves, returns to the head in order, ends the rest, and leaves flight", async () => {
     const { ticketTypeId, k, r } = fresh();
     const ids: string[] = [];
-    for (const user of ["a", "b", "c", "d", "e"]) ids.push((await joinRaw(ticketTypeId, user))[1]);
-    await claimBatch(r, k, ticketTypeId, 4, 60);
+    for (const user of ["a", "b", "c", "d", "e", "f"]) ids.push((await joinRaw(ticketTypeId, user))[1]);
+    const claim = await claimBatch(r, k, ticketTypeId, 5, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
-    const back = await settleBatch(r, k, ticketTypeId, [
-      { id: ids[0]!, state: "reserved", expiresAt: deadline },
-      { id: ids[1]!, state: "sold_out" },
-      { id: ids[2]!, state: "queued" },
-      { id: ids[3]!, state: "queued" },
-    ], 2, 12.5);
+    const back = await settleBatch(r, k, ticketTypeId, claim.batchId, encode([
+      { state: "reserved", expiresAt: deadline },
+      { state: "sold_out" },
+      { state: "reserved", expiresAt: deadline + 5 }, // its own deadline
+      { state: "queued" },
+      { state: "queued" },
+    ]), { served: 2, rate: 12.5, holdSeconds: 60 });
     expect(back).toBe(2);
     expect(await r.hgetall(k.record(ids[0]!))).toMatchObject({ state: "reserved", expires_at: String(deadline) });
     expect(await r.zscore(k.deadlines, ids[0]!)).toBe(String(deadline));
-    expect(await r.pttl(k.record(ids[0]!))).toBeGreaterThan(60_000);
-    expect(await r.get(k.mappingPrefix + ids[0])).toBe(String(ticketTypeId));
+    expect(await r.zscore(k.deadlines, ids[2]!)).toBe(String(deadline + 5));
+    expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
     expect(await r.get(k.user("b"))).toBeNull();
     expect(await r.ttl(k.record(ids[1]!))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
-    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2], ids[3], ids[4]]);
-    expect(await r.hget(k.record(ids[2]!), "state")).toBe("queued");
-    expect(await r.exists(k.mappingPrefix + ids[2])).toBe(0);
-    expect(await r.zcard(k.inflight)).toBe(0);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[3]!, ids[4]!, ids[5]!]);
+    expect(await r.hget(k.record(ids[3]!), "state")).toBe("queued");
+    expect(await r.exists(k.mappingPrefix + ids[3]!)).toBe(0);
+    expect(await r.hlen(k.inflight)).toBe(0);
     expect(await r.hmget(k.meta, "served", "rate")).toEqual(["2", "12.500"]);
   });
 
-  test("settling twice changes nothing, and never regresses a later state", async () => {
+  test("a batch no longer in flight is left alone, and a reserved mark never overwrites a later state", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
     const b = (await joinRaw(ticketTypeId, "b"))[1];
-    await claimBatch(r, k, ticketTypeId, 2, 60);
-    const outcomes = [
-      { id: a, state: "reserved" as const, expiresAt: Date.now() + 60_000 },
-      { id: b, state: "queued" as const },
-    ];
-    await settleBatch(r, k, ticketTypeId, outcomes, 1, null);
-    await r.hset(k.record(a), "state", "confirmed");
-    expect(await settleBatch(r, k, ticketTypeId, outcomes, 0, null)).toBe(0);
+    const claim = await claimBatch(r, k, ticketTypeId, 2, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await r.hset(k.record(a), "state", "confirmed"); // a confirm raced ahead of the settle
+    const outcomes = encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }, { state: "queued" }]);
+    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, outcomes, hold)).toBe(1);
     expect(await r.hget(k.record(a), "state")).toBe("confirmed");
+    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, outcomes, hold)).toBe(-1);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([b]);
-    expect(await r.hget(k.meta, "served")).toBe("1");
+  });
+
+  test("returns thousands to the head in order (past Lua's unpack limit)", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const pipeline = r.pipeline();
+    const ids: string[] = [];
+    for (let i = 0; i < 9000; i++) {
+      const id = env.s.tokens.issue(ticketTypeId).id;
+      ids.push(id);
+      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t");
+    }
+    await pipeline.exec();
+    const claim = await claimBatch(r, k, ticketTypeId, 9000, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    const deadline = Date.now() + 60_000;
+    const outcomes = ids.map((_, i) => ({ state: i < 4500 ? "reserved" as const : "queued" as const, expiresAt: deadline }));
+    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, encode(outcomes), hold)).toBe(4500);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual(ids.slice(4500));
+    expect(await r.zcard(k.deadlines)).toBe(4500);
   });
 });
 
@@ -145,8 +176,9 @@ describe("finish-1.lua", () => {
   test("records the final state, frees the user, drops mapping and deadline", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
-    await claimBatch(r, k, ticketTypeId, 1, 60);
-    await settleBatch(r, k, ticketTypeId, [{ id: a, state: "reserved", expiresAt: Date.now() + 60_000 }], 1, null);
+    const claim = await claimBatch(r, k, ticketTypeId, 1, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, ticketTypeId, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const token = env.s.tokens.sign(ticketTypeId, a);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 77 }]);
     expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });

@@ -1,13 +1,15 @@
-// One batch for one ticket type: claim (Redis) -> grant (PostgreSQL) -> settle (Redis).
-// Three round trips however many people the batch holds. Whatever happens between the steps,
-// the claimed tokens stay recorded in flight until settle, and recovery finishes the job.
+// Serving one ticket type: batches of claim (Redis) -> grant (PostgreSQL) -> settle (Redis),
+// pipelined: while PostgreSQL grants batch N, Redis claims batch N+1 and settles batch N-1.
+// Grants run one at a time in claim order, and settles are sent in claim order on the one
+// Redis connection, so holds still go out in join order. Whatever happens between the steps,
+// a claimed batch stays recorded in flight until it is settled, and recovery finishes it.
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
 import type { Tokens } from "../tokens";
-import { claimBatch, type Person } from "./claim";
-import { availability, grantHolds, type Grant } from "./grant";
-import { settleBatch, type Outcome } from "./settle";
+import { claimBatch, lastPlace, peopleOf, type Claimed, type Person } from "./claim";
+import { availability, grantHolds, type Grant, type GrantRow } from "./grant";
+import { allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
 
 export type Step = "claimed" | "granted" | "settled";
 
@@ -18,7 +20,7 @@ export type BatchContext = {
   keys: (ticketTypeId: number) => Keys;
   holdSeconds: number;
   batchSize: number;
-  /** Test-only: called after each step; a throw there is a crash at that point. */
+  /** Test-only: called after each step of a batch; a throw there is a crash at that point. */
   after?: (step: Step, ticketTypeId: number) => void | Promise<void>;
 };
 
@@ -34,7 +36,7 @@ export function batchContextOf(s: Services): BatchContext {
   };
 }
 
-export type BatchResult =
+export type ServeResult =
   | { kind: "busy" }
   | { kind: "empty" }
   | {
@@ -46,34 +48,92 @@ export type BatchResult =
       stockLeft: number | null;
     };
 
-export async function processBatch(
-  ctx: BatchContext, ticketTypeId: number, rate: number | null = null,
-): Promise<BatchResult> {
+/**
+ * Serves a ticket type batch after batch for about `budgetMs` (then other types get a turn),
+ * or until its queue is empty or its head has to wait for stock.
+ */
+export async function serveTicketType(
+  ctx: BatchContext, ticketTypeId: number, rate: number | null, budgetMs: number,
+): Promise<ServeResult> {
   const k = ctx.keys(ticketTypeId);
-  const claim = await claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds);
-  if (claim.kind !== "claimed") return claim;
+  const until = Date.now() + budgetMs;
+  const first = await claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, 0);
+  if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
-  if (claim.people.length === 0) return { kind: "done", people: 0, granted: 0, blocked: false, stockLeft: null };
 
-  const people = claim.people;
-  const grant = await grantHolds(
-    ctx.sql, ticketTypeId, claim.epoch,
-    people.map((p) => ({ ...p, token: ctx.tokens.sign(ticketTypeId, p.id) })),
-    ctx.holdSeconds,
-  );
-  await ctx.after?.("granted", ticketTypeId);
+  const settle = (batch: Claimed, decision: Decision, served: number) =>
+    settleBatch(ctx.redis, k, ticketTypeId, batch.batchId, decision, { served, rate, holdSeconds: ctx.holdSeconds })
+      .then(() => ctx.after?.("settled", ticketTypeId));
 
-  const waiting = grant.rows.some((r) => r.outcome === "waiting");
-  const available = waiting ? await availability(ctx.sql, ticketTypeId) : null;
-  const outcomes = decide(people, grant, available);
-  await settleBatch(ctx.redis, k, ticketTypeId, outcomes, servedMark(people, outcomes), rate);
-  await ctx.after?.("settled", ticketTypeId);
+  const total = { people: 0, granted: 0 };
+  let current: Claimed = first;
+  let settling: Promise<unknown> = Promise.resolve();
+  try {
+    for (;;) {
+      total.people += current.size;
+      const granting = current.size > 0
+        ? grantHolds(ctx.sql, ticketTypeId, current.epoch, current.lines, ctx.holdSeconds)
+        : Promise.resolve(null);
+      // The next batch is claimed while PostgreSQL works, if the queue may hold more.
+      const more = current.popped === ctx.batchSize && Date.now() < until;
+      const owned = current.size > 0 ? 1 : 0;
+      const claiming = more ? claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, owned) : null;
+      const [granted, next] = await bothSettled(granting, claiming);
+      if (granted) await ctx.after?.("granted", ticketTypeId);
 
-  const granted = outcomes.filter((o) => o.state === "reserved").length;
-  const head = people.find((_, i) => outcomes[i]!.state === "queued");
-  const stockLeft = available?.stock ?? grant.stockLeft;
-  const blocked = head !== undefined && head.quantity > (stockLeft ?? 0);
-  return { kind: "done", people: people.length, granted, blocked, stockLeft };
+      if (granted && !(granted.rows === null && granted.granted === current.size)) {
+        // Not everyone holds: the rare path, person by person.
+        const people = peopleOf(current);
+        const rows = granted.rows ?? prefixRows(granted, current.size);
+        if (rows.some((r) => r.outcome === "waiting")) {
+          // Stock ran short: the batch claimed ahead goes back first, so this one's unserved
+          // land in front of it at the head of the queue.
+          if (next?.kind === "claimed" && next.size > 0) await settle(next, { codes: "Q".repeat(next.size), deadline: null, overrides: [] }, 0);
+          await settling;
+          const available = await availability(ctx.sql, ticketTypeId);
+          const outcomes = decide(people, rows, available);
+          await settle(current, encode(outcomes), servedMark(people, outcomes));
+          total.granted += granted.granted;
+          const head = people.find((_, i) => outcomes[i]!.state === "queued");
+          const stockLeft = available?.stock ?? null;
+          return { kind: "done", ...total, blocked: head !== undefined && head.quantity > (stockLeft ?? 0), stockLeft };
+        }
+        await settling;
+        settling = settle(current, encode(decide(people, rows, null)), lastPlace(current));
+      } else {
+        await settling; // settles go out in claim order
+        if (granted) settling = settle(current, allReserved(current.size, granted.expiresAt!.getTime()), lastPlace(current));
+      }
+      settling.catch(() => {}); // observed now; awaited (and rethrown) before the next settle
+      total.granted += granted?.granted ?? 0;
+      if (next?.kind !== "claimed") {
+        await settling;
+        return { kind: "done", ...total, blocked: false, stockLeft: granted?.stockLeft ?? null };
+      }
+      await ctx.after?.("claimed", ticketTypeId);
+      current = next;
+    }
+  } catch (err) {
+    await settling.catch(() => {}); // a settle already sent runs anyway; let it finish first
+    throw err;
+  }
+}
+
+/** A fast-path grant, person by person: the first `granted` hold, the rest wait. */
+function prefixRows(grant: Grant, size: number): GrantRow[] {
+  return Array.from({ length: size }, (_, i) => ({
+    outcome: i < grant.granted ? "granted" : "waiting",
+    expires_at: i < grant.granted ? grant.expiresAt : null,
+    prior_status: null,
+  }));
+}
+
+/** Waits for both, so neither is left running unobserved when the other fails. */
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B> | null): Promise<[A, B | null]> {
+  const [ra, rb] = await Promise.allSettled([a, b ?? Promise.resolve(null)]);
+  if (ra.status === "rejected") throw ra.reason;
+  if (rb.status === "rejected") throw rb.reason;
+  return [ra.value, rb.value as B | null];
 }
 
 /**
@@ -82,23 +142,21 @@ export async function processBatch(
  * nobody can ever serve them and they are told it is sold out.
  */
 export function decide(
-  people: Person[], grant: Grant, available: { stock: number; held: number } | null,
+  people: Person[], rows: GrantRow[], available: { stock: number; held: number } | null,
 ): Outcome[] {
   return people.map((person, i): Outcome => {
-    const row = grant.rows[i]!;
+    const row = rows[i]!;
     const expiresAt = row.expires_at?.getTime();
     switch (row.outcome) {
       case "granted":
-        return { id: person.id, state: "reserved", expiresAt };
+        return { state: "reserved", expiresAt };
       case "prior":
-        return row.prior_status === "held"
-          ? { id: person.id, state: "reserved", expiresAt }
-          : { id: person.id, state: row.prior_status! };
+        return row.prior_status === "held" ? { state: "reserved", expiresAt } : { state: row.prior_status! };
       case "duplicate":
-        return { id: person.id, state: "duplicate" };
+        return { state: "duplicate" };
       case "waiting": {
         const servable = available !== null && person.quantity <= available.stock + available.held;
-        return { id: person.id, state: servable ? "queued" : "sold_out" };
+        return { state: servable ? "queued" : "sold_out" };
       }
     }
   });
@@ -106,7 +164,10 @@ export function decide(
 
 /** The last place that is done with: everyone before the first person sent back, or the whole batch. */
 function servedMark(people: Person[], outcomes: Outcome[]): number {
-  const back = people.filter((_, i) => outcomes[i]!.state === "queued");
-  if (back.length > 0) return Math.min(...back.map((p) => p.place)) - 1;
-  return Math.max(...people.map((p) => p.place));
+  let last = 0;
+  for (let i = 0; i < people.length; i++) {
+    if (outcomes[i]!.state === "queued") return people[i]!.place - 1;
+    last = Math.max(last, people[i]!.place);
+  }
+  return last;
 }

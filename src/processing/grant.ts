@@ -1,25 +1,83 @@
 // Step 2 of a batch: one transaction takes stock and writes the holds, in join order, never
-// below zero. A token that already has a hold (a retry, a recovery) is reported, not granted
-// again; a user who already holds this ticket type under another token is a duplicate (I4).
+// below zero.
 //
-// The row lock comes first, in a statement of its own: the grant statement then starts with a
-// snapshot taken after the lock, so the stock it reads is the stock it updates. (Locking and
-// updating the row inside one statement computes the update from the statement's older
-// snapshot when a refill commits in between: a lost update, caught only by the CHECK.)
+// The fast path is a plain INSERT of the longest prefix of the batch that the stock covers.
+// A unique violation means the batch holds a token that already has a hold (a retry, a
+// recovery) or a user who holds this type under another token (I4); then the careful
+// statement runs instead, which reports those rather than granting them. Conflicts are rare,
+// and the careful statement costs a third more per row.
+//
+// In both, the row lock comes first, in a statement of its own: the grant statement then
+// starts with a snapshot taken after the lock, so the stock it reads is the stock it updates.
+// (Locking and updating the row inside one statement computes the update from the
+// statement's older snapshot when a refill commits in between: a lost update.)
+import type postgres from "postgres";
 import type { Sql } from "../db";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "waiting";
 export type GrantRow = {
-  token: string;
   outcome: GrantOutcome;
   expires_at: Date | null;
   prior_status: "held" | "confirmed" | "expired" | "released" | null;
 };
-export type Grant = { rows: GrantRow[]; stockLeft: number | null };
-export type HoldRequest = { token: string; userId: string; quantity: number; place: number };
+/**
+ * `rows` (one per person, in batch order) only when the careful statement ran; otherwise the
+ * first `granted` people hold until `expiresAt` and the rest wait.
+ */
+export type Grant = { rows: GrantRow[] | null; granted: number; expiresAt: Date | null; stockLeft: number | null };
 
+const UNIQUE_VIOLATION = "23505";
+
+/** `lines`: the batch as claim-3.lua wrote it, "<token>\t<user id>\t<quantity>\t<place>" per person. */
 export async function grantHolds(
-  sql: Sql, ticketTypeId: number, epoch: number, requests: HoldRequest[], holdSeconds: number,
+  sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
+): Promise<Grant> {
+  try {
+    return await grantPrefix(sql, ticketTypeId, epoch, lines, holdSeconds);
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    return grantCarefully(sql, ticketTypeId, epoch, lines, holdSeconds);
+  }
+}
+
+/** The batch's lines as rows, numbered in queue order. */
+const requestRows = (sql: postgres.TransactionSql<{}>, lines: string) => sql`
+  SELECT split_part(line, E'\t', 1) AS token, split_part(line, E'\t', 2) AS user_id,
+         split_part(line, E'\t', 3)::int AS quantity, split_part(line, E'\t', 4)::bigint AS place, ord
+  FROM string_to_table(${lines}::text, E'\n') WITH ORDINALITY AS l(line, ord)`;
+
+async function grantPrefix(
+  sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
+): Promise<Grant> {
+  const [, [result]] = await sql.begin((sql) => [
+    sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`,
+    sql<{ granted: number; expires_at: Date | null; stock_left: number | null }[]>`
+    WITH type AS (
+      SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
+    ), request AS (
+      SELECT *, sum(quantity) OVER (ORDER BY ord) AS needed FROM (${requestRows(sql, lines)}) r
+    ), granted AS (
+      INSERT INTO reservations (token, ticket_type_id, user_id, quantity, expires_at, queue_epoch, queue_place)
+      SELECT r.token, ${ticketTypeId}, r.user_id, r.quantity,
+             now() + make_interval(secs => ${holdSeconds}), ${epoch}, r.place
+      FROM request r CROSS JOIN type WHERE r.needed <= type.stock
+      ORDER BY r.ord
+      RETURNING quantity, expires_at
+    ), taken AS (
+      UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
+      FROM type WHERE t.id = type.id
+      RETURNING t.stock
+    )
+    SELECT (SELECT count(*)::int FROM granted) AS granted,
+           (SELECT max(expires_at) FROM granted) AS expires_at,
+           (SELECT stock FROM taken) AS stock_left`,
+  ]);
+  return { rows: null, granted: result!.granted, expiresAt: result!.expires_at, stockLeft: result!.stock_left };
+}
+
+/** Handles tokens that already hold (a retry, a recovery) and users holding under another token. */
+async function grantCarefully(
+  sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
   const [, rows] = await sql.begin((sql) => [
     sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`,
@@ -27,10 +85,7 @@ export async function grantHolds(
     WITH type AS (
       SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
     ), request AS (
-      SELECT * FROM unnest(
-        ${requests.map((r) => r.token)}::text[], ${requests.map((r) => r.userId)}::text[],
-        ${requests.map((r) => r.quantity)}::int[], ${requests.map((r) => r.place)}::bigint[]
-      ) WITH ORDINALITY AS r(token, user_id, quantity, place, ord)
+      ${requestRows(sql, lines)}
     ), known AS (
       SELECT r.*, x.status AS prior_status, x.expires_at AS prior_expires_at,
              EXISTS (
@@ -56,8 +111,7 @@ export async function grantHolds(
       FROM type WHERE t.id = type.id
       RETURNING t.stock
     )
-    SELECT k.token,
-           CASE WHEN g.token IS NOT NULL THEN 'granted'
+    SELECT CASE WHEN g.token IS NOT NULL THEN 'granted'
                 WHEN k.prior_status IS NOT NULL THEN 'prior'
                 WHEN k.duplicate THEN 'duplicate'
                 ELSE 'waiting' END AS outcome,
@@ -67,7 +121,13 @@ export async function grantHolds(
     FROM known k LEFT JOIN granted g ON g.token = k.token
     ORDER BY k.ord`,
   ]);
-  return { rows, stockLeft: rows[0]?.stock_left ?? null };
+  const granted = rows.filter((r) => r.outcome === "granted");
+  return {
+    rows: [...rows],
+    granted: granted.length,
+    expiresAt: granted[0]?.expires_at ?? null,
+    stockLeft: rows[0]?.stock_left ?? null,
+  };
 }
 
 /** Stock on sale and stock held right now: whether someone still waiting can ever be served. */

@@ -3,7 +3,7 @@
 // for tests, directly.
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
-import { processBatch, type BatchContext } from "./batch";
+import { serveTicketType, type BatchContext } from "./batch";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
 
@@ -20,6 +20,8 @@ export type ProcessorOptions = {
 
 /** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
 const BLOCKED_RETRY_MS = 1000;
+/** How long one ticket type is served before the others get a turn. */
+const TURN_MS = 100;
 const UNBLOCK_CHECK_MS = 25;
 const SWEEP_MS = 1000;
 
@@ -81,7 +83,7 @@ export class Processor {
   }
 
   private async serve(ticketTypeId: number): Promise<number> {
-    const result = await processBatch(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0));
+    const result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), TURN_MS);
     if (result.kind === "empty") {
       await this.retire(ticketTypeId);
       return 0;
@@ -127,7 +129,7 @@ export class Processor {
     const { redis, keys, sql } = this.ctx;
     const ids = (await sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
     const sizes = await Promise.all(
-      ids.map(async (id) => (await redis.llen(keys(id).queue)) + (await redis.zcard(keys(id).inflight))),
+      ids.map(async (id) => (await redis.llen(keys(id).queue)) + (await redis.hlen(keys(id).inflight))),
     );
     const waiting = ids.filter((_, i) => sizes[i]! > 0).map(String);
     if (waiting.length > 0) await redis.sadd(this.options.activeKey, ...waiting);

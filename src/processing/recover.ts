@@ -1,37 +1,52 @@
-// Recovery of a batch whose processor died between claim and settle (DESIGN lifecycle step 2):
+// Recovery of batches whose processor died between claim and settle (DESIGN lifecycle step 2):
 // PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Tokens } from "../tokens";
-import { settleBatch, type Outcome, type SettleState } from "./settle";
+import { encode, settleBatch, type Outcome, type SettleState } from "./settle";
 
-export type RecoverContext = { sql: Sql; redis: RedisClient; tokens: Tokens; keys: (ticketTypeId: number) => Keys };
+export type RecoverContext = {
+  sql: Sql;
+  redis: RedisClient;
+  tokens: Tokens;
+  keys: (ticketTypeId: number) => Keys;
+  holdSeconds: number;
+};
 
 /**
- * Recovers the in-flight tokens of a ticket type claimed at least `olderThanMs` ago.
- * Returns how many are still in flight afterwards (younger ones, left to their processor).
+ * Recovers the batches of a ticket type claimed at least `olderThanMs` ago. Returns how many
+ * tokens it recovered and how many batches are still in flight (younger ones, left alone).
  */
 export async function recoverInflight(
   ctx: RecoverContext, ticketTypeId: number, olderThanMs: number,
 ): Promise<{ recovered: number; remaining: number }> {
   const k = ctx.keys(ticketTypeId);
-  const ids = await ctx.redis.zrangebyscore(k.inflight, "-inf", Date.now() - olderThanMs);
-  if (ids.length > 0) {
-    const places = await Promise.all(ids.map((id) => ctx.redis.hget(k.record(id), "place")));
-    const tokens = ids.map((id) => ctx.tokens.sign(ticketTypeId, id));
+  const cutoff = Date.now() - olderThanMs;
+  const stale = Object.entries(await ctx.redis.hgetall(k.inflight))
+    .map(([batchId, entry]) => {
+      const colon = entry.indexOf(":");
+      return { batchId, claimedAt: Number(entry.slice(0, colon)), ids: entry.slice(colon + 1).split(",") };
+    })
+    .filter((b) => b.claimedAt <= cutoff)
+    // newest first: each puts its unserved back at the head, so the oldest ends up in front
+    .sort((a, b) => b.claimedAt - a.claimedAt);
+
+  let recovered = 0;
+  for (const batch of stale) {
+    const tokens = batch.ids.map((id) => ctx.tokens.sign(ticketTypeId, id));
     const holds = await ctx.sql<{ token: string; status: SettleState | "held"; expires_at: Date }[]>`
       SELECT token, status, expires_at FROM reservations WHERE token = ANY(${tokens}::text[])`;
     const byToken = new Map(holds.map((h) => [h.token, h]));
-
-    const outcomes: Outcome[] = ids
-      .map((id, i) => ({ id, place: Number(places[i] ?? 0), hold: byToken.get(tokens[i]!) }))
-      .sort((a, b) => a.place - b.place) // back to the head in join order
-      .map(({ id, hold }): Outcome => {
-        if (!hold) return { id, state: "queued" };
-        if (hold.status === "held") return { id, state: "reserved", expiresAt: hold.expires_at.getTime() };
-        return { id, state: hold.status };
-      });
-    await settleBatch(ctx.redis, k, ticketTypeId, outcomes, 0, null);
+    const outcomes = tokens.map((token): Outcome => {
+      const hold = byToken.get(token);
+      if (!hold) return { state: "queued" };
+      if (hold.status === "held") return { state: "reserved", expiresAt: hold.expires_at.getTime() };
+      return { state: hold.status };
+    });
+    const back = await settleBatch(ctx.redis, k, ticketTypeId, batch.batchId, encode(outcomes), {
+      served: 0, rate: null, holdSeconds: ctx.holdSeconds,
+    });
+    if (back >= 0) recovered += batch.ids.length;
   }
-  return { recovered: ids.length, remaining: await ctx.redis.zcard(k.inflight) };
+  return { recovered, remaining: await ctx.redis.hlen(k.inflight) };
 }

@@ -32,7 +32,7 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
   const reply = (await during("Redis", () =>
     s.redis.tqJoin(
       k.queue, k.meta, k.user(userId), k.record(fresh.id),
-      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
+      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), fresh.token,
     ),
   )) as [string, string, string, number, number, number, string, number];
   const [kind, id, state, place, served, held, expiresAt, length] = reply;
@@ -43,7 +43,7 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
 
   const position = state === "reserved" ? 0 : Math.max(1, place - served);
   const answer: JoinAnswer = {
-    queue_token: s.tokens.sign(ticketTypeId, id),
+    queue_token: id === fresh.id ? fresh.token : s.tokens.sign(ticketTypeId, id),
     position,
     status: state === "reserved" ? "reserved" : "queued",
     ticket_type_id: ticketTypeId,
