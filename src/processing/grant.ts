@@ -46,6 +46,12 @@ const requestRows = (sql: postgres.TransactionSql<{}>, lines: string) => sql`
          split_part(line, E'\t', 3)::int AS quantity, split_part(line, E'\t', 4)::bigint AS place, ord
   FROM string_to_table(${lines}::text, E'\n') WITH ORDINALITY AS l(line, ord)`;
 
+/** Takes what the granted CTE inserted off the stock. */
+const takeGranted = (sql: postgres.TransactionSql<{}>) => sql`
+  UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
+  FROM type WHERE t.id = type.id
+  RETURNING t.stock`;
+
 async function grantPrefix(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
@@ -64,9 +70,7 @@ async function grantPrefix(
       ORDER BY r.ord
       RETURNING quantity, expires_at
     ), taken AS (
-      UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
-      FROM type WHERE t.id = type.id
-      RETURNING t.stock
+      ${takeGranted(sql)}
     )
     SELECT (SELECT count(*)::int FROM granted) AS granted,
            (SELECT max(expires_at) FROM granted) AS expires_at,
@@ -107,9 +111,7 @@ async function grantCarefully(
       ON CONFLICT DO NOTHING
       RETURNING token, quantity, expires_at
     ), taken AS (
-      UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
-      FROM type WHERE t.id = type.id
-      RETURNING t.stock
+      ${takeGranted(sql)}
     )
     SELECT CASE WHEN g.token IS NOT NULL THEN 'granted'
                 WHEN k.prior_status IS NOT NULL THEN 'prior'

@@ -1,17 +1,9 @@
 // Recovery of batches whose processor died between claim and settle (DESIGN lifecycle step 2):
 // PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
-import type { Sql } from "../db";
-import type { Keys, RedisClient } from "../redis";
-import type { Tokens } from "../tokens";
+import type { BatchContext } from "./batch";
 import { encode, settleBatch, type Outcome, type SettleState } from "./settle";
 
-export type RecoverContext = {
-  sql: Sql;
-  redis: RedisClient;
-  tokens: Tokens;
-  keys: (ticketTypeId: number) => Keys;
-  holdSeconds: number;
-};
+export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys" | "holdSeconds">;
 
 /**
  * Recovers the batches of a ticket type claimed at least `olderThanMs` ago. Returns how many
