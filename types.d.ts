@@ -7,3 +7,22 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+// The part of autocannon's API the benchmark uses (it ships no types of its own).
+declare module "autocannon" {
+  type Percentiles = { p50: number; p90: number; p99: number; max: number; average: number };
+  type Options = {
+    url: string;
+    connections: number;
+    duration: number;
+    requests: Array<Record<string, unknown> & { setupRequest?: (request: Record<string, unknown>) => Record<string, unknown> }>;
+  };
+  type Result = {
+    requests: { total: number; average: number };
+    latency: Percentiles;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
+  export default function autocannon(options: Options): Promise<Result>;
+}

@@ -8,7 +8,7 @@ export type ExpiredHold = { token: string; ticket_type_id: number };
 export async function expireDueHolds(sql: Sql, limit: number): Promise<ExpiredHold[]> {
   return sql.begin(async (sql) => {
     const expired = await sql<(ExpiredHold & { quantity: number })[]>`
-      UPDATE reservations r SET status = 'expired', ended_at = now()
+      UPDATE reservations r SET status = 'expired', ended_at = clock_timestamp()
       FROM (
         SELECT token FROM reservations
         WHERE status = 'held' AND expires_at <= now()

@@ -1,0 +1,166 @@
+// Each scenario gets its own PostgreSQL database, its own Redis key prefix and, where it
+// measures the service, its own run of the built binary; all removed again afterwards.
+import postgres from "postgres";
+import { createSql, migrate, type Sql } from "../src/db";
+import { checkInvariants } from "../src/invariants";
+import { activeKey, createRedis, keysFor, type RedisClient } from "../src/redis";
+import { PLACE_TTL_SECONDS } from "../src/timing";
+import { createTokens, type Tokens } from "../src/tokens";
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const BINARY = new URL("../dist/ticket-queue", import.meta.url).pathname;
+
+const databaseUrl = (name: string) => {
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
+
+/** Builds dist/ticket-queue from the code as it is now. */
+export async function buildBinary(): Promise<void> {
+  const build = Bun.spawn(["bun", "run", "build"], { cwd: new URL("..", import.meta.url).pathname, stdout: "ignore", stderr: "pipe" });
+  if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);
+}
+
+export type Service = { port: number; pid: number; url: string; stop(): Promise<void> };
+
+export class BenchEnv {
+  readonly secret = "bench-secret-".padEnd(48, "x");
+  readonly tokens: Tokens = createTokens(this.secret);
+  readonly prefix: string;
+  private readonly services: Service[] = [];
+
+  private constructor(
+    readonly name: string,
+    readonly sql: Sql,
+    readonly redis: RedisClient,
+  ) {
+    this.prefix = `bench:${name}:`;
+  }
+
+  static async create(scenario: string): Promise<BenchEnv> {
+    const name = `bench_${scenario.replace(/-/g, "_")}_${crypto.randomUUID().slice(0, 6)}`;
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await admin`CREATE DATABASE ${admin(name)}`;
+    await admin.end();
+    const sql = createSql(databaseUrl(name));
+    await migrate(sql);
+    const redis = createRedis(REDIS_URL);
+    await redis.connect();
+    return new BenchEnv(name, sql, redis);
+  }
+
+  keys = (ticketTypeId: number) => keysFor(this.prefix, ticketTypeId);
+  get activeKey() {
+    return activeKey(this.prefix);
+  }
+
+  /** A ticket type with this id on a fresh event (the id may be chosen so the queue can be filled first). */
+  async ticketType(id: number, capacity: number, stock = capacity): Promise<void> {
+    const [event] = await this.sql`INSERT INTO events (name) VALUES ('Benchmark night') RETURNING id`;
+    await this.sql`
+      INSERT INTO ticket_types (id, event_id, name, price, capacity, stock, per_user_limit)
+      VALUES (${id}, ${event!.id}, 'Floor', 50, ${capacity}, ${stock}, 4)`;
+  }
+
+  /**
+   * Queues `count` people through the join script itself, pipelined. The processors learn of
+   * the type only when `activate` says so. `keep(place)` chooses whose tokens are returned.
+   */
+  async queue(ticketTypeId: number, count: number, progress: (done: number) => void, keep: (place: number) => boolean = () => false) {
+    const k = this.keys(ticketTypeId);
+    const kept = new Map<number, string>();
+    const chunk = 10_000;
+    for (let first = 0; first < count; first += chunk) {
+      const pipeline = this.redis.pipeline();
+      for (let i = first; i < Math.min(count, first + chunk); i++) {
+        const { id, token } = this.tokens.issue(ticketTypeId);
+        if (keep(i + 1)) kept.set(i + 1, token);
+        const user = `u${i}`;
+        (pipeline as any).tqJoin(k.queue, k.meta, k.user(user), k.record(id), id, user, 1, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), token);
+      }
+      await pipeline.exec();
+      progress(Math.min(count, first + chunk));
+    }
+    return kept;
+  }
+
+  async activate(ticketTypeId: number): Promise<void> {
+    await this.redis.sadd(this.activeKey, String(ticketTypeId));
+  }
+
+  /** Starts the built binary on this scenario's database and key prefix. */
+  async start(env: Record<string, string> = {}): Promise<Service> {
+    const child = Bun.spawn([BINARY, "serve"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        PORT: "0",
+        DATABASE_URL: databaseUrl(this.name),
+        REDIS_URL,
+        REDIS_KEY_PREFIX: this.prefix,
+        TOKEN_SECRET: this.secret,
+        LOG_LEVEL: "info",
+        ...env,
+      },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const port = await listeningPort(child.stdout);
+    const service: Service = {
+      port,
+      pid: child.pid,
+      url: `http://127.0.0.1:${port}`,
+      async stop() {
+        child.kill("SIGTERM");
+        await child.exited;
+      },
+    };
+    this.services.push(service);
+    return service;
+  }
+
+  /** I1-I5 in SQL; a broken one fails the scenario, whatever its speed. */
+  async expectInvariants(): Promise<string> {
+    const findings = await checkInvariants(this.sql);
+    if (findings.length > 0) {
+      throw new Error(`INVARIANTS BROKEN in ${this.name}:\n${findings.slice(0, 20).map((f) => `  ${f.invariant} ${f.detail}`).join("\n")}`);
+    }
+    return "I1-I5 hold";
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop()));
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${this.prefix}*`, "COUNT", 10_000);
+      if (keys.length > 0) await this.redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    this.redis.disconnect();
+    await this.sql.end();
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await admin`DROP DATABASE IF EXISTS ${admin(this.name)} WITH (FORCE)`;
+    await admin.end();
+  }
+}
+
+/** Reads the service's JSON log until it says where it listens; the rest of the log is drained. */
+async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = stdout.getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the service exited before it listened");
+    buffered += new TextDecoder().decode(value);
+    const match = /"message":"listening","port":(\d+)/.exec(buffered);
+    if (match) {
+      void (async () => {
+        while (!(await reader.read()).done) {}
+      })();
+      return Number(match[1]);
+    }
+  }
+}
+
+export type { Sql };

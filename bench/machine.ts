@@ -1,0 +1,78 @@
+// What the figures were measured on, and CPU accounting per process.
+import { cpus, totalmem } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
+import type { Sql } from "../src/db";
+import type { RedisClient } from "../src/redis";
+
+export async function describeMachine(sql: Sql, redis: RedisClient) {
+  const info = await redis.info("server");
+  const [{ server_version }] = await sql`SHOW server_version`;
+  const commit = Bun.spawnSync(["git", "rev-parse", "HEAD"], { stderr: "ignore" }).stdout.toString().trim();
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain"], { stderr: "ignore" }).stdout.toString().trim() !== "";
+  return {
+    cores: cpus().length,
+    cpu_model: cpus()[0]?.model ?? "unknown",
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    bun: Bun.version,
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown",
+    postgresql: server_version as string,
+    git_commit: commit ? `${commit}${dirty ? " (with uncommitted changes)" : ""}` : "unknown",
+  };
+}
+
+const TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds a process (all its threads) has used. */
+export function processCpu(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every process with this command name (all PostgreSQL backends, say). */
+export function commandCpu(command: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === command) total += processCpu(Number(pid));
+    } catch {}
+  }
+  return total;
+}
+
+export async function redisCpu(redis: RedisClient): Promise<number> {
+  const info = await redis.info("cpu");
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+
+export const selfCpu = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/**
+ * CPU used by each side while `work` runs, as a share of one core (100% = one core busy).
+ * PostgreSQL counts all its processes on this machine.
+ */
+export async function measureCpu<T>(
+  redis: RedisClient, servicePid: number | null, work: () => Promise<T>,
+): Promise<{ result: T; seconds: number; cpu: { load_generator: number; service: number; redis: number; postgresql: number } }> {
+  const before = { self: selfCpu(), service: servicePid ? processCpu(servicePid) : 0, redis: await redisCpu(redis), pg: commandCpu("postgres") };
+  const started = performance.now();
+  const result = await work();
+  const seconds = (performance.now() - started) / 1000;
+  const share = (used: number) => Math.round((used / seconds) * 100);
+  return {
+    result,
+    seconds,
+    cpu: {
+      load_generator: share(selfCpu() - before.self),
+      service: share(servicePid ? processCpu(servicePid) - before.service : 0),
+      redis: share((await redisCpu(redis)) - before.redis),
+      postgresql: share(commandCpu("postgres") - before.pg),
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// bun run bench [grants|joins|hold-latency|expiry|status|all] [--json FILE] [--n N] ...
+// Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
+// on stdout, writes every figure with its unit (and the machine) as JSON when asked.
+import { createSql } from "../src/db";
+import { createRedis } from "../src/redis";
+import { buildBinary, DATABASE_URL, REDIS_URL } from "./harness";
+import { describeMachine } from "./machine";
+import { Progress } from "./progress";
+import type { Options, Result, Scenario } from "./scenario";
+import { expiry } from "./scenarios/expiry";
+import { grants } from "./scenarios/grants";
+import { holdLatency } from "./scenarios/hold-latency";
+import { joins } from "./scenarios/joins";
+import { status } from "./scenarios/status";
+
+const SCENARIOS: Record<string, Scenario> = {
+  grants, joins, "hold-latency": holdLatency, expiry, status,
+};
+
+const DEFAULTS: Options = {
+  n: 200_000, n1: 5_000, batchSize: Number(process.env.PROCESSOR_BATCH_SIZE ?? 1000),
+  connections: 200, duration: 10, rate: 1000, m: 10_000, queued: 1_000_000,
+};
+
+const USAGE = `usage: bun run bench [${[...Object.keys(SCENARIOS), "all"].join("|")}] [--json FILE]
+  [--n ${DEFAULTS.n}] [--n1 ${DEFAULTS.n1}] [--batch-size ${DEFAULTS.batchSize}] [--connections ${DEFAULTS.connections}]
+  [--duration ${DEFAULTS.duration}] [--rate ${DEFAULTS.rate}] [--m ${DEFAULTS.m}] [--queued ${DEFAULTS.queued}]`;
+
+function parseArgs(argv: string[]) {
+  const options = { ...DEFAULTS };
+  let json: string | null = null;
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      names.push(arg);
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+    if (arg === "--json") {
+      json = value;
+      continue;
+    }
+    const key = arg.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Options;
+    if (!(key in options) || !/^\d+$/.test(value)) throw new Error(`bad option ${arg} ${value}\n${USAGE}`);
+    options[key] = Number(value);
+  }
+  const chosen = names.length === 0 || names.includes("all") ? Object.keys(SCENARIOS) : names;
+  const unknown = chosen.find((n) => !(n in SCENARIOS));
+  if (unknown) throw new Error(`unknown scenario ${unknown}\n${USAGE}`);
+  return { options, json, chosen };
+}
+
+function table(results: Record<string, Result | { error: string }>): string {
+  const rows: string[][] = [["scenario", "figure", "value", "unit", "target", ""]];
+  for (const [scenario, result] of Object.entries(results)) {
+    if ("error" in result) {
+      rows.push([scenario, "FAILED", "", "", "", result.error.split("\n")[0]!]);
+      continue;
+    }
+    for (const f of result.figures) {
+      const value = Math.abs(f.value) >= 1000 ? Math.round(f.value).toLocaleString("en-US") : String(f.value);
+      const target = f.target ? `${f.target.op} ${f.target.value.toLocaleString("en-US")}` : "";
+      rows.push([scenario, f.name, value, f.unit, target, f.met === undefined ? "" : f.met ? "met" : "MISSED"]);
+    }
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r, i) => {
+      const line = r.map((cell, c) => (c === 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd();
+      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
+}
+
+async function main() {
+  const { options, json, chosen } = parseArgs(process.argv.slice(2));
+  const sql = createSql(DATABASE_URL.replace(/\/[^/]*$/, "/postgres"));
+  const redis = createRedis(REDIS_URL);
+  await redis.connect();
+  const machine = await describeMachine(sql, redis);
+  redis.disconnect();
+  await sql.end();
+
+  process.stderr.write("building dist/ticket-queue ...\n");
+  await buildBinary();
+  const started = Date.now();
+  const results: Record<string, Result | { error: string }> = {};
+  for (const name of chosen) {
+    const progress = new Progress(name);
+    try {
+      results[name] = await SCENARIOS[name]!(options, progress);
+    } catch (err) {
+      results[name] = { error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      progress.done();
+    }
+  }
+  const seconds = Math.round((Date.now() - started) / 1000);
+
+  console.log(`ticket-queue benchmark: ${machine.cores} cores (${machine.cpu_model}), ${machine.memory_gib} GiB, ` +
+    `Bun ${machine.bun}, Redis ${machine.redis}, PostgreSQL ${machine.postgresql}, commit ${machine.git_commit.slice(0, 12)}\n`);
+  console.log(table(results));
+  console.log(`\n${seconds} s in all; load generator: autocannon (HTTP), Bun fetch (hold-latency), all on this machine`);
+  if (json) {
+    await Bun.write(json, JSON.stringify({ machine, options, seconds, scenarios: results }, null, 2));
+    console.log(`figures written to ${json}`);
+  }
+  const failed = Object.entries(results).filter(([, r]) => "error" in r);
+  for (const [name, r] of failed) console.error(`\n${name} FAILED:\n${(r as { error: string }).error}`);
+  process.exit(failed.length > 0 ? 1 : 0);
+}
+
+await main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(2);
+});

@@ -1,0 +1,22 @@
+import type { Progress } from "./progress";
+import type { Figure } from "./stats";
+
+export type Options = {
+  /** people queued for `grants` */
+  n: number;
+  /** people queued for `grants` at batch size 1 */
+  n1: number;
+  batchSize: number;
+  connections: number;
+  /** seconds each HTTP load runs */
+  duration: number;
+  /** arrivals per second for `hold-latency` */
+  rate: number;
+  /** holds lapsing together for `expiry` */
+  m: number;
+  /** people queued for `status` */
+  queued: number;
+};
+
+export type Result = { figures: Figure[]; details: Record<string, unknown> };
+export type Scenario = (options: Options, progress: Progress) => Promise<Result>;

@@ -1,0 +1,62 @@
+// status: a million people queued (the type is all held, so they wait); how fast status
+// answers for people at the front, in the middle and at the back of the queue.
+import autocannon from "autocannon";
+import { BenchEnv } from "../harness";
+import type { Progress } from "../progress";
+import type { Options, Result } from "../scenario";
+import { figure, type Figure } from "../stats";
+
+const TYPE = 1;
+const SAMPLE = 200;
+
+export async function status(options: Options, progress: Progress): Promise<Result> {
+  const env = await BenchEnv.create("status");
+  const n = options.queued;
+  try {
+    // One ticket, held: nobody queued can be served yet, and nobody is told it is sold out.
+    await env.ticketType(TYPE, 1, 0);
+    await env.sql`
+      INSERT INTO reservations (token, ticket_type_id, user_id, quantity, expires_at)
+      VALUES ('bench-holder', ${TYPE}, 'holder', 1, now() + interval '1 hour')`;
+    const groups = {
+      front: [1, SAMPLE],
+      middle: [Math.floor(n / 2) - SAMPLE / 2 + 1, Math.floor(n / 2) + SAMPLE / 2],
+      back: [n - SAMPLE + 1, n],
+    } as const;
+    const kept = await env.queue(
+      TYPE, n, (done) => progress.update((done / n) * 0.7, `queueing ${done.toLocaleString()} people`),
+      (place) => Object.values(groups).some(([first, last]) => place >= first && place <= last),
+    );
+    const service = await env.start();
+    await env.activate(TYPE);
+
+    const figures: Figure[] = [figure("people queued", n, "people")];
+    const details: Record<string, unknown> = {};
+    let step = 0;
+    for (const [name, [first, last]] of Object.entries(groups)) {
+      const tokens = [...kept].filter(([place]) => place >= first && place <= last).map(([, token]) => token);
+      const sample = (await (await fetch(`${service.url}/reservation/status?token=${tokens[0]}`)).json()) as { status: string; position: number };
+      if (sample.status !== "queued") throw new Error(`expected ${name} of the queue to be queued, got ${JSON.stringify(sample)}`);
+      let next = 0;
+      const stop = progress.timed(options.duration * 1000, `status at the ${name} (position ~${sample.position.toLocaleString()})`);
+      const result = await autocannon({
+        url: service.url,
+        connections: 50,
+        duration: options.duration,
+        requests: [{ method: "GET", setupRequest: (r: Record<string, unknown>) => ({ ...r, path: `/reservation/status?token=${tokens[next++ % tokens.length]}` }) }],
+      }).finally(stop);
+      progress.update(0.7 + (++step / 3) * 0.3, `status at the ${name} done`);
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`status at the ${name}: ${result.non2xx} refused, ${result.errors} failed`);
+      figures.push(
+        figure(`${name} (position ~${sample.position.toLocaleString()}) p50`, result.latency.p50, "ms"),
+        figure(`${name} p99`, result.latency.p99, "ms", { op: "<=", value: 5 }),
+        figure(`${name} lookups`, result.requests.total / options.duration, "req/s"),
+      );
+      details[name] = { position: sample.position, latency: result.latency, perSecond: result.requests.total / options.duration };
+    }
+    details.invariants = await env.expectInvariants();
+    return { figures, details };
+  } finally {
+    await env.close();
+  }
+}
