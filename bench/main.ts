@@ -1,6 +1,7 @@
 // bun run bench [grants|joins|hold-latency|expiry|status|all] [--json FILE] [--n N] ...
 // Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
 // on stdout, writes every figure with its unit (and the machine) as JSON when asked.
+import { loadEnv } from "../src/config";
 import { createSql } from "../src/db";
 import { createRedis } from "../src/redis";
 import { buildBinary, DATABASE_URL, REDIS_URL } from "./harness";
@@ -18,12 +19,12 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 
 const DEFAULTS: Options = {
-  n: 200_000, n1: 5_000, batchSize: Number(process.env.PROCESSOR_BATCH_SIZE ?? 1000),
+  n: 200_000, n1: 5_000, batchSize: loadEnv().PROCESSOR_BATCH_SIZE, runs: 3,
   connections: 200, duration: 10, rate: 1000, m: 10_000, queued: 1_000_000,
 };
 
 const USAGE = `usage: bun run bench [${[...Object.keys(SCENARIOS), "all"].join("|")}] [--json FILE]
-  [--n ${DEFAULTS.n}] [--n1 ${DEFAULTS.n1}] [--batch-size ${DEFAULTS.batchSize}] [--connections ${DEFAULTS.connections}]
+  [--n ${DEFAULTS.n}] [--n1 ${DEFAULTS.n1}] [--batch-size ${DEFAULTS.batchSize}] [--runs ${DEFAULTS.runs}] [--connections ${DEFAULTS.connections}]
   [--duration ${DEFAULTS.duration}] [--rate ${DEFAULTS.rate}] [--m ${DEFAULTS.m}] [--queued ${DEFAULTS.queued}]`;
 
 function parseArgs(argv: string[]) {

@@ -7,6 +7,8 @@ export type Options = {
   /** people queued for `grants` at batch size 1 */
   n1: number;
   batchSize: number;
+  /** batched drains in `grants`; the median is the figure (this machine is noisy) */
+  runs: number;
   connections: number;
   /** seconds each HTTP load runs */
   duration: number;

@@ -1,7 +1,8 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
-  pending (its record keeps the TTL it got on joining) and gets its token mapping; the batch
-  is recorded in flight as one entry, so nothing popped lives only in the processor's memory.
+  pending with its batch and position in it (its record keeps the TTL it got on joining) and
+  gets its token mapping; the batch is recorded in flight as one entry, so nothing popped lives
+  only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while more batches are in flight than the caller says are its own: those belong to
   a processor that died and are recovered first, or holds would be granted out of join order.
@@ -23,7 +24,7 @@
     'busy'  other batches are in flight
     'empty' nobody is waiting
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
-      "<token>\t<user id>\t<quantity>\t<place>", ready for PostgreSQL as it is
+      "<token>\t<user id>\t<quantity>\t<place>" (written by join-4.lua), ready for PostgreSQL
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]
@@ -50,12 +51,12 @@ local lines = {(redis.call('HGET', metaKey, 'epoch') or '0') .. ' ' .. #ids}
 local taken = {}
 for _, id in ipairs(ids) do
   local record = recordPrefix .. id
-  local found = redis.call('HMGET', record, 'state', 'user', 'qty', 'place', 'token')
+  local found = redis.call('HMGET', record, 'state', 'line')
   if found[1] == 'queued' then
-    redis.call('HSET', record, 'state', 'pending')
+    redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
     redis.call('SET', mappingPrefix .. id, ticketTypeId, 'PX', mappingTtl)
     taken[#taken + 1] = id
-    lines[#lines + 1] = found[5] .. '\t' .. found[2] .. '\t' .. found[3] .. '\t' .. found[4]
+    lines[#lines + 1] = found[2]
   end
 end
 if #taken > 0 then

@@ -1,10 +1,11 @@
 --[[
   Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
-  the final state for a while so status can answer, the token mapping and the deadline go,
-  and the user may join again.
+  the final state for a while so status can answer, the token mapping goes, and the user may
+  join again. (A batch's entry in the deadline index goes when reconcile finds all of its
+  holds ended.)
 
   Input:
-    KEYS[1] deadlines:{T}
+    KEYS[1] reservation:{T}:<id of the first token>; every key touched shares its hash tag
     ARGV[1] record key prefix, reservation:{T}:
     ARGV[2] mapping key prefix, token-ticket-type:{T}:
     ARGV[3] user key prefix, user:{T}:
@@ -14,7 +15,6 @@
   Output:
     how many records were found and updated
 ]]
-local deadlinesKey = KEYS[1]
 local recordPrefix = ARGV[1]
 local mappingPrefix = ARGV[2]
 local userPrefix = ARGV[3]
@@ -37,6 +37,5 @@ for i = 5, #ARGV, 3 do
     updated = updated + 1
   end
   redis.call('DEL', mappingPrefix .. id)
-  redis.call('ZREM', deadlinesKey, id)
 end
 return updated

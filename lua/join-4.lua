@@ -13,7 +13,10 @@
     ARGV[4] seconds a queue place lives
     ARGV[5] record key prefix, reservation:{T}:
     ARGV[6] now in ms (the epoch of a queue that starts now)
-    ARGV[7] the new token itself (signed), kept so the processor need not sign it again
+    ARGV[7] the new token itself (signed): the record keeps the line claim-3.lua hands to
+            PostgreSQL ("<token>\t<user id>\t<quantity>\t<place>"), so serving a person
+            costs no formatting or signing
+    ARGV[8] batch key prefix, batch:{T}: (where a served token's hold is written)
 
   Output:
     {kind, id, state, place, served, quantity, expires_at, queue length}
@@ -31,13 +34,17 @@ local placeTtl = tonumber(ARGV[4])
 local recordPrefix = ARGV[5]
 local now = ARGV[6]
 local token = ARGV[7]
+local batchPrefix = ARGV[8]
+
+--@include resolveState
 
 local served = tonumber(redis.call('HGET', metaKey, 'served') or '0')
 
 local existing = redis.call('GET', userKey)
 if existing then
-  local found = redis.call('HMGET', recordPrefix .. existing, 'state', 'place', 'qty', 'expires_at')
-  local state, place, held, expiresAt = found[1], found[2], found[3], found[4]
+  local found = redis.call('HMGET', recordPrefix .. existing, 'state', 'place', 'qty', 'expires_at', 'batch', 'pos')
+  local place, held = found[2], found[3]
+  local state, expiresAt = resolveState(batchPrefix, found[1], found[5], found[6], found[4])
   local stillHeld = state == 'reserved' and tonumber(expiresAt) > tonumber(now)
   if state == 'queued' or state == 'pending' or stillHeld then
     return {'existing', existing, state, tonumber(place), served, tonumber(held), expiresAt or '', 0}
@@ -47,7 +54,8 @@ end
 redis.call('HSETNX', metaKey, 'epoch', now)
 local place = redis.call('HINCRBY', metaKey, 'seq', 1)
 local length = redis.call('RPUSH', queueKey, id)
-redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place, 'token', token)
+redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place,
+  'line', token .. '\t' .. userId .. '\t' .. quantity .. '\t' .. place)
 redis.call('EXPIRE', recordKey, placeTtl)
 redis.call('SET', userKey, id, 'EX', placeTtl)
 return {'joined', id, 'queued', place, served, tonumber(quantity), '', length}

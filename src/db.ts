@@ -1,12 +1,14 @@
 // The PostgreSQL client and the migrations. Every query is a tagged template.
 import postgres from "postgres";
 import init from "../sql/0001_init.sql" with { type: "text" };
+import grantHolds from "../sql/0002_grant_holds.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
 /** Append-only, applied in order. Imported as text so the compiled binary carries them. */
 export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0001_init", text: init },
+  { version: "0002_grant_holds", text: grantHolds },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

@@ -8,6 +8,7 @@ import lease from "../lua/lease-1.lua" with { type: "text" };
 import leave from "../lua/leave-1.lua" with { type: "text" };
 import lookup from "../lua/lookup-2.lua" with { type: "text" };
 import settle from "../lua/settle-4.lua" with { type: "text" };
+import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
 
 type Arg = string | number;
 type Script = (...args: Arg[]) => Promise<unknown>;
@@ -22,6 +23,17 @@ const SCRIPTS = {
   tqLookup: ["lookup-2", lookup],
   tqLease: ["lease-1", lease],
 } as const;
+
+/** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
+const INCLUDES: Record<string, string> = { resolveState };
+
+function expandIncludes(lua: string): string {
+  return lua.replace(/^--@include (\w+)$/gm, (_, name: string) => {
+    const helper = INCLUDES[name];
+    if (helper === undefined) throw new Error(`unknown Lua include ${name}`);
+    return helper;
+  });
+}
 
 export type RedisClient = Redis & Record<keyof typeof SCRIPTS, Script>;
 
@@ -38,7 +50,7 @@ export function createRedis(url: string): RedisClient {
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
   });
   for (const [name, [file, lua]] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua });
+    redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua: expandIncludes(lua) });
   }
   return redis as RedisClient;
 }
@@ -53,6 +65,7 @@ export function keysFor(prefix: string, ticketTypeId: number) {
     meta: `${prefix}meta:${tag}`,
     inflight: `${prefix}inflight:${tag}`,
     deadlines: `${prefix}deadlines:${tag}`,
+    batchPrefix: `${prefix}batch:${tag}:`,
     lease: `${prefix}lease:${tag}`,
     recordPrefix,
     mappingPrefix: `${prefix}token-ticket-type:${tag}:`,

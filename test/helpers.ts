@@ -48,7 +48,7 @@ export type TestEnv = {
   cleaner(): Cleaner;
   /** Runs processor rounds until it has nothing left to do (one processor per env by default). */
   drain(processor?: Processor): Promise<void>;
-  /** Moves a hold's deadline into the past, in PostgreSQL and in Redis alike. */
+  /** Moves a hold's deadline into the past, in PostgreSQL and in Redis (record and batch index) alike. */
   backdate(token: string): Promise<void>;
   expectInvariants(): Promise<void>;
   close(): Promise<void>;
@@ -135,11 +135,16 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
       if (quiet < 2) throw new Error("the processor never went quiet");
     },
     async backdate(token) {
+      // far enough back that reconciliation (which looks 2 s back) sees it too
       const [row] = await s.sql`
-        UPDATE reservations SET expires_at = now() - interval '1 second' WHERE token = ${token}
+        UPDATE reservations SET expires_at = now() - interval '5 seconds' WHERE token = ${token}
         RETURNING ticket_type_id, expires_at`;
-      const parts = s.tokens.verify(token)!;
-      await s.redis.hset(s.keys(parts.ticketTypeId).record(parts.id), "expires_at", row!.expires_at.getTime());
+      const { ticketTypeId, id } = s.tokens.verify(token)!;
+      const k = s.keys(ticketTypeId);
+      const deadline = row!.expires_at.getTime();
+      await s.redis.hset(k.record(id), "expires_at", deadline);
+      const batch = await s.redis.hget(k.record(id), "batch");
+      if (batch) await s.redis.zadd(k.deadlines, "LT", deadline, batch);
     },
     async expectInvariants() {
       const findings = await checkInvariants(s.sql);
@@ -178,6 +183,13 @@ export async function join(env: TestEnv, userId: string, ticketTypeId: number, q
   const res = await env.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity });
   if (res.status !== 200) throw new Error(`join failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.queue_token;
+}
+
+/** A token's state in Redis as status reads it (a pending token whose batch holds reads as reserved). */
+export async function redisStateOf(env: TestEnv, token: string): Promise<string> {
+  const { ticketTypeId, id } = env.s.tokens.verify(token)!;
+  const k = env.s.keys(ticketTypeId);
+  return ((await env.s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string[])[0]!;
 }
 
 export async function statusOf(env: TestEnv, token: string) {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expireDueHolds } from "../src/expiry/expire";
 import { grantHolds } from "../src/processing/grant";
-import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
+import { createTestEnv, join, redisStateOf, statusOf, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -75,6 +75,39 @@ describe("processor", () => {
     await env.expectInvariants();
   });
 
+  test("when stock runs out with batches claimed ahead, they all go back in join order", async () => {
+    const type = await env.ticketType({ capacity: 30 });
+    const tokens = await joinMany(type, 400, "ahead");
+    // Each claim finishes slowly, so one is always in flight when the stock runs out (second batch).
+    const slowClaims = async (step: string) => {
+      if (step === "claimed") await Bun.sleep(30);
+    };
+    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
+    await processor.tick();
+    const k = env.s.keys(type);
+    expect(await env.s.redis.hlen(k.inflight)).toBe(0);
+    const head = await env.s.redis.lrange(k.queue, 0, -1);
+    const places = await Promise.all(head.map((id) => env.s.redis.hget(k.record(id), "place")));
+    expect(places.map(Number)).toEqual(Array.from({ length: 370 }, (_, i) => 31 + i));
+    expect(await statuses(tokens.slice(28, 32))).toEqual(["reserved", "reserved", "queued", "queued"]);
+    await env.expectInvariants();
+  });
+
+  test("a turn that ends on its time budget leaves nothing in flight", async () => {
+    const type = await env.ticketType({ capacity: 1000 });
+    await joinMany(type, 400, "budget");
+    const slowClaims = async (step: string) => {
+      if (step === "claimed") await Bun.sleep(30); // the 100 ms turn ends with a claim in flight
+    };
+    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
+    const served = await processor.tick();
+    expect(served).toBeGreaterThan(0);
+    expect(served).toBeLessThan(400);
+    expect(await env.s.redis.hlen(env.s.keys(type).inflight)).toBe(0);
+    await env.drain(processor);
+    await env.expectInvariants();
+  });
+
   test("a user who already holds this type under another token is a duplicate (I4 in PostgreSQL)", async () => {
     const type = await env.ticketType({ capacity: 5 });
     const first = await join(env, "dup", type);
@@ -123,9 +156,13 @@ describe("cleaner", () => {
     expect(await stockOf(type)).toBe(60);
     expect(await env.cleaner().expireNow()).toBe(0);
     expect(await stockOf(type)).toBe(60);
-    // The cleaners tidied what they expired; the rest waits for reconciliation.
-    expect(await env.s.redis.zcard(env.s.keys(type).deadlines)).toBe(raw);
+    // The cleaners tidied Redis for what they expired; the rest waits for reconciliation,
+    // and status answers from PostgreSQL meanwhile.
+    const stale = async () => (await Promise.all(tokens.map((t) => redisStateOf(env, t)))).filter((s) => s !== "expired").length;
+    expect(await stale()).toBe(raw);
     expect(await statuses(tokens)).toEqual(tokens.map(() => "expired"));
+    await env.cleaner().tick();
+    expect(await stale()).toBe(0);
     await env.expectInvariants();
   });
 
@@ -143,17 +180,17 @@ describe("cleaner", () => {
     const type = await env.ticketType({ capacity: 2 });
     const token = await join(env, "rc", type);
     await env.drain();
+    await env.backdate(token);
     // PostgreSQL ends the hold but Redis never hears of it (the process died in between)
-    await env.sql`UPDATE reservations SET status = 'expired', expires_at = now() - interval '10 seconds' WHERE token = ${token}`;
+    await env.sql`UPDATE reservations SET status = 'expired' WHERE token = ${token}`;
     await env.sql`UPDATE ticket_types SET stock = stock + 1 WHERE id = ${type}`;
-    const id = env.s.tokens.verify(token)!.id;
-    await env.s.redis.zadd(env.s.keys(type).deadlines, Date.now() - 10_000, id);
-    expect(await env.s.redis.hget(env.s.keys(type).record(id), "state")).toBe("reserved");
-    const cleaner = env.cleaner();
-    await cleaner.tick();
-    expect(await env.s.redis.hget(env.s.keys(type).record(id), "state")).toBe("expired");
-    expect(await env.s.redis.zscore(env.s.keys(type).deadlines, id)).toBeNull();
-    expect(await env.s.redis.get(env.s.keys(type).user("rc"))).toBeNull();
+    const k = env.s.keys(type);
+    expect(await redisStateOf(env, token)).toBe("reserved");
+    expect(await env.s.redis.zcard(k.deadlines)).toBe(1);
+    await env.cleaner().tick();
+    expect(await redisStateOf(env, token)).toBe("expired");
+    expect(await env.s.redis.get(k.user("rc"))).toBeNull();
+    expect(await env.s.redis.zcard(k.deadlines)).toBe(0); // nothing of the batch is held any more
     await env.expectInvariants();
   });
 });

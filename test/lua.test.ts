@@ -12,6 +12,13 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
+/** A token's state as readers see it (a pending token whose batch holds reads as reserved). */
+async function seen(ticketTypeId: number, id: string) {
+  const k = env.s.keys(ticketTypeId);
+  const [state, , , expiresAt] = (await env.s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string[];
+  return { state, expiresAt };
+}
+
 let nextType = 1000;
 const fresh = () => {
   const ticketTypeId = nextType++;
@@ -22,7 +29,7 @@ async function joinRaw(ticketTypeId: number, user: string, quantity = 1, id = en
   const k = env.s.keys(ticketTypeId);
   return (await env.s.redis.tqJoin(
     k.queue, k.meta, k.user(user), k.record(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
-    env.s.tokens.sign(ticketTypeId, id),
+    env.s.tokens.sign(ticketTypeId, id), k.batchPrefix,
   )) as [string, string, string, number, number, number, string, number];
 }
 
@@ -35,7 +42,7 @@ describe("join-4.lua", () => {
     expect(b.slice(2)).toEqual(["queued", 2, 0, 1, "", 2]);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
     expect(await r.hgetall(k.record(a[1]))).toEqual({
-      state: "queued", user: "a", qty: "2", place: "1", token: env.s.tokens.sign(ticketTypeId, a[1]),
+      state: "queued", user: "a", qty: "2", place: "1", line: `${env.s.tokens.sign(ticketTypeId, a[1])}\ta\t2\t1`,
     });
     expect(await r.ttl(k.record(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     expect(await r.get(k.user("a"))).toBe(a[1]);
@@ -55,11 +62,14 @@ describe("join-4.lua", () => {
     expect(await r.hget(k.meta, "epoch")).toBe(epoch);
   });
 
-  test("a reserved place past its deadline is not live any more", async () => {
+  test("a place holding tickets is live until its deadline, then not", async () => {
     const { ticketTypeId, k, r } = fresh();
     const first = await joinRaw(ticketTypeId, "a");
-    await r.hset(k.record(first[1]), "state", "reserved", "expires_at", Date.now() + 60_000);
-    expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("existing");
+    const claim = await claimBatch(r, k, ticketTypeId, 1, 60);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    const again = await joinRaw(ticketTypeId, "a");
+    expect(again.slice(0, 3)).toEqual(["existing", first[1], "reserved"]);
     await r.hset(k.record(first[1]), "expires_at", Date.now() - 1);
     expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("joined");
   });
@@ -82,7 +92,7 @@ describe("claim-3.lua", () => {
       { token: sign(ids[0]!), userId: "a", quantity: 1, place: 1 },
       { token: sign(ids[1]!), userId: "b", quantity: 3, place: 2 },
     ]);
-    expect(await r.hget(k.record(ids[0]!), "state")).toBe("pending");
+    expect(await r.hmget(k.record(ids[1]!), "state", "batch", "pos")).toEqual(["pending", claim.batchId, "2"]);
     expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
     expect(await r.pttl(k.mappingPrefix + ids[0]!)).toBeGreaterThan(60_000);
     const inflight = await r.hgetall(k.inflight);
@@ -106,7 +116,7 @@ describe("claim-3.lua", () => {
   });
 });
 
-const hold = { served: 0, rate: null, holdSeconds: 60 };
+const hold = { served: 0, rate: null };
 
 describe("settle-4.lua", () => {
   test("reserves, returns to the head in order, ends the rest, and leaves flight", async () => {
@@ -116,17 +126,20 @@ describe("settle-4.lua", () => {
     const claim = await claimBatch(r, k, ticketTypeId, 5, 60);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
-    const back = await settleBatch(r, k, ticketTypeId, claim.batchId, encode([
+    const back = await settleBatch(r, k, claim.batchId, encode([
       { state: "reserved", expiresAt: deadline },
       { state: "sold_out" },
       { state: "reserved", expiresAt: deadline + 5 }, // its own deadline
       { state: "queued" },
       { state: "queued" },
-    ]), { served: 2, rate: 12.5, holdSeconds: 60 });
+    ]), { served: 2, rate: 12.5 });
     expect(back).toBe(2);
-    expect(await r.hgetall(k.record(ids[0]!))).toMatchObject({ state: "reserved", expires_at: String(deadline) });
-    expect(await r.zscore(k.deadlines, ids[0]!)).toBe(String(deadline));
-    expect(await r.zscore(k.deadlines, ids[2]!)).toBe(String(deadline + 5));
+    // the holds are written once, for the batch; records point at it
+    expect(await r.get(k.batchPrefix + claim.batchId)).toBe(`${deadline}:RSRQQ:${ids.slice(0, 5).join(",")}`);
+    expect(await r.hget(k.record(ids[0]!), "state")).toBe("pending");
+    expect(await seen(ticketTypeId, ids[0]!)).toEqual({ state: "reserved", expiresAt: String(deadline) });
+    expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: String(deadline + 5) });
+    expect(await r.zscore(k.deadlines, claim.batchId)).toBe(String(deadline + 5));
     expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
     expect(await r.get(k.user("b"))).toBeNull();
@@ -146,9 +159,9 @@ describe("settle-4.lua", () => {
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await r.hset(k.record(a), "state", "confirmed"); // a confirm raced ahead of the settle
     const outcomes = encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }, { state: "queued" }]);
-    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, outcomes, hold)).toBe(1);
-    expect(await r.hget(k.record(a), "state")).toBe("confirmed");
-    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, outcomes, hold)).toBe(-1);
+    expect(await settleBatch(r, k, claim.batchId, outcomes, hold)).toBe(1);
+    expect((await seen(ticketTypeId, a)).state).toBe("confirmed");
+    expect(await settleBatch(r, k, claim.batchId, outcomes, hold)).toBe(-1);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([b]);
   });
 
@@ -159,16 +172,17 @@ describe("settle-4.lua", () => {
     for (let i = 0; i < 9000; i++) {
       const id = env.s.tokens.issue(ticketTypeId).id;
       ids.push(id);
-      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t");
+      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t", k.batchPrefix);
     }
     await pipeline.exec();
     const claim = await claimBatch(r, k, ticketTypeId, 9000, 60);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
     const outcomes = ids.map((_, i) => ({ state: i < 4500 ? "reserved" as const : "queued" as const, expiresAt: deadline }));
-    expect(await settleBatch(r, k, ticketTypeId, claim.batchId, encode(outcomes), hold)).toBe(4500);
+    expect(await settleBatch(r, k, claim.batchId, encode(outcomes), hold)).toBe(4500);
     expect(await r.lrange(k.queue, 0, -1)).toEqual(ids.slice(4500));
-    expect(await r.zcard(k.deadlines)).toBe(4500);
+    expect((await seen(ticketTypeId, ids[4499]!)).state).toBe("reserved");
+    expect((await seen(ticketTypeId, ids[4500]!)).state).toBe("queued");
   });
 });
 
@@ -178,24 +192,24 @@ describe("finish-1.lua", () => {
     const a = (await joinRaw(ticketTypeId, "a"))[1];
     const claim = await claimBatch(r, k, ticketTypeId, 1, 60);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(r, k, ticketTypeId, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const token = env.s.tokens.sign(ticketTypeId, a);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 77 }]);
     expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });
+    expect((await seen(ticketTypeId, a)).state).toBe("confirmed");
     expect(await r.ttl(k.record(a))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
     expect(await r.get(k.user("a"))).toBeNull();
     expect(await r.exists(k.mappingPrefix + a)).toBe(0);
-    expect(await r.zcard(k.deadlines)).toBe(0);
   });
 
-  test("a record Redis lost is skipped, its index entries still go", async () => {
+  test("a record Redis lost is skipped, its mapping still goes", async () => {
     const { ticketTypeId, k, r } = fresh();
     const id = env.s.tokens.issue(ticketTypeId).id;
-    await r.zadd(k.deadlines, 1, id);
-    const updated = await r.tqFinish(k.deadlines, k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
+    await r.set(k.mappingPrefix + id, String(ticketTypeId));
+    const updated = await r.tqFinish(k.record(id), k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
     expect(updated).toBe(0);
     expect(await r.exists(k.record(id))).toBe(0);
-    expect(await r.zcard(k.deadlines)).toBe(0);
+    expect(await r.exists(k.mappingPrefix + id)).toBe(0);
   });
 });
 
@@ -220,8 +234,8 @@ describe("lookup-2.lua", () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a", 3))[1];
     await r.hset(k.meta, "served", 0, "rate", "4.000");
-    expect(await r.tqLookup(k.record(a), k.meta)).toEqual(["queued", "3", "1", "", "", "0", "4.000"]);
-    expect(await r.tqLookup(k.record("missing"), k.meta)).toEqual(["", "", "", "", "", "0", "4.000"]);
+    expect(await r.tqLookup(k.record(a), k.meta, k.batchPrefix)).toEqual(["queued", "3", "1", "", "", "0", "4.000"]);
+    expect(await r.tqLookup(k.record("missing"), k.meta, k.batchPrefix)).toEqual(["", "", "", "", "", "0", "4.000"]);
   });
 });
 

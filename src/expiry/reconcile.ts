@@ -1,36 +1,49 @@
-// Redis catches up with PostgreSQL: a hold that ended while Redis was unreachable, or whose
-// process died between the PostgreSQL commit and the Redis tidy, is still marked reserved in
-// Redis and indexed in deadlines:{T}. Those past their deadline are looked up and tidied.
+// Redis catches up with PostgreSQL. A hold that ended while Redis was unreachable, or whose
+// process died between the PostgreSQL commit and the Redis tidy, still reads as held in Redis.
+// Each batch whose deadline has passed (deadlines:{T}) is checked once: the holds Redis still
+// shows as pending are looked up in PostgreSQL and tidied; a batch with none left leaves the index.
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";
 
 const LOOK_BACK_MS = 2000;
-const PER_TYPE = 500;
+const BATCHES_PER_PASS = 200;
 
 export async function reconcileRedis(s: Pick<Services, "sql" | "redis" | "keys" | "tokens">): Promise<number> {
-  const ids = (await s.sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
+  const types = (await s.sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
   let tidied = 0;
-  for (const ticketTypeId of ids) {
+  for (const ticketTypeId of types) {
     const k = s.keys(ticketTypeId);
-    const due = await s.redis.zrangebyscore(k.deadlines, "-inf", Date.now() - LOOK_BACK_MS, "LIMIT", 0, PER_TYPE);
-    if (due.length === 0) continue;
-    const tokens = due.map((id) => s.tokens.sign(ticketTypeId, id));
-    // A token PostgreSQL does not know at all has no hold to keep: its index entry goes too.
-    const rows = await s.sql<{ token: string; status: string | null; booking_id: number | null }[]>`
-      SELECT d.token, r.status, b.id AS booking_id
-      FROM unnest(${tokens}::text[]) AS d(token)
-      LEFT JOIN reservations r ON r.token = d.token
-      LEFT JOIN bookings b ON b.token = d.token
-      WHERE r.status IS DISTINCT FROM 'held'`;
-    const ended: Ended[] = rows.map((r) => ({
-      token: r.token,
-      ticketTypeId,
-      state: (r.status ?? "expired") as Ended["state"],
-      bookingId: r.booking_id,
-    }));
-    await finishInRedis(s, ended);
-    tidied += ended.length;
+    const due = await s.redis.zrangebyscore(k.deadlines, "-inf", Date.now() - LOOK_BACK_MS, "LIMIT", 0, BATCHES_PER_PASS);
+    for (const batchId of due) {
+      const outcome = await s.redis.get(k.batchPrefix + batchId);
+      const held = outcome ? heldIds(outcome) : [];
+      const states = await Promise.all(held.map((id) => s.redis.hget(k.record(id), "state")));
+      const unresolved = held.filter((_, i) => states[i] === "pending");
+      let stillHeld = 0;
+      if (unresolved.length > 0) {
+        const tokens = unresolved.map((id) => s.tokens.sign(ticketTypeId, id));
+        const rows = await s.sql<{ token: string; status: string | null; booking_id: number | null }[]>`
+          SELECT d.token, r.status, b.id AS booking_id
+          FROM unnest(${tokens}::text[]) AS d(token)
+          LEFT JOIN reservations r ON r.token = d.token
+          LEFT JOIN bookings b ON b.token = d.token`;
+        // A token PostgreSQL does not know at all has no hold to keep: it reads as expired.
+        const ended: Ended[] = rows
+          .filter((r) => r.status !== "held")
+          .map((r) => ({ token: r.token, ticketTypeId, state: (r.status ?? "expired") as Ended["state"], bookingId: r.booking_id }));
+        stillHeld = rows.length - ended.length;
+        if (ended.length > 0) await finishInRedis(s, ended);
+        tidied += ended.length;
+      }
+      if (stillHeld === 0) await s.redis.zrem(k.deadlines, batchId);
+    }
   }
   return tidied;
+}
+
+/** The ids of a settled batch's holds, from "<deadline>:<codes>:<id>,<id>,...". */
+function heldIds(outcome: string): string[] {
+  const [, codes = "", ids = ""] = outcome.split(":");
+  return ids.split(",").filter((_, i) => codes[i] === "R");
 }

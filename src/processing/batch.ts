@@ -1,8 +1,9 @@
 // Serving one ticket type: batches of claim (Redis) -> grant (PostgreSQL) -> settle (Redis),
-// pipelined: while PostgreSQL grants batch N, Redis claims batch N+1 and settles batch N-1.
-// Grants run one at a time in claim order, and settles are sent in claim order on the one
-// Redis connection, so holds still go out in join order. Whatever happens between the steps,
-// a claimed batch stays recorded in flight until it is settled, and recovery finishes it.
+// overlapped. Up to AHEAD batches are claimed ahead while PostgreSQL grants the current one,
+// and settles are sent as soon as their grant is done. Claims are sent one at a time and
+// grants run one at a time, both in queue order, and Redis runs the settles in the order they
+// were sent, so holds still go out in join order. Whatever happens between the steps, a
+// claimed batch stays recorded in flight until it is settled, and recovery finishes it.
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
@@ -48,6 +49,9 @@ export type ServeResult =
       stockLeft: number | null;
     };
 
+/** Batches claimed ahead of the one being granted. */
+const AHEAD = 2;
+
 /**
  * Serves a ticket type batch after batch for about `budgetMs` (then other types get a turn),
  * or until its queue is empty or its head has to wait for stock.
@@ -61,60 +65,85 @@ export async function serveTicketType(
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
 
-  const settle = (batch: Claimed, decision: Decision, served: number) =>
-    settleBatch(ctx.redis, k, ticketTypeId, batch.batchId, decision, { served, rate, holdSeconds: ctx.holdSeconds })
-      .then(() => ctx.after?.("settled", ticketTypeId));
+  // Our batches in flight as Redis will see them when the next command runs: claims add one
+  // (when they took someone), settles sent take one away.
+  let owned = first.size > 0 ? 1 : 0;
+  let more = first.popped === ctx.batchSize; // the queue may hold more (the last claim was full)
+  let stopped = false; // no more claims ahead, whatever a claim in flight finds
+  const ready: Claimed[] = [first];
+  let claiming: Promise<unknown> | null = null;
+  const claimAhead = () => {
+    if (stopped || claiming || !more || ready.length >= AHEAD || Date.now() >= until) return;
+    claiming = claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, owned).then(async (next) => {
+      more = next.kind === "claimed" && next.popped === ctx.batchSize;
+      if (next.kind === "claimed") {
+        if (next.size > 0) owned++;
+        ready.push(next);
+        await ctx.after?.("claimed", ticketTypeId);
+      }
+      claiming = null;
+      claimAhead();
+    });
+    claiming.catch(() => {}); // observed where it is awaited
+  };
+
+  let settled: Promise<unknown> = Promise.resolve();
+  const settle = (batch: Claimed, decision: Decision, served: number) => {
+    const sent = settleBatch(ctx.redis, k, batch.batchId, decision, { served, rate });
+    if (batch.size > 0) owned--;
+    settled = Promise.all([settled, sent]).then(() => ctx.after?.("settled", ticketTypeId));
+    settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
+    return settled;
+  };
 
   const total = { people: 0, granted: 0 };
-  let current: Claimed = first;
-  let settling: Promise<unknown> = Promise.resolve();
+  let stockLeft: number | null = null;
   try {
     for (;;) {
+      claimAhead();
+      while (ready.length === 0 && claiming) await claiming; // a finished claim may have started the next
+      const current = ready.shift();
+      if (!current) break;
+      claimAhead();
       total.people += current.size;
-      const granting = current.size > 0
-        ? grantHolds(ctx.sql, ticketTypeId, current.epoch, current.lines, ctx.holdSeconds)
-        : Promise.resolve(null);
-      // The next batch is claimed while PostgreSQL works, if the queue may hold more.
-      const more = current.popped === ctx.batchSize && Date.now() < until;
-      const owned = current.size > 0 ? 1 : 0;
-      const claiming = more ? claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, owned) : null;
-      const [granted, next] = await bothSettled(granting, claiming);
-      if (granted) await ctx.after?.("granted", ticketTypeId);
+      if (current.size === 0) continue; // everyone popped had left the queue: nothing to settle
 
-      if (granted && !(granted.rows === null && granted.granted === current.size)) {
-        // Not everyone holds: the rare path, person by person.
-        const people = peopleOf(current);
-        const rows = granted.rows ?? prefixRows(granted, current.size);
-        if (rows.some((r) => r.outcome === "waiting")) {
-          // Stock ran short: the batch claimed ahead goes back first, so this one's unserved
-          // land in front of it at the head of the queue.
-          if (next?.kind === "claimed" && next.size > 0) await settle(next, { codes: "Q".repeat(next.size), deadline: null, overrides: [] }, 0);
-          await settling;
-          const available = await availability(ctx.sql, ticketTypeId);
-          const outcomes = decide(people, rows, available);
-          await settle(current, encode(outcomes), servedMark(people, outcomes));
-          total.granted += granted.granted;
-          const head = people.find((_, i) => outcomes[i]!.state === "queued");
-          const stockLeft = available?.stock ?? null;
-          return { kind: "done", ...total, blocked: head !== undefined && head.quantity > (stockLeft ?? 0), stockLeft };
-        }
-        await settling;
-        settling = settle(current, encode(decide(people, rows, null)), lastPlace(current));
-      } else {
-        await settling; // settles go out in claim order
-        if (granted) settling = settle(current, allReserved(current.size, granted.expiresAt!.getTime()), lastPlace(current));
+      const granted = await grantHolds(ctx.sql, ticketTypeId, current.epoch, current.lines, ctx.holdSeconds);
+      await ctx.after?.("granted", ticketTypeId);
+      stockLeft = granted.stockLeft;
+      total.granted += granted.granted;
+      if (granted.rows === null && granted.granted === current.size) {
+        settle(current, allReserved(current.size, granted.expiresAt!.getTime()), lastPlace(current));
+        continue;
       }
-      settling.catch(() => {}); // observed now; awaited (and rethrown) before the next settle
-      total.granted += granted?.granted ?? 0;
-      if (next?.kind !== "claimed") {
-        await settling;
-        return { kind: "done", ...total, blocked: false, stockLeft: granted?.stockLeft ?? null };
+
+      // Not everyone holds: the rare path, person by person.
+      const people = peopleOf(current);
+      const rows = granted.rows ?? prefixRows(granted, current.size);
+      if (!rows.some((r) => r.outcome === "waiting")) {
+        settle(current, encode(decide(people, rows, null)), lastPlace(current));
+        continue;
       }
-      await ctx.after?.("claimed", ticketTypeId);
-      current = next;
+      // Stock ran short. The batches claimed ahead go back first, newest first, so that this
+      // one's unserved end up in front of them at the head of the queue, in join order.
+      stopped = true;
+      if (claiming) await claiming;
+      for (const ahead of ready.splice(0).reverse()) {
+        if (ahead.size > 0) settle(ahead, { codes: "Q".repeat(ahead.size), deadline: null, overrides: [] }, 0);
+      }
+      const available = await availability(ctx.sql, ticketTypeId);
+      const outcomes = decide(people, rows, available);
+      settle(current, encode(outcomes), servedMark(people, outcomes));
+      await settled;
+      const head = people.find((_, i) => outcomes[i]!.state === "queued");
+      stockLeft = available?.stock ?? null;
+      return { kind: "done", ...total, blocked: head !== undefined && head.quantity > (stockLeft ?? 0), stockLeft };
     }
+    await settled;
+    return { kind: "done", ...total, blocked: false, stockLeft };
   } catch (err) {
-    await settling.catch(() => {}); // a settle already sent runs anyway; let it finish first
+    stopped = true;
+    await Promise.allSettled([claiming, settled]); // what was sent runs anyway; let it finish first
     throw err;
   }
 }
@@ -126,14 +155,6 @@ function prefixRows(grant: Grant, size: number): GrantRow[] {
     expires_at: i < grant.granted ? grant.expiresAt : null,
     prior_status: null,
   }));
-}
-
-/** Waits for both, so neither is left running unobserved when the other fails. */
-async function bothSettled<A, B>(a: Promise<A>, b: Promise<B> | null): Promise<[A, B | null]> {
-  const [ra, rb] = await Promise.allSettled([a, b ?? Promise.resolve(null)]);
-  if (ra.status === "rejected") throw ra.reason;
-  if (rb.status === "rejected") throw rb.reason;
-  return [ra.value, rb.value as B | null];
 }
 
 /**

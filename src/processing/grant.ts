@@ -1,17 +1,10 @@
-// Step 2 of a batch: one transaction takes stock and writes the holds, in join order, never
-// below zero.
+// Step 2 of a batch: take stock and write the holds, in join order, never below zero.
 //
-// The fast path is a plain INSERT of the longest prefix of the batch that the stock covers.
-// A unique violation means the batch holds a token that already has a hold (a retry, a
-// recovery) or a user who holds this type under another token (I4); then the careful
-// statement runs instead, which reports those rather than granting them. Conflicts are rare,
-// and the careful statement costs a third more per row.
-//
-// In both, the row lock comes first, in a statement of its own: the grant statement then
-// starts with a snapshot taken after the lock, so the stock it reads is the stock it updates.
-// (Locking and updating the row inside one statement computes the update from the
-// statement's older snapshot when a refill commits in between: a lost update.)
-import type postgres from "postgres";
+// The fast path is one call of grant_holds (sql/0002_grant_holds.sql): one round trip for the
+// longest prefix of the batch that the stock covers. A unique violation means the batch holds
+// a token that already has a hold (a retry, a recovery) or a user who holds this type under
+// another token (I4); then the careful statement below runs instead, which reports those
+// rather than granting them. Conflicts are rare, and the careful statement costs more per row.
 import type { Sql } from "../db";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "waiting";
@@ -40,46 +33,18 @@ export async function grantHolds(
   }
 }
 
-/** The batch's lines as rows, numbered in queue order. */
-const requestRows = (sql: postgres.TransactionSql<{}>, lines: string) => sql`
-  SELECT split_part(line, E'\t', 1) AS token, split_part(line, E'\t', 2) AS user_id,
-         split_part(line, E'\t', 3)::int AS quantity, split_part(line, E'\t', 4)::bigint AS place, ord
-  FROM string_to_table(${lines}::text, E'\n') WITH ORDINALITY AS l(line, ord)`;
-
-/** Takes what the granted CTE inserted off the stock. */
-const takeGranted = (sql: postgres.TransactionSql<{}>) => sql`
-  UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
-  FROM type WHERE t.id = type.id
-  RETURNING t.stock`;
-
 async function grantPrefix(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const [, [result]] = await sql.begin((sql) => [
-    sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`,
-    sql<{ granted: number; expires_at: Date | null; stock_left: number | null }[]>`
-    WITH type AS (
-      SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
-    ), request AS (
-      SELECT *, sum(quantity) OVER (ORDER BY ord) AS needed FROM (${requestRows(sql, lines)}) r
-    ), granted AS (
-      INSERT INTO reservations (token, ticket_type_id, user_id, quantity, expires_at, queue_epoch, queue_place)
-      SELECT r.token, ${ticketTypeId}, r.user_id, r.quantity,
-             now() + make_interval(secs => ${holdSeconds}), ${epoch}, r.place
-      FROM request r CROSS JOIN type WHERE r.needed <= type.stock
-      ORDER BY r.ord
-      RETURNING quantity, expires_at
-    ), taken AS (
-      ${takeGranted(sql)}
-    )
-    SELECT (SELECT count(*)::int FROM granted) AS granted,
-           (SELECT max(expires_at) FROM granted) AS expires_at,
-           (SELECT stock FROM taken) AS stock_left`,
-  ]);
-  return { rows: null, granted: result!.granted, expiresAt: result!.expires_at, stockLeft: result!.stock_left };
+  const [result] = await sql<{ held: number; deadline: Date | null; stock_left: number | null }[]>`
+    SELECT held, deadline, stock_left FROM grant_holds(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
+  return { rows: null, granted: result!.held, expiresAt: result!.deadline, stockLeft: result!.stock_left };
 }
 
-/** Handles tokens that already hold (a retry, a recovery) and users holding under another token. */
+/**
+ * Handles tokens that already hold (a retry, a recovery) and users holding under another
+ * token. As in grant_holds, the row lock comes first in a statement of its own.
+ */
 async function grantCarefully(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
@@ -89,7 +54,9 @@ async function grantCarefully(
     WITH type AS (
       SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
     ), request AS (
-      ${requestRows(sql, lines)}
+      SELECT split_part(line, E'\t', 1) AS token, split_part(line, E'\t', 2) AS user_id,
+             split_part(line, E'\t', 3)::int AS quantity, split_part(line, E'\t', 4)::bigint AS place, ord
+      FROM string_to_table(${lines}::text, E'\n') WITH ORDINALITY AS l(line, ord)
     ), known AS (
       SELECT r.*, x.status AS prior_status, x.expires_at AS prior_expires_at,
              EXISTS (
@@ -111,7 +78,9 @@ async function grantCarefully(
       ON CONFLICT DO NOTHING
       RETURNING token, quantity, expires_at
     ), taken AS (
-      ${takeGranted(sql)}
+      UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
+      FROM type WHERE t.id = type.id
+      RETURNING t.stock
     )
     SELECT CASE WHEN g.token IS NOT NULL THEN 'granted'
                 WHEN k.prior_status IS NOT NULL THEN 'prior'

@@ -3,7 +3,7 @@
 import type { BatchContext } from "./batch";
 import { encode, settleBatch, type Outcome, type SettleState } from "./settle";
 
-export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys" | "holdSeconds">;
+export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys">;
 
 /**
  * Recovers the batches of a ticket type claimed at least `olderThanMs` ago. Returns how many
@@ -35,9 +35,7 @@ export async function recoverInflight(
       if (hold.status === "held") return { state: "reserved", expiresAt: hold.expires_at.getTime() };
       return { state: hold.status };
     });
-    const back = await settleBatch(ctx.redis, k, ticketTypeId, batch.batchId, encode(outcomes), {
-      served: 0, rate: null, holdSeconds: ctx.holdSeconds,
-    });
+    const back = await settleBatch(ctx.redis, k, batch.batchId, encode(outcomes), { served: 0, rate: null });
     if (back >= 0) recovered += batch.ids.length;
   }
   return { recovered, remaining: await ctx.redis.hlen(k.inflight) };

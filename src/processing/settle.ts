@@ -1,7 +1,6 @@
 // Step 3 of a batch: Redis learns what PostgreSQL decided (settle-4.lua).
 import type { Keys, RedisClient } from "../redis";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../timing";
-import { mappingTtlMs } from "./claim";
 
 export type SettleState =
   | "reserved" | "queued" | "sold_out" | "duplicate" | "confirmed" | "expired" | "released";
@@ -35,18 +34,17 @@ export type SettleOptions = {
   served: number;
   /** Grants per second lately, for estimated waits (null leaves it). */
   rate: number | null;
-  holdSeconds: number;
 };
 
 /** Returns how many people went back to the head of the queue, or -1 when the batch was no longer in flight. */
 export async function settleBatch(
-  redis: RedisClient, k: Keys, ticketTypeId: number, batchId: string, decision: Decision,
-  { served, rate, holdSeconds }: SettleOptions,
+  redis: RedisClient, k: Keys, batchId: string, decision: Decision,
+  { served, rate }: SettleOptions,
 ): Promise<number> {
   return (await redis.tqSettle(
     k.queue, k.inflight, k.deadlines, k.meta,
-    k.recordPrefix, k.mappingPrefix, k.userPrefix, mappingTtlMs(holdSeconds), ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
-    served, rate === null ? "" : rate.toFixed(3), ticketTypeId, batchId,
-    decision.codes, decision.deadline ?? "", ...decision.overrides,
+    // a batch's outcome lives as long as a queue place, so no record outlives the outcome it points at
+    k.recordPrefix, k.mappingPrefix, k.userPrefix, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
+    served, rate === null ? "" : rate.toFixed(3), batchId, decision.codes, decision.deadline ?? "", ...decision.overrides,
   )) as number;
 }

@@ -32,7 +32,7 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
   const reply = (await during("Redis", () =>
     s.redis.tqJoin(
       k.queue, k.meta, k.user(userId), k.record(fresh.id),
-      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), fresh.token,
+      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), fresh.token, k.batchPrefix,
     ),
   )) as [string, string, string, number, number, number, string, number];
   const [kind, id, state, place, served, held, expiresAt, length] = reply;

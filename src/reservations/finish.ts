@@ -15,8 +15,9 @@ export async function finishInRedis(s: Pick<Services, "redis" | "keys">, ended: 
   await Promise.all(
     [...byType].map(([ticketTypeId, entries]) => {
       const k = s.keys(ticketTypeId);
-      const triples = entries.flatMap((e) => [tokenIdOf(e.token), e.state, e.bookingId ?? ""]);
-      return s.redis.tqFinish(k.deadlines, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples);
+      const ids = entries.map((e) => tokenIdOf(e.token));
+      const triples = entries.flatMap((e, i) => [ids[i]!, e.state, e.bookingId ?? ""]);
+      return s.redis.tqFinish(k.record(ids[0]!), k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples);
     }),
   );
 }
