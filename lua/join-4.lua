@@ -18,8 +18,8 @@
             costs no formatting or signing
     ARGV[8] batch key prefix, batch:{T}: (where a served token's hold is written)
 
-  Output:
-    {kind, id, state, place, served, quantity, expires_at, queue length}
+  Output (one tab-separated text: a flat reply is far cheaper for the client to read):
+    kind, id, state, place, served, quantity, expires_at, queue length
     kind 'joined': a new place; expires_at is '' and queue length counts the new one.
     kind 'existing': the live place the user already had; queue length is 0.
 ]]
@@ -38,8 +38,6 @@ local batchPrefix = ARGV[8]
 
 --@include resolveState
 
-local served = tonumber(redis.call('HGET', metaKey, 'served') or '0')
-
 local existing = redis.call('GET', userKey)
 if existing then
   local found = redis.call('HMGET', recordPrefix .. existing, 'state', 'place', 'qty', 'expires_at', 'batch', 'pos')
@@ -47,15 +45,19 @@ if existing then
   local state, expiresAt = resolveState(batchPrefix, found[1], found[5], found[6], found[4])
   local stillHeld = state == 'reserved' and tonumber(expiresAt) > tonumber(now)
   if state == 'queued' or state == 'pending' or stillHeld then
-    return {'existing', existing, state, tonumber(place), served, tonumber(held), expiresAt or '', 0}
+    local served = redis.call('HGET', metaKey, 'served') or '0'
+    return table.concat({'existing', existing, state, place, served, held, expiresAt or '', 0}, '\t')
   end
 end
 
-redis.call('HSETNX', metaKey, 'epoch', now)
 local place = redis.call('HINCRBY', metaKey, 'seq', 1)
+if place == 1 then
+  redis.call('HSET', metaKey, 'epoch', now) -- a queue starts (or starts again after data loss)
+end
+local served = redis.call('HGET', metaKey, 'served') or '0'
 local length = redis.call('RPUSH', queueKey, id)
 redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place,
   'line', token .. '\t' .. userId .. '\t' .. quantity .. '\t' .. place)
 redis.call('EXPIRE', recordKey, placeTtl)
 redis.call('SET', userKey, id, 'EX', placeTtl)
-return {'joined', id, 'queued', place, served, tonumber(quantity), '', length}
+return table.concat({'joined', id, 'queued', place, served, quantity, '', length}, '\t')

@@ -6,9 +6,9 @@
     KEYS[2] meta:{T}               hash: epoch, seq, served, rate
     ARGV[1] batch key prefix, batch:{T}:
 
-  Output:
-    {state, quantity, place, expires_at, booking_id, served, rate}, '' where unknown; a
-    token whose batch was settled with a hold reads as 'reserved'
+  Output (one tab-separated text, cheap for the client to read):
+    state, quantity, place, expires_at, booking_id, served, rate; '' where unknown. A token
+    whose batch was settled with a hold reads as 'reserved'.
 ]]
 local record = KEYS[1]
 local metaKey = KEYS[2]
@@ -19,4 +19,4 @@ local batchPrefix = ARGV[1]
 local r = redis.call('HMGET', record, 'state', 'qty', 'place', 'expires_at', 'booking_id', 'batch', 'pos')
 local state, expiresAt = resolveState(batchPrefix, r[1], r[6], r[7], r[4])
 local m = redis.call('HMGET', metaKey, 'served', 'rate')
-return {state or '', r[2] or '', r[3] or '', expiresAt or '', r[5] or '', m[1] or '0', m[2] or ''}
+return table.concat({state or '', r[2] or '', r[3] or '', expiresAt or '', r[5] or '', m[1] or '0', m[2] or ''}, '\t')

@@ -1,6 +1,6 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
 import { Elysia } from "elysia";
-import { BodyTooLarge, readJsonBody } from "./body";
+import { BodyTooLarge, parseBody } from "./body";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { queueRoutes } from "./queue/routes";
@@ -9,7 +9,7 @@ import type { Services } from "./services";
 
 export function createApp(s: Services) {
   return new Elysia()
-    .onParse(({ request }) => readJsonBody(request))
+    .onParse(({ request, contentType }) => parseBody(request, contentType))
     .onError(({ code, error, set, request }) => {
       const failure = toErrorResponse(asAppError(code, error), (err) =>
         s.log.error("request failed", { method: request.method, url: request.url, error: err }),

@@ -61,13 +61,18 @@ export function outageOf(err: unknown): "Redis" | "PostgreSQL" | null {
   return null;
 }
 
-/** Runs a step against one dependency, turning its failures to connect or answer into a 503. */
+/**
+ * Runs a step against one dependency, turning its failures to connect or answer into a 503.
+ * Redis commands time out by themselves (ioredis' commandTimeout); PostgreSQL queries get a
+ * deadline here, since postgres.js has none of its own.
+ */
 export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => Promise<T>): Promise<T> {
   let timer: Timer | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Unavailable(dependency)), DEPENDENCY_TIMEOUT_MS);
-  });
   try {
+    if (dependency === "Redis") return await step();
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Unavailable(dependency)), DEPENDENCY_TIMEOUT_MS);
+    });
     return await Promise.race([step(), deadline]);
   } catch (err) {
     if (err instanceof AppError) throw err;

@@ -56,7 +56,19 @@ export function createRedis(url: string): RedisClient {
 }
 
 /** Every key of one ticket type shares the hash tag {T}, so each script stays in one slot. */
-export function keysFor(prefix: string, ticketTypeId: number) {
+export function keysFor(prefix: string, ticketTypeId: number): Keys {
+  const cacheKey = `${prefix}\u0000${ticketTypeId}`;
+  let keys = KEYS_CACHE.get(cacheKey);
+  if (!keys) {
+    keys = buildKeys(prefix, ticketTypeId);
+    KEYS_CACHE.set(cacheKey, keys);
+  }
+  return keys;
+}
+// Built once per ticket type: the hot paths ask for them on every request.
+const KEYS_CACHE = new Map<string, Keys>();
+
+function buildKeys(prefix: string, ticketTypeId: number) {
   const tag = `{${ticketTypeId}}`;
   const recordPrefix = `${prefix}reservation:${tag}:`;
   const userPrefix = `${prefix}user:${tag}:`;
@@ -74,7 +86,7 @@ export function keysFor(prefix: string, ticketTypeId: number) {
     user: (userId: string) => userPrefix + userId,
   };
 }
-export type Keys = ReturnType<typeof keysFor>;
+export type Keys = ReturnType<typeof buildKeys>;
 
 /** Ticket types with people waiting; joins add to it, the processor drains it. */
 export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;

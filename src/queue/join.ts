@@ -34,20 +34,22 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
       k.queue, k.meta, k.user(userId), k.record(fresh.id),
       fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), fresh.token, k.batchPrefix,
     ),
-  )) as [string, string, string, number, number, number, string, number];
-  const [kind, id, state, place, served, held, expiresAt, length] = reply;
-  if (length === 1) {
+  )) as string;
+  const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
+    string, string, string, string, string, string, string, string,
+  ];
+  if (length === "1") {
     // The queue was empty: tell the processors it has people again.
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));
   }
 
-  const position = state === "reserved" ? 0 : Math.max(1, place - served);
+  const position = state === "reserved" ? 0 : Math.max(1, Number(place) - Number(served));
   const answer: JoinAnswer = {
     queue_token: id === fresh.id ? fresh.token : s.tokens.sign(ticketTypeId, id),
     position,
     status: state === "reserved" ? "reserved" : "queued",
     ticket_type_id: ticketTypeId,
-    quantity: held,
+    quantity: Number(held),
     message: "",
   };
   if (answer.status === "reserved") {

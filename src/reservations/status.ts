@@ -34,7 +34,7 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
   const k = s.keys(ticketTypeId);
   let found: string[];
   try {
-    found = (await s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string[];
+    found = ((await s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string).split("\t");
   } catch (err) {
     if (!outageOf(err)) throw err;
     // Redis is down: a hold is still known to PostgreSQL; a queue place is not.
