@@ -39,12 +39,17 @@ export async function status(options: Options, progress: Progress): Promise<Resu
       if (sample.status !== "queued") throw new Error(`expected ${name} of the queue to be queued, got ${JSON.stringify(sample)}`);
       let next = 0;
       const stop = progress.timed(options.duration * 1000, `status at the ${name} (position ~${sample.position.toLocaleString()})`);
-      const result = await autocannon({
-        url: service.url,
-        connections: 50,
-        duration: options.duration,
-        requests: [{ method: "GET", setupRequest: (r: Record<string, unknown>) => ({ ...r, path: `/reservation/status?token=${tokens[next++ % tokens.length]}` }) }],
-      }).finally(stop);
+      let result: Awaited<ReturnType<typeof autocannon>>;
+      try {
+        result = await autocannon({
+          url: service.url,
+          connections: 50,
+          duration: options.duration,
+          requests: [{ method: "GET", setupRequest: (r: Record<string, unknown>) => ({ ...r, path: `/reservation/status?token=${tokens[next++ % tokens.length]}` }) }],
+        });
+      } finally {
+        stop(); // autocannon's result is thenable but has no finally
+      }
       progress.update(0.7 + (++step / 3) * 0.3, `status at the ${name} done`);
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`status at the ${name}: ${result.non2xx} refused, ${result.errors} failed`);
       figures.push(

@@ -54,21 +54,23 @@ const AHEAD = 2;
 
 /**
  * Serves a ticket type batch after batch for about `budgetMs` (then other types get a turn),
- * or until its queue is empty or its head has to wait for stock.
+ * or until its queue is empty or its head has to wait for stock. `firstBatch` sizes the first
+ * claim: a probe of one person rechecks a type whose head was waiting, without taking a whole
+ * batch off the queue and putting it back (which holds Redis up for everyone else).
  */
 export async function serveTicketType(
-  ctx: BatchContext, ticketTypeId: number, rate: number | null, budgetMs: number,
+  ctx: BatchContext, ticketTypeId: number, rate: number | null, budgetMs: number, firstBatch = ctx.batchSize,
 ): Promise<ServeResult> {
   const k = ctx.keys(ticketTypeId);
   const until = Date.now() + budgetMs;
-  const first = await claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, 0);
+  const first = await claimBatch(ctx.redis, k, ticketTypeId, firstBatch, ctx.holdSeconds, 0);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
 
   // Our batches in flight as Redis will see them when the next command runs: claims add one
   // (when they took someone), settles sent take one away.
   let owned = first.size > 0 ? 1 : 0;
-  let more = first.popped === ctx.batchSize; // the queue may hold more (the last claim was full)
+  let more = first.popped === firstBatch; // the queue may hold more (the last claim was full)
   let stopped = false; // no more claims ahead, whatever a claim in flight finds
   const ready: Claimed[] = [first];
   let claiming: Promise<unknown> | null = null;

@@ -29,6 +29,8 @@ export class Processor {
   private readonly leases: Leases;
   /** Types whose head waits for stock to come back, with the stock seen then. */
   private readonly blocked = new Map<number, { stock: number | null; since: number }>();
+  /** Types that were blocked: their next turn starts with a probe of one person. */
+  private readonly probing = new Set<number>();
   /** Types whose last batch here failed midway: their in-flight tokens are ours to recover now. */
   private readonly failed = new Set<number>();
   private readonly rates = new Map<number, { since: number; granted: number; perSecond: number | null }>();
@@ -65,7 +67,7 @@ export class Processor {
 
   /** Runs rounds until the signal fires, backing off while Redis or PostgreSQL is down. */
   async run(signal: AbortSignal): Promise<void> {
-    const idleMs = this.options.idleMs ?? 10;
+    const idleMs = this.options.idleMs ?? 5;
     let backoff = 0;
     while (!signal.aborted) {
       try {
@@ -83,7 +85,8 @@ export class Processor {
   }
 
   private async serve(ticketTypeId: number): Promise<number> {
-    const result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), TURN_MS);
+    const firstBatch = this.probing.has(ticketTypeId) ? 1 : this.ctx.batchSize;
+    const result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), TURN_MS, firstBatch);
     if (result.kind === "empty") {
       await this.retire(ticketTypeId);
       return 0;
@@ -97,7 +100,12 @@ export class Processor {
       return recovered;
     }
     this.rate(ticketTypeId, result.granted);
-    if (result.blocked) this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
+    if (result.blocked) {
+      this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
+      this.probing.add(ticketTypeId);
+    } else {
+      this.probing.delete(ticketTypeId);
+    }
     return result.people;
   }
 
