@@ -4,8 +4,9 @@
   gets its token mapping; the batch is recorded in flight as one entry, so nothing popped lives
   only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
-  Refuses while more batches are in flight than the caller says are its own: those belong to
-  a processor that died and are recovered first, or holds would be granted out of join order.
+  Refuses while a batch the caller does not name as its own is in flight: it belongs to a
+  processor that died (recovered first) or to another one that still thinks it holds the lease
+  (after Redis lost it, say); serving alongside it would grant holds out of join order.
 
   Input:
     KEYS[1] queue:{T}      list of token ids, head first
@@ -18,7 +19,7 @@
     ARGV[5] ms the token mapping lives (outlasts any hold deadline)
     ARGV[6] ticket type id (the mapping's value)
     ARGV[7] id of the new batch
-    ARGV[8] how many batches in flight are the caller's own
+    ARGV[8] the caller's own batches in flight, as "<id>,<id>" ('' for none)
 
   Output:
     'busy'  other batches are in flight
@@ -36,10 +37,17 @@ local mappingPrefix = ARGV[4]
 local mappingTtl = ARGV[5]
 local ticketTypeId = ARGV[6]
 local batchId = ARGV[7]
-local owned = tonumber(ARGV[8])
+local owned = ARGV[8]
 
-if redis.call('HLEN', inflightKey) > owned then
-  return 'busy'
+local inflight = redis.call('HLEN', inflightKey)
+if inflight > 0 then
+  local mine = 0
+  for ownId in string.gmatch(owned, '[^,]+') do
+    mine = mine + redis.call('HEXISTS', inflightKey, ownId)
+  end
+  if inflight > mine then
+    return 'busy'
+  end
 end
 
 local ids = redis.call('LPOP', queueKey, count)

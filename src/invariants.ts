@@ -53,12 +53,28 @@ export async function checkInvariants(sql: Sql): Promise<Finding[]> {
   return findings;
 }
 
-/** I2 per ticket type: where capacity differs from stock + held + confirmed. */
-export async function conservationDrift(sql: Sql): Promise<{ ticket_type_id: number; detail: string }[]> {
-  return sql`
-    SELECT t.id AS ticket_type_id,
-           format('capacity %s <> stock %s + held %s + confirmed %s',
-                  t.capacity, t.stock, coalesce(r.held, 0), coalesce(r.confirmed, 0)) AS detail
+/** Where a ticket type's stock stands: capacity against stock + held + confirmed. */
+export type StockLedger = {
+  ticket_type_id: number;
+  name: string;
+  capacity: number;
+  stock: number;
+  held: number;
+  confirmed: number;
+  /** capacity - (stock + held + confirmed): 0 unless stock was lost (> 0) or made up (< 0) */
+  drift: number;
+};
+
+/**
+ * I2 recomputed from the tables for every ticket type. One statement sees one snapshot, and
+ * every change of stock commits together with the holds it concerns, so this holds at any
+ * moment, not only quiet ones.
+ */
+export async function stockLedger(sql: Sql): Promise<StockLedger[]> {
+  return sql<StockLedger[]>`
+    SELECT t.id AS ticket_type_id, t.name, t.capacity, t.stock,
+           coalesce(r.held, 0)::int AS held, coalesce(r.confirmed, 0)::int AS confirmed,
+           t.capacity - t.stock - coalesce(r.held, 0)::int - coalesce(r.confirmed, 0)::int AS drift
     FROM ticket_types t
     LEFT JOIN (
       SELECT ticket_type_id,
@@ -66,5 +82,23 @@ export async function conservationDrift(sql: Sql): Promise<{ ticket_type_id: num
              sum(quantity) FILTER (WHERE status = 'confirmed') AS confirmed
       FROM reservations GROUP BY ticket_type_id
     ) r ON r.ticket_type_id = t.id
-    WHERE t.capacity <> t.stock + coalesce(r.held, 0) + coalesce(r.confirmed, 0)`;
+    ORDER BY t.id`;
+}
+
+export const describeLedger = (l: StockLedger) =>
+  `capacity ${l.capacity} ${l.drift === 0 ? "=" : "<>"} stock ${l.stock} + held ${l.held} + confirmed ${l.confirmed}`;
+
+/** I2 per ticket type: where capacity differs from stock + held + confirmed. */
+export async function conservationDrift(sql: Sql): Promise<{ ticket_type_id: number; detail: string }[]> {
+  return (await stockLedger(sql))
+    .filter((l) => l.drift !== 0)
+    .map((l) => ({ ticket_type_id: l.ticket_type_id, detail: describeLedger(l) }));
+}
+
+/** I6 every hold ends: holds still held this long after their deadline (by PostgreSQL's clock). */
+export async function overdueHolds(sql: Sql, graceSeconds: number): Promise<{ ticket_type_id: number; detail: string }[]> {
+  return sql`
+    SELECT ticket_type_id, format('hold %s still held %s after its deadline', token, now() - expires_at) AS detail
+    FROM reservations
+    WHERE status = 'held' AND expires_at < now() - make_interval(secs => ${graceSeconds})`;
 }

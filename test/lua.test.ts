@@ -101,7 +101,8 @@ describe("claim-3.lua", () => {
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2]!]);
     // refuses while a batch it was not told about is in flight; allows the caller's own
     expect(await claimBatch(r, k, ticketTypeId, 2, 60)).toEqual({ kind: "busy" });
-    expect((await claimBatch(r, k, ticketTypeId, 2, 60, 1)).kind).toBe("claimed");
+    expect(await claimBatch(r, k, ticketTypeId, 2, 60, ["another-batch"])).toEqual({ kind: "busy" });
+    expect((await claimBatch(r, k, ticketTypeId, 2, 60, [claim.batchId])).kind).toBe("claimed");
   });
 
   test("drops tokens that left the queue", async () => {

@@ -1,14 +1,17 @@
 // The cleaner loop: expires due holds, wakes for the next deadline (never later than
 // CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
 // Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
+import { crashPoint } from "../crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";
 import { expireDueHolds, msUntilNextDeadline } from "./expire";
+import { conservationDrift } from "../invariants";
 import { reconcileRedis } from "./reconcile";
 
 const EXPIRE_BATCH = 1000;
 const RECONCILE_EVERY_MS = 5000;
+const DRIFT_CHECK_EVERY_MS = 60_000;
 
 export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log"> & {
   intervalMs: number;
@@ -16,6 +19,7 @@ export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" 
 
 export class Cleaner {
   private lastReconcile = 0;
+  private lastDriftCheck = 0;
 
   constructor(private readonly ctx: CleanerContext) {}
 
@@ -26,6 +30,7 @@ export class Cleaner {
       const expired = await expireDueHolds(this.ctx.sql, EXPIRE_BATCH);
       total += expired.length;
       if (expired.length > 0) {
+        crashPoint("expire:expired");
         const ended: Ended[] = expired.map((e) => ({ token: e.token, ticketTypeId: e.ticket_type_id, state: "expired" }));
         await this.tidy(ended);
       }
@@ -41,6 +46,10 @@ export class Cleaner {
       this.lastReconcile = Date.now();
       const tidied = await reconcileRedis(this.ctx);
       if (tidied > 0) this.ctx.log.info("reconciled redis with postgresql", { tidied });
+    }
+    if (Date.now() - this.lastDriftCheck > DRIFT_CHECK_EVERY_MS) {
+      this.lastDriftCheck = Date.now();
+      await this.checkDrift();
     }
     const next = await msUntilNextDeadline(this.ctx.sql);
     // A few ms past the deadline, so PostgreSQL's now() has passed it too.
@@ -61,6 +70,13 @@ export class Cleaner {
         wait = backoff;
       }
       await sleepUnlessAborted(wait, signal);
+    }
+  }
+
+  /** I2 recomputed from the tables; drift means a bug lost or made up seats, so say it loudly. */
+  private async checkDrift(): Promise<void> {
+    for (const drift of await conservationDrift(this.ctx.sql)) {
+      this.ctx.log.error("STOCK DRIFT: a ticket type's stock does not add up", drift);
     }
   }
 

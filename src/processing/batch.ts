@@ -4,6 +4,7 @@
 // grants run one at a time, both in queue order, and Redis runs the settles in the order they
 // were sent, so holds still go out in join order. Whatever happens between the steps, a
 // claimed batch stays recorded in flight until it is settled, and recovery finishes it.
+import { crashPoint } from "../crash-points";
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
@@ -21,7 +22,7 @@ export type BatchContext = {
   keys: (ticketTypeId: number) => Keys;
   holdSeconds: number;
   batchSize: number;
-  /** Test-only: called after each step of a batch; a throw there is a crash at that point. */
+  /** Called after each step of a batch: where tests (a throw) and the fault suite (crash-points.ts) crash. */
   after?: (step: Step, ticketTypeId: number) => void | Promise<void>;
 };
 
@@ -34,6 +35,7 @@ export function batchContextOf(s: Services): BatchContext {
     keys: s.keys,
     holdSeconds: s.config.RESERVATION_TTL_SECONDS,
     batchSize: s.config.PROCESSOR_BATCH_SIZE,
+    after: (step) => crashPoint(`process:${step}`),
   };
 }
 
@@ -63,13 +65,14 @@ export async function serveTicketType(
 ): Promise<ServeResult> {
   const k = ctx.keys(ticketTypeId);
   const until = Date.now() + budgetMs;
-  const first = await claimBatch(ctx.redis, k, ticketTypeId, firstBatch, ctx.holdSeconds, 0);
+  const first = await claimBatch(ctx.redis, k, ticketTypeId, firstBatch, ctx.holdSeconds);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
 
   // Our batches in flight as Redis will see them when the next command runs: claims add one
   // (when they took someone), settles sent take one away.
-  let owned = first.size > 0 ? 1 : 0;
+  const owned = new Set<string>();
+  if (first.size > 0) owned.add(first.batchId);
   let more = first.popped === firstBatch; // the queue may hold more (the last claim was full)
   let stopped = false; // no more claims ahead, whatever a claim in flight finds
   const ready: Claimed[] = [first];
@@ -79,7 +82,7 @@ export async function serveTicketType(
     claiming = claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, owned).then(async (next) => {
       more = next.kind === "claimed" && next.popped === ctx.batchSize;
       if (next.kind === "claimed") {
-        if (next.size > 0) owned++;
+        if (next.size > 0) owned.add(next.batchId);
         ready.push(next);
         await ctx.after?.("claimed", ticketTypeId);
       }
@@ -92,7 +95,7 @@ export async function serveTicketType(
   let settled: Promise<unknown> = Promise.resolve();
   const settle = (batch: Claimed, decision: Decision, served: number) => {
     const sent = settleBatch(ctx.redis, k, batch.batchId, decision, { served, rate });
-    if (batch.size > 0) owned--;
+    owned.delete(batch.batchId);
     settled = Promise.all([settled, sent]).then(() => ctx.after?.("settled", ticketTypeId));
     settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
     return settled;

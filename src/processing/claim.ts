@@ -24,14 +24,14 @@ export const mappingTtlMs = (holdSeconds: number) => holdSeconds * 1000 + HOLD_G
 let batches = 0;
 const newBatchId = () => `${Date.now()}-${process.pid}-${++batches}-${Math.random().toString(36).slice(2, 8)}`;
 
-/** `owned`: how many batches of this type the caller has in flight (claimed, settle not yet sent). */
+/** `owned`: the caller's batches of this type in flight (claimed, settle not yet sent). */
 export async function claimBatch(
-  redis: RedisClient, k: Keys, ticketTypeId: number, size: number, holdSeconds: number, owned = 0,
+  redis: RedisClient, k: Keys, ticketTypeId: number, size: number, holdSeconds: number, owned: Iterable<string> = [],
 ): Promise<Claim> {
   const batchId = newBatchId();
   const reply = (await redis.tqClaim(
     k.queue, k.inflight, k.meta,
-    size, Date.now(), k.recordPrefix, k.mappingPrefix, mappingTtlMs(holdSeconds), ticketTypeId, batchId, owned,
+    size, Date.now(), k.recordPrefix, k.mappingPrefix, mappingTtlMs(holdSeconds), ticketTypeId, batchId, [...owned].join(","),
   )) as string;
   if (reply === "busy" || reply === "empty") return { kind: reply };
   const newline = reply.indexOf("\n");

@@ -1,4 +1,5 @@
 // Joining the queue: one atomic Redis step, after the ticket type checks that need no round trip.
+import { crashPoint } from "../crash-points";
 import { badRequest, conflict, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { PLACE_TTL_SECONDS } from "../timing";
@@ -38,6 +39,7 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
   const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
     string, string, string, string, string, string, string, string,
   ];
+  crashPoint("join:queued");
   if (length === "1") {
     // The queue was empty: tell the processors it has people again.
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));

@@ -1,5 +1,6 @@
 // Confirm: PostgreSQL decides with one conditional statement that also writes the booking;
 // Redis follows. A repeat returns the same booking.
+import { crashPoint } from "../crash-points";
 import { conflict, during, gone } from "../errors";
 import type { Services } from "../services";
 import type { TokenParts } from "../tokens";
@@ -36,6 +37,7 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string)
   });
 
   if (booked) {
+    crashPoint("confirm:booked");
     await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id }]);
     return answer(booked.id, booked.quantity, booked.created_at);
   }

@@ -1,4 +1,5 @@
 // Release: give a hold back (its stock returns at once, exactly once) or leave the queue.
+import { crashPoint } from "../crash-points";
 import { conflict, during, gone } from "../errors";
 import type { Services } from "../services";
 import { ENDED_TTL_SECONDS } from "../timing";
@@ -19,6 +20,7 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   const until = Date.now() + PENDING_WAIT_MS;
   for (;;) {
     if (await releaseHold(s, token)) {
+      crashPoint("release:released");
       await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "released" }]);
       return released("Your hold was released; the tickets are back on sale.");
     }
