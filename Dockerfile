@@ -7,6 +7,7 @@ COPY tsconfig.json types.d.ts ./
 COPY src src
 COPY lua lua
 COPY sql sql
+COPY scripts/binary.ts scripts/binary.ts
 RUN bun run build
 
 FROM debian:bookworm-slim

@@ -1,6 +1,7 @@
 // Each scenario gets its own PostgreSQL database, its own Redis key prefix and, where it
 // measures the service, its own run of the built binary; all removed again afterwards.
 import postgres from "postgres";
+import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/db";
 import { checkInvariants } from "../src/invariants";
 import { activeKey, createRedis, keysFor, type RedisClient } from "../src/redis";
@@ -9,7 +10,6 @@ import { createTokens, type Tokens } from "../src/tokens";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-export const BINARY = new URL("../dist/ticket-queue", import.meta.url).pathname;
 
 const databaseUrl = (name: string) => {
   const url = new URL(DATABASE_URL);
@@ -17,11 +17,6 @@ const databaseUrl = (name: string) => {
   return url.toString();
 };
 
-/** Builds dist/ticket-queue from the code as it is now. */
-export async function buildBinary(): Promise<void> {
-  const build = Bun.spawn(["bun", "run", "build"], { cwd: new URL("..", import.meta.url).pathname, stdout: "ignore", stderr: "pipe" });
-  if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);
-}
 
 export type Service = { port: number; pid: number; url: string; stop(): Promise<void> };
 
@@ -92,7 +87,7 @@ export class BenchEnv {
 
   /** Starts the built binary on this scenario's database and key prefix. */
   async start(env: Record<string, string> = {}): Promise<Service> {
-    const child = Bun.spawn([BINARY, "serve"], {
+    const child = Bun.spawn([DIST_BINARY, "serve"], {
       env: {
         PATH: process.env.PATH ?? "",
         PORT: "0",

@@ -4,7 +4,8 @@
 import { loadEnv } from "../src/config";
 import { createSql } from "../src/db";
 import { createRedis } from "../src/redis";
-import { buildBinary, DATABASE_URL, REDIS_URL } from "./harness";
+import { buildBinary } from "../scripts/binary";
+import { DATABASE_URL, REDIS_URL } from "./harness";
 import { describeMachine } from "./machine";
 import { Progress } from "./progress";
 import type { Options, Result, Scenario } from "./scenario";

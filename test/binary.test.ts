@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import postgres from "postgres";
+import { buildBinary } from "../scripts/binary";
 import { databaseUrl, deleteKeys, REDIS_URL } from "./helpers";
 
 const folders: string[] = [];
@@ -54,12 +55,7 @@ test("the compiled binary serves a whole booking on its own", async () => {
   let binary = process.env.TQ_BINARY;
   if (!binary) {
     const buildDir = await tempFolder();
-    binary = joinPath(buildDir, "ticket-queue");
-    const build = Bun.spawn(
-      ["bun", "build", "--compile", "src/main.ts", "src/workers/processor.ts", "src/workers/cleaner.ts", "--outfile", binary],
-      { stdout: "pipe", stderr: "pipe" },
-    );
-    expect(await build.exited).toBe(0);
+    binary = await buildBinary(joinPath(buildDir, "ticket-queue"));
   }
   const runDir = await tempFolder();
   await Bun.write(joinPath(runDir, "ticket-queue"), Bun.file(binary));
