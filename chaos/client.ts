@@ -1,0 +1,73 @@
+// How simulated buyers talk to the service: any instance, as a load balancer would spread them,
+// with every answer counted. A connection error (the instance is down) is status 0.
+export type Reply = { status: number; body: any };
+
+export type Traffic = {
+  requests: number;
+  unavailable: number; // 503 with Retry-After, as promised during outages
+  connectionErrors: number;
+  serverErrors: { status: number; path: string; body: string }[]; // any other 5xx: a defect
+};
+
+export const newTraffic = (): Traffic => ({ requests: 0, unavailable: 0, connectionErrors: 0, serverErrors: [] });
+
+export class Client {
+  constructor(
+    private readonly urls: string[],
+    private readonly traffic: Traffic,
+    private readonly random: () => number,
+  ) {}
+
+  async call(method: "GET" | "POST", path: string, body?: unknown, instance?: number): Promise<Reply> {
+    const base = this.urls[instance ?? Math.floor(this.random() * this.urls.length)]!;
+    this.traffic.requests++;
+    try {
+      const res = await fetch(base + path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      if (res.status === 503) this.traffic.unavailable++;
+      else if (res.status >= 500) this.traffic.serverErrors.push({ status: res.status, path, body: text.slice(0, 300) });
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        if (res.status < 500) this.traffic.serverErrors.push({ status: res.status, path, body: `not JSON: ${text.slice(0, 200)}` });
+      }
+      return { status: res.status, body: parsed };
+    } catch {
+      this.traffic.connectionErrors++;
+      return { status: 0, body: null };
+    }
+  }
+
+  join(userId: string, ticketTypeId: number, quantity: number, instance?: number) {
+    return this.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity }, instance);
+  }
+  status(token: string, instance?: number) {
+    return this.call("GET", `/reservation/status?token=${encodeURIComponent(token)}`, undefined, instance);
+  }
+  confirm(token: string, instance?: number) {
+    return this.call("POST", "/reservation/confirm", { token }, instance);
+  }
+  release(token: string, instance?: number) {
+    return this.call("POST", "/reservation/release", { token }, instance);
+  }
+}
+
+/** A repeatable random source (mulberry32), so a failing run can be replayed with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const jitter = (random: () => number, min: number, max: number) => min + random() * (max - min);

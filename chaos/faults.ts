@@ -1,0 +1,184 @@
+// The faults of a run, injected one after another at random moments while the crowd buys:
+// kill -9 of an instance, a graceful stop (SIGTERM) under load, Redis losing its data or
+// restarting, PostgreSQL restarting, and the crash points of src/crash-points.ts, each
+// followed by a restart.
+import Redis from "ioredis";
+import type { LocalPostgres, LocalRedis } from "../scripts/local-servers";
+import type { CrashPoint } from "../src/crash-points";
+import { jitter, type Client } from "./client";
+import type { Instance } from "./cluster";
+import type { Journal } from "./crowd";
+
+export type Fault =
+  | { kind: "kill -9" }
+  | { kind: "SIGTERM" }
+  | { kind: "redis FLUSHDB" }
+  | { kind: "redis restart" }
+  | { kind: "postgres restart" }
+  | { kind: "crash point"; point: CrashPoint };
+
+export type FaultRecord = { at_s: number; fault: string; detail: string; took_ms: number; ok: boolean };
+
+export type FaultContext = {
+  instances: Instance[];
+  redis: LocalRedis;
+  postgres: LocalPostgres;
+  client: Client;
+  journal: Journal;
+  probeTypeId: number;
+  random: () => number;
+  started: number;
+  say: (line: string) => void;
+};
+
+const describe = (f: Fault) => (f.kind === "crash point" ? `crash point ${f.point}` : f.kind);
+/** How long an armed instance may take to reach its crash point before the run fails. */
+const CRASH_POINT_TIMEOUT_MS = 45_000;
+
+export async function injectFaults(ctx: FaultContext, faults: Fault[], gapMs: [number, number]): Promise<FaultRecord[]> {
+  const records: FaultRecord[] = [];
+  for (const fault of faults) {
+    await Bun.sleep(jitter(ctx.random, ...gapMs));
+    const at = Date.now();
+    const { detail, ok } = await inject(ctx, fault);
+    const record = { at_s: (at - ctx.started) / 1000, fault: describe(fault), detail, took_ms: Date.now() - at, ok };
+    records.push(record);
+    ctx.say(`${record.at_s.toFixed(1)}s ${record.fault}: ${detail}${ok ? "" : " (FAILED)"}`);
+  }
+  return records;
+}
+
+async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string; ok: boolean }> {
+  switch (fault.kind) {
+    case "kill -9": {
+      const alive = ctx.instances.filter((i) => i.alive);
+      const victim = alive[Math.floor(ctx.random() * alive.length)]!;
+      const pid = victim.pid;
+      await victim.kill9();
+      await Bun.sleep(jitter(ctx.random, 200, 1500));
+      await victim.start();
+      return { detail: `instance ${victim.index} (pid ${pid}) killed and restarted`, ok: true };
+    }
+    case "SIGTERM": {
+      const alive = ctx.instances.filter((i) => i.alive);
+      const victim = alive[Math.floor(ctx.random() * alive.length)]!;
+      const { ms, code } = await victim.terminate();
+      await victim.start();
+      const ok = code === 0 && ms <= 10_000;
+      return { detail: `instance ${victim.index} stopped in ${ms} ms with exit code ${code} under load, restarted`, ok };
+    }
+    case "redis FLUSHDB": {
+      const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 3 });
+      await redis.flushdb();
+      redis.disconnect();
+      return { detail: "every key gone: queues, places, batches in flight, leases", ok: true };
+    }
+    case "redis restart":
+      await ctx.redis.restart(1000);
+      return { detail: "killed, down 1 s, started empty", ok: true };
+    case "postgres restart":
+      await ctx.postgres.restart();
+      return { detail: "immediate stop (every connection dropped), started again", ok: true };
+    case "crash point":
+      return crashAt(ctx, fault.point);
+  }
+}
+
+/**
+ * Every instance is restarted set to die at `point`; probe buyers make the traffic that gets
+ * there; the first to die, and then all, are restarted normally; what the probes were (or were
+ * not) told is checked.
+ */
+async function crashAt(ctx: FaultContext, point: CrashPoint): Promise<{ detail: string; ok: boolean }> {
+  for (const instance of ctx.instances) {
+    if (instance.armedWith === point && !instance.alive) continue; // got there already
+    await instance.restart(point);
+  }
+  const died = Promise.race(ctx.instances.map((i) => i.diedOnItsOwn().then(() => i)));
+  const stop = new AbortController();
+  const unanswered: string[] = [];
+  const probing = probe(ctx, point, stop.signal, unanswered);
+  const victim = await Promise.race([died, Bun.sleep(CRASH_POINT_TIMEOUT_MS).then(() => null)]);
+  stop.abort();
+  await probing;
+  for (const instance of ctx.instances) {
+    if (instance.alive) await instance.restart();
+    else await instance.start();
+  }
+  if (!victim) return { detail: `no instance reached it within ${CRASH_POINT_TIMEOUT_MS / 1000} s`, ok: false };
+
+  const wrong = await checkUnanswered(ctx, point, unanswered);
+  ctx.journal.wrongAnswers.push(...wrong);
+  const checked = unanswered.length > 0 ? `; ${unanswered.length} unanswered request(s) checked afterwards` : "";
+  return { detail: `instance ${victim.index} died there and was restarted${checked}`, ok: wrong.length === 0 };
+}
+
+let probes = 0;
+
+/** Traffic that reaches `point`, sent until `signal` fires. Tokens whose request got no answer go to `unanswered`. */
+async function probe(ctx: FaultContext, point: CrashPoint, signal: AbortSignal, unanswered: string[]): Promise<void> {
+  while (!signal.aborted) {
+    const user = `probe-${++probes}`;
+    if (point === "join:queued" || point.startsWith("process:")) {
+      await ctx.client.join(user, ctx.probeTypeId, 1);
+      await Bun.sleep(100);
+      continue;
+    }
+    const token = await holdFor(ctx, user, signal);
+    if (!token) continue;
+    if (point === "expire:expired") continue; // left to lapse
+    const reply = point === "confirm:booked" ? await ctx.client.confirm(token) : await ctx.client.release(token);
+    if (reply.status === 0) unanswered.push(token);
+    await Bun.sleep(100);
+  }
+}
+
+/** Joins and waits for a hold; the token, or null if none came. */
+async function holdFor(ctx: FaultContext, user: string, signal: AbortSignal): Promise<string | null> {
+  const joined = await ctx.client.join(user, ctx.probeTypeId, 1);
+  if (joined.status !== 200) return null;
+  const token: string = joined.body.queue_token;
+  const until = Date.now() + 10_000;
+  while (!signal.aborted && Date.now() < until) {
+    const status = await ctx.client.status(token);
+    if (status.body?.status === "reserved") {
+      ctx.journal.seenReserved.add(token);
+      return token;
+    }
+    if (status.status === 200 && status.body?.status !== "queued") return null;
+    await Bun.sleep(50);
+  }
+  return null;
+}
+
+/** A confirm or release whose answer was lost in the crash must have taken effect, once. */
+async function checkUnanswered(ctx: FaultContext, point: CrashPoint, tokens: string[]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const token of tokens) {
+    const expected = point === "confirm:booked" ? "confirmed" : "released";
+    const status = await untilAnswered(() => ctx.client.status(token));
+    // the request may have died before reaching the crash point, on an instance killed for it
+    if (status.body?.status === "reserved" || status.body?.status === "expired") continue;
+    if (status.body?.status !== expected) {
+      wrong.push(`after a crash at ${point}, status said ${JSON.stringify(status.body)}`);
+      continue;
+    }
+    const again = await untilAnswered(() =>
+      expected === "confirmed" ? ctx.client.confirm(token) : ctx.client.release(token),
+    );
+    const same = expected === "confirmed" ? again.body?.booking_id === status.body.booking_id : again.status === 200;
+    if (again.status !== 200 || !same) {
+      wrong.push(`after a crash at ${point}, repeating it answered ${again.status} ${JSON.stringify(again.body)}`);
+    }
+    if (expected === "confirmed" && again.status === 200) ctx.journal.bookings.set(token, again.body.booking_id);
+  }
+  return wrong;
+}
+
+async function untilAnswered(call: () => ReturnType<Client["status"]>) {
+  for (;;) {
+    const reply = await call();
+    if (reply.status !== 0 && reply.status !== 503) return reply;
+    await Bun.sleep(200);
+  }
+}

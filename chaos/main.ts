@@ -1,0 +1,66 @@
+// `bun run chaos [--quick] [--seed N] [--no-postgres-restart] [--json FILE]`: the fault suite
+// against the binary built from the code as it is now. Exits 1 when any check fails.
+import { buildBinary } from "../scripts/binary";
+import { runChaos, type ChaosReport } from "./run";
+import { FULL_RUN, QUICK_RUN } from "./runs";
+
+const USAGE = `usage: bun run chaos [--quick] [--seed N] [--no-postgres-restart] [--json FILE]
+  --quick                the short version (as in bun test)
+  --seed N               replay a run
+  --no-postgres-restart  leave PostgreSQL running (it is the suite's own server either way)
+  --json FILE            write every figure there`;
+
+function parse(argv: string[]) {
+  const options = { quick: false, seed: Math.floor(Math.random() * 2 ** 31), postgresRestart: true, json: null as string | null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--quick") options.quick = true;
+    else if (arg === "--no-postgres-restart") options.postgresRestart = false;
+    else if (arg === "--seed" && argv[i + 1]) options.seed = Number(argv[++i]);
+    else if (arg === "--json" && argv[i + 1]) options.json = argv[++i]!;
+    else {
+      console.error(USAGE);
+      process.exit(2);
+    }
+  }
+  return options;
+}
+
+export function printReport(r: ChaosReport): void {
+  const out: string[] = [];
+  out.push(`\nfault suite, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.options.instances} instances`);
+  out.push("\nfaults injected");
+  const counts = new Map<string, number>();
+  for (const f of r.faults) counts.set(f.fault, (counts.get(f.fault) ?? 0) + 1);
+  for (const [fault, n] of counts) out.push(`  ${fault.padEnd(34)} ${n}`);
+  out.push("\n  at       fault                               what happened");
+  for (const f of r.faults) out.push(`  ${(f.at_s.toFixed(1) + "s").padEnd(8)} ${f.fault.padEnd(35)} ${f.ok ? "" : "FAILED "}${f.detail}`);
+  const c = r.crowd;
+  out.push(`\ncrowd: ${r.options.buyers} buyers for ${r.options.seats} seats; ${c.served} got a hold`);
+  out.push(`  ${Object.entries(c.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}; told to rejoin ${c.toldToRejoin}, duplicates ${c.duplicates}`);
+  const t = r.traffic;
+  out.push(`requests: ${t.requests}; 503 ${t.unavailable}; connection errors ${t.connectionErrors}; other 5xx ${t.serverErrors}`);
+  out.push("\nseats: capacity = stock + held + booked; holds: how many were granted and how each ended");
+  out.push("ticket type    capacity   stock   held     booked  holds  expired  released");
+  for (const row of r.tables) {
+    const cells = [row.capacity, row.stock, row.held, row.booked, row.holds, row.expired, row.released];
+    const widths = [8, 7, 6, 10, 6, 8, 9];
+    out.push(`${row.ticket_type.padEnd(14)} ${cells.map((v, i) => String(v).padStart(widths[i]!)).join(" ")}`);
+  }
+  out.push("\nchecks");
+  for (const check of r.checks) out.push(`  ${check.ok ? "ok  " : "FAIL"} ${check.name.padEnd(24)} ${check.detail}`);
+  out.push(r.passed ? "\nPASSED" : `\nFAILED (instance logs: ${r.logs})`);
+  console.log(out.join("\n"));
+}
+
+if (import.meta.main) {
+  const args = parse(process.argv.slice(2));
+  const say = (line: string) => console.error(`[chaos] ${line}`);
+  say("building the binary");
+  const binary = await buildBinary();
+  const base = args.quick ? QUICK_RUN : FULL_RUN;
+  const report = await runChaos({ ...base, postgresRestart: args.postgresRestart && base.postgresRestart, binary, seed: args.seed, say });
+  printReport(report);
+  if (args.json) await Bun.write(args.json, JSON.stringify(report, null, 2));
+  process.exit(report.passed ? 0 : 1);
+}

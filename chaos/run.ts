@@ -1,0 +1,225 @@
+// One run of the fault suite: its own Redis and PostgreSQL (so restarting them harms nobody),
+// several instances of the binary, a crowd buying while faults are injected, then every
+// invariant checked in SQL and every answer the crowd got checked against PostgreSQL.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalPostgres, LocalRedis, freePort } from "../scripts/local-servers";
+import type { CrashPoint } from "../src/crash-points";
+import { createSql, type Sql } from "../src/db";
+import { checkInvariants, overdueHolds } from "../src/invariants";
+import { Client, newTraffic, seededRandom, type Traffic } from "./client";
+import { Instance } from "./cluster";
+import { newJournal, runCrowd, type CrowdResult } from "./crowd";
+import { injectFaults, type Fault, type FaultRecord } from "./faults";
+
+export type ChaosOptions = {
+  binary: string;
+  instances: number;
+  buyers: number;
+  seats: number;
+  /** Buyers arrive evenly over this long; the faults are injected meanwhile. */
+  arrivalSeconds: number;
+  kills: number;
+  crashPoints: readonly CrashPoint[];
+  postgresRestart: boolean;
+  holdSeconds: number;
+  gapMs: [number, number];
+  seed: number;
+  say: (line: string) => void;
+};
+
+/** Holds still held this long after their deadline break I6 ("within a second or two"). */
+const I6_GRACE_SECONDS = 2;
+
+export type Check = { name: string; ok: boolean; detail: string };
+
+export type ChaosReport = {
+  seed: number;
+  options: Omit<ChaosOptions, "binary" | "say">;
+  seconds: number;
+  faults: FaultRecord[];
+  crowd: CrowdResult;
+  traffic: Omit<Traffic, "serverErrors"> & { serverErrors: number };
+  /** Seats (capacity, stock, held, booked) and holds (granted, expired, released) per ticket type. */
+  tables: { ticket_type: string; capacity: number; stock: number; held: number; booked: number; holds: number; expired: number; released: number }[];
+  shutdown_ms: number[];
+  checks: Check[];
+  passed: boolean;
+  logs: string;
+};
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const random = seededRandom(o.seed);
+  const logs = mkdtempSync(join(tmpdir(), "ticket-queue-chaos-"));
+  const redis = await LocalRedis.start();
+  let postgres: LocalPostgres | null = null;
+  let sql: Sql | null = null;
+  const instances: Instance[] = [];
+  let passed = false;
+  try {
+    postgres = await LocalPostgres.start();
+    o.say(`own Redis ${redis.url}, own PostgreSQL ${postgres.url}, logs in ${logs}`);
+    const env = {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      TOKEN_SECRET: "chaos-secret-".padEnd(48, "x"),
+      RESERVATION_TTL_SECONDS: String(o.holdSeconds),
+      LOG_LEVEL: "info",
+      STARTUP_TIMEOUT_SECONDS: "60",
+    };
+    const migrated = Bun.spawn([o.binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
+    if ((await migrated.exited) !== 0) throw new Error(`migrate failed: ${await new Response(migrated.stderr).text()}`);
+    sql = createSql(postgres.url, { max: 2 });
+    const [event] = await sql`INSERT INTO events (name) VALUES ('Chaos night') RETURNING id`;
+    const [crowdType] = await sql`
+      INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Floor', 50, ${o.seats}, ${o.seats})
+      RETURNING id`;
+    const [probeType] = await sql`
+      INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Probe seats', 1, 100000, 100000)
+      RETURNING id`;
+
+    for (let i = 0; i < o.instances; i++) {
+      instances.push(new Instance(i, freePort(), o.binary, env, join(logs, `instance-${i}.log`)));
+    }
+    await Promise.all(instances.map((i) => i.start()));
+    o.say(`${o.instances} instances up; ${o.buyers} buyers arrive over ${o.arrivalSeconds} s for ${o.seats} seats`);
+
+    const traffic = newTraffic();
+    const journal = newJournal();
+    const client = new Client(instances.map((i) => i.url), traffic, random);
+    const giveUp = new AbortController();
+    const crowd = runCrowd(client, journal, {
+      buyers: o.buyers, ticketTypeId: crowdType!.id, arrivalMs: o.arrivalSeconds * 1000, random, giveUp: giveUp.signal,
+    });
+    const plan = faultPlan(o, random);
+    const faults = await injectFaults(
+      { instances, redis, postgres, client, journal, probeTypeId: probeType!.id, random, started, say: o.say },
+      plan, o.gapMs,
+    );
+    o.say("faults done; waiting for the crowd to finish");
+    const crowdDeadline = setTimeout(() => giveUp.abort(), Math.max(60_000, o.arrivalSeconds * 1000 - (Date.now() - started) + 60_000));
+    const crowdResult = await crowd;
+    clearTimeout(crowdDeadline);
+
+    // Every deadline passes; the cleaners then have I6's grace to end each hold.
+    const [latest] = await sql<{ ms: number | null }[]>`
+      SELECT (extract(epoch FROM max(expires_at) - now()) * 1000)::float8 AS ms FROM reservations WHERE status = 'held'`;
+    await Bun.sleep(Math.max(0, latest?.ms ?? 0) + I6_GRACE_SECONDS * 1000 + 500);
+
+    const checks = await finalChecks(sql, o, journal, traffic, crowdResult, faults);
+    const drift = Bun.spawn([o.binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
+    const driftCode = await drift.exited;
+    checks.push({ name: "ticket-queue check", ok: driftCode === 0, detail: `exit ${driftCode}: ${(await new Response(drift.stdout).text()).trim().split("\n").at(-1)}` });
+    const tables = await tableSummary(sql);
+    const driftLogged = await linesMentioning(logs, "STOCK DRIFT");
+    checks.push({ name: "no drift logged", ok: driftLogged.length === 0, detail: driftLogged[0] ?? "no cleaner logged STOCK DRIFT" });
+
+    const stops = await Promise.all(instances.map((i) => i.terminate()));
+    const slowest = Math.max(...stops.map((s) => s.ms));
+    checks.push({
+      name: "SIGTERM",
+      ok: stops.every((s) => s.code === 0 && s.ms <= 10_000),
+      detail: `every instance exited ${stops.map((s) => s.code).join("/")} within ${slowest} ms (limit 10 s)`,
+    });
+
+    const { binary: _binary, say: _say, ...options } = o;
+    passed = checks.every((c) => c.ok);
+    return {
+      seed: o.seed,
+      options,
+      seconds: (Date.now() - started) / 1000,
+      faults,
+      crowd: crowdResult,
+      traffic: { ...traffic, serverErrors: traffic.serverErrors.length },
+      tables,
+      shutdown_ms: stops.map((s) => s.ms),
+      checks,
+      passed,
+      logs: passed ? "(removed)" : logs,
+    };
+  } finally {
+    await Promise.all(instances.map((i) => i.kill9()));
+    if (passed) rmSync(logs, { recursive: true, force: true }); // kept for reading when a run fails
+    await sql?.end({ timeout: 1 });
+    await postgres?.stop();
+    await redis.stop();
+  }
+}
+
+/** The faults in a random order: kills, the crash points, and Redis and PostgreSQL ones. */
+function faultPlan(o: ChaosOptions, random: () => number): Fault[] {
+  const faults: Fault[] = [
+    ...Array.from({ length: o.kills }, () => ({ kind: "kill -9" as const })),
+    { kind: "SIGTERM" },
+    ...o.crashPoints.map((point) => ({ kind: "crash point" as const, point })),
+    { kind: "redis FLUSHDB" },
+    { kind: "redis restart" },
+    ...(o.postgresRestart ? [{ kind: "postgres restart" as const }] : []),
+  ];
+  for (let i = faults.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [faults[i], faults[j]] = [faults[j]!, faults[i]!];
+  }
+  return faults;
+}
+
+async function finalChecks(
+  sql: Sql, o: ChaosOptions, journal: ReturnType<typeof newJournal>, traffic: Traffic, crowd: CrowdResult, faults: FaultRecord[],
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const findings = await checkInvariants(sql);
+  for (const invariant of ["I1", "I2", "I3", "I4", "I5"] as const) {
+    const found = findings.filter((f) => f.invariant === invariant);
+    checks.push({ name: invariant, ok: found.length === 0, detail: found.length === 0 ? "holds" : found.slice(0, 3).map((f) => f.detail).join("; ") });
+  }
+  const overdue = await overdueHolds(sql, I6_GRACE_SECONDS);
+  checks.push({ name: "I6", ok: overdue.length === 0, detail: overdue.length === 0 ? "every hold ended" : overdue.slice(0, 3).map((f) => f.detail).join("; ") });
+
+  const failed = faults.filter((f) => !f.ok);
+  checks.push({ name: "faults", ok: failed.length === 0, detail: failed.length === 0 ? `${faults.length} injected` : failed.map((f) => `${f.fault}: ${f.detail}`).join("; ") });
+
+  const tokens = [...journal.seenReserved];
+  const [{ missing }] = await sql<{ missing: number }[]>`
+    SELECT count(*)::int AS missing FROM unnest(${tokens}::text[]) AS t(token)
+    WHERE NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = t.token)`;
+  checks.push({ name: "holds answered exist", ok: missing === 0, detail: `${tokens.length} tokens answered "reserved"; ${missing} without a hold in PostgreSQL` });
+
+  const booked = [...journal.bookings];
+  const [{ wrong }] = await sql<{ wrong: number }[]>`
+    SELECT count(*)::int AS wrong FROM unnest(${booked.map(([t]) => t)}::text[], ${booked.map(([, id]) => id)}::bigint[]) AS a(token, id)
+    WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.token = a.token AND b.id = a.id)`;
+  checks.push({ name: "bookings answered exist", ok: wrong === 0, detail: `${booked.length} bookings answered; ${wrong} not in PostgreSQL as answered` });
+
+  checks.push({
+    name: "answers",
+    ok: journal.wrongAnswers.length === 0 && traffic.serverErrors.length === 0,
+    detail: journal.wrongAnswers.length + traffic.serverErrors.length === 0
+      ? "no wrong answer, no 5xx but 503"
+      : [...journal.wrongAnswers.slice(0, 3), ...traffic.serverErrors.slice(0, 3).map((e) => `${e.status} on ${e.path}: ${e.body}`)].join("; "),
+  });
+  checks.push({ name: "every buyer finished", ok: crowd.outcomes.stuck === 0, detail: `${crowd.outcomes.stuck} of ${o.buyers} stuck` });
+  return checks;
+}
+
+async function linesMentioning(folder: string, text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of readdirSync(folder)) {
+    for (const line of (await Bun.file(join(folder, name)).text()).split("\n")) if (line.includes(text)) found.push(line);
+  }
+  return found;
+}
+
+async function tableSummary(sql: Sql): Promise<ChaosReport["tables"]> {
+  return sql`
+    SELECT t.name AS ticket_type, t.capacity, t.stock,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'held'), 0)::int AS held,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'confirmed'), 0)::int AS booked,
+           count(r.token) FILTER (WHERE r.status = 'expired')::int AS expired,
+           count(r.token) FILTER (WHERE r.status = 'released')::int AS released,
+           count(r.token)::int AS holds
+    FROM ticket_types t LEFT JOIN reservations r ON r.ticket_type_id = t.id
+    GROUP BY t.id ORDER BY t.id`;
+}
