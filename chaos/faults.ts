@@ -51,8 +51,7 @@ export async function injectFaults(ctx: FaultContext, faults: Fault[], gapMs: [n
 async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string; ok: boolean }> {
   switch (fault.kind) {
     case "kill -9": {
-      const alive = ctx.instances.filter((i) => i.alive);
-      const victim = alive[Math.floor(ctx.random() * alive.length)]!;
+      const victim = anyAlive(ctx);
       const pid = victim.pid;
       await victim.kill9();
       await Bun.sleep(jitter(ctx.random, 200, 1500));
@@ -60,8 +59,7 @@ async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string
       return { detail: `instance ${victim.index} (pid ${pid}) killed and restarted`, ok: true };
     }
     case "SIGTERM": {
-      const alive = ctx.instances.filter((i) => i.alive);
-      const victim = alive[Math.floor(ctx.random() * alive.length)]!;
+      const victim = anyAlive(ctx);
       const { ms, code } = await victim.terminate();
       await victim.start();
       const ok = code === 0 && ms <= 10_000;
@@ -111,6 +109,11 @@ async function crashAt(ctx: FaultContext, point: CrashPoint): Promise<{ detail: 
   ctx.journal.wrongAnswers.push(...wrong);
   const checked = unanswered.length > 0 ? `; ${unanswered.length} unanswered request(s) checked afterwards` : "";
   return { detail: `instance ${victim.index} died there and was restarted${checked}`, ok: wrong.length === 0 };
+}
+
+function anyAlive(ctx: FaultContext): Instance {
+  const alive = ctx.instances.filter((i) => i.alive);
+  return alive[Math.floor(ctx.random() * alive.length)]!;
 }
 
 let probes = 0;

@@ -1,6 +1,8 @@
 // Test-only crash points for the fault suite: with TQ_CRASH_AT set to a point's name, the
 // process kills itself (SIGKILL: no clean-up, no answer sent) the first time it gets there, so
 // a crash between two steps of a flow is reproducible instead of a lucky kill -9.
+import { createLogger } from "./log";
+
 export const CRASH_POINTS = [
   "join:queued", //         join: the place is in Redis; the type is not yet marked active
   "process:claimed", //     process: a batch is popped and in flight; PostgreSQL not asked
@@ -17,6 +19,6 @@ const target = process.env.TQ_CRASH_AT;
 
 export function crashPoint(point: CrashPoint): void {
   if (target !== point) return;
-  console.error(JSON.stringify({ time: new Date().toISOString(), level: "error", message: "test crash point reached; killing the process", point }));
+  createLogger("error").error("test crash point reached; killing the process", { point });
   process.kill(process.pid, "SIGKILL");
 }
