@@ -73,7 +73,7 @@ export class BenchEnv {
         const { id, token } = this.tokens.issue(ticketTypeId);
         if (keep(i + 1)) kept.set(i + 1, token);
         const user = `u${i}`;
-        (pipeline as any).tqJoin(k.queue, k.meta, k.user(user), k.record(id), id, user, 1, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), token);
+        (pipeline as any).tqJoin(k.queue, k.meta, k.user(user), k.record(id), k.mapping(id), id, user, 1, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), token, k.batchPrefix, ticketTypeId);
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

@@ -1,7 +1,7 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
-  pending with its batch and position in it (its record keeps the TTL it got on joining) and
-  gets its token mapping; the batch is recorded in flight as one entry, so nothing popped lives
+  pending with its batch and position in it (its record, and its token mapping, keep the TTL
+  they got on joining: join-5.lua writes the mapping, so serving costs no key per person); the batch is recorded in flight as one entry, so nothing popped lives
   only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a
@@ -15,17 +15,14 @@
     ARGV[1] most tokens to take
     ARGV[2] now in ms
     ARGV[3] record key prefix, reservation:{T}:
-    ARGV[4] mapping key prefix, token-ticket-type:{T}:
-    ARGV[5] ms the token mapping lives (outlasts any hold deadline)
-    ARGV[6] ticket type id (the mapping's value)
-    ARGV[7] id of the new batch
-    ARGV[8] the caller's own batches in flight, as "<id>,<id>" ('' for none)
+    ARGV[4] id of the new batch
+    ARGV[5] the caller's own batches in flight, as "<id>,<id>" ('' for none)
 
   Output:
     'busy'  other batches are in flight
     'empty' nobody is waiting
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
-      "<token>\t<user id>\t<quantity>\t<place>" (written by join-4.lua), ready for PostgreSQL
+      "<token>\t<user id>\t<quantity>\t<place>" (written by join-5.lua), ready for PostgreSQL
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]
@@ -33,11 +30,8 @@ local metaKey = KEYS[3]
 local count = tonumber(ARGV[1])
 local now = ARGV[2]
 local recordPrefix = ARGV[3]
-local mappingPrefix = ARGV[4]
-local mappingTtl = ARGV[5]
-local ticketTypeId = ARGV[6]
-local batchId = ARGV[7]
-local owned = ARGV[8]
+local batchId = ARGV[4]
+local owned = ARGV[5]
 
 local inflight = redis.call('HLEN', inflightKey)
 if inflight > 0 then
@@ -62,7 +56,6 @@ for _, id in ipairs(ids) do
   local found = redis.call('HMGET', record, 'state', 'line')
   if found[1] == 'queued' then
     redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
-    redis.call('SET', mappingPrefix .. id, ticketTypeId, 'PX', mappingTtl)
     taken[#taken + 1] = id
     lines[#lines + 1] = found[2]
   end

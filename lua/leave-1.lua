@@ -8,6 +8,7 @@
     ARGV[1] user key prefix, user:{T}:
     ARGV[2] seconds a record in a final state is kept
     ARGV[3] the token id
+    ARGV[4] mapping key prefix, token-ticket-type:{T}:
 
   Output:
     'released' when the place was given back, else the current state ('' when unknown)
@@ -16,6 +17,7 @@ local record = KEYS[1]
 local userPrefix = ARGV[1]
 local endedTtl = ARGV[2]
 local id = ARGV[3]
+local mappingPrefix = ARGV[4]
 
 local found = redis.call('HMGET', record, 'state', 'user')
 local state, user = found[1], found[2]
@@ -24,6 +26,7 @@ if state ~= 'queued' then
 end
 redis.call('HSET', record, 'state', 'released')
 redis.call('EXPIRE', record, endedTtl)
+redis.call('DEL', mappingPrefix .. id)
 if redis.call('GET', userPrefix .. user) == id then
   redis.call('DEL', userPrefix .. user)
 end

@@ -89,7 +89,7 @@ if string.find(codes, '[^R]') then
           redis.call('HSET', record, 'state', 'queued')
           redis.call('HDEL', record, 'batch', 'pos')
           redis.call('EXPIRE', record, placeTtl)
-          redis.call('DEL', mappingPrefix .. id)
+          redis.call('EXPIRE', mappingPrefix .. id, placeTtl)
           back[#back + 1] = id
         end
       elseif current and FINAL[code] then

@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 import claim from "../lua/claim-3.lua" with { type: "text" };
 import finish from "../lua/finish-1.lua" with { type: "text" };
-import join from "../lua/join-4.lua" with { type: "text" };
+import join from "../lua/join-5.lua" with { type: "text" };
 import lease from "../lua/lease-1.lua" with { type: "text" };
 import leave from "../lua/leave-1.lua" with { type: "text" };
 import lookup from "../lua/lookup-2.lua" with { type: "text" };
@@ -15,7 +15,7 @@ type Script = (...args: Arg[]) => Promise<unknown>;
 
 /** File name (with its key count, BullMQ style) and source of each atomic step. */
 const SCRIPTS = {
-  tqJoin: ["join-4", join],
+  tqJoin: ["join-5", join],
   tqClaim: ["claim-3", claim],
   tqSettle: ["settle-4", settle],
   tqFinish: ["finish-1", finish],
@@ -72,6 +72,7 @@ function buildKeys(prefix: string, ticketTypeId: number) {
   const tag = `{${ticketTypeId}}`;
   const recordPrefix = `${prefix}reservation:${tag}:`;
   const userPrefix = `${prefix}user:${tag}:`;
+  const mappingPrefix = `${prefix}token-ticket-type:${tag}:`;
   return {
     queue: `${prefix}queue:${tag}`,
     meta: `${prefix}meta:${tag}`,
@@ -80,9 +81,10 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     batchPrefix: `${prefix}batch:${tag}:`,
     lease: `${prefix}lease:${tag}`,
     recordPrefix,
-    mappingPrefix: `${prefix}token-ticket-type:${tag}:`,
+    mappingPrefix,
     userPrefix,
     record: (id: string) => recordPrefix + id,
+    mapping: (id: string) => mappingPrefix + id,
     user: (userId: string) => userPrefix + userId,
   };
 }

@@ -1,5 +1,5 @@
 // Tokens are opaque, URL-safe and signed: base64url of
-//   ticket type id (4 bytes, big-endian) | token id (16 random bytes) | HMAC-SHA256 (first 16 bytes)
+//   ticket type id (4 bytes, big-endian) | token id (16 bytes, UUIDv7) | HMAC-SHA256 (first 16 bytes)
 // so a token names its ticket type, cannot be guessed or forged, and cannot be moved to another
 // ticket type. Redis keys use only the token id, and only after the signature checked out.
 import { timingSafeEqual } from "node:crypto";
@@ -34,7 +34,7 @@ export function createTokens(secret: string): Tokens {
 
   return {
     issue(ticketTypeId) {
-      const id = randomId();
+      const id = newTokenId();
       return { ticketTypeId, id, token: sign(ticketTypeId, id) };
     },
     sign,
@@ -51,18 +51,12 @@ export function createTokens(secret: string): Tokens {
   };
 }
 
-// Random ids come from a pool filled 4 KiB at a time: one call to the system's generator per
-// 256 tokens instead of one each.
-const pool = Buffer.alloc(4096);
-let used = pool.length;
-function randomId(): string {
-  if (used + ID_BYTES > pool.length) {
-    crypto.getRandomValues(pool);
-    used = 0;
-  }
-  used += ID_BYTES;
-  return pool.toString("base64url", used - ID_BYTES, used);
-}
+// A token id is a UUIDv7: time first, then random bits. Tokens of one ticket type issued
+// close together then sort close together, so PostgreSQL adds a batch of holds to a few hot
+// pages of the token index instead of 2000 random ones (about a quarter of a grant's cost;
+// bench/ measures it). The id stays unguessable where it matters: a token without its MAC is
+// refused, and the MAC needs the secret.
+const newTokenId = () => Bun.randomUUIDv7("base64url");
 
 /** The token id inside a token read back from our own database (already trusted). */
 export function tokenIdOf(token: string): string {

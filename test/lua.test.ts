@@ -28,12 +28,12 @@ const fresh = () => {
 async function joinRaw(ticketTypeId: number, user: string, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id) {
   const k = env.s.keys(ticketTypeId);
   return ((await env.s.redis.tqJoin(
-    k.queue, k.meta, k.user(user), k.record(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
-    env.s.tokens.sign(ticketTypeId, id), k.batchPrefix,
+    k.queue, k.meta, k.user(user), k.record(id), k.mapping(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
+    env.s.tokens.sign(ticketTypeId, id), k.batchPrefix, ticketTypeId,
   )) as string).split("\t") as [string, string, string, string, string, string, string, string];
 }
 
-describe("join-4.lua", () => {
+describe("join-5.lua", () => {
   test("appends new places in order and remembers the user's live place", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = await joinRaw(ticketTypeId, "a", 2);
@@ -46,6 +46,8 @@ describe("join-4.lua", () => {
     });
     expect(await r.ttl(k.record(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     expect(await r.get(k.user("a"))).toBe(a[1]);
+    expect(await r.get(k.mapping(a[1]))).toBe(String(ticketTypeId));
+    expect(await r.ttl(k.mapping(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     const again = await joinRaw(ticketTypeId, "a");
     expect(again.slice(0, 7)).toEqual(["existing", a[1], "queued", "1", "0", "2", ""]);
     expect(await r.llen(k.queue)).toBe(2);
@@ -65,7 +67,7 @@ describe("join-4.lua", () => {
   test("a place holding tickets is live until its deadline, then not", async () => {
     const { ticketTypeId, k, r } = fresh();
     const first = await joinRaw(ticketTypeId, "a");
-    const claim = await claimBatch(r, k, ticketTypeId, 1, 60);
+    const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const again = await joinRaw(ticketTypeId, "a");
@@ -76,12 +78,12 @@ describe("join-4.lua", () => {
 });
 
 describe("claim-3.lua", () => {
-  test("pops a batch in order, marks it pending with its mapping, records it in flight as one entry", async () => {
+  test("pops a batch in order, marks it pending, records it in flight as one entry", async () => {
     const { ticketTypeId, k, r } = fresh();
-    expect(await claimBatch(r, k, ticketTypeId, 10, 60)).toEqual({ kind: "empty" });
+    expect(await claimBatch(r, k, 10)).toEqual({ kind: "empty" });
     const ids: string[] = [];
     for (const user of ["a", "b", "c"]) ids.push((await joinRaw(ticketTypeId, user, user === "b" ? 3 : 1))[1]);
-    const claim = await claimBatch(r, k, ticketTypeId, 2, 60);
+    const claim = await claimBatch(r, k, 2);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     expect(claim.epoch).toBeGreaterThan(0);
     expect(claim.popped).toBe(2);
@@ -93,16 +95,14 @@ describe("claim-3.lua", () => {
       { token: sign(ids[1]!), userId: "b", quantity: 3, place: 2 },
     ]);
     expect(await r.hmget(k.record(ids[1]!), "state", "batch", "pos")).toEqual(["pending", claim.batchId, "2"]);
-    expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
-    expect(await r.pttl(k.mappingPrefix + ids[0]!)).toBeGreaterThan(60_000);
     const inflight = await r.hgetall(k.inflight);
     expect(Object.keys(inflight)).toEqual([claim.batchId]);
     expect(inflight[claim.batchId]).toMatch(new RegExp(`^\\d+:${ids[0]},${ids[1]}$`));
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[2]!]);
     // refuses while a batch it was not told about is in flight; allows the caller's own
-    expect(await claimBatch(r, k, ticketTypeId, 2, 60)).toEqual({ kind: "busy" });
-    expect(await claimBatch(r, k, ticketTypeId, 2, 60, ["another-batch"])).toEqual({ kind: "busy" });
-    expect((await claimBatch(r, k, ticketTypeId, 2, 60, [claim.batchId])).kind).toBe("claimed");
+    expect(await claimBatch(r, k, 2)).toEqual({ kind: "busy" });
+    expect(await claimBatch(r, k, 2, ["another-batch"])).toEqual({ kind: "busy" });
+    expect((await claimBatch(r, k, 2, [claim.batchId])).kind).toBe("claimed");
   });
 
   test("drops tokens that left the queue", async () => {
@@ -110,7 +110,7 @@ describe("claim-3.lua", () => {
     const a = (await joinRaw(ticketTypeId, "a"))[1];
     const b = (await joinRaw(ticketTypeId, "b"))[1];
     await r.hset(k.record(a), "state", "released");
-    const claim = await claimBatch(r, k, ticketTypeId, 10, 60);
+    const claim = await claimBatch(r, k, 10);
     expect(claim.kind === "claimed" && claim.popped).toBe(2);
     expect(claim.kind === "claimed" && peopleOf(claim).map((p) => p.token)).toEqual([env.s.tokens.sign(ticketTypeId, b)]);
     expect(await r.hlen(k.inflight)).toBe(1);
@@ -124,7 +124,7 @@ describe("settle-4.lua", () => {
     const { ticketTypeId, k, r } = fresh();
     const ids: string[] = [];
     for (const user of ["a", "b", "c", "d", "e", "f"]) ids.push((await joinRaw(ticketTypeId, user))[1]);
-    const claim = await claimBatch(r, k, ticketTypeId, 5, 60);
+    const claim = await claimBatch(r, k, 5);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
     const back = await settleBatch(r, k, claim.batchId, encode([
@@ -141,13 +141,14 @@ describe("settle-4.lua", () => {
     expect(await seen(ticketTypeId, ids[0]!)).toEqual({ state: "reserved", expiresAt: String(deadline) });
     expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: String(deadline + 5) });
     expect(await r.zscore(k.deadlines, claim.batchId)).toBe(String(deadline + 5));
-    expect(await r.get(k.mappingPrefix + ids[0]!)).toBe(String(ticketTypeId));
+    expect(await r.get(k.mapping(ids[0]!))).toBe(String(ticketTypeId));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
+    expect(await r.exists(k.mapping(ids[1]!))).toBe(0);
     expect(await r.get(k.user("b"))).toBeNull();
     expect(await r.ttl(k.record(ids[1]!))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[3]!, ids[4]!, ids[5]!]);
     expect(await r.hget(k.record(ids[3]!), "state")).toBe("queued");
-    expect(await r.exists(k.mappingPrefix + ids[3]!)).toBe(0);
+    expect(await r.ttl(k.mapping(ids[3]!))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     expect(await r.hlen(k.inflight)).toBe(0);
     expect(await r.hmget(k.meta, "served", "rate")).toEqual(["2", "12.500"]);
   });
@@ -156,7 +157,7 @@ describe("settle-4.lua", () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
     const b = (await joinRaw(ticketTypeId, "b"))[1];
-    const claim = await claimBatch(r, k, ticketTypeId, 2, 60);
+    const claim = await claimBatch(r, k, 2);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await r.hset(k.record(a), "state", "confirmed"); // a confirm raced ahead of the settle
     const outcomes = encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }, { state: "queued" }]);
@@ -173,10 +174,10 @@ describe("settle-4.lua", () => {
     for (let i = 0; i < 9000; i++) {
       const id = env.s.tokens.issue(ticketTypeId).id;
       ids.push(id);
-      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t", k.batchPrefix);
+      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), k.mapping(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t", k.batchPrefix, ticketTypeId);
     }
     await pipeline.exec();
-    const claim = await claimBatch(r, k, ticketTypeId, 9000, 60);
+    const claim = await claimBatch(r, k, 9000);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
     const outcomes = ids.map((_, i) => ({ state: i < 4500 ? "reserved" as const : "queued" as const, expiresAt: deadline }));
@@ -191,7 +192,7 @@ describe("finish-1.lua", () => {
   test("records the final state, frees the user, drops mapping and deadline", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
-    const claim = await claimBatch(r, k, ticketTypeId, 1, 60);
+    const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const token = env.s.tokens.sign(ticketTypeId, a);
@@ -218,14 +219,16 @@ describe("leave-1.lua", () => {
   test("only a queued place can leave", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
-    const leave = (id: string) => r.tqLeave(k.record(id), k.userPrefix, 60, id);
+    const leave = (id: string) => r.tqLeave(k.record(id), k.userPrefix, 60, id, k.mappingPrefix);
     expect(await leave(a)).toBe("released");
     expect(await r.get(k.user("a"))).toBeNull();
+    expect(await r.exists(k.mapping(a))).toBe(0);
     expect(await leave(a)).toBe("released");
     const b = (await joinRaw(ticketTypeId, "b"))[1];
     await r.hset(k.record(b), "state", "pending");
     expect(await leave(b)).toBe("pending");
     expect(await r.get(k.user("b"))).toBe(b);
+    expect(await r.exists(k.mapping(b))).toBe(1);
     expect(await leave("nope")).toBe("");
   });
 });

@@ -65,7 +65,7 @@ export async function serveTicketType(
 ): Promise<ServeResult> {
   const k = ctx.keys(ticketTypeId);
   const until = Date.now() + budgetMs;
-  const first = await claimBatch(ctx.redis, k, ticketTypeId, firstBatch, ctx.holdSeconds);
+  const first = await claimBatch(ctx.redis, k, firstBatch);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
 
@@ -79,7 +79,7 @@ export async function serveTicketType(
   let claiming: Promise<unknown> | null = null;
   const claimAhead = () => {
     if (stopped || claiming || !more || ready.length >= AHEAD || Date.now() >= until) return;
-    claiming = claimBatch(ctx.redis, k, ticketTypeId, ctx.batchSize, ctx.holdSeconds, owned).then(async (next) => {
+    claiming = claimBatch(ctx.redis, k, ctx.batchSize, owned).then(async (next) => {
       more = next.kind === "claimed" && next.popped === ctx.batchSize;
       if (next.kind === "claimed") {
         if (next.size > 0) owned.add(next.batchId);

@@ -2,7 +2,6 @@
 // back as text, a line per person, which goes to PostgreSQL as it is: the processor does no
 // work per person unless someone cannot be served.
 import type { Keys, RedisClient } from "../redis";
-import { HOLD_GRACE_MS } from "../timing";
 
 export type Person = { token: string; userId: string; quantity: number; place: number };
 export type Claimed = {
@@ -18,20 +17,17 @@ export type Claimed = {
 };
 export type Claim = { kind: "busy" } | { kind: "empty" } | Claimed;
 
-/** The token mapping outlasts any deadline a grant can set from now. */
-export const mappingTtlMs = (holdSeconds: number) => holdSeconds * 1000 + HOLD_GRACE_MS;
-
 let batches = 0;
 const newBatchId = () => `${Date.now()}-${process.pid}-${++batches}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** `owned`: the caller's batches of this type in flight (claimed, settle not yet sent). */
 export async function claimBatch(
-  redis: RedisClient, k: Keys, ticketTypeId: number, size: number, holdSeconds: number, owned: Iterable<string> = [],
+  redis: RedisClient, k: Keys, size: number, owned: Iterable<string> = [],
 ): Promise<Claim> {
   const batchId = newBatchId();
   const reply = (await redis.tqClaim(
     k.queue, k.inflight, k.meta,
-    size, Date.now(), k.recordPrefix, k.mappingPrefix, mappingTtlMs(holdSeconds), ticketTypeId, batchId, [...owned].join(","),
+    size, Date.now(), k.recordPrefix, batchId, [...owned].join(","),
   )) as string;
   if (reply === "busy" || reply === "empty") return { kind: reply };
   const newline = reply.indexOf("\n");

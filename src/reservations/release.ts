@@ -31,7 +31,7 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
 
     const k = s.keys(parts.ticketTypeId);
     const state = (await during("Redis", () =>
-      s.redis.tqLeave(k.record(parts.id), k.userPrefix, ENDED_TTL_SECONDS, parts.id),
+      s.redis.tqLeave(k.record(parts.id), k.userPrefix, ENDED_TTL_SECONDS, parts.id, k.mappingPrefix),
     )) as string;
     if (state === "released") return released("You left the queue.");
     if (state !== "pending" || Date.now() > until) return refuseWithoutHold(state, "release");

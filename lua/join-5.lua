@@ -7,6 +7,7 @@
     KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served
     KEYS[3] user:{T}:<user id>         the user's live token id
     KEYS[4] reservation:{T}:<new id>   record of the new token
+    KEYS[5] token-ticket-type:{T}:<new id>  its token mapping, living as long as the record
     ARGV[1] new token id
     ARGV[2] user id
     ARGV[3] quantity
@@ -17,6 +18,7 @@
             PostgreSQL ("<token>\t<user id>\t<quantity>\t<place>"), so serving a person
             costs no formatting or signing
     ARGV[8] batch key prefix, batch:{T}: (where a served token's hold is written)
+    ARGV[9] ticket type id (the mapping's value)
 
   Output (one tab-separated text: a flat reply is far cheaper for the client to read):
     kind, id, state, place, served, quantity, expires_at, queue length
@@ -27,6 +29,7 @@ local queueKey = KEYS[1]
 local metaKey = KEYS[2]
 local userKey = KEYS[3]
 local recordKey = KEYS[4]
+local mappingKey = KEYS[5]
 local id = ARGV[1]
 local userId = ARGV[2]
 local quantity = ARGV[3]
@@ -35,6 +38,7 @@ local recordPrefix = ARGV[5]
 local now = ARGV[6]
 local token = ARGV[7]
 local batchPrefix = ARGV[8]
+local ticketTypeId = ARGV[9]
 
 --@include resolveState
 
@@ -60,4 +64,5 @@ redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity
   'line', token .. '\t' .. userId .. '\t' .. quantity .. '\t' .. place)
 redis.call('EXPIRE', recordKey, placeTtl)
 redis.call('SET', userKey, id, 'EX', placeTtl)
+redis.call('SET', mappingKey, ticketTypeId, 'EX', placeTtl)
 return table.concat({'joined', id, 'queued', place, served, quantity, '', length}, '\t')
