@@ -60,20 +60,26 @@ export class BenchEnv {
   }
 
   /**
-   * Queues `count` people through the join script itself, pipelined. The processors learn of
-   * the type only when `activate` says so. `keep(place)` chooses whose tokens are returned.
+   * Queues `count` people through the join script itself, a thousand joins a call, ten calls
+   * pipelined. The processors learn of the type only when `activate` says so. `keep(place)`
+   * chooses whose tokens are returned.
    */
   async queue(ticketTypeId: number, count: number, progress: (done: number) => void, keep: (place: number) => boolean = () => false) {
     const k = this.keys(ticketTypeId);
     const kept = new Map<number, string>();
+    const perCall = 1000;
     const chunk = 10_000;
     for (let first = 0; first < count; first += chunk) {
       const pipeline = this.redis.pipeline();
-      for (let i = first; i < Math.min(count, first + chunk); i++) {
-        const { id, token } = this.tokens.issue(ticketTypeId);
-        if (keep(i + 1)) kept.set(i + 1, token);
-        const user = `u${i}`;
-        (pipeline as any).tqJoin(k.queue, k.meta, k.user(user), k.record(id), k.mapping(id), id, user, 1, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), token, k.batchPrefix, ticketTypeId);
+      for (let call = first; call < Math.min(count, first + chunk); call += perCall) {
+        const joins: (string | number)[] = [];
+        for (let i = call; i < Math.min(count, call + perCall); i++) {
+          const { id, token } = this.tokens.issue(ticketTypeId);
+          if (keep(i + 1)) kept.set(i + 1, token);
+          joins.push(id, `u${i}`, 1, token);
+        }
+        (pipeline as any).tqJoin(k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
+          k.mappingPrefix, k.batchPrefix, ticketTypeId, ...joins);
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

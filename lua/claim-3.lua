@@ -1,7 +1,7 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
   pending with its batch and position in it (its record, and its token mapping, keep the TTL
-  they got on joining: join-5.lua writes the mapping, so serving costs no key per person); the batch is recorded in flight as one entry, so nothing popped lives
+  they got on joining: join-2.lua writes the mapping, so serving costs no key per person); the batch is recorded in flight as one entry, so nothing popped lives
   only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a
@@ -22,7 +22,7 @@
     'busy'  other batches are in flight
     'empty' nobody is waiting
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
-      "<token>\t<user id>\t<quantity>\t<place>" (written by join-5.lua), ready for PostgreSQL
+      "<token>\t<user id>\t<quantity>\t<place>" (written by join-2.lua), ready for PostgreSQL
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]

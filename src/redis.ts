@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 import claim from "../lua/claim-3.lua" with { type: "text" };
 import finish from "../lua/finish-1.lua" with { type: "text" };
-import join from "../lua/join-5.lua" with { type: "text" };
+import join from "../lua/join-2.lua" with { type: "text" };
 import lease from "../lua/lease-1.lua" with { type: "text" };
 import leave from "../lua/leave-1.lua" with { type: "text" };
 import lookup from "../lua/lookup-2.lua" with { type: "text" };
@@ -15,7 +15,7 @@ type Script = (...args: Arg[]) => Promise<unknown>;
 
 /** File name (with its key count, BullMQ style) and source of each atomic step. */
 const SCRIPTS = {
-  tqJoin: ["join-5", join],
+  tqJoin: ["join-2", join],
   tqClaim: ["claim-3", claim],
   tqSettle: ["settle-4", settle],
   tqFinish: ["finish-1", finish],

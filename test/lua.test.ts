@@ -25,15 +25,25 @@ const fresh = () => {
   return { ticketTypeId, k: env.s.keys(ticketTypeId), r: env.s.redis };
 };
 
-async function joinRaw(ticketTypeId: number, user: string, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id) {
+type JoinReply = [string, string, string, string, string, string, string, string];
+
+/** Joins in one join-2.lua call, in order: [user, quantity?, token id?] each; one reply each. */
+async function joinMany(ticketTypeId: number, joins: [string, number?, string?][]) {
   const k = env.s.keys(ticketTypeId);
-  return ((await env.s.redis.tqJoin(
-    k.queue, k.meta, k.user(user), k.record(id), k.mapping(id), id, user, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(),
-    env.s.tokens.sign(ticketTypeId, id), k.batchPrefix, ticketTypeId,
-  )) as string).split("\t") as [string, string, string, string, string, string, string, string];
+  const args = joins.flatMap(([user, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
+    [id, user, quantity, env.s.tokens.sign(ticketTypeId, id)]);
+  const reply = (await env.s.redis.tqJoin(
+    k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix, k.batchPrefix,
+    ticketTypeId, ...args,
+  )) as string;
+  return reply.split("\n").map((line) => line.split("\t") as JoinReply);
 }
 
-describe("join-5.lua", () => {
+async function joinRaw(ticketTypeId: number, user: string, quantity = 1) {
+  return (await joinMany(ticketTypeId, [[user, quantity]]))[0]!;
+}
+
+describe("join-2.lua", () => {
   test("appends new places in order and remembers the user's live place", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = await joinRaw(ticketTypeId, "a", 2);
@@ -74,6 +84,32 @@ describe("join-5.lua", () => {
     expect(again.slice(0, 3)).toEqual(["existing", first[1], "reserved"]);
     await r.hset(k.record(first[1]), "expires_at", Date.now() - 1);
     expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("joined");
+  });
+
+  test("many joins in one call answer in order; a user's second join gets the first's place", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const again = env.s.tokens.issue(ticketTypeId).id;
+    const [a, b, a2, c] = await joinMany(ticketTypeId, [["a", 2], ["b"], ["a", 3, again], ["c"]]);
+    expect(a).toEqual(["joined", a![1], "queued", "1", "0", "2", "", "1"]);
+    expect(b!.slice(2)).toEqual(["queued", "2", "0", "1", "", "2"]);
+    expect(a2).toEqual(["existing", a![1], "queued", "1", "0", "2", "", "0"]);
+    expect(c!.slice(2)).toEqual(["queued", "3", "0", "1", "", "3"]);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([a![1], b![1], c![1]]);
+    expect(await r.get(k.user("a"))).toBe(a![1]);
+    expect(await r.exists(k.record(again), k.mapping(again))).toBe(0);
+    expect(await r.hgetall(k.record(c![1]))).toEqual({
+      state: "queued", user: "c", qty: "1", place: "3", line: `${env.s.tokens.sign(ticketTypeId, c![1])}\tc\t1\t3`,
+    });
+    expect(await r.get(k.mapping(c![1]))).toBe(String(ticketTypeId));
+  });
+
+  test("the one join that finds the queue empty has queue length 1, wherever it is in the call", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    await joinMany(ticketTypeId, [["a"], ["b"]]);
+    expect((await joinMany(ticketTypeId, [["c"], ["d"]])).map((j) => j[7])).toEqual(["3", "4"]);
+    await claimBatch(r, k, 10); // empties the queue; a..d are pending
+    const lengths = (await joinMany(ticketTypeId, [["a"], ["e"], ["f"]])).map((j) => j[7]);
+    expect(lengths).toEqual(["0", "1", "2"]);
   });
 });
 
@@ -169,14 +205,8 @@ describe("settle-4.lua", () => {
 
   test("returns thousands to the head in order (past Lua's unpack limit)", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const pipeline = r.pipeline();
-    const ids: string[] = [];
-    for (let i = 0; i < 9000; i++) {
-      const id = env.s.tokens.issue(ticketTypeId).id;
-      ids.push(id);
-      (pipeline as any).tqJoin(k.queue, k.meta, k.user(`u${i}`), k.record(id), k.mapping(id), id, `u${i}`, 1, 60, k.recordPrefix, Date.now(), "t", k.batchPrefix, ticketTypeId);
-    }
-    await pipeline.exec();
+    const ids = Array.from({ length: 9000 }, () => env.s.tokens.issue(ticketTypeId).id);
+    await joinMany(ticketTypeId, ids.map((id, i) => [`u${i}`, 1, id]));
     const claim = await claimBatch(r, k, 9000);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;

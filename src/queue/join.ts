@@ -32,8 +32,8 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
   const fresh = s.tokens.issue(ticketTypeId);
   const reply = (await during("Redis", () =>
     s.redis.tqJoin(
-      k.queue, k.meta, k.user(userId), k.record(fresh.id), k.mapping(fresh.id),
-      fresh.id, userId, quantity, PLACE_TTL_SECONDS, k.recordPrefix, Date.now(), fresh.token, k.batchPrefix, ticketTypeId,
+      k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix, k.batchPrefix,
+      ticketTypeId, fresh.id, userId, quantity, fresh.token,
     ),
   )) as string;
   const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
