@@ -68,6 +68,20 @@ describe("POST /queue/join", () => {
     expect(Date.parse(c.body.expires_at)).toBeGreaterThan(Date.now());
   });
 
+  test("500 concurrent joins get places 1..500, one each; 50 at once by one user get one place", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const crowd = await Promise.all(Array.from({ length: 500 }, (_, i) => post("/queue/join", { user_id: `c${i}`, ticket_type_id: type })));
+    expect(crowd.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(crowd.map((a) => a.body.queue_token)).size).toBe(500);
+    // nobody is served here, so a position is the place
+    expect(crowd.map((a) => a.body.position).sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(await env.s.redis.sismember(env.s.activeKey, String(type))).toBe(1);
+    const eager = await Promise.all(Array.from({ length: 50 }, () => post("/queue/join", { user_id: "eager", ticket_type_id: type })));
+    expect(new Set(eager.map((a) => a.body.queue_token)).size).toBe(1);
+    expect(new Set(eager.map((a) => a.body.position))).toEqual(new Set([501]));
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(501);
+  });
+
   test("404 for an unknown ticket type", async () => {
     expectError(await post("/queue/join", { user_id: "cat", ticket_type_id: 999999 }), 404, "unknown_ticket_type");
   });

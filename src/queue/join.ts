@@ -1,8 +1,9 @@
-// Joining the queue: one atomic Redis step, after the ticket type checks that need no round trip.
+// Joining the queue: one atomic Redis step (batched with the joins arriving alongside), after
+// the ticket type checks that need no round trip.
 import { crashPoint } from "../crash-points";
 import { badRequest, conflict, during, notFound } from "../errors";
 import type { Services } from "../services";
-import { PLACE_TTL_SECONDS } from "../timing";
+import type { JoinBatcher } from "./join-batcher";
 
 export type JoinInput = { userId: string; ticketTypeId: number; quantity: number };
 
@@ -16,7 +17,7 @@ export type JoinAnswer = {
   message: string;
 };
 
-export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnswer> {
+export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
   const { userId, ticketTypeId, quantity } = input;
   const type = await s.catalog.ticketType(ticketTypeId);
   if (!type) throw notFound("unknown_ticket_type", `ticket type ${ticketTypeId} does not exist`);
@@ -28,20 +29,17 @@ export async function joinQueue(s: Services, input: JoinInput): Promise<JoinAnsw
   }
   if (type.status === "sold_out") throw conflict("sold_out", `"${type.name}" is sold out`);
 
-  const k = s.keys(ticketTypeId);
   const fresh = s.tokens.issue(ticketTypeId);
-  const reply = (await during("Redis", () =>
-    s.redis.tqJoin(
-      k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix, k.batchPrefix,
-      ticketTypeId, fresh.id, userId, quantity, fresh.token,
-    ),
-  )) as string;
+  const reply = await during("Redis", () =>
+    batcher.join(ticketTypeId, { id: fresh.id, userId, quantity, token: fresh.token }),
+  );
   const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
     string, string, string, string, string, string, string, string,
   ];
   crashPoint("join:queued");
   if (length === "1") {
-    // The queue was empty: tell the processors it has people again.
+    // This join found the queue empty (one join of a call at most): tell the processors it
+    // has people again.
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));
   }
 

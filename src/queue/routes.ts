@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { Services } from "../services";
 import { joinQueue } from "./join";
+import { JoinBatcher } from "./join-batcher";
 
 export const JoinBody = t.Object({
   // The original's clients send numbers or strings; both name a user.
@@ -12,14 +13,16 @@ export const JoinBody = t.Object({
   quantity: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
 });
 
-export const queueRoutes = (s: Services) =>
-  new Elysia().post(
+export const queueRoutes = (s: Services) => {
+  const batcher = new JoinBatcher(s);
+  return new Elysia().post(
     "/queue/join",
     ({ body }) =>
-      joinQueue(s, {
+      joinQueue(s, batcher, {
         userId: String(body.user_id),
         ticketTypeId: body.ticket_type_id,
         quantity: body.quantity ?? 1,
       }),
     { body: JoinBody },
   );
+};

@@ -1,0 +1,60 @@
+// Joins of one ticket type that arrive in the same event-loop turn go to Redis as one
+// join-2.lua call: under a crowd, ioredis' cost per command (command object, timeout timer,
+// encoding, socket write) was about 40% of the service's CPU, and Redis pays per call too.
+import type { Services } from "../services";
+import { PLACE_TTL_SECONDS } from "../timing";
+
+export type Join = { id: string; userId: string; quantity: number; token: string };
+
+type Pending = Join & { resolve: (answer: string) => void; reject: (err: unknown) => void };
+
+/** Most joins per call: a call holds Redis for about 10 µs per join, everyone else waits. */
+const MAX_BATCH = 500;
+
+export class JoinBatcher {
+  private readonly pending = new Map<number, Pending[]>();
+  private scheduled = false;
+
+  constructor(private readonly s: Services) {}
+
+  /** The join's line of join-2.lua's answer; rejects with the call's error if the call fails. */
+  join(ticketTypeId: number, join: Join): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let batch = this.pending.get(ticketTypeId);
+      if (!batch) this.pending.set(ticketTypeId, (batch = []));
+      batch.push({ ...join, resolve, reject });
+      if (batch.length >= MAX_BATCH) {
+        this.pending.delete(ticketTypeId);
+        this.send(ticketTypeId, batch);
+      } else if (!this.scheduled) {
+        // setImmediate runs once the requests read in this turn have all reached here.
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private readonly flush = () => {
+    this.scheduled = false;
+    for (const [ticketTypeId, batch] of this.pending) this.send(ticketTypeId, batch);
+    this.pending.clear();
+  };
+
+  private send(ticketTypeId: number, batch: Pending[]): void {
+    const k = this.s.keys(ticketTypeId);
+    const args: (string | number)[] = [];
+    for (const j of batch) args.push(j.id, j.userId, j.quantity, j.token);
+    this.s.redis
+      .tqJoin(k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix,
+        k.batchPrefix, ticketTypeId, ...args)
+      .then(
+        (reply) => {
+          const lines = (reply as string).split("\n");
+          batch.forEach((j, i) => j.resolve(lines[i]!));
+        },
+        (err) => {
+          for (const j of batch) j.reject(err);
+        },
+      );
+  }
+}
