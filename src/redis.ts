@@ -40,7 +40,10 @@ export type RedisClient = Redis & Record<keyof typeof SCRIPTS, Script>;
 export function createRedis(url: string): RedisClient {
   const redis = new Redis(url, {
     lazyConnect: true,
-    enableAutoPipelining: true,
+    // No auto-pipelining: joins are already batched (queue/join-batcher.ts), and its per-tick
+    // pipeline cost more than the writes it saved: in A/B runs without it joins went 7-15%
+    // faster and status lookups were as fast or faster (bench/).
+    enableAutoPipelining: false,
     // Fail fast while disconnected: callers answer 503 or back off instead of piling up.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
