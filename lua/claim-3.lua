@@ -1,8 +1,8 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
-  pending with its batch and position in it (its record, and its token mapping, keep the TTL
-  they got on joining: join-2.lua writes the mapping, so serving costs no key per person); the batch is recorded in flight as one entry, so nothing popped lives
-  only in the processor's memory. settle-4.lua later writes the batch's outcome once.
+  pending with its batch and position in it; its record and token mapping keep their TTLs
+  (join-2.lua writes both, so serving creates no key per person). The batch is recorded in
+  flight as one entry, so nothing popped lives only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a
   processor that died (recovered first) or to another one that still thinks it holds the lease

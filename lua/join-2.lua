@@ -27,6 +27,7 @@
     kind 'joined': a new place; expires_at is '' and queue length counts the new one (1: this
       join found the queue empty).
     kind 'existing': the live place the user already had; queue length is 0.
+    kind 'error': this join failed (the rest of the line says why); the others stand.
 ]]
 local queueKey = KEYS[1]
 local metaKey = KEYS[2]
@@ -72,6 +73,12 @@ end
 
 local answers = {}
 for i = 8, #ARGV, 4 do
-  answers[#answers + 1] = join(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  -- A join that fails (a damaged record, say) fails alone; the others of the call stand.
+  local ok, answer = pcall(join, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  if not ok then
+    local why = type(answer) == 'table' and answer.err or tostring(answer)
+    answer = 'error\t' .. string.gsub(why, '[\r\n\t]', ' ')
+  end
+  answers[#answers + 1] = answer
 end
 return table.concat(answers, '\n')

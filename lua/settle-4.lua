@@ -67,7 +67,10 @@ for i = 13, #ARGV, 2 do
   for id in string.gmatch(ids, '[^,]+') do
     at = at + 1
     if at == position then
-      redis.call('HSET', recordPrefix .. id, 'expires_at', own)
+      -- never recreate a record Redis lost: it would live on without a TTL
+      if redis.call('EXISTS', recordPrefix .. id) == 1 then
+        redis.call('HSET', recordPrefix .. id, 'expires_at', own)
+      end
       break
     end
   end

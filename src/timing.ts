@@ -5,8 +5,6 @@
 export const PLACE_TTL_SECONDS = 24 * 3600;
 /** A record in a final state (confirmed, expired, ...) stays an hour for status answers. */
 export const ENDED_TTL_SECONDS = 3600;
-/** Redis records of a hold outlast its PostgreSQL deadline by this much. */
-export const HOLD_GRACE_MS = 5 * 60 * 1000;
 /** A processor's lease on a ticket type; a dead holder loses it within this time. */
 export const LEASE_MS = 5000;
 /** A batch in flight this long belongs to a dead or stuck processor and is recovered. */

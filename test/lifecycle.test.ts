@@ -97,13 +97,34 @@ describe("processor", () => {
     const type = await env.ticketType({ capacity: 1000 });
     await joinMany(type, 400, "budget");
     const slowClaims = async (step: string) => {
-      if (step === "claimed") await Bun.sleep(30); // the 100 ms turn ends with a claim in flight
+      if (step === "claimed") await Bun.sleep(30); // the turn (500 ms: alone) ends with a claim in flight
     };
     const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
     const served = await processor.tick();
     expect(served).toBeGreaterThan(0);
     expect(served).toBeLessThan(400);
     expect(await env.s.redis.hlen(env.s.keys(type).inflight)).toBe(0);
+    await env.drain(processor);
+    await env.expectInvariants();
+  });
+
+  test("a lone turn ends early once another type starts waiting", async () => {
+    const busy = await env.ticketType({ capacity: 1000 });
+    const other = await env.ticketType({ capacity: 10 });
+    await joinMany(busy, 400, "lone");
+    const slowClaims = async (step: string) => {
+      if (step === "claimed") await Bun.sleep(30); // 20 people per 30 ms: a 500 ms turn serves ~330
+    };
+    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
+    const tick = processor.tick();
+    await Bun.sleep(40);
+    const [latecomer] = await joinMany(other, 1, "late");
+    const served = await tick;
+    // the busy type's turn ended about 100 ms in rather than 500; the next round, two types
+    // sharing it in 100 ms turns, serves the latecomer
+    expect(served).toBeLessThan(250);
+    await processor.tick();
+    expect(await statuses([latecomer!])).toEqual(["reserved"]);
     await env.drain(processor);
     await env.expectInvariants();
   });

@@ -111,6 +111,18 @@ describe("join-2.lua", () => {
     const lengths = (await joinMany(ticketTypeId, [["a"], ["e"], ["f"]])).map((j) => j[7]);
     expect(lengths).toEqual(["0", "1", "2"]);
   });
+
+  test("a join that fails in the script fails alone; the others of the call stand", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    await r.set(k.user("damaged"), "broken-id");
+    await r.set(k.record("broken-id"), "not a hash"); // HMGET on it raises WRONGTYPE
+    const [a, bad, b] = await joinMany(ticketTypeId, [["a"], ["damaged"], ["b"]]);
+    expect(a.slice(0, 4)).toEqual(["joined", a[1], "queued", "1"]);
+    expect(bad[0]).toBe("error");
+    expect(bad[1]).toContain("WRONGTYPE");
+    expect(b.slice(0, 4)).toEqual(["joined", b[1], "queued", "2"]);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
+  });
 });
 
 describe("claim-3.lua", () => {

@@ -55,16 +55,15 @@ export type ServeResult =
 const AHEAD = 2;
 
 /**
- * Serves a ticket type batch after batch for about `budgetMs` (then other types get a turn),
- * or until its queue is empty or its head has to wait for stock. `firstBatch` sizes the first
+ * Serves a ticket type batch after batch until `turnOver()` says other types get a turn, or
+ * until its queue is empty or its head has to wait for stock. `firstBatch` sizes the first
  * claim: a probe of one person rechecks a type whose head was waiting, without taking a whole
  * batch off the queue and putting it back (which holds Redis up for everyone else).
  */
 export async function serveTicketType(
-  ctx: BatchContext, ticketTypeId: number, rate: number | null, budgetMs: number, firstBatch = ctx.batchSize,
+  ctx: BatchContext, ticketTypeId: number, rate: number | null, turnOver: () => boolean, firstBatch = ctx.batchSize,
 ): Promise<ServeResult> {
   const k = ctx.keys(ticketTypeId);
-  const until = Date.now() + budgetMs;
   const first = await claimBatch(ctx.redis, k, firstBatch);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
@@ -78,7 +77,7 @@ export async function serveTicketType(
   const ready: Claimed[] = [first];
   let claiming: Promise<unknown> | null = null;
   const claimAhead = () => {
-    if (stopped || claiming || !more || ready.length >= AHEAD || Date.now() >= until) return;
+    if (stopped || claiming || !more || ready.length >= AHEAD || turnOver()) return;
     claiming = claimBatch(ctx.redis, k, ctx.batchSize, owned).then(async (next) => {
       more = next.kind === "claimed" && next.popped === ctx.batchSize;
       if (next.kind === "claimed") {

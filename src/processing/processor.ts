@@ -23,11 +23,12 @@ const BLOCKED_RETRY_MS = 1000;
 /** How long one ticket type is served before the others get a turn. */
 const TURN_MS = 100;
 /**
- * A turn when no other type was waiting. Each turn restarts the claim/grant pipeline (its first
- * claim overlaps nothing), which cost a fifth of the grant rate at 100 ms turns (bench/). A type
- * that starts waiting meanwhile waits this long at most, on this instance.
+ * A turn while no other type waits. Each turn restarts the claim/grant pipeline (its first claim
+ * overlaps nothing), which cost a fifth of the grant rate at 100 ms turns (bench/).
  */
 const LONE_TURN_MS = 500;
+/** During a lone turn, how often to look for another type that starts waiting (it ends the turn). */
+const OTHERS_CHECK_MS = 25;
 const UNBLOCK_CHECK_MS = 25;
 const SWEEP_MS = 1000;
 
@@ -61,7 +62,7 @@ export class Processor {
       if (this.blocked.has(ticketTypeId)) continue;
       try {
         if (!(await this.leases.hold(ticketTypeId))) continue;
-        handled += await this.serve(ticketTypeId, types.length > 1 ? TURN_MS : LONE_TURN_MS);
+        handled += await this.serve(ticketTypeId, !types.some((id) => this.othersCanBeServed(ticketTypeId, id)));
       } catch (err) {
         this.failed.add(ticketTypeId);
         throw err;
@@ -90,9 +91,25 @@ export class Processor {
     await this.leases.releaseAll().catch(() => {});
   }
 
-  private async serve(ticketTypeId: number, turnMs: number): Promise<number> {
+  private async serve(ticketTypeId: number, alone: boolean): Promise<number> {
     const firstBatch = this.probing.has(ticketTypeId) ? 1 : this.ctx.batchSize;
-    const result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), turnMs, firstBatch);
+    const started = Date.now();
+    let othersWaiting = !alone;
+    const watch = alone
+      ? setInterval(() => {
+          this.ctx.redis.smembers(this.options.activeKey).then(
+            (ids) => (othersWaiting ||= ids.some((id) => this.othersCanBeServed(ticketTypeId, Number(id)))),
+            () => {}, // Redis trouble shows in the batch itself
+          );
+        }, OTHERS_CHECK_MS)
+      : undefined;
+    const turnOver = () => Date.now() - started >= (othersWaiting ? TURN_MS : LONE_TURN_MS);
+    let result;
+    try {
+      result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), turnOver, firstBatch);
+    } finally {
+      clearInterval(watch);
+    }
     if (result.kind === "empty") {
       await this.retire(ticketTypeId);
       return 0;
@@ -113,6 +130,11 @@ export class Processor {
       this.probing.delete(ticketTypeId);
     }
     return result.people;
+  }
+
+  /** Whether `id` is another type this processor could serve now (not one waiting for stock). */
+  private othersCanBeServed(ticketTypeId: number, id: number): boolean {
+    return id !== ticketTypeId && Number.isSafeInteger(id) && !this.blocked.has(id);
   }
 
   /** The queue looked empty: take the type off the active set, unless someone joined meanwhile. */

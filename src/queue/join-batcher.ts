@@ -21,11 +21,11 @@ export class JoinBatcher {
   constructor(private readonly s: Services) {}
 
   /** The join's line of join-2.lua's answer; rejects with the call's error if the call fails. */
-  join(ticketTypeId: number, join: Join): Promise<string> {
+  join(ticketTypeId: number, person: Join): Promise<string> {
     return new Promise((resolve, reject) => {
       let batch = this.pending.get(ticketTypeId);
       if (!batch) this.pending.set(ticketTypeId, (batch = []));
-      batch.push({ ...join, resolve, reject });
+      batch.push({ ...person, resolve, reject });
       if (batch.length >= MAX_BATCH) {
         this.pending.delete(ticketTypeId);
         this.send(ticketTypeId, batch);
@@ -39,25 +39,29 @@ export class JoinBatcher {
 
   private readonly flush = () => {
     this.scheduled = false;
-    for (const [ticketTypeId, batch] of this.pending) this.send(ticketTypeId, batch);
+    const batches = [...this.pending];
     this.pending.clear();
+    for (const [ticketTypeId, batch] of batches) this.send(ticketTypeId, batch);
   };
 
-  private send(ticketTypeId: number, batch: Pending[]): void {
-    const k = this.s.keys(ticketTypeId);
-    const args: (string | number)[] = [];
-    for (const j of batch) args.push(j.id, j.userId, j.quantity, j.token);
-    this.s.redis
-      .tqJoin(k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix,
-        k.batchPrefix, ticketTypeId, ...args)
-      .then(
-        (reply) => {
-          const lines = (reply as string).split("\n");
-          batch.forEach((j, i) => j.resolve(lines[i]!));
-        },
-        (err) => {
-          for (const j of batch) j.reject(err);
-        },
-      );
+  /** Settles every join of the batch, whatever happens: none may wait forever. */
+  private async send(ticketTypeId: number, batch: Pending[]): Promise<void> {
+    try {
+      const k = this.s.keys(ticketTypeId);
+      const args: (string | number)[] = [];
+      for (const j of batch) args.push(j.id, j.userId, j.quantity, j.token);
+      const reply = await this.s.redis.tqJoin(k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix,
+        k.userPrefix, k.mappingPrefix, k.batchPrefix, ticketTypeId, ...args);
+      const lines = typeof reply === "string" ? reply.split("\n") : [];
+      if (lines.length !== batch.length) throw new Error(`join-2.lua answered ${lines.length} lines for ${batch.length} joins`);
+      batch.forEach((j, i) => {
+        const line = lines[i]!;
+        // one join that failed in the script fails alone (join-2.lua runs each under pcall)
+        if (line.startsWith("error\t")) j.reject(new Error(`join-2.lua: ${line.slice(6)}`));
+        else j.resolve(line);
+      });
+    } catch (err) {
+      for (const j of batch) j.reject(err);
+    }
   }
 }
