@@ -1,5 +1,5 @@
-// The processor loop: serves every ticket type that has people waiting, one batch per type
-// per round, under a lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
+// The processor loop: serves every ticket type that has people waiting, in turns, under a
+// lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
 // for tests, directly.
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
