@@ -5,7 +5,7 @@ import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/db";
 import { checkInvariants } from "../src/invariants";
 import { activeKey, createRedis, keysFor, type RedisClient } from "../src/redis";
-import { PLACE_TTL_SECONDS } from "../src/timing";
+import { joinScriptArgs, type Join } from "../src/queue/join-batcher";
 import { createTokens, type Tokens } from "../src/tokens";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
@@ -72,14 +72,13 @@ export class BenchEnv {
     for (let first = 0; first < count; first += chunk) {
       const pipeline = this.redis.pipeline();
       for (let call = first; call < Math.min(count, first + chunk); call += perCall) {
-        const joins: (string | number)[] = [];
+        const joins: Join[] = [];
         for (let i = call; i < Math.min(count, call + perCall); i++) {
           const { id, token } = this.tokens.issue(ticketTypeId);
           if (keep(i + 1)) kept.set(i + 1, token);
-          joins.push(id, `u${i}`, 1, token);
+          joins.push({ id, userId: `u${i}`, quantity: 1, token });
         }
-        (pipeline as any).tqJoin(k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
-          k.mappingPrefix, k.batchPrefix, ticketTypeId, ...joins);
+        (pipeline as any).tqJoin(...joinScriptArgs(k, ticketTypeId, joins));
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { claimBatch, peopleOf } from "../src/processing/claim";
 import { encode, settleBatch } from "../src/processing/settle";
+import { joinScriptArgs } from "../src/queue/join-batcher";
 import { finishInRedis } from "../src/reservations/finish";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
 import { createTestEnv, type TestEnv } from "./helpers";
@@ -30,12 +31,9 @@ type JoinReply = [string, string, string, string, string, string, string, string
 /** Joins in one join-2.lua call, in order: [user, quantity?, token id?] each; one reply each. */
 async function joinMany(ticketTypeId: number, joins: [string, number?, string?][]) {
   const k = env.s.keys(ticketTypeId);
-  const args = joins.flatMap(([user, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
-    [id, user, quantity, env.s.tokens.sign(ticketTypeId, id)]);
-  const reply = (await env.s.redis.tqJoin(
-    k.queue, k.meta, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix, k.mappingPrefix, k.batchPrefix,
-    ticketTypeId, ...args,
-  )) as string;
+  const args = joins.map(([userId, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
+    ({ id, userId, quantity, token: env.s.tokens.sign(ticketTypeId, id) }));
+  const reply = (await env.s.redis.tqJoin(...joinScriptArgs(k, ticketTypeId, args))) as string;
   return reply.split("\n").map((line) => line.split("\t") as JoinReply);
 }
 
