@@ -3,6 +3,8 @@
 // token accounted for. The control run switches recovery off and shows the check catches it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Step } from "../src/processing/batch";
+import { claimBatch } from "../src/processing/claim";
+import { recoverInflight } from "../src/processing/recover";
 import type { Processor } from "../src/processing/processor";
 import { createTestEnv, join, type TestEnv } from "./helpers";
 
@@ -97,6 +99,28 @@ describe("after a crash between steps, recovery leaves every invariant intact", 
     await expect(second.tick()).rejects.toBeInstanceOf(Crash); // then dies on its own next batch
     await env.drain(await restart(type));
     expect(await unaccounted(type, tokens)).toEqual([]);
+    await env.expectInvariants();
+  });
+});
+
+describe("recovery order", () => {
+  test("batches claimed in the same millisecond go back in queue order", async () => {
+    const type = await env.ticketType({ capacity: 30 });
+    await crowd(type, 6);
+    const k = env.s.keys(type);
+    const first = await claimBatch(env.s.redis, k, 2);
+    const second = await claimBatch(env.s.redis, k, 2, [first.kind === "claimed" ? first.batchId : ""]);
+    if (first.kind !== "claimed" || second.kind !== "claimed") throw new Error("expected two claims");
+    // the same claim time for both (a sort on it alone keeps Redis' listing: claim order)
+    const entries = await env.s.redis.hgetall(k.inflight);
+    await env.s.redis.del(k.inflight);
+    for (const id of [first.batchId, second.batchId]) {
+      await env.s.redis.hset(k.inflight, id, entries[id]!.replace(/^\d+:/, "1000:"));
+    }
+    await recoverInflight({ sql: env.s.sql, redis: env.s.redis, tokens: env.s.tokens, keys: env.s.keys }, type, 0);
+    const places = await Promise.all((await env.s.redis.lrange(k.queue, 0, -1)).map((id) => env.s.redis.hget(k.record(id), "place")));
+    expect(places.map(Number)).toEqual([1, 2, 3, 4, 5, 6]);
+    await env.drain(); // leaves no type waiting for the tests after this one
     await env.expectInvariants();
   });
 });

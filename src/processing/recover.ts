@@ -19,12 +19,16 @@ export async function recoverInflight(
       const colon = entry.indexOf(":");
       return { batchId, claimedAt: Number(entry.slice(0, colon)), ids: entry.slice(colon + 1).split(",") };
     })
-    .filter((b) => b.claimedAt <= cutoff)
-    // newest first: each puts its unserved back at the head, so the oldest ends up in front
-    .sort((a, b) => b.claimedAt - a.claimedAt);
+    .filter((b) => b.claimedAt <= cutoff);
+  // Latest in the queue first: each puts its unserved back at the head, so the earliest ends up
+  // in front. The batches in flight were claimed one after another off the head, so their
+  // first places order them; two claimed in the same millisecond tie on the claim time.
+  const firstPlaces = await Promise.all(stale.map((b) => ctx.redis.hget(k.record(b.ids[0]!), "place")));
+  const order = stale.map((batch, i) => ({ batch, place: Number(firstPlaces[i] ?? 0) }));
+  order.sort((a, b) => b.place - a.place || b.batch.claimedAt - a.batch.claimedAt);
 
   let recovered = 0;
-  for (const batch of stale) {
+  for (const { batch } of order) {
     const tokens = batch.ids.map((id) => ctx.tokens.sign(ticketTypeId, id));
     const holds = await ctx.sql<{ token: string; status: SettleState | "held"; expires_at: Date }[]>`
       SELECT token, status, expires_at FROM reservations WHERE token = ANY(${tokens}::text[])`;
