@@ -95,7 +95,8 @@ describe("start-up", () => {
   ] as const) {
     test(`without ${name} it says which and where, then exits non-zero`, async () => {
       const run = Bun.spawn(["bun", "src/main.ts", "serve", "--dev"], {
-        env: { ...process.env, [variable]: url, STARTUP_TIMEOUT_SECONDS: "1", LOG_LEVEL: "error" },
+        // the other dependency is this suite's own (a reachable default database would be created)
+        env: { ...process.env, DATABASE_URL: env.config.DATABASE_URL, [variable]: url, STARTUP_TIMEOUT_SECONDS: "1", LOG_LEVEL: "error" },
         stderr: "pipe",
         stdout: "pipe",
       });
