@@ -78,7 +78,7 @@ export class BenchEnv {
           if (keep(i + 1)) kept.set(i + 1, token);
           joins.push({ id, userId: `u${i}`, quantity: 1, token });
         }
-        (pipeline as any).tqJoin(...joinScriptArgs(k, ticketTypeId, joins));
+        (pipeline as any).tqJoin(...joinScriptArgs(k, ticketTypeId, 1000, joins));
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

@@ -1,7 +1,7 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
   pending with its batch and position in it; its record and token mapping keep their TTLs
-  (join-2.lua writes both, so serving creates no key per person). The batch is recorded in
+  (join-3.lua writes both, so serving creates no key per person). The batch is recorded in
   flight as one entry, so nothing popped lives only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a
@@ -22,7 +22,7 @@
     'busy'  other batches are in flight
     'empty' nobody is waiting
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
-      "<token>\t<user id>\t<quantity>\t<place>" (written by join-2.lua), ready for PostgreSQL
+      "<token>\t<user id>\t<quantity>\t<place>" (written by join-3.lua), ready for PostgreSQL
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]
@@ -57,7 +57,13 @@ for _, id in ipairs(ids) do
   if found[1] == 'queued' then
     redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
     taken[#taken + 1] = id
-    lines[#lines + 1] = found[2]
+    -- A damaged record (no line, or one that would split in two) still takes its one line, so
+    -- the lines stay in step with the tokens; PostgreSQL refuses it alone as malformed.
+    local line = found[2]
+    if not line or string.find(line, '\n', 1, true) then
+      line = '\t\t\t'
+    end
+    lines[#lines + 1] = line
   end
 end
 if #taken > 0 then

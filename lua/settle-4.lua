@@ -3,7 +3,8 @@
   One code per token, in the batch's order:
     R reserved: holds stock until the batch's deadline (or its own, given as an override)
     Q queued:   not served yet; back to the head of the queue, in batch order
-    S sold_out, D duplicate, C confirmed, E expired, X released: a final state
+    S sold_out, D duplicate, I invalid (a malformed record), L limit_reached (over the user's
+    per_user_limit), C confirmed, E expired, X released: a final state
   The holds are written once for the whole batch, in batch:{T}:<batch id>
   ("<deadline>:<codes>:<id>,<id>,..."), with one entry in the deadline index: a reserved
   token's record stays 'pending' and points at its batch and position, and readers resolve it
@@ -51,7 +52,8 @@ local batchId = ARGV[10]
 local codes = ARGV[11]
 local deadline = ARGV[12]
 
-local FINAL = {S = 'sold_out', D = 'duplicate', C = 'confirmed', E = 'expired', X = 'released'}
+local FINAL = {S = 'sold_out', D = 'duplicate', I = 'invalid', L = 'limit_reached', C = 'confirmed', E = 'expired',
+  X = 'released'}
 
 local entry = redis.call('HGET', inflightKey, batchId)
 if not entry then

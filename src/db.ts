@@ -3,6 +3,7 @@ import postgres from "postgres";
 import init from "../sql/0001_init.sql" with { type: "text" };
 import grantHolds from "../sql/0002_grant_holds.sql" with { type: "text" };
 import byteOrderTextKeys from "../sql/0003_byte_order_text_keys.sql" with { type: "text" };
+import grantChecks from "../sql/0004_grant_checks.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -11,6 +12,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0001_init", text: init },
   { version: "0002_grant_holds", text: grantHolds },
   { version: "0003_byte_order_text_keys", text: byteOrderTextKeys },
+  { version: "0004_grant_checks", text: grantChecks },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

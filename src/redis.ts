@@ -2,8 +2,8 @@
 import Redis from "ioredis";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 import claim from "../lua/claim-3.lua" with { type: "text" };
-import finish from "../lua/finish-1.lua" with { type: "text" };
-import join from "../lua/join-2.lua" with { type: "text" };
+import finish from "../lua/finish-2.lua" with { type: "text" };
+import join from "../lua/join-3.lua" with { type: "text" };
 import lease from "../lua/lease-1.lua" with { type: "text" };
 import leave from "../lua/leave-1.lua" with { type: "text" };
 import lookup from "../lua/lookup-2.lua" with { type: "text" };
@@ -15,10 +15,10 @@ type Script = (...args: Arg[]) => Promise<unknown>;
 
 /** File name (with its key count, BullMQ style) and source of each atomic step. */
 const SCRIPTS = {
-  tqJoin: ["join-2", join],
+  tqJoin: ["join-3", join],
   tqClaim: ["claim-3", claim],
   tqSettle: ["settle-4", settle],
-  tqFinish: ["finish-1", finish],
+  tqFinish: ["finish-2", finish],
   tqLeave: ["leave-1", leave],
   tqLookup: ["lookup-2", lookup],
   tqLease: ["lease-1", lease],
@@ -83,6 +83,7 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     deadlines: `${prefix}deadlines:${tag}`,
     batchPrefix: `${prefix}batch:${tag}:`,
     lease: `${prefix}lease:${tag}`,
+    bought: `${prefix}bought:${tag}`,
     recordPrefix,
     mappingPrefix,
     userPrefix,

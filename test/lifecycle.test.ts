@@ -219,7 +219,7 @@ describe("cleaner", () => {
 describe("stock under concurrent writers", () => {
   // a batch as claim-3.lua hands it over: "<token>\t<user>\t<quantity>\t<place>" per person
   const requests = (n: number, tag: string) =>
-    Array.from({ length: n }, (_, i) => `${tag}-${i}\t${tag}-u${i}\t1\t${i + 1}`).join("\n");
+    Array.from({ length: n }, (_, i) => `${`${tag}-${i}`.padEnd(48, "x")}\t${tag}-u${i}\t1\t${i + 1}`).join("\n");
 
   test("a grant that starts while a refill commits takes exactly the refilled stock", async () => {
     const type = await env.ticketType({ capacity: 50, stock: 0 });

@@ -28,12 +28,12 @@ const fresh = () => {
 
 type JoinReply = [string, string, string, string, string, string, string, string];
 
-/** Joins in one join-2.lua call, in order: [user, quantity?, token id?] each; one reply each. */
+/** Joins in one join-3.lua call, in order: [user, quantity?, token id?] each; one reply each. */
 async function joinMany(ticketTypeId: number, joins: [string, number?, string?][]) {
   const k = env.s.keys(ticketTypeId);
   const args = joins.map(([userId, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
     ({ id, userId, quantity, token: env.s.tokens.sign(ticketTypeId, id) }));
-  const reply = (await env.s.redis.tqJoin(...joinScriptArgs(k, ticketTypeId, args))) as string;
+  const reply = (await env.s.redis.tqJoin(...joinScriptArgs(k, ticketTypeId, 1000, args))) as string;
   return reply.split("\n").map((line) => line.split("\t") as JoinReply);
 }
 
@@ -41,7 +41,7 @@ async function joinRaw(ticketTypeId: number, user: string, quantity = 1) {
   return (await joinMany(ticketTypeId, [[user, quantity]]))[0]!;
 }
 
-describe("join-2.lua", () => {
+describe("join-3.lua", () => {
   test("appends new places in order and remembers the user's live place", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = await joinRaw(ticketTypeId, "a", 2);
@@ -228,7 +228,7 @@ describe("settle-4.lua", () => {
   });
 });
 
-describe("finish-1.lua", () => {
+describe("finish-2.lua", () => {
   test("records the final state, frees the user, drops mapping and deadline", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = (await joinRaw(ticketTypeId, "a"))[1];
@@ -244,11 +244,29 @@ describe("finish-1.lua", () => {
     expect(await r.exists(k.mappingPrefix + a)).toBe(0);
   });
 
+  test("a booking adds its tickets to the user's tally once; join-3.lua refuses a join that would pass the limit", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const a = (await joinRaw(ticketTypeId, "a", 2))[1];
+    const claim = await claimBatch(r, k, 1);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    const token = env.s.tokens.sign(ticketTypeId, a);
+    await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]);
+    await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]); // a repeat counts nothing
+    expect(await r.hget(k.bought, "a")).toBe("2");
+    const call = async (quantity: number) => {
+      const args = [{ id: env.s.tokens.issue(ticketTypeId).id, userId: "a", quantity, token: "t" }];
+      return ((await r.tqJoin(...joinScriptArgs(k, ticketTypeId, 3, args))) as string).split("\t");
+    };
+    expect(await call(2)).toEqual(["limit", "", "", "", "0", "2", "", "0"]);
+    expect((await call(1))[0]).toBe("joined");
+  });
+
   test("a record Redis lost is skipped, its mapping still goes", async () => {
     const { ticketTypeId, k, r } = fresh();
     const id = env.s.tokens.issue(ticketTypeId).id;
     await r.set(k.mappingPrefix + id, String(ticketTypeId));
-    const updated = await r.tqFinish(k.record(id), k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
+    const updated = await r.tqFinish(k.record(id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
     expect(updated).toBe(0);
     expect(await r.exists(k.record(id))).toBe(0);
     expect(await r.exists(k.mappingPrefix + id)).toBe(0);

@@ -234,8 +234,9 @@ describe("POST /reservation/confirm", () => {
   });
 
   test("409 for a token that was told it is sold out, 410 for a lost place", async () => {
-    const type = await env.ticketType({ capacity: 1 });
-    const soldOut = await join(env, "c5", type, 2);
+    const type = await env.ticketType({ capacity: 2 });
+    await post("/reservation/confirm", { token: await holdFor("c4b", type) });
+    const soldOut = await join(env, "c5", type, 2); // 1 left, nothing held: can never be served
     await env.drain();
     expectError(await post("/reservation/confirm", { token: soldOut }), 409, "sold_out");
     const lost = await join(env, "c6", type);

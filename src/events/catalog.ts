@@ -25,9 +25,13 @@ export type EventListing = {
 
 type Snapshot = { at: number; events: EventListing[]; byId: Map<number, TicketType> };
 
+/** The shortest time between two reloads for unknown ticket type ids. */
+const MISS_RELOAD_MS = 100;
+
 export class Catalog {
   private snapshot: Snapshot | null = null;
   private loading: Promise<Snapshot> | null = null;
+  private missReload: Promise<Snapshot> | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -41,9 +45,22 @@ export class Catalog {
 
   /** A ticket type by id; an id not seen yet triggers a reload, so new types show up at once. */
   async ticketType(id: number): Promise<TicketType | undefined> {
-    const found = (await this.fresh()).byId.get(id);
-    if (found) return found;
-    return (await this.reload()).byId.get(id);
+    const snapshot = await this.fresh();
+    return snapshot.byId.get(id) ?? (await this.reloadForMiss(snapshot)).byId.get(id);
+  }
+
+  /**
+   * A reload for ids the snapshot does not know, at most one every MISS_RELOAD_MS: the misses
+   * of one window wait for it together, so a flood of unknown ids costs PostgreSQL a few
+   * queries a second, not one each.
+   */
+  private reloadForMiss(seen: Snapshot): Promise<Snapshot> {
+    const wait = seen.at + MISS_RELOAD_MS - Date.now();
+    if (wait <= 0) return this.reload();
+    this.missReload ??= Bun.sleep(wait)
+      .then(() => this.reload())
+      .finally(() => (this.missReload = null));
+    return this.missReload;
   }
 
   /**

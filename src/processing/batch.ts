@@ -116,7 +116,7 @@ export async function serveTicketType(
       await ctx.after?.("granted", ticketTypeId);
       stockLeft = granted.stockLeft;
       total.granted += granted.granted;
-      if (granted.rows === null && granted.granted === current.size) {
+      if (granted.rows === null && granted.refused.size === 0 && granted.granted === current.size) {
         settle(current, allReserved(current.size, granted.expiresAt!.getTime()), lastPlace(current));
         continue;
       }
@@ -125,7 +125,8 @@ export async function serveTicketType(
       const people = peopleOf(current);
       const rows = granted.rows ?? prefixRows(granted, current.size);
       if (!rows.some((r) => r.outcome === "waiting")) {
-        settle(current, encode(decide(people, rows, null)), lastPlace(current));
+        const outcomes = decide(people, rows, null);
+        settle(current, encode(outcomes), servedMark(people, outcomes));
         continue;
       }
       // Stock ran short. The batches claimed ahead go back first, newest first, so that this
@@ -152,13 +153,15 @@ export async function serveTicketType(
   }
 }
 
-/** A fast-path grant, person by person: the first `granted` hold, the rest wait. */
-function prefixRows(grant: Grant, size: number): GrantRow[] {
-  return Array.from({ length: size }, (_, i) => ({
-    outcome: i < grant.granted ? "granted" : "waiting",
-    expires_at: i < grant.granted ? grant.expiresAt : null,
-    prior_status: null,
-  }));
+/** A fast-path grant, person by person: the refused as listed, the first `granted` of the rest hold, the others wait. */
+export function prefixRows(grant: Grant, size: number): GrantRow[] {
+  let held = 0;
+  return Array.from({ length: size }, (_, i): GrantRow => {
+    const refusal = grant.refused.get(i + 1);
+    if (refusal) return { outcome: refusal, expires_at: null, prior_status: null };
+    const granted = held++ < grant.granted;
+    return { outcome: granted ? "granted" : "waiting", expires_at: granted ? grant.expiresAt : null, prior_status: null };
+  });
 }
 
 /**
@@ -179,6 +182,10 @@ export function decide(
         return row.prior_status === "held" ? { state: "reserved", expiresAt } : { state: row.prior_status! };
       case "duplicate":
         return { state: "duplicate" };
+      case "invalid":
+        return { state: "invalid" };
+      case "limit":
+        return { state: "limit_reached" };
       case "waiting": {
         const servable = available !== null && person.quantity <= available.stock + available.held;
         return { state: servable ? "queued" : "sold_out" };
@@ -192,7 +199,8 @@ function servedMark(people: Person[], outcomes: Outcome[]): number {
   let last = 0;
   for (let i = 0; i < people.length; i++) {
     if (outcomes[i]!.state === "queued") return people[i]!.place - 1;
-    last = Math.max(last, people[i]!.place);
+    // a malformed record's place may be anything: it marks nothing
+    if (Number.isSafeInteger(people[i]!.place)) last = Math.max(last, people[i]!.place);
   }
   return last;
 }

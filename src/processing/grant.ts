@@ -1,103 +1,87 @@
-// Step 2 of a batch: take stock and write the holds, in join order, never below zero.
+// Step 2 of a batch: take stock and write the holds, in join order, never below zero. The SQL
+// lives in sql/0004_grant_checks.sql.
 //
-// The fast path is one call of grant_holds (sql/0002_grant_holds.sql): one round trip for the
-// longest prefix of the batch that the stock covers. A unique violation means the batch holds
-// a token that already has a hold (a retry, a recovery) or a user who holds this type under
-// another token (I4); then the careful statement below runs instead, which reports those
-// rather than granting them. Conflicts are rare, and the careful statement costs more per row.
+// The fast path is one call of grant_holds: one round trip for the longest run of the batch
+// that the stock covers, people refused alone (a malformed record, over the user's limit)
+// skipped. A unique violation means the batch holds a token that already has a hold (a retry,
+// a recovery) or a user who holds this type under another token (I4); then
+// grant_holds_carefully runs instead, which reports those rather than granting them.
+// Conflicts are rare, and the careful statement costs more per row.
 import type { Sql } from "../db";
 
-export type GrantOutcome = "granted" | "prior" | "duplicate" | "waiting";
+export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting";
 export type GrantRow = {
   outcome: GrantOutcome;
   expires_at: Date | null;
   prior_status: "held" | "confirmed" | "expired" | "released" | null;
 };
+/** Why a person was refused whatever the stock: a malformed record, or over the user's limit. */
+export type Refusal = "invalid" | "limit";
 /**
  * `rows` (one per person, in batch order) only when the careful statement ran; otherwise the
- * first `granted` people hold until `expiresAt` and the rest wait.
+ * people in `refused` (1-based positions) were refused, the first `granted` of the others hold
+ * until `expiresAt` and the rest wait.
  */
-export type Grant = { rows: GrantRow[] | null; granted: number; expiresAt: Date | null; stockLeft: number | null };
+export type Grant = {
+  rows: GrantRow[] | null;
+  granted: number;
+  expiresAt: Date | null;
+  stockLeft: number | null;
+  refused: Map<number, Refusal>;
+};
 
 const UNIQUE_VIOLATION = "23505";
+const REFUSALS: Record<string, Refusal> = { I: "invalid", L: "limit" };
 
 /** `lines`: the batch as claim-3.lua wrote it, "<token>\t<user id>\t<quantity>\t<place>" per person. */
 export async function grantHolds(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
   try {
-    return await grantPrefix(sql, ticketTypeId, epoch, lines, holdSeconds);
+    return await grantRun(sql, ticketTypeId, epoch, lines, holdSeconds);
   } catch (err) {
     if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
     return grantCarefully(sql, ticketTypeId, epoch, lines, holdSeconds);
   }
 }
 
-async function grantPrefix(
+async function grantRun(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const [result] = await sql<{ held: number; deadline: Date | null; stock_left: number | null }[]>`
-    SELECT held, deadline, stock_left FROM grant_holds(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
-  return { rows: null, granted: result!.held, expiresAt: result!.deadline, stockLeft: result!.stock_left };
+  const [result] = await sql<{ held: number; deadline: Date | null; stock_left: number | null; refused: string | null }[]>`
+    SELECT held, deadline, stock_left, refused FROM grant_holds(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
+  return {
+    rows: null,
+    granted: result!.held,
+    expiresAt: result!.deadline,
+    stockLeft: result!.stock_left,
+    refused: parseRefused(result!.refused),
+  };
 }
 
-/**
- * Handles tokens that already hold (a retry, a recovery) and users holding under another
- * token. As in grant_holds, the row lock comes first in a statement of its own.
- */
+/** "<position>:<code>,..." as grant_holds lists the refused. */
+export function parseRefused(text: string | null): Map<number, Refusal> {
+  const refused = new Map<number, Refusal>();
+  for (const entry of text ? text.split(",") : []) {
+    const [position, code] = entry.split(":");
+    refused.set(Number(position), REFUSALS[code!]!);
+  }
+  return refused;
+}
+
 async function grantCarefully(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const [, rows] = await sql.begin((sql) => [
-    sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`,
-    sql<(GrantRow & { stock_left: number | null })[]>`
-    WITH type AS (
-      SELECT id, stock FROM ticket_types WHERE id = ${ticketTypeId}
-    ), request AS (
-      SELECT split_part(line, E'\t', 1) AS token, split_part(line, E'\t', 2) AS user_id,
-             split_part(line, E'\t', 3)::int AS quantity, split_part(line, E'\t', 4)::bigint AS place, ord
-      FROM string_to_table(${lines}::text, E'\n') WITH ORDINALITY AS l(line, ord)
-    ), known AS (
-      SELECT r.*, x.status AS prior_status, x.expires_at AS prior_expires_at,
-             EXISTS (
-               SELECT 1 FROM reservations h
-               WHERE h.ticket_type_id = ${ticketTypeId} AND h.user_id = r.user_id
-                 AND h.status = 'held' AND h.expires_at > now() AND h.token <> r.token
-             ) AS duplicate
-      FROM request r LEFT JOIN reservations x ON x.token = r.token
-    ), fresh AS (
-      SELECT k.*, sum(k.quantity) OVER (ORDER BY k.ord) AS needed
-      FROM known k WHERE k.prior_status IS NULL AND NOT k.duplicate
-    ), granted AS (
-      INSERT INTO reservations (token, ticket_type_id, user_id, quantity, expires_at, queue_epoch, queue_place)
-      SELECT f.token, ${ticketTypeId}, f.user_id, f.quantity,
-             now() + make_interval(secs => ${holdSeconds}), ${epoch}, f.place
-      FROM fresh f CROSS JOIN type WHERE f.needed <= type.stock
-      ORDER BY f.ord
-      -- a user twice in one batch: the one-live-hold index keeps the first, stock counts only inserts
-      ON CONFLICT DO NOTHING
-      RETURNING token, quantity, expires_at
-    ), taken AS (
-      UPDATE ticket_types t SET stock = t.stock - (SELECT coalesce(sum(quantity), 0) FROM granted)
-      FROM type WHERE t.id = type.id
-      RETURNING t.stock
-    )
-    SELECT CASE WHEN g.token IS NOT NULL THEN 'granted'
-                WHEN k.prior_status IS NOT NULL THEN 'prior'
-                WHEN k.duplicate THEN 'duplicate'
-                ELSE 'waiting' END AS outcome,
-           coalesce(g.expires_at, k.prior_expires_at) AS expires_at,
-           k.prior_status,
-           (SELECT stock FROM taken) AS stock_left
-    FROM known k LEFT JOIN granted g ON g.token = k.token
-    ORDER BY k.ord`,
-  ]);
+  const rows = await sql<(GrantRow & { stock_left: number | null })[]>`
+    SELECT outcome, expires_at, prior_status, stock_left
+    FROM grant_holds_carefully(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
   const granted = rows.filter((r) => r.outcome === "granted");
   return {
     rows: [...rows],
     granted: granted.length,
     expiresAt: granted[0]?.expires_at ?? null,
     stockLeft: rows[0]?.stock_left ?? null,
+    refused: new Map(),
   };
 }
 

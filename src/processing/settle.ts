@@ -3,12 +3,13 @@ import type { Keys, RedisClient } from "../redis";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../timing";
 
 export type SettleState =
-  | "reserved" | "queued" | "sold_out" | "duplicate" | "confirmed" | "expired" | "released";
+  | "reserved" | "queued" | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "confirmed" | "expired" | "released";
 /** What one person of a batch gets, in batch order. */
 export type Outcome = { state: SettleState; expiresAt?: number };
 
 const CODES: Record<SettleState, string> = {
-  reserved: "R", queued: "Q", sold_out: "S", duplicate: "D", confirmed: "C", expired: "E", released: "X",
+  reserved: "R", queued: "Q", sold_out: "S", duplicate: "D", invalid: "I", limit_reached: "L",
+  confirmed: "C", expired: "E", released: "X",
 };
 
 /** A batch's outcomes as settle-4.lua takes them: a code per person, one shared deadline, exceptions. */

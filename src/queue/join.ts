@@ -28,14 +28,28 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
     );
   }
   if (type.status === "sold_out") throw conflict("sold_out", `"${type.name}" is sold out`);
+  // it could never be served: refuse it now rather than tell it "sold out" at its turn
+  if (quantity > type.capacity) {
+    throw conflict(
+      "quantity_over_capacity",
+      `only ${type.capacity} tickets of "${type.name}" exist (asked for ${quantity})`,
+    );
+  }
 
   const fresh = s.tokens.issue(ticketTypeId);
   const reply = await during("Redis", () =>
-    batcher.join(ticketTypeId, { id: fresh.id, userId, quantity, token: fresh.token }),
+    batcher.join(ticketTypeId, type.per_user_limit, { id: fresh.id, userId, quantity, token: fresh.token }),
   );
   const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
     string, string, string, string, string, string, string, string,
   ];
+  if (kind === "limit") {
+    const remaining = Math.max(0, type.per_user_limit - Number(held));
+    throw conflict(
+      "limit_reached",
+      `one person may book ${type.per_user_limit} tickets of "${type.name}"; you booked ${held}, so ${remaining} remain`,
+    );
+  }
   crashPoint("join:queued");
   if (length === "1") {
     // This join found the queue empty (one join of a call at most): tell the processors it

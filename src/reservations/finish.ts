@@ -1,4 +1,4 @@
-// After PostgreSQL ended holds, Redis follows: one finish-1.lua call per ticket type.
+// After PostgreSQL ended holds, Redis follows: one finish-2.lua call per ticket type.
 import type { Services } from "../services";
 import { ENDED_TTL_SECONDS } from "../timing";
 import { tokenIdOf } from "../tokens";
@@ -17,7 +17,7 @@ export async function finishInRedis(s: Pick<Services, "redis" | "keys">, ended: 
       const k = s.keys(ticketTypeId);
       const ids = entries.map((e) => tokenIdOf(e.token));
       const triples = entries.flatMap((e, i) => [ids[i]!, e.state, e.bookingId ?? ""]);
-      return s.redis.tqFinish(k.record(ids[0]!), k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples);
+      return s.redis.tqFinish(k.record(ids[0]!), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples);
     }),
   );
 }

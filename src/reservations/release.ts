@@ -39,12 +39,16 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   }
 }
 
-/** Marks a held hold released and puts its stock back, in one statement. */
+/**
+ * Marks a held hold released and puts its stock back, in one statement. A hold past its
+ * deadline is the cleaner's to expire (the same condition as confirm): releasing it would
+ * tell its owner "released" while confirm and status call it expired.
+ */
 async function releaseHold(s: Services, token: string): Promise<boolean> {
   const rows = await during("PostgreSQL", () => s.sql`
     WITH released AS (
       UPDATE reservations SET status = 'released', ended_at = now()
-      WHERE token = ${token} AND status = 'held'
+      WHERE token = ${token} AND status = 'held' AND expires_at > now()
       RETURNING ticket_type_id, quantity
     )
     UPDATE ticket_types t SET stock = t.stock + released.quantity

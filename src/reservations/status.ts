@@ -5,7 +5,8 @@ import type { TokenParts } from "../tokens";
 import { findHold, type HoldRow } from "./holds";
 
 export type Status =
-  | "queued" | "reserved" | "confirmed" | "expired" | "released" | "sold_out" | "duplicate" | "lost";
+  | "queued" | "reserved" | "confirmed" | "expired" | "released" | "sold_out" | "duplicate"
+  | "invalid" | "limit_reached" | "lost";
 
 export type StatusAnswer = {
   status: Status;
@@ -26,6 +27,8 @@ const MESSAGES: Record<Status, string> = {
   released: "You gave this place or hold back.",
   sold_out: "Sold out: there are no tickets left for you.",
   duplicate: "You already hold tickets of this type with another token; use that one.",
+  invalid: "Your place could not be served: its request was damaged. Join the queue again.",
+  limit_reached: "You already booked as many tickets of this type as one person may.",
   lost: "Your place in the queue was lost; join the queue again.",
 };
 
@@ -66,6 +69,8 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     case "released":
     case "sold_out":
     case "duplicate":
+    case "invalid":
+    case "limit_reached":
       return answer(state);
     default:
       return fromPostgres(s, ticketTypeId, token);

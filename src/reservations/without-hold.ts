@@ -22,6 +22,10 @@ export function refuseWithoutHold(state: string, action: "confirm" | "release"):
       throw conflict("duplicate", "you already hold tickets of this type with another token");
     case "released":
       throw conflict("released", "this place was given back");
+    case "invalid":
+      throw conflict("invalid", "this place could not be served (its request was damaged); join the queue again");
+    case "limit_reached":
+      throw conflict("limit_reached", "you already booked as many tickets of this type as one person may");
     default:
       throw gone("place_lost", "this token's place in the queue was lost; join the queue again");
   }

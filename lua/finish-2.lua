@@ -1,11 +1,13 @@
 --[[
   Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
   the final state for a while so status can answer, the token mapping goes, and the user may
-  join again. (A batch's entry in the deadline index goes when reconcile finds all of its
-  holds ended.)
+  join again. A booking adds its tickets to the user's tally, which joins check against the
+  per-user limit (once: a record already confirmed is not counted again). (A batch's entry in
+  the deadline index goes when reconcile finds all of its holds ended.)
 
   Input:
     KEYS[1] reservation:{T}:<id of the first token>; every key touched shares its hash tag
+    KEYS[2] bought:{T}      hash: user id -> tickets booked
     ARGV[1] record key prefix, reservation:{T}:
     ARGV[2] mapping key prefix, token-ticket-type:{T}:
     ARGV[3] user key prefix, user:{T}:
@@ -19,13 +21,18 @@ local recordPrefix = ARGV[1]
 local mappingPrefix = ARGV[2]
 local userPrefix = ARGV[3]
 local endedTtl = ARGV[4]
+local boughtKey = KEYS[2]
 
 local updated = 0
 for i = 5, #ARGV, 3 do
   local id, state, bookingId = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local record = recordPrefix .. id
-  local user = redis.call('HGET', record, 'user')
+  local found = redis.call('HMGET', record, 'user', 'state', 'qty')
+  local user = found[1]
   if user then
+    if state == 'confirmed' and found[2] ~= 'confirmed' then
+      redis.call('HINCRBY', boughtKey, user, tonumber(found[3]) or 0)
+    end
     redis.call('HSET', record, 'state', state)
     if bookingId ~= '' then
       redis.call('HSET', record, 'booking_id', bookingId)

@@ -5,9 +5,14 @@
   (being served) or reserved. A join sees the joins before it: a user joining twice in one
   call gets the first place back.
 
+  A join whose user has already booked so many tickets of the type that this quantity would
+  pass the per-user limit is refused here, early; PostgreSQL decides for sure when it grants
+  (it still knows after Redis lost its data).
+
   Input:
     KEYS[1] queue:{T}                  list of token ids, head first
     KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served
+    KEYS[3] bought:{T}                 hash: user id -> tickets booked (finish-2.lua adds)
     ARGV[1] seconds a queue place lives
     ARGV[2] now in ms (the epoch of a queue that starts now)
     ARGV[3] record key prefix, reservation:{T}:
@@ -16,7 +21,8 @@
             its record)
     ARGV[6] batch key prefix, batch:{T}: (where a served token's hold is written)
     ARGV[7] ticket type id (the mappings' value)
-    ARGV[8..] quadruples, one per join: new token id, user id, quantity, the new token itself
+    ARGV[8] the type's per_user_limit, in tickets
+    ARGV[9..] quadruples, one per join: new token id, user id, quantity, the new token itself
             (signed): the record keeps the line claim-3.lua hands to PostgreSQL
             ("<token>\t<user id>\t<quantity>\t<place>"), so serving a person costs no
             formatting or signing
@@ -27,6 +33,8 @@
     kind 'joined': a new place; expires_at is '' and queue length counts the new one (1: this
       join found the queue empty).
     kind 'existing': the live place the user already had; queue length is 0.
+    kind 'limit': this quantity would pass the user's limit; quantity is what they booked
+      already, the other fields are ''.
     kind 'error': this join failed (the rest of the line says why); the others stand.
 ]]
 local queueKey = KEYS[1]
@@ -38,6 +46,8 @@ local userPrefix = ARGV[4]
 local mappingPrefix = ARGV[5]
 local batchPrefix = ARGV[6]
 local ticketTypeId = ARGV[7]
+local perUserLimit = tonumber(ARGV[8])
+local boughtKey = KEYS[3]
 
 --@include resolveState
 
@@ -57,6 +67,11 @@ local function join(id, userId, quantity, token)
     end
   end
 
+  local booked = tonumber(redis.call('HGET', boughtKey, userId) or '0')
+  if booked + tonumber(quantity) > perUserLimit then
+    return table.concat({'limit', '', '', '', served, booked, '', 0}, '\t')
+  end
+
   local place = redis.call('HINCRBY', metaKey, 'seq', 1)
   if place == 1 then
     redis.call('HSET', metaKey, 'epoch', now) -- a queue starts (or starts again after data loss)
@@ -72,7 +87,7 @@ local function join(id, userId, quantity, token)
 end
 
 local answers = {}
-for i = 8, #ARGV, 4 do
+for i = 9, #ARGV, 4 do
   -- A join that fails (a damaged record, say) fails alone; the others of the call stand.
   local ok, answer = pcall(join, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   if not ok then

@@ -1,0 +1,156 @@
+// What an outsider or a damaged record can do at the edges of the core: a malformed person in
+// a batch, a user over their limit across tokens, a release after the deadline, a quantity
+// no stock can ever cover, a flood of unknown ticket types. Real Redis and PostgreSQL.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Sql } from "../src/db";
+import { Catalog } from "../src/events/catalog";
+import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(() => env.close());
+
+const post = (path: string, body?: unknown) => env.call("POST", path, body);
+const stockOf = async (id: number) => (await env.sql`SELECT stock FROM ticket_types WHERE id = ${id}`)[0]!.stock;
+const recordOf = (token: string) => {
+  const { ticketTypeId, id } = env.s.tokens.verify(token)!;
+  return env.s.keys(ticketTypeId).record(id);
+};
+
+describe("a damaged record never stops a queue", () => {
+  test("each malformed person is set aside as invalid; everyone else in the batch and behind it is served", async () => {
+    const type = await env.ticketType({ capacity: 20 });
+    const tokens: string[] = [];
+    for (let i = 0; i < 8; i++) tokens.push(await join(env, `dmg${i}`, type));
+    const line = async (token: string) => (await env.s.redis.hget(recordOf(token), "line"))!;
+    const fields = async (token: string) => (await line(token)).split("\t");
+    const damage = async (token: string, index: number, value: string) => {
+      const f = await fields(token);
+      f[index] = value;
+      await env.s.redis.hset(recordOf(token), "line", f.join("\t"));
+    };
+    await damage(tokens[1]!, 2, "0"); // quantity 0: the CHECK constraint used to fail the whole batch
+    await damage(tokens[2]!, 2, "abc"); // not a number: a cast error used to fail it
+    await damage(tokens[3]!, 2, "-5");
+    await env.s.redis.hdel(recordOf(tokens[4]!), "line"); // no line at all
+    await env.s.redis.hset(recordOf(tokens[5]!), "line", `${await line(tokens[5]!)}\nforged\tx\t1\t1`); // would split in two
+    await damage(tokens[6]!, 3, "1e0"); // a place that is not a whole number
+
+    await env.drain();
+    const statuses = await Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
+    expect(statuses).toEqual(["reserved", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "reserved"]);
+    expect((await statusOf(env, tokens[1]!)).message).toContain("join the queue again".replace("join", "Join"));
+    expect(await stockOf(type)).toBe(18);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
+    expect(await env.s.redis.hlen(env.s.keys(type).inflight)).toBe(0);
+    // nothing but the two genuine holds reached PostgreSQL
+    expect(await env.sql`SELECT 1 FROM reservations WHERE ticket_type_id = ${type}`).toHaveLength(2);
+
+    // the people behind keep moving, and an invalid person may join again
+    const later = await join(env, "dmg-later", type);
+    const again = await join(env, "dmg1", type);
+    await env.drain();
+    expect((await statusOf(env, later)).status).toBe("reserved");
+    expect((await statusOf(env, again)).status).toBe("reserved");
+    expect((await post("/reservation/confirm", { token: tokens[1] })).body.error).toBe("invalid");
+    await env.expectInvariants();
+  });
+});
+
+describe("per_user_limit counts a person, not a hold", () => {
+  test("join, confirm, join again: refused at join once the limit is booked, saying how many remain", async () => {
+    const type = await env.ticketType({ capacity: 50, per_user_limit: 3 });
+    const first = await join(env, "lim", type, 2);
+    await env.drain();
+    expect((await post("/reservation/confirm", { token: first })).status).toBe(200);
+
+    const over = await post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 2 });
+    expect(over.status).toBe(409);
+    expect(over.body.error).toBe("limit_reached");
+    expect(over.body.message).toContain("1 remain");
+
+    const last = await join(env, "lim", type, 1);
+    await env.drain();
+    expect((await post("/reservation/confirm", { token: last })).status).toBe(200);
+    const none = await post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 1 });
+    expect(none.body).toMatchObject({ error: "limit_reached" });
+    expect(none.body.message).toContain("0 remain");
+    const [booked] = await env.sql`SELECT sum(quantity)::int AS n FROM bookings WHERE ticket_type_id = ${type} AND user_id = 'lim'`;
+    expect(booked!.n).toBe(3);
+    await env.expectInvariants();
+  });
+
+  test("PostgreSQL decides at grant time when Redis has forgotten what the user booked", async () => {
+    const type = await env.ticketType({ capacity: 50, per_user_limit: 2 });
+    const first = await join(env, "forgot", type, 2);
+    await env.drain();
+    await post("/reservation/confirm", { token: first });
+    await env.s.redis.del(env.s.keys(type).bought); // Redis lost its data
+
+    const second = await join(env, "forgot", type, 1);
+    const behind = await join(env, "someone-else", type, 1);
+    await env.drain();
+    expect((await statusOf(env, second)).status).toBe("limit_reached");
+    expect((await statusOf(env, behind)).status).toBe("reserved");
+    expect((await post("/reservation/confirm", { token: second })).body.error).toBe("limit_reached");
+    expect(await stockOf(type)).toBe(47);
+    await env.expectInvariants();
+  });
+});
+
+describe("release after the deadline", () => {
+  test("answers 410 hold_expired and leaves the stock to the cleaner, which refills it once", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const token = await join(env, "late", type, 2);
+    await env.drain();
+    await env.backdate(token); // past its deadline; the cleaner has not run
+    const res = await post("/reservation/release", { token });
+    expect(res.status).toBe(410);
+    expect(res.body.error).toBe("hold_expired");
+    expect(await stockOf(type)).toBe(3);
+    expect((await statusOf(env, token)).status).toBe("expired");
+    await env.cleaner().expireNow();
+    expect(await stockOf(type)).toBe(5);
+    const [row] = await env.sql`SELECT status FROM reservations WHERE token = ${token}`;
+    expect(row!.status).toBe("expired");
+    await env.expectInvariants();
+  });
+});
+
+describe("join refusals that need no queue", () => {
+  test("a quantity larger than the type's capacity is refused at join, not queued", async () => {
+    const type = await env.ticketType({ capacity: 2, per_user_limit: 4 });
+    const res = await post("/queue/join", { user_id: "greedy", ticket_type_id: type, quantity: 3 });
+    expect(res.status).toBe(409);
+    expect(res.body.error).toBe("quantity_over_capacity");
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
+  });
+
+  test("a flood of unknown ticket type ids costs PostgreSQL a few catalog loads, not one each", async () => {
+    let queries = 0;
+    const counting = new Proxy(env.sql, {
+      apply: (target, self, args) => {
+        queries++;
+        return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, self, args);
+      },
+    }) as Sql;
+    const catalog = new Catalog(counting);
+    await catalog.events();
+    const loaded = queries;
+    const started = Date.now();
+    for (let wave = 0; wave < 5; wave++) {
+      const misses = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => catalog.ticketType(1_000_000 + wave * 100 + i)),
+      );
+      expect(misses.every((m) => m === undefined)).toBe(true);
+    }
+    // one load (two queries) per 100 ms at most, and a new type still shows up
+    const windows = Math.ceil((Date.now() - started) / 100) + 1;
+    expect((queries - loaded) / 2).toBeLessThanOrEqual(windows);
+    expect((queries - loaded) / 2).toBeLessThan(20);
+    const fresh = await env.ticketType({ capacity: 1 });
+    expect((await catalog.ticketType(fresh))?.id).toBe(fresh);
+  });
+});
