@@ -135,6 +135,45 @@ describe("races", () => {
   });
 });
 
+describe("per_user_limit under a crowd, two instances, and a Redis that forgets the tally", () => {
+  test("nobody books more than the limit, and everyone books up to it", async () => {
+    const type = await env.ticketType({ capacity: 500, per_user_limit: 3 });
+    const bought = env.s.keys(type).bought;
+    let forgetting = true;
+    // Redis keeps losing what users booked: PostgreSQL alone has to enforce the limit.
+    const forget = (async () => {
+      while (forgetting) {
+        await env.s.redis.del(bought);
+        await Bun.sleep(5);
+      }
+    })();
+    const buyer = async (u: number) => {
+      for (let attempt = 0; attempt < 6; attempt++) {
+        const joined = await http(u + attempt, "POST", "/queue/join", { user_id: `limit-${u}`, ticket_type_id: type, quantity: 1 });
+        if (joined.status === 409 && joined.body.error === "limit_reached") return;
+        expect(joined.status).toBe(200);
+        const token = joined.body.queue_token;
+        let status = "queued";
+        while (status === "queued") {
+          await Bun.sleep(10);
+          status = (await statusOver(u + attempt + 1, token)).body.status;
+        }
+        if (status === "limit_reached") return;
+        expect(status).toBe("reserved");
+        expect((await http(u, "POST", "/reservation/confirm", { token })).status).toBe(200);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, u) => buyer(u)));
+    forgetting = false;
+    await forget;
+    const rows = await env.sql`
+      SELECT user_id, sum(quantity)::int AS n FROM bookings WHERE ticket_type_id = ${type} GROUP BY user_id`;
+    expect(rows).toHaveLength(20);
+    expect(rows.every((r) => r.n === 3)).toBe(true);
+    await env.expectInvariants();
+  }, 60_000);
+});
+
 describe("two processors and two cleaners at once", () => {
   test("a crowd that confirms, releases and abandons keeps every invariant", async () => {
     const type = await env.ticketType({ capacity: 30, per_user_limit: 3 });
