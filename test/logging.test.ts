@@ -1,0 +1,63 @@
+// What a sale logs: grants per processor turn, bookings, releases and expiries at info, requests
+// at debug, and a start-up line naming both stores and the URL; never a token or a password.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createApp } from "../src/app";
+import type { Fields, Level, Logger } from "../src/log";
+import { createTestEnv, type TestEnv } from "./helpers";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(() => env.close());
+
+type Line = { level: Level; message: string; fields?: Fields };
+
+function capture() {
+  const lines: Line[] = [];
+  const at = (level: Level) => (message: string, fields?: Fields) => void lines.push({ level, message, fields });
+  const log: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { log, lines };
+}
+
+/** An app that logs into `log`, at debug. */
+function appLoggingTo(log: Logger, overrides: Partial<TestEnv["s"]> = {}) {
+  const app = createApp({ ...env.s, log, config: { ...env.config, LOG_LEVEL: "debug" }, ...overrides });
+  return async (method: string, path: string, body?: unknown) => {
+    const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const res = await app.handle(new Request(`http://test${path}`, init));
+    await Bun.sleep(5); // the request line is written after the response
+    return { status: res.status, body: (await res.json()) as any };
+  };
+}
+
+test("each processor turn logs its counts: people, holds granted, sent back, sold out, stock left", async () => {
+  const type = await env.ticketType({ capacity: 4 });
+  const { log, lines } = capture();
+  const call = appLoggingTo(log);
+  const tokens: string[] = [];
+  for (const [user, quantity] of [["a", 2], ["b", 1], ["c", 2]] as const) {
+    tokens.push((await call("POST", "/queue/join", { user_id: user, ticket_type_id: type, quantity })).body.queue_token);
+  }
+  const processor = env.processor({ log });
+  await env.drain(processor);
+  const turns = () => lines.filter((l) => l.message === "granted holds");
+  // c asks for 2 with 1 left while 3 are held: sent back to wait for them
+  expect(turns()).toEqual([{
+    level: "info",
+    message: "granted holds",
+    fields: { ticket_type_id: type, batches: 1, people: 3, granted: 2, requeued: 1, sold_out: 0, stock_left: 1 },
+  }]);
+
+  // Both holds confirmed: c can never be served now. The probe, a second later, says sold out.
+  for (const token of tokens.slice(0, 2)) expect((await call("POST", "/reservation/confirm", { token })).status).toBe(200);
+  await Bun.sleep(1100);
+  await env.drain(processor);
+  expect(turns()[1]).toEqual({
+    level: "info",
+    message: "granted holds",
+    fields: { ticket_type_id: type, batches: 1, people: 1, granted: 0, requeued: 0, sold_out: 1, stock_left: 1 },
+  });
+  await env.expectInvariants();
+});
