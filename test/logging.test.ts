@@ -2,6 +2,7 @@
 // at debug, and a start-up line naming both stores and the URL; never a token or a password.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp } from "../src/app";
+import { Cleaner } from "../src/expiry/cleaner";
 import type { Fields, Level, Logger } from "../src/log";
 import { createTestEnv, type TestEnv } from "./helpers";
 
@@ -60,4 +61,47 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
     fields: { ticket_type_id: type, batches: 1, people: 1, granted: 0, requeued: 0, sold_out: 1, stock_left: 1 },
   });
   await env.expectInvariants();
+});
+
+test("a booking, a released hold and a left queue place are logged, without tokens or user ids", async () => {
+  const type = await env.ticketType({ capacity: 10 });
+  const { log, lines } = capture();
+  const call = appLoggingTo(log);
+  const join = async (user: string, quantity: number) =>
+    (await call("POST", "/queue/join", { user_id: user, ticket_type_id: type, quantity })).body.queue_token as string;
+  const booker = await join("booker@example.com", 3);
+  const giver = await join("giver@example.com", 2);
+  await env.drain();
+  const leaver = await join("leaver@example.com", 4);
+
+  const booked = await call("POST", "/reservation/confirm", { token: booker });
+  expect(booked.status).toBe(200);
+  expect((await call("POST", "/reservation/release", { token: giver })).status).toBe(200);
+  expect((await call("POST", "/reservation/release", { token: leaver })).status).toBe(200);
+
+  const info = lines.filter((l) => l.level === "info");
+  expect(info).toEqual([
+    { level: "info", message: "booked", fields: { ticket_type_id: type, booking_id: booked.body.booking_id, quantity: 3 } },
+    { level: "info", message: "released", fields: { ticket_type_id: type, quantity: 2, what: "hold" } },
+    { level: "info", message: "released", fields: { ticket_type_id: type, quantity: 4, what: "queue place" } },
+  ]);
+  const logged = JSON.stringify(lines);
+  for (const secret of [booker, giver, leaver, "example.com"]) expect(logged).not.toContain(secret);
+});
+
+test("a cleaner pass that expired holds says how many at info", async () => {
+  const type = await env.ticketType({ capacity: 10 });
+  const tokens = [];
+  for (const user of ["x", "y"]) {
+    tokens.push((await env.call("POST", "/queue/join", { user_id: user, ticket_type_id: type })).body.queue_token);
+  }
+  await env.drain();
+  for (const token of tokens) await env.backdate(token);
+  const { log, lines } = capture();
+  await new Cleaner({ ...env.s, log, intervalMs: 1000 }).tick();
+  expect(lines.filter((l) => l.message === "expired holds")).toEqual([
+    { level: "info", message: "expired holds", fields: { expired: 2 } },
+  ]);
+  await new Cleaner({ ...env.s, log, intervalMs: 1000 }).tick();
+  expect(lines.filter((l) => l.message === "expired holds")).toHaveLength(1); // nothing expired: no line
 });
