@@ -89,6 +89,45 @@ test("a booking, a released hold and a left queue place are logged, without toke
   for (const secret of [booker, giver, leaver, "example.com"]) expect(logged).not.toContain(secret);
 });
 
+test("at debug each request is a line with method, path, status and duration, never the query string", async () => {
+  const type = await env.ticketType({ capacity: 10 });
+  const { log, lines } = capture();
+  const call = appLoggingTo(log);
+  const token = (await call("POST", "/queue/join", { user_id: "q", ticket_type_id: type })).body.queue_token;
+  expect((await call("GET", `/reservation/status?token=${token}`)).status).toBe(200);
+  expect((await call("POST", "/reservation/confirm", { token: "not-a-token" })).status).toBe(404);
+  expect((await call("POST", "/reservation/confirm", { nope: 1 })).status).toBe(400);
+
+  const requests = lines.filter((l) => l.message === "request");
+  expect(requests.map((l) => [l.level, l.fields!.method, l.fields!.path, l.fields!.status])).toEqual([
+    ["debug", "POST", "/queue/join", 200],
+    ["debug", "GET", "/reservation/status", 200],
+    ["debug", "POST", "/reservation/confirm", 404],
+    ["debug", "POST", "/reservation/confirm", 400],
+  ]);
+  for (const l of requests) expect(l.fields!.ms).toBeGreaterThanOrEqual(0);
+  expect(JSON.stringify(lines)).not.toContain(token);
+
+  // Not debug: no request lines at all.
+  const quiet = capture();
+  createApp({ ...env.s, log: quiet.log }).handle(new Request("http://test/health"));
+  await Bun.sleep(5);
+  expect(quiet.lines).toEqual([]);
+});
+
+test("an unexpected failure logs the path, not the URL with its token", async () => {
+  const { log, lines } = capture();
+  const broken = () => { throw new Error("boom"); };
+  const call = appLoggingTo(log, { keys: broken });
+  const { token } = env.s.tokens.issue(1);
+  expect((await call("GET", `/reservation/status?token=${token}`)).status).toBe(500);
+  expect(lines.find((l) => l.level === "error")).toMatchObject({
+    message: "request failed",
+    fields: { method: "GET", path: "/reservation/status" },
+  });
+  expect(JSON.stringify(lines)).not.toContain(token);
+});
+
 test("a cleaner pass that expired holds says how many at info", async () => {
   const type = await env.ticketType({ capacity: 10 });
   const tokens = [];
