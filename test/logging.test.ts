@@ -1,10 +1,12 @@
 // What a sale logs: grants per processor turn, bookings, releases and expiries at info, requests
 // at debug, and a start-up line naming both stores and the URL; never a token or a password.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import postgres from "postgres";
 import { createApp } from "../src/app";
+import { describeUrl } from "../src/config";
 import { Cleaner } from "../src/expiry/cleaner";
 import type { Fields, Level, Logger } from "../src/log";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -144,3 +146,83 @@ test("a cleaner pass that expired holds says how many at info", async () => {
   await new Cleaner({ ...env.s, log, intervalMs: 1000 }).tick();
   expect(lines.filter((l) => l.message === "expired holds")).toHaveLength(1); // nothing expired: no line
 });
+
+test("describeUrl names host, port and database, never the user's password", () => {
+  expect(describeUrl("postgres://app:pg-pass@db.internal:5433/tickets?sslmode=require")).toBe("db.internal:5433/tickets");
+  expect(describeUrl("postgresql://app:pg-pass@db.internal/tickets")).toBe("db.internal:5432/tickets");
+  expect(describeUrl("rediss://default:redis-pass@cache:6380/2")).toBe("cache:6380/2");
+  expect(describeUrl("redis://:redis-pass@cache")).toBe("cache:6379");
+});
+
+test("start-up names Redis, PostgreSQL and the URL it serves; passwords appear in no line", async () => {
+  const dbName = `tq_test_log_${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `test:log:${crypto.randomUUID().slice(0, 8)}:`;
+  const pgUrl = new URL(databaseUrl(dbName));
+  pgUrl.password = "pg-secret-7f3a"; // the test PostgreSQL and Redis take any password
+  const redisUrl = new URL(REDIS_URL);
+  redisUrl.password = "redis-secret-9c1d";
+  const service = Bun.spawn(["bun", "src/main.ts", "serve", "--demo"], {
+    env: {
+      ...process.env,
+      PORT: "0",
+      LOG_LEVEL: "debug",
+      DATABASE_URL: pgUrl.toString(),
+      REDIS_URL: redisUrl.toString(),
+      REDIS_KEY_PREFIX: prefix,
+      TOKEN_SECRET: "logging-test-secret-0123456789abcdef",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) out.push(new TextDecoder().decode(chunk));
+  };
+  const reading = Promise.all([collect(service.stdout), collect(service.stderr)]);
+  const lines = () => out.join("").split("\n").flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+  const waitFor = async (match: (l: any) => boolean) => {
+    for (let i = 0; i < 300; i++) {
+      const found = lines().find(match);
+      if (found) return found;
+      if (service.exitCode !== null) break;
+      await Bun.sleep(50);
+    }
+    throw new Error(`no such line in:\n${out.join("")}`);
+  };
+  try {
+    const started = await waitFor((l) => l.message === "listening");
+    expect(out.join("")).toMatch(/"message":"listening","port":\d+/); // as bench/harness.ts reads it
+    expect(started).toMatchObject({
+      level: "info",
+      url: `http://localhost:${started.port}`,
+      redis: `${redisUrl.hostname}:${redisUrl.port || 6379}`,
+      postgres: `${pgUrl.hostname}:${pgUrl.port || 5432}/${dbName}`,
+    });
+
+    const base = `http://127.0.0.1:${started.port}`;
+    const type = ((await (await fetch(`${base}/events`)).json()) as any)[0].ticket_types[0].id;
+    await fetch(`${base}/queue/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: "someone", ticket_type_id: type }),
+    });
+    await fetch(`${base}/health?token=query-secret-5e2b`);
+    // the processor's line comes from its worker, with its own logger
+    expect(await waitFor((l) => l.message === "granted holds")).toMatchObject({
+      level: "info", worker: "processor", ticket_type_id: type, people: 1, granted: 1,
+    });
+    expect(await waitFor((l) => l.message === "request" && l.path === "/health")).toMatchObject({
+      level: "debug", method: "GET", status: 200,
+    });
+  } finally {
+    service.kill("SIGTERM");
+    await service.exited;
+    await reading;
+    await deleteKeys(REDIS_URL, prefix);
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
+    await admin.end();
+  }
+  const all = out.join("");
+  for (const secret of ["pg-secret-7f3a", "redis-secret-9c1d", "query-secret-5e2b"]) expect(all).not.toContain(secret);
+}, 30_000);
