@@ -5,14 +5,18 @@ import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { queueRoutes } from "./queue/routes";
 import { reservationRoutes } from "./reservations/routes";
+import type { Logger } from "./log";
 import type { Services } from "./services";
 
 export function createApp(s: Services) {
-  return new Elysia()
+  const app = new Elysia();
+  if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
+  return app
     .onParse(({ request, contentType }) => parseBody(request, contentType))
-    .onError(({ code, error, set, request }) => {
+    .onError(({ code, error, set, request, path }) => {
+      // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error), (err) =>
-        s.log.error("request failed", { method: request.method, url: request.url, error: err }),
+        s.log.error("request failed", { method: request.method, path, error: err }),
       );
       set.status = failure.status;
       Object.assign(set.headers, failure.headers);
@@ -26,6 +30,21 @@ export function createApp(s: Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * At debug, one line per request, errors included: method, path, status, milliseconds. Never
+ * the query string (GET /reservation/status carries the token there) nor the body. At other
+ * levels the hooks are not even added: nothing on the hot path.
+ */
+function logRequests(app: Elysia, log: Logger): void {
+  const started = new WeakMap<Request, number>();
+  app
+    .onRequest(({ request }) => void started.set(request, performance.now()))
+    .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
+      const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
+      log.debug("request", { method: request.method, path, status: set.status, ms });
+    });
+}
 
 /** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */
 function asAppError(code: unknown, error: unknown): unknown {

@@ -41,7 +41,7 @@ export class Cleaner {
   /** One pass; returns how long to sleep before the next. */
   async tick(): Promise<number> {
     const expired = await this.expireNow();
-    if (expired > 0) this.ctx.log.debug("expired holds", { expired });
+    if (expired > 0) this.ctx.log.info("expired holds", { expired });
     if (Date.now() - this.lastReconcile > RECONCILE_EVERY_MS) {
       this.lastReconcile = Date.now();
       const tidied = await reconcileRedis(this.ctx);

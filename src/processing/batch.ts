@@ -44,8 +44,13 @@ export type ServeResult =
   | { kind: "empty" }
   | {
       kind: "done";
+      /** The turn's counts: batches served, people in them, holds granted (for the log too). */
+      batches: number;
       people: number;
       granted: number;
+      /** People put back at the head of the queue (stock ran short), and people told it is sold out. */
+      requeued: number;
+      soldOut: number;
       /** The new head of the queue needs more than the stock left: wait until stock moves. */
       blocked: boolean;
       stockLeft: number | null;
@@ -100,7 +105,7 @@ export async function serveTicketType(
     return settled;
   };
 
-  const total = { people: 0, granted: 0 };
+  const total = { batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0 };
   let stockLeft: number | null = null;
   try {
     for (;;) {
@@ -111,6 +116,7 @@ export async function serveTicketType(
       claimAhead();
       total.people += current.size;
       if (current.size === 0) continue; // everyone popped had left the queue: nothing to settle
+      total.batches++;
 
       const granted = await grantHolds(ctx.sql, ticketTypeId, current.epoch, current.lines, ctx.holdSeconds);
       await ctx.after?.("granted", ticketTypeId);
@@ -134,10 +140,15 @@ export async function serveTicketType(
       stopped = true;
       if (claiming) await claiming;
       for (const ahead of ready.splice(0).reverse()) {
+        total.requeued += ahead.size;
         if (ahead.size > 0) settle(ahead, { codes: "Q".repeat(ahead.size), deadline: null, overrides: [] }, 0);
       }
       const available = await availability(ctx.sql, ticketTypeId);
       const outcomes = decide(people, rows, available);
+      for (const o of outcomes) {
+        if (o.state === "queued") total.requeued++;
+        if (o.state === "sold_out") total.soldOut++;
+      }
       settle(current, encode(outcomes), servedMark(people, outcomes));
       await settled;
       const head = people.find((_, i) => outcomes[i]!.state === "queued");

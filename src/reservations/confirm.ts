@@ -38,6 +38,8 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string)
 
   if (booked) {
     crashPoint("confirm:booked");
+    // No token or user id in the log: a user id may be an e-mail address.
+    s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: Number(booked.id), quantity: booked.quantity });
     await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id }]);
     return answer(booked.id, booked.quantity, booked.created_at);
   }

@@ -19,8 +19,10 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   });
   const until = Date.now() + PENDING_WAIT_MS;
   for (;;) {
-    if (await releaseHold(s, token)) {
+    const quantity = await releaseHold(s, token);
+    if (quantity !== null) {
       crashPoint("release:released");
+      s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "hold" });
       await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "released" }]);
       return released("Your hold was released; the tickets are back on sale.");
     }
@@ -33,19 +35,23 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
     const state = (await during("Redis", () =>
       s.redis.tqLeave(k.record(parts.id), k.userPrefix, ENDED_TTL_SECONDS, parts.id, k.mappingPrefix),
     )) as string;
-    if (state === "released") return released("You left the queue.");
+    if (state === "released") {
+      const quantity = Number(await s.redis.hget(k.record(parts.id), "qty").catch(() => null)) || null;
+      s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "queue place" });
+      return released("You left the queue.");
+    }
     if (state !== "pending" || Date.now() > until) return refuseWithoutHold(state, "release");
     await Bun.sleep(50); // being served: it will be a hold or a queue place again in a moment
   }
 }
 
 /**
- * Marks a held hold released and puts its stock back, in one statement. A hold past its
- * deadline is the cleaner's to expire (the same condition as confirm): releasing it would
- * tell its owner "released" while confirm and status call it expired.
+ * Marks a held hold released and puts its stock back, in one statement; returns its quantity,
+ * or null. A hold past its deadline is the cleaner's to expire (the same condition as
+ * confirm): releasing it would tell its owner "released" while confirm and status call it expired.
  */
-async function releaseHold(s: Services, token: string): Promise<boolean> {
-  const rows = await during("PostgreSQL", () => s.sql`
+async function releaseHold(s: Services, token: string): Promise<number | null> {
+  const [row] = await during("PostgreSQL", () => s.sql<{ quantity: number }[]>`
     WITH released AS (
       UPDATE reservations SET status = 'released', ended_at = now()
       WHERE token = ${token} AND status = 'held' AND expires_at > now()
@@ -53,6 +59,6 @@ async function releaseHold(s: Services, token: string): Promise<boolean> {
     )
     UPDATE ticket_types t SET stock = t.stock + released.quantity
     FROM released WHERE t.id = released.ticket_type_id
-    RETURNING t.id`);
-  return rows.length > 0;
+    RETURNING released.quantity`);
+  return row?.quantity ?? null;
 }
