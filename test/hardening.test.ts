@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../src/db";
 import { Catalog } from "../src/events/catalog";
-import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
+import { createTestEnv, join, quietLog, statusOf, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -38,7 +38,10 @@ describe("a damaged record never stops a queue", () => {
     await env.s.redis.hset(recordOf(tokens[5]!), "line", `${await line(tokens[5]!)}\nforged\tx\t1\t1`); // would split in two
     await damage(tokens[6]!, 3, "1e0"); // a place that is not a whole number
 
-    await env.drain();
+    const warned: unknown[] = [];
+    const processor = env.processor({ log: { ...quietLog, warn: (message, fields) => void warned.push({ message, ...fields }) } });
+    await env.drain(processor);
+    expect(warned).toContainEqual({ message: "set aside malformed queue records", ticket_type_id: type, invalid: 6 });
     const statuses = await Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
     expect(statuses).toEqual(["reserved", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "reserved"]);
     expect((await statusOf(env, tokens[1]!)).message).toContain("join the queue again".replace("join", "Join"));
@@ -51,7 +54,7 @@ describe("a damaged record never stops a queue", () => {
     // the people behind keep moving, and an invalid person may join again
     const later = await join(env, "dmg-later", type);
     const again = await join(env, "dmg1", type);
-    await env.drain();
+    await env.drain(processor);
     expect((await statusOf(env, later)).status).toBe("reserved");
     expect((await statusOf(env, again)).status).toBe("reserved");
     expect((await post("/reservation/confirm", { token: tokens[1] })).body.error).toBe("invalid");

@@ -50,7 +50,7 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
   expect(turns()).toEqual([{
     level: "info",
     message: "granted holds",
-    fields: { ticket_type_id: type, batches: 1, people: 3, granted: 2, requeued: 1, sold_out: 0, stock_left: 1 },
+    fields: { ticket_type_id: type, batches: 1, people: 3, granted: 2, requeued: 1, sold_out: 0, over_limit: 0, stock_left: 1 },
   }]);
 
   // Both holds confirmed: c can never be served now. The probe, a second later, says sold out.
@@ -60,7 +60,7 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
   expect(turns()[1]).toEqual({
     level: "info",
     message: "granted holds",
-    fields: { ticket_type_id: type, batches: 1, people: 1, granted: 0, requeued: 0, sold_out: 1, stock_left: 1 },
+    fields: { ticket_type_id: type, batches: 1, people: 1, granted: 0, requeued: 0, sold_out: 1, over_limit: 0, stock_left: 1 },
   });
   await env.expectInvariants();
 });

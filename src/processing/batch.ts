@@ -51,6 +51,9 @@ export type ServeResult =
       /** People put back at the head of the queue (stock ran short), and people told it is sold out. */
       requeued: number;
       soldOut: number;
+      /** People refused whatever the stock: a malformed record, or over the user's limit. */
+      invalid: number;
+      overLimit: number;
       /** The new head of the queue needs more than the stock left: wait until stock moves. */
       blocked: boolean;
       stockLeft: number | null;
@@ -105,7 +108,15 @@ export async function serveTicketType(
     return settled;
   };
 
-  const total = { batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0 };
+  const total = { batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0, invalid: 0, overLimit: 0 };
+  const count = (outcomes: Outcome[]) => {
+    for (const o of outcomes) {
+      if (o.state === "queued") total.requeued++;
+      else if (o.state === "sold_out") total.soldOut++;
+      else if (o.state === "invalid") total.invalid++;
+      else if (o.state === "limit_reached") total.overLimit++;
+    }
+  };
   let stockLeft: number | null = null;
   try {
     for (;;) {
@@ -132,6 +143,7 @@ export async function serveTicketType(
       const rows = granted.rows ?? prefixRows(granted, current.size);
       if (!rows.some((r) => r.outcome === "waiting")) {
         const outcomes = decide(people, rows, null);
+        count(outcomes);
         settle(current, encode(outcomes), servedMark(people, outcomes));
         continue;
       }
@@ -145,10 +157,7 @@ export async function serveTicketType(
       }
       const available = await availability(ctx.sql, ticketTypeId);
       const outcomes = decide(people, rows, available);
-      for (const o of outcomes) {
-        if (o.state === "queued") total.requeued++;
-        if (o.state === "sold_out") total.soldOut++;
-      }
+      count(outcomes);
       settle(current, encode(outcomes), servedMark(people, outcomes));
       await settled;
       const head = people.find((_, i) => outcomes[i]!.state === "queued");

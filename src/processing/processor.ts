@@ -140,10 +140,12 @@ export class Processor {
    * wait for stock to come back) is only debug.
    */
   private logTurn(ticketTypeId: number, r: Extract<ServeResult, { kind: "done" }>): void {
-    this.options.log[r.granted > 0 || r.soldOut > 0 ? "info" : "debug"]("granted holds", {
+    this.options.log[r.granted > 0 || r.soldOut > 0 || r.overLimit > 0 ? "info" : "debug"]("granted holds", {
       ticket_type_id: ticketTypeId, batches: r.batches, people: r.people, granted: r.granted,
-      requeued: r.requeued, sold_out: r.soldOut, stock_left: r.stockLeft,
+      requeued: r.requeued, sold_out: r.soldOut, over_limit: r.overLimit, stock_left: r.stockLeft,
     });
+    // a damaged queue record is a bug or tampering somewhere: say so louder
+    if (r.invalid > 0) this.options.log.warn("set aside malformed queue records", { ticket_type_id: ticketTypeId, invalid: r.invalid });
   }
 
   /** Whether `id` is another type this processor could serve now (not one waiting for stock). */
