@@ -66,6 +66,23 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  stopWithParent(() => void shutdown("parent exited"));
+}
+
+/**
+ * Started by scripts/with-services (npm start), which names itself in TQ_STOP_WITH_PARENT: stop
+ * when it is gone, even if it was killed without a word, rather than live on as an orphan.
+ * Checked against our actual parent, as the variable is inherited by whatever we start in turn.
+ */
+function stopWithParent(stop: () => void) {
+  const parent = Number(process.env.TQ_STOP_WITH_PARENT);
+  if (!parent || process.ppid !== parent) return;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    stop();
+  }, 500);
+  watch.unref();
 }
 
 /** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */
