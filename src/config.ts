@@ -1,6 +1,8 @@
 // Environment -> typed, validated config. The one place that reads process.env.
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
@@ -63,19 +65,49 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   return value as Env;
 }
 
-/** The full config of a running service: a token secret is required unless `dev` makes one. */
-export function loadConfig(env: Record<string, string | undefined> = process.env, dev = false): Config {
+/** Where `serve --dev` keeps its token secret, under the working directory (git-ignored). */
+export const DEV_SECRET_FILE = ".run/dev-token-secret";
+
+/**
+ * The full config of a running service. A token secret is required, unless `devSecretFile`
+ * names where `--dev` keeps one: made once, so a restart does not orphan every token.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, devSecretFile?: string): Config {
   const parsed = loadEnv(env);
   let secret = parsed.TOKEN_SECRET;
   if (!secret) {
-    if (!dev) {
+    if (!devSecretFile) {
       throw new ConfigError(
-        "TOKEN_SECRET must be set to at least 32 characters (or pass --dev to make a throwaway one)",
+        "TOKEN_SECRET must be set to at least 32 characters (or pass --dev to keep a development one in .run/)",
       );
     }
-    secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    secret = devSecret(devSecretFile);
   }
   return { ...parsed, TOKEN_SECRET: secret };
+}
+
+/** The secret kept in `file`, made on first use and readable by its owner alone. */
+function devSecret(file: string): string {
+  try {
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Written aside and linked into place: two starts at once both end up with the one secret.
+      const aside = `${file}.${process.pid}`;
+      writeFileSync(aside, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") + "\n", { mode: 0o600 });
+      try {
+        linkSync(aside, file);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EEXIST") throw err;
+      } finally {
+        rmSync(aside, { force: true });
+      }
+    }
+    const secret = readFileSync(file, "utf8").trim();
+    if (secret.length >= 32) return secret;
+  } catch (err) {
+    throw new ConfigError(`--dev could not keep a TOKEN_SECRET in ${file}: ${(err as Error).message}`);
+  }
+  throw new ConfigError(`${file} must hold a TOKEN_SECRET of at least 32 characters (delete it to make a new one)`);
 }
 
 /** Where a URL points, without its password, for log lines and error messages. */
