@@ -1,6 +1,8 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
+import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { BodyTooLarge, parseBody } from "./body";
+import { corsOrigins } from "./config";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { queueRoutes } from "./queue/routes";
@@ -9,6 +11,7 @@ import type { Services } from "./services";
 
 export function createApp(s: Services) {
   return new Elysia()
+    .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
     .onParse(({ request, contentType }) => parseBody(request, contentType))
     .onError(({ code, error, set, request }) => {
       const failure = toErrorResponse(asAppError(code, error), (err) =>
@@ -26,6 +29,18 @@ export function createApp(s: Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** Browser front ends on the listed origins may call the API; with none listed, no CORS headers. */
+function corsFor(origins: string[]) {
+  if (origins.length === 0) return new Elysia({ name: "no-cors" });
+  return cors({
+    origin: origins, // exact matches only
+    methods: ["GET", "POST"],
+    exposeHeaders: ["retry-after"], // so a front end can honour a 503's Retry-After
+    credentials: false, // no cookies: tokens travel in the body and the query
+    maxAge: 600,
+  });
+}
 
 /** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */
 function asAppError(code: unknown, error: unknown): unknown {

@@ -7,6 +7,9 @@ import { dirname } from "node:path";
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
 
+// scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.
+const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?`;
+
 export const ConfigSchema = Type.Object({
   PORT: Int(0, 65535, 3000),
   DATABASE_URL: Type.String({
@@ -27,6 +30,8 @@ export const ConfigSchema = Type.Object({
   ),
   // How long start-up waits for Redis and PostgreSQL before giving up.
   STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
+  // Browser origins allowed to call the API, comma-separated; none: no CORS headers at all.
+  CORS_ORIGINS: Type.String({ pattern: `^\\s*(${ORIGIN}(\\s*,\\s*${ORIGIN})*)?\\s*$`, default: "" }),
 });
 
 export type Env = Static<typeof ConfigSchema>;
@@ -39,6 +44,7 @@ const describe = (name: string): string => {
   if (!schema) return "";
   if ("anyOf" in schema) return "one of debug, info, warn, error";
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
   return "valid";
@@ -109,6 +115,10 @@ function devSecret(file: string): string {
   }
   throw new ConfigError(`${file} must hold a TOKEN_SECRET of at least 32 characters (delete it to make a new one)`);
 }
+
+/** The origins in CORS_ORIGINS, as a list; lower case, as browsers send them. */
+export const corsOrigins = (value: string): string[] =>
+  value.split(",").map((origin) => origin.trim().toLowerCase()).filter((origin) => origin !== "");
 
 /** Where a URL points, without its password, for log lines and error messages. */
 export function describeUrl(url: string): string {
