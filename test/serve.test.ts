@@ -27,7 +27,6 @@ afterAll(async () => {
 function serve(cwd: string, port: number, ...flags: string[]) {
   const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl(dbName), REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info" };
   delete env.TOKEN_SECRET;
-  delete env.TQ_STOP_WITH_PARENT; // under npm test's with-services
   const child = Bun.spawn(["bun", MAIN, "serve", "--dev", ...flags], { cwd, env, stdout: "pipe", stderr: "pipe" });
   started.push(child);
   return child;
