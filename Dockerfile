@@ -8,7 +8,7 @@ COPY src src
 COPY lua lua
 COPY sql sql
 COPY scripts/binary.ts scripts/binary.ts
-RUN bun run build
+RUN bun scripts/binary.ts
 
 FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 ticketqueue

@@ -1,6 +1,6 @@
 // Builds the one-file binary: the entry point plus both workers (each must be an entry point of
 // its own, or the binary cannot start them), with the Lua and SQL files imported as text.
-//   bun scripts/binary.ts [outfile]      (default dist/ticket-queue; `bun run build`)
+//   bun scripts/binary.ts [outfile]      (default dist/ticket-queue; `npm run build` runs it)
 const root = new URL("..", import.meta.url).pathname;
 export const DIST_BINARY = `${root}dist/ticket-queue`;
 

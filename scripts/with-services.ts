@@ -2,12 +2,31 @@
 // DATABASE_URL) when they answer, else throwaway servers started here from the installed
 // redis-server / postgres binaries on free ports, removed again when the command ends.
 //   bun scripts/with-services.ts <command...>
+// Signals (SIGINT, SIGTERM, SIGHUP) go on to the command, and so does a SIGTERM when our own
+// parent dies: `npm start` runs us under `sh -c`, and when npm passes a SIGTERM on, that shell
+// dies of it without passing it further.
+import { constants } from "node:os";
 import { LocalPostgres, LocalRedis, postgresAnswers, redisAnswers } from "./local-servers";
 
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ticket_queue";
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 const cleanups: Array<() => void | Promise<void>> = [];
 const say = (line: string) => console.error(`[with-services] ${line}`);
+
+let child: ReturnType<typeof Bun.spawn> | null = null;
+let stopSignal: NodeJS.Signals | null = null;
+const stop = (signal: NodeJS.Signals) => {
+  stopSignal ??= signal;
+  child?.kill(signal);
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
+const parent = process.ppid;
+const watchParent = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(watchParent);
+  say("parent process exited; stopping");
+  stop("SIGTERM");
+}, 500);
 
 async function main() {
   const command = process.argv.slice(2);
@@ -29,10 +48,11 @@ async function main() {
     env.DATABASE_URL = pg.url;
     say(`started a throwaway PostgreSQL on ${pg.url}`);
   }
-  const child = Bun.spawn(command, { env, stdin: "inherit", stdout: "inherit", stderr: "inherit" });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  process.on("SIGINT", () => forward("SIGINT"));
-  process.on("SIGTERM", () => forward("SIGTERM"));
+  // Told to stop while the servers were starting: they are removed below, nothing runs.
+  if (stopSignal) return 128 + constants.signals[stopSignal];
+  // The service stops by itself should we die without a word (kill -9): see src/main.ts.
+  env.TQ_STOP_WITH_PARENT = String(process.pid);
+  child = Bun.spawn(command, { env, stdin: "inherit", stdout: "inherit", stderr: "inherit" });
   return child.exited;
 }
 
@@ -42,6 +62,7 @@ try {
 } catch (err) {
   console.error(err instanceof Error ? err.message : String(err));
 } finally {
+  clearInterval(watchParent);
   for (const cleanup of cleanups.reverse()) await cleanup();
 }
 process.exit(code);

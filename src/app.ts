@@ -1,6 +1,8 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
+import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { BodyTooLarge, parseBody } from "./body";
+import { corsOrigins } from "./config";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { queueRoutes } from "./queue/routes";
@@ -12,6 +14,7 @@ export function createApp(s: Services) {
   const app = new Elysia();
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   return app
+    .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
     .onParse(({ request, contentType }) => parseBody(request, contentType))
     .onError(({ code, error, set, request, path }) => {
       // The path, not the URL: a query string may carry a token.
@@ -44,6 +47,18 @@ function logRequests(app: Elysia, log: Logger): void {
       const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
       log.debug("request", { method: request.method, path, status: set.status, ms });
     });
+}
+
+/** Browser front ends on the listed origins may call the API; with none listed, no CORS headers. */
+function corsFor(origins: string[]) {
+  if (origins.length === 0) return new Elysia({ name: "no-cors" });
+  return cors({
+    origin: origins, // exact matches only
+    methods: ["GET", "POST"],
+    exposeHeaders: ["retry-after"], // so a front end can honour a 503's Retry-After
+    credentials: false, // no cookies: tokens travel in the body and the query
+    maxAge: 600,
+  });
 }
 
 /** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */

@@ -1,9 +1,14 @@
 // Environment -> typed, validated config. The one place that reads process.env.
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
+
+// scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.
+const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?`;
 
 export const ConfigSchema = Type.Object({
   PORT: Int(0, 65535, 3000),
@@ -25,6 +30,8 @@ export const ConfigSchema = Type.Object({
   ),
   // How long start-up waits for Redis and PostgreSQL before giving up.
   STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
+  // Browser origins allowed to call the API, comma-separated; none: no CORS headers at all.
+  CORS_ORIGINS: Type.String({ pattern: `^\\s*(${ORIGIN}(\\s*,\\s*${ORIGIN})*)?\\s*$`, default: "" }),
 });
 
 export type Env = Static<typeof ConfigSchema>;
@@ -37,6 +44,7 @@ const describe = (name: string): string => {
   if (!schema) return "";
   if ("anyOf" in schema) return "one of debug, info, warn, error";
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
   return "valid";
@@ -63,20 +71,54 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   return value as Env;
 }
 
-/** The full config of a running service: a token secret is required unless `dev` makes one. */
-export function loadConfig(env: Record<string, string | undefined> = process.env, dev = false): Config {
+/** Where `serve --dev` keeps its token secret, under the working directory (git-ignored). */
+export const DEV_SECRET_FILE = ".run/dev-token-secret";
+
+/**
+ * The full config of a running service. A token secret is required, unless `devSecretFile`
+ * names where `--dev` keeps one: made once, so a restart does not orphan every token.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, devSecretFile?: string): Config {
   const parsed = loadEnv(env);
   let secret = parsed.TOKEN_SECRET;
   if (!secret) {
-    if (!dev) {
+    if (!devSecretFile) {
       throw new ConfigError(
-        "TOKEN_SECRET must be set to at least 32 characters (or pass --dev to make a throwaway one)",
+        "TOKEN_SECRET must be set to at least 32 characters (or pass --dev to keep a development one in .run/)",
       );
     }
-    secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    secret = devSecret(devSecretFile);
   }
   return { ...parsed, TOKEN_SECRET: secret };
 }
+
+/** The secret kept in `file`, made on first use and readable by its owner alone. */
+function devSecret(file: string): string {
+  try {
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Written aside and linked into place: two starts at once both end up with the one secret.
+      const aside = `${file}.${process.pid}`;
+      writeFileSync(aside, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") + "\n", { mode: 0o600 });
+      try {
+        linkSync(aside, file);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EEXIST") throw err;
+      } finally {
+        rmSync(aside, { force: true });
+      }
+    }
+    const secret = readFileSync(file, "utf8").trim();
+    if (secret.length >= 32) return secret;
+  } catch (err) {
+    throw new ConfigError(`--dev could not keep a TOKEN_SECRET in ${file}: ${(err as Error).message}`);
+  }
+  throw new ConfigError(`${file} must hold a TOKEN_SECRET of at least 32 characters (delete it to make a new one)`);
+}
+
+/** The origins in CORS_ORIGINS, as a list; lower case, as browsers send them. */
+export const corsOrigins = (value: string): string[] =>
+  value.split(",").map((origin) => origin.trim().toLowerCase()).filter((origin) => origin !== "");
 
 /** Where a URL points, without its password, for log lines and error messages. */
 export function describeUrl(url: string): string {

@@ -1,5 +1,6 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
-import { ConfigError, loadConfig } from "./config";
+import { resolve } from "node:path";
+import { ConfigError, DEV_SECRET_FILE, loadConfig } from "./config";
 import { createSql } from "./db";
 import { during } from "./errors";
 import { describeLedger, stockLedger } from "./invariants";
@@ -18,7 +19,8 @@ commands:
   help      show this text
 
 flags:
-  --dev     make a throwaway TOKEN_SECRET when none is set (tokens die with the process)
+  --dev     when TOKEN_SECRET is not set, use the one kept in .run/dev-token-secret under the
+            working directory (made on first use), so tokens survive a restart
   --demo    create a demo event when the database has none
 
 configuration comes from the environment; see README.md.`;
@@ -46,9 +48,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function serve(dev: boolean, demo: boolean): Promise<void> {
-  const config = loadConfig(process.env, dev);
+  const secretFile = dev && !process.env.TOKEN_SECRET ? resolve(DEV_SECRET_FILE) : undefined;
+  const config = loadConfig(process.env, secretFile);
   const log = createLogger(config.LOG_LEVEL);
-  if (dev && !process.env.TOKEN_SECRET) log.warn("--dev: using a throwaway TOKEN_SECRET");
+  if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
   const service = await startService(config, log, { demo });
 
   let stopping = false;
@@ -66,6 +69,23 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  stopWithParent(() => void shutdown("parent exited"));
+}
+
+/**
+ * Started by scripts/with-services (npm start), which names itself in TQ_STOP_WITH_PARENT: stop
+ * when it is gone, even if it was killed without a word, rather than live on as an orphan.
+ * Checked against our actual parent, as the variable is inherited by whatever we start in turn.
+ */
+function stopWithParent(stop: () => void) {
+  const parent = Number(process.env.TQ_STOP_WITH_PARENT);
+  if (!parent || process.ppid !== parent) return;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    stop();
+  }, 500);
+  watch.unref();
 }
 
 /** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */

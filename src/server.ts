@@ -6,7 +6,7 @@ import { describeUrl, type Config } from "./config";
 import { seedDemo } from "./demo";
 import type { Logger } from "./log";
 import { closeServices, createServices } from "./services";
-import { migrateLogged, waitForDependencies } from "./startup";
+import { migrateLogged, StartupError, waitForDependencies } from "./startup";
 import { startWorker } from "./workers/host";
 
 /** Bun answers bodies it refuses itself with an empty 413; ours are JSON up to here. */
@@ -25,7 +25,20 @@ export async function startService(config: Config, log: Logger, options: { demo?
       `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
     startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
   ]);
-  const app = createApp(s).listen({ port: config.PORT, maxRequestBodySize: HARD_BODY_LIMIT });
+  const stopRest = async (timeoutMs: number) => {
+    await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch
+    await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
+  };
+  let app: ReturnType<typeof createApp>;
+  try {
+    // Elysia asks Bun for reusePort, which lets a second instance share the port unnoticed
+    // (each with its own --dev secret). Several HTTP threads on one port must ask for it here.
+    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: HARD_BODY_LIMIT });
+  } catch (err) {
+    await stopRest(5000);
+    if ((err as { code?: string }).code === "EADDRINUSE") throw new StartupError(`port ${config.PORT} is already in use`);
+    throw err;
+  }
   const port = app.server!.port!;
   // port first: bench/harness.ts reads it off this line. No passwords: describeUrl drops them.
   log.info("listening", {
@@ -36,8 +49,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
     port,
     async stop(timeoutMs = 10_000) {
       await app.stop(); // stop accepting; requests in progress finish
-      await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch
-      await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
+      await stopRest(timeoutMs);
     },
   };
 }

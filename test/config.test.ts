@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, loadConfig, loadEnv } from "../src/config";
 
 describe("config", () => {
@@ -29,9 +33,21 @@ describe("config", () => {
     expect(() => loadEnv({ TOKEN_SECRET: "short" })).not.toThrow(/short"/); // never echo a secret
   });
 
-  test("serve needs a token secret unless --dev makes one", () => {
+  test("serve needs a token secret unless --dev keeps one in a file of its own", async () => {
     expect(() => loadConfig({})).toThrow(ConfigError);
-    expect(loadConfig({}, true).TOKEN_SECRET.length).toBeGreaterThanOrEqual(32);
+    const dir = await mkdtemp(join(tmpdir(), "tq-config-"));
+    try {
+      const file = join(dir, ".run", "dev-token-secret");
+      const secret = loadConfig({}, file).TOKEN_SECRET;
+      expect(secret.length).toBeGreaterThanOrEqual(32);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(loadConfig({}, file).TOKEN_SECRET).toBe(secret); // the next start keeps it
+      expect(loadConfig({ TOKEN_SECRET: "y".repeat(32) }, file).TOKEN_SECRET).toBe("y".repeat(32));
+      writeFileSync(file, "short\n");
+      expect(() => loadConfig({}, file)).toThrow(/dev-token-secret must hold/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("the binary exits 2 with one line naming the variable", async () => {
