@@ -1,5 +1,9 @@
 // How simulated buyers talk to the service: any instance, as a load balancer would spread them,
 // with every answer counted. A connection error (the instance is down) is status 0.
+// Joins carry an HS256 JWT for their user, as behind an operator's login (JOIN_AUTH=jwt): a
+// join retried after its answer was lost then gets the user's own token back.
+import { SignJWT } from "jose";
+
 export type Reply = { status: number; body: any };
 
 export type Traffic = {
@@ -12,19 +16,23 @@ export type Traffic = {
 export const newTraffic = (): Traffic => ({ requests: 0, unavailable: 0, connectionErrors: 0, serverErrors: [] });
 
 export class Client {
+  private readonly jwts = new Map<string, Promise<string>>();
+
   constructor(
     private readonly urls: string[],
     private readonly traffic: Traffic,
     private readonly random: () => number,
+    /** The service's JOIN_JWT_SECRET: joins are signed in as their user. */
+    private readonly joinSecret: string,
   ) {}
 
-  async call(method: "GET" | "POST", path: string, body?: unknown, instance?: number): Promise<Reply> {
+  async call(method: "GET" | "POST", path: string, body?: unknown, instance?: number, headers: Record<string, string> = {}): Promise<Reply> {
     const base = this.urls[instance ?? Math.floor(this.random() * this.urls.length)]!;
     this.traffic.requests++;
     try {
       const res = await fetch(base + path, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
@@ -44,8 +52,24 @@ export class Client {
     }
   }
 
-  join(userId: string, ticketTypeId: number, quantity: number, instance?: number) {
-    return this.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity }, instance);
+  async join(userId: string, ticketTypeId: number, quantity: number, instance?: number) {
+    const authorization = `Bearer ${await this.jwtFor(userId)}`;
+    return this.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity }, instance, { authorization });
+  }
+
+  /** One JWT per user, as a login session would hold it; it outlives any run. */
+  private jwtFor(userId: string): Promise<string> {
+    let jwt = this.jwts.get(userId);
+    if (!jwt) {
+      jwt = new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime("6h")
+        .sign(new TextEncoder().encode(this.joinSecret));
+      this.jwts.set(userId, jwt);
+    }
+    return jwt;
   }
   status(token: string, instance?: number) {
     return this.call("GET", `/reservation/status?token=${encodeURIComponent(token)}`, undefined, instance);

@@ -37,7 +37,7 @@ export function printReport(r: ChaosReport): void {
   for (const f of r.faults) out.push(`  ${(f.at_s.toFixed(1) + "s").padEnd(8)} ${f.fault.padEnd(35)} ${f.ok ? "" : "FAILED "}${f.detail}`);
   const c = r.crowd;
   out.push(`\ncrowd: ${r.options.buyers} buyers for ${r.options.seats} seats; ${c.served} got a hold`);
-  out.push(`  ${Object.entries(c.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}; told to rejoin ${c.toldToRejoin}, duplicates ${c.duplicates}`);
+  out.push(`  ${Object.entries(c.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}; told to rejoin ${c.toldToRejoin}, duplicates ${c.duplicates}, already queued ${c.alreadyQueued}`);
   const t = r.traffic;
   out.push(`requests: ${t.requests}; 503 ${t.unavailable}; connection errors ${t.connectionErrors}; other 5xx ${t.serverErrors}`);
   out.push("\nseats: capacity = stock + held + booked; holds: how many were granted and how each ended");

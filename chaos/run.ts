@@ -29,6 +29,9 @@ export type ChaosOptions = {
   say: (line: string) => void;
 };
 
+/** The instances' JOIN_JWT_SECRET, which the buyers' JWTs are signed with. */
+const JOIN_JWT_SECRET = "chaos-join-secret-".padEnd(48, "j");
+
 /** Holds still held this long after their deadline break I6 ("within a second or two"). */
 const I6_GRACE_SECONDS = 2;
 
@@ -66,6 +69,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       DATABASE_URL: postgres.url,
       REDIS_URL: redis.url,
       TOKEN_SECRET: "chaos-secret-".padEnd(48, "x"),
+      // the mode we recommend: joins verified, so a retried join gets its own token back
+      JOIN_AUTH: "jwt",
+      JOIN_JWT_SECRET: JOIN_JWT_SECRET,
       RESERVATION_TTL_SECONDS: String(o.holdSeconds),
       LOG_LEVEL: "info",
       STARTUP_TIMEOUT_SECONDS: "60",
@@ -89,7 +95,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     const traffic = newTraffic();
     const journal = newJournal();
-    const client = new Client(instances.map((i) => i.url), traffic, random);
+    const client = new Client(instances.map((i) => i.url), traffic, random, JOIN_JWT_SECRET);
     const giveUp = new AbortController();
     const crowd = runCrowd(client, journal, {
       buyers: o.buyers, ticketTypeId: crowdType!.id, arrivalMs: o.arrivalSeconds * 1000, random, giveUp: giveUp.signal,

@@ -1,6 +1,7 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
+import { allowedMethods } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
 import { corsOrigins } from "./config";
 import { AppError, badRequest, toErrorResponse } from "./errors";
@@ -11,14 +12,16 @@ import type { Logger } from "./log";
 import type { Services } from "./services";
 
 export function createApp(s: Services) {
+  const routes: { method: string; path: string }[] = [];
+  const methodsOf = allowedMethods(routes);
   const app = new Elysia();
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
-  return app
+  app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
     .onParse(({ request, contentType }) => parseBody(request, contentType))
     .onError(({ code, error, set, request, path }) => {
       // The path, not the URL: a query string may carry a token.
-      const failure = toErrorResponse(asAppError(code, error), (err) =>
+      const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>
         s.log.error("request failed", { method: request.method, path, error: err }),
       );
       set.status = failure.status;
@@ -30,6 +33,8 @@ export function createApp(s: Services) {
     .use(eventRoutes(s))
     .use(queueRoutes(s))
     .use(reservationRoutes(s));
+  routes.push(...app.routes);
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;
@@ -62,7 +67,7 @@ function corsFor(origins: string[]) {
 }
 
 /** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */
-function asAppError(code: unknown, error: unknown): unknown {
+function asAppError(code: unknown, error: unknown, request: Request, methodsOf: (path: string) => string[]): unknown {
   if (code === "VALIDATION") return badRequest("invalid_input", describeValidation(error));
   if (code === "PARSE") {
     const cause = (error as Error).cause;
@@ -70,15 +75,33 @@ function asAppError(code: unknown, error: unknown): unknown {
     if (cause instanceof AppError) return cause;
     return badRequest("invalid_json", "request body could not be read");
   }
-  if (code === "NOT_FOUND") return new AppError(404, "not_found", "no such route");
+  if (code === "NOT_FOUND") {
+    const allowed = methodsOf(new URL(request.url).pathname);
+    if (allowed.length === 0) return new AppError(404, "not_found", "no such route");
+    const list = allowed.join(", ");
+    return new AppError(405, "method_not_allowed", `this route answers ${list} only`, { allow: list });
+  }
   return error;
 }
 
+type Described = { description?: string; properties?: Record<string, Described> };
+
+/**
+ * "field: what is expected", from the schema's own descriptions: Elysia's text quotes what
+ * the client sent ("found: ..."), and nothing a client sends is echoed.
+ */
 function describeValidation(error: unknown): string {
-  const e = error as { type?: string; all?: Array<{ path?: string; summary?: string; message?: string }> };
-  const first = e.all?.[0];
+  const e = error as {
+    type?: string;
+    value?: unknown;
+    validator?: { schema?: Described };
+    all?: Array<{ path?: string }>;
+  };
   const where = e.type === "query" ? "query" : "body";
-  if (!first) return `invalid ${where}`;
-  const field = first.path?.replace(/^\//, "").replaceAll("/", ".") || where;
-  return `${field}: ${first.summary ?? first.message ?? "is invalid"}`;
+  const root = e.validator?.schema;
+  const isObject = typeof e.value === "object" && e.value !== null && !Array.isArray(e.value);
+  // the first field the schema names (never a key the client made up)
+  const field = isObject ? (e.all ?? []).map((x) => x.path?.split("/")[1] ?? "").find((f) => root?.properties?.[f]) : undefined;
+  if (field === undefined) return `${where}: ${root?.description ?? "expected a JSON object"}`;
+  return `${field}: ${root?.properties?.[field]?.description ?? "is invalid"}`;
 }

@@ -1,7 +1,9 @@
 // Request bodies: JSON whatever the content type says (clients of the original sent it without
 // one), and never more than 64 KiB, counted while reading so a chunked upload cannot dodge it.
 // Declared JSON of a declared length, nearly every request, goes to Elysia's own parser, which
-// is the fastest; this module reads the rest.
+// is the fastest; this module reads the rest. Elysia's parser only takes a content type that,
+// cut at its first ";", is exactly "application/json" (no space, no capitals, no +json): any
+// other goes by it unread and the body would be missing.
 import { badRequest } from "./errors";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -12,11 +14,14 @@ export class BodyTooLarge extends Error {
   }
 }
 
-/** Elysia's parse hook: undefined leaves the body to Elysia's own JSON parser. */
+/**
+ * Elysia's parse hook: undefined leaves the body to Elysia's own JSON parser. `contentType` is
+ * what Elysia passes, the header cut at its first ";", which its parser then matches exactly.
+ */
 export function parseBody(request: Request, contentType: string): Promise<unknown> | undefined {
   const declared = request.headers.get("content-length");
   if (Number(declared ?? 0) > BODY_LIMIT_BYTES) throw new BodyTooLarge();
-  if (declared !== null && contentType.startsWith("application/json")) return undefined;
+  if (declared !== null && contentType === "application/json") return undefined;
   return readJsonBody(request);
 }
 

@@ -3,6 +3,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { jwtPublicKey } from "./queue/jwt-key";
 
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
@@ -32,6 +33,12 @@ export const ConfigSchema = Type.Object({
   STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
   // Browser origins allowed to call the API, comma-separated; none: no CORS headers at all.
   CORS_ORIGINS: Type.String({ pattern: `^\\s*(${ORIGIN}(\\s*,\\s*${ORIGIN})*)?\\s*$`, default: "" }),
+  // jwt: joining needs the operator's login's JWT, whose sub is the user (README Threat model).
+  JOIN_AUTH: Type.Union([Type.Literal("none"), Type.Literal("jwt")], { default: "none" }),
+  JOIN_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })), // HS256
+  JOIN_JWT_PUBLIC_KEY: Type.Optional(Type.String()), // PEM: RS256 or ES256 (checked below)
+  JOIN_JWT_ISSUER: Type.Optional(Type.String()),
+  JOIN_JWT_AUDIENCE: Type.Optional(Type.String()),
 });
 
 export type Env = Static<typeof ConfigSchema>;
@@ -42,13 +49,35 @@ export class ConfigError extends Error {}
 const describe = (name: string): string => {
   const schema = ConfigSchema.properties[name as keyof Env] as Record<string, unknown> | undefined;
   if (!schema) return "";
-  if ("anyOf" in schema) return "one of debug, info, warn, error";
+  if ("anyOf" in schema) return `one of ${(schema.anyOf as { const: string }[]).map((v) => v.const).join(", ")}`;
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
   return "valid";
 };
+
+const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET"]);
+
+/** JWT mode needs exactly one way to check signatures; the settings mean nothing without it. */
+function checkJoinAuth(env: Env): void {
+  const keys = ["JOIN_JWT_SECRET", "JOIN_JWT_PUBLIC_KEY"] as const;
+  const given = keys.filter((k) => env[k] !== undefined);
+  if (env.JOIN_AUTH === "jwt" && given.length !== 1) {
+    throw new ConfigError(
+      given.length === 0
+        ? "JOIN_JWT_SECRET or JOIN_JWT_PUBLIC_KEY must be set when JOIN_AUTH=jwt"
+        : "JOIN_JWT_SECRET and JOIN_JWT_PUBLIC_KEY must not both be set: choose HS256 or a public key",
+    );
+  }
+  if (env.JOIN_JWT_PUBLIC_KEY !== undefined && !jwtPublicKey(env.JOIN_JWT_PUBLIC_KEY)) {
+    throw new ConfigError("JOIN_JWT_PUBLIC_KEY must be a PEM public key (RSA, or EC P-256)");
+  }
+  // A key set without jwt mode would leave joins unverified while the operator believes otherwise.
+  if (env.JOIN_AUTH !== "jwt" && given.length > 0) {
+    throw new ConfigError(`JOIN_AUTH must be jwt when ${given[0]} is set`);
+  }
+}
 
 /** Reads the variables the service knows; a bad one is a ConfigError naming it. */
 export function loadEnv(env: Record<string, string | undefined> = process.env): Env {
@@ -58,7 +87,7 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
     if (value !== undefined && value !== "") raw[name] = value;
   }
   const fail = (name: string): never => {
-    const given = name === "TOKEN_SECRET" ? "a value that is too short" : JSON.stringify(raw[name]);
+    const given = SECRETS.has(name) ? "a value that is too short" : JSON.stringify(raw[name]);
     throw new ConfigError(`${name} must be ${describe(name)} (got ${given})`);
   };
   // TypeBox would quietly turn "1.5" into 1; a whole number must be written as one.
@@ -68,6 +97,7 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   const problem = Value.Errors(ConfigSchema, value).First();
   if (problem) fail(problem.path.split("/")[1] ?? "config");
+  checkJoinAuth(value as Env);
   return value as Env;
 }
 

@@ -1,13 +1,14 @@
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
-// the JSON body `{ error, message }`.
+// the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
 export class AppError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -83,7 +84,7 @@ export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => 
   }
 }
 
-export type ErrorBody = { error: string; message: string };
+export type ErrorBody = { error: string; message: string; [field: string]: string };
 
 /**
  * The one error mapper: every failure becomes `{ error, message }` with its status. Anything
@@ -94,7 +95,7 @@ export function toErrorResponse(
   logUnexpected: (err: unknown) => void,
 ): { status: number; headers: Record<string, string>; body: ErrorBody } {
   if (err instanceof AppError) {
-    return { status: err.status, headers: err.headers, body: { error: err.code, message: err.message } };
+    return { status: err.status, headers: err.headers, body: { ...err.fields, error: err.code, message: err.message } };
   }
   const down = outageOf(err);
   if (down) return toErrorResponse(new Unavailable(down, err), logUnexpected);

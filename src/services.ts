@@ -3,6 +3,7 @@ import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
 import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
+import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
 import { createTokens, type Tokens } from "./tokens";
 
@@ -13,6 +14,7 @@ export type Services = {
   redis: RedisClient;
   tokens: Tokens;
   catalog: Catalog;
+  joinIdentity: JoinIdentity;
   keys: (ticketTypeId: number) => ReturnType<typeof keysFor>;
   activeKey: string;
 };
@@ -35,6 +37,7 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     redis,
     tokens: createTokens(config.TOKEN_SECRET),
     catalog: new Catalog(sql),
+    joinIdentity: createJoinIdentity(config),
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),
   };

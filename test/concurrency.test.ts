@@ -71,10 +71,14 @@ describe("races", () => {
     await env.expectInvariants();
   });
 
-  test("the same user joining 50 times at once gets one place", async () => {
+  test("the same user joining 50 times at once gets one place; the other 49 are told already_queued", async () => {
     const type = await env.ticketType({ capacity: 10 });
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => joinOver(i, "eager", type)));
-    expect(new Set(answers.map((a) => a.body.queue_token)).size).toBe(1);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused.every((a) => a.status === 409 && a.body.error === "already_queued" && !("queue_token" in a.body))).toBe(true);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBeLessThanOrEqual(1); // one place (0 once served)
+    expect(await env.s.redis.hget(env.s.keys(type).meta, "seq")).toBe("1");
     await waitFor("the hold", async () => (await heldCount(type)) === 1);
     await env.expectInvariants();
   });

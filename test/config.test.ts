@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
 import { statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,6 +32,25 @@ describe("config", () => {
       expect(() => loadEnv({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
     }
     expect(() => loadEnv({ TOKEN_SECRET: "short" })).not.toThrow(/short"/); // never echo a secret
+  });
+
+  test("JOIN_AUTH=jwt needs exactly one of JOIN_JWT_SECRET and JOIN_JWT_PUBLIC_KEY", async () => {
+    const secret = "join-secret-".padEnd(40, "s");
+    const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+    expect(loadEnv({}).JOIN_AUTH).toBe("none");
+    expect(() => loadEnv({ JOIN_AUTH: "jwt" })).toThrow(/^JOIN_JWT_SECRET or JOIN_JWT_PUBLIC_KEY must be set/);
+    expect(() => loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_SECRET: secret, JOIN_JWT_PUBLIC_KEY: pem })).toThrow(/must not both be set/);
+    expect(() => loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_SECRET: "short" })).toThrow(/^JOIN_JWT_SECRET must be at least 32 characters \(got a value that is too short\)$/);
+    expect(() => loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_PUBLIC_KEY: "not a key" })).toThrow(/^JOIN_JWT_PUBLIC_KEY must be a PEM public key/);
+    expect(() => loadEnv({ JOIN_AUTH: "jws" })).toThrow(/^JOIN_AUTH must be one of none, jwt/);
+    // a key without jwt mode would leave joins unverified while the operator thinks otherwise
+    expect(() => loadEnv({ JOIN_JWT_SECRET: secret })).toThrow(/^JOIN_AUTH must be jwt when JOIN_JWT_SECRET is set/);
+    expect(loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_SECRET: secret })).toMatchObject({ JOIN_AUTH: "jwt", JOIN_JWT_SECRET: secret });
+    // a PEM with its line breaks written as \n, as environment files often carry it
+    expect(loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_PUBLIC_KEY: pem.replaceAll("\n", "\\n") }).JOIN_AUTH).toBe("jwt");
+    const ed = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }).toString();
+    expect(() => loadEnv({ JOIN_AUTH: "jwt", JOIN_JWT_PUBLIC_KEY: ed })).toThrow(/RSA, or EC P-256/);
   });
 
   test("serve needs a token secret unless --dev keeps one in a file of its own", async () => {

@@ -41,8 +41,8 @@ export type TestEnv = {
   dbName: string;
   /** A ticket type on a fresh event; returns its id. */
   ticketType(fields: { capacity: number; stock?: number; per_user_limit?: number; name?: string }): Promise<number>;
-  /** Calls the app in-process and parses the JSON answer. */
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Calls the app in-process and parses the JSON answer (`headers` are added to or replace the JSON content type). */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   batchContext(overrides?: Partial<BatchContext>): BatchContext;
   processor(options?: Partial<ProcessorOptions> & { batch?: Partial<BatchContext> }): Processor;
   cleaner(): Cleaner;
@@ -105,8 +105,8 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
         VALUES (${event!.id}, ${name}, 50, ${capacity}, ${stock}, ${per_user_limit}) RETURNING id`;
       return type!.id as number;
     },
-    async call(method, path, body) {
-      const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+    async call(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
       if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
       const response = await app.handle(new Request(`http://test${path}`, init));
       const text = await response.text();

@@ -53,22 +53,49 @@ describe("POST /queue/join", () => {
     expect(second.body).toMatchObject({ position: 2, status: "queued", quantity: 2 });
   });
 
-  test("joining again while the place is live returns the same token", async () => {
+  test("joining again while the place is live is 409 already_queued, without the token", async () => {
     const type = await env.ticketType({ capacity: 10 });
     const a = await post("/queue/join", { user_id: "bea", ticket_type_id: type });
     const b = await post("/queue/join", { user_id: "bea", ticket_type_id: type });
-    expect(b.status).toBe(200);
-    expect(b.body.queue_token).toBe(a.body.queue_token);
-    expect(b.body.position).toBe(1);
+    expectError(b, 409, "already_queued");
+    expect(b.body.status).toBe("queued");
+    expect(Object.keys(b.body).sort()).toEqual(["error", "message", "status"]);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(1);
     // ... and while the hold is live, too
     await env.drain();
     const c = await post("/queue/join", { user_id: "bea", ticket_type_id: type });
-    expect(c.body).toMatchObject({ queue_token: a.body.queue_token, status: "reserved", position: 0 });
-    expect(Date.parse(c.body.expires_at)).toBeGreaterThan(Date.now());
+    expectError(c, 409, "already_queued");
+    expect(c.body.status).toBe("reserved");
+    expect(JSON.stringify(c.body)).not.toContain(a.body.queue_token);
+    expect(c.body).not.toHaveProperty("expires_at");
   });
 
-  test("500 concurrent joins get places 1..500, one each; 50 at once by one user get one place", async () => {
+  test("the old hole is closed: whoever knows a user id cannot learn that user's token", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const victim = await post("/queue/join", { user_id: "victim@example.com", ticket_type_id: type });
+    expect(victim.status).toBe(200);
+    const attacker = await post("/queue/join", { user_id: "victim@example.com", ticket_type_id: type });
+    expect(attacker.status).toBe(409);
+    expect(JSON.stringify(attacker.body)).not.toContain(victim.body.queue_token);
+    expect(attacker.body).not.toHaveProperty("queue_token");
+    expect(attacker.body).not.toHaveProperty("position");
+    // the victim's token still works
+    expect((await statusOf(env, victim.body.queue_token)).status).toBe("queued");
+  });
+
+  test("a number and its decimal string are one user; so are composed and decomposed é", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    expect((await post("/queue/join", { user_id: 7, ticket_type_id: type })).status).toBe(200);
+    expectError(await post("/queue/join", { user_id: "7", ticket_type_id: type }), 409, "already_queued");
+    expect((await post("/queue/join", { user_id: "07", ticket_type_id: type })).status).toBe(200); // another string
+    expect((await post("/queue/join", { user_id: "cafe\u0301", ticket_type_id: type })).status).toBe(200);
+    expectError(await post("/queue/join", { user_id: "caf\u00e9", ticket_type_id: type }), 409, "already_queued");
+    // Redis names the user by the NFC form
+    expect(await env.s.redis.exists(env.s.keys(type).user("caf\u00e9"))).toBe(1);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(3);
+  });
+
+  test("500 concurrent joins get places 1..500, one each; 50 at once by one user: one place, 49 already_queued", async () => {
     const type = await env.ticketType({ capacity: 10 });
     const crowd = await Promise.all(Array.from({ length: 500 }, (_, i) => post("/queue/join", { user_id: `c${i}`, ticket_type_id: type })));
     expect(crowd.every((a) => a.status === 200)).toBe(true);
@@ -77,8 +104,12 @@ describe("POST /queue/join", () => {
     expect(crowd.map((a) => a.body.position).sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     expect(await env.s.redis.sismember(env.s.activeKey, String(type))).toBe(1);
     const eager = await Promise.all(Array.from({ length: 50 }, () => post("/queue/join", { user_id: "eager", ticket_type_id: type })));
-    expect(new Set(eager.map((a) => a.body.queue_token)).size).toBe(1);
-    expect(new Set(eager.map((a) => a.body.position))).toEqual(new Set([501]));
+    const won = eager.filter((a) => a.status === 200);
+    expect(won).toHaveLength(1);
+    expect(won[0]!.body.position).toBe(501);
+    const refused = eager.filter((a) => a.status !== 200);
+    expect(refused).toHaveLength(49);
+    expect(refused.every((a) => a.status === 409 && a.body.error === "already_queued" && !("queue_token" in a.body))).toBe(true);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(501);
   });
 
@@ -112,6 +143,30 @@ describe("POST /queue/join", () => {
       { user_id: "x", ticket_type_id: "abc" },
       { user_id: "x", ticket_type_id: type, quantity: 0 },
       { user_id: "x", ticket_type_id: type, quantity: "lots" },
+      // strings are never numbers: no coercion
+      { user_id: "x", ticket_type_id: String(type) },
+      { user_id: "x", ticket_type_id: `\n${type}` },
+      { user_id: "x", ticket_type_id: `${type}e0` },
+      { user_id: "x", ticket_type_id: type, quantity: "1" },
+      { user_id: "x", ticket_type_id: type, quantity: "0" },
+      { user_id: "x", ticket_type_id: type, quantity: "-5" },
+      { user_id: "x", ticket_type_id: type, quantity: "1e0" },
+      { user_id: "x", ticket_type_id: type, quantity: 1001 },
+      { user_id: "x", ticket_type_id: 2147483648 },
+      { user_id: "x", ticket_type_id: true },
+      { user_id: "x", ticket_type_id: null },
+      // user ids that would collide with another user's
+      `{"user_id":9007199254740993,"ticket_type_id":${type}}`,
+      `{"user_id":1e23,"ticket_type_id":${type}}`,
+      `{"user_id":"\\ud800","ticket_type_id":${type}}`,
+      { user_id: "\n7", ticket_type_id: type },
+      { user_id: "a\u0085b", ticket_type_id: type },
+      { user_id: "a\u007fb", ticket_type_id: type },
+      { user_id: -1, ticket_type_id: type },
+      { user_id: 1.5, ticket_type_id: type },
+      { user_id: null, ticket_type_id: type },
+      { user_id: true, ticket_type_id: type },
+      { user_id: [7], ticket_type_id: type },
       [],
       "null",
       "{not json",
@@ -287,9 +342,129 @@ describe("POST /reservation/release", () => {
   });
 });
 
-test("unknown routes and methods are JSON 404s", async () => {
+test("unknown routes are JSON 404s; a known route asked with another method is a 405 with Allow", async () => {
   expectError(await env.call("GET", "/nope"), 404, "not_found");
-  expectError(await env.call("DELETE", "/events"), 404, "not_found");
+  expectError(await env.call("DELETE", "/nope"), 404, "not_found");
+  expectError(await env.call("GET", "/queue/join/more"), 404, "not_found");
+  const cases: [string, string, string][] = [
+    ["DELETE", "/events", "GET"],
+    ["POST", "/events", "GET"],
+    ["GET", "/queue/join", "POST"],
+    ["PUT", "/queue/join", "POST"],
+    ["POST", "/reservation/status?token=x", "GET"],
+    ["GET", "/reservation/confirm", "POST"],
+    ["PATCH", "/health", "GET"],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await env.call(method, path);
+    expectError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe(allow);
+  }
+});
+
+describe("bodies by content type", () => {
+  // with its declared length, as a client over the network sends it (only then may Elysia's
+  // own parser read it): a Request made in-process declares none by itself
+  const raw = (body: string, contentType?: string, init: RequestInit = {}) => {
+    const headers: Record<string, string> = init.body ? {} : { "content-length": String(Buffer.byteLength(body)) };
+    if (contentType !== undefined) headers["content-type"] = contentType;
+    return env.app.handle(new Request("http://localhost/queue/join", { method: "POST", body, headers, ...init }));
+  };
+
+  test("JSON is read whatever the content type says (Elysia's parser takes only exact application/json)", async () => {
+    const type = await env.ticketType({ capacity: 100 });
+    const types = [
+      "application/json",
+      "application/json;charset=utf-8",
+      "application/json; charset=utf-8",
+      "application/json ; charset=utf-8",
+      "application/json ",
+      "Application/JSON",
+      "application/merge-patch+json",
+      "application/jsonx",
+      "text/plain",
+      "text/plain;charset=utf-8",
+      "application/x-www-form-urlencoded",
+      "application/octet-stream",
+      "multipart/form-data",
+      undefined,
+    ];
+    for (const [i, contentType] of types.entries()) {
+      const res = await raw(JSON.stringify({ user_id: `ct${i}`, ticket_type_id: type }), contentType);
+      const body = await res.json();
+      expect([contentType, res.status, body.error]).toEqual([contentType, 200, undefined]);
+    }
+    // and a chunked one, of no declared length
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(JSON.stringify({ user_id: "chunked", ticket_type_id: type })));
+        c.close();
+      },
+    });
+    expect((await raw("", "application/json", { body: stream })).status).toBe(200);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(types.length + 1);
+  });
+
+  test("not JSON is a 400 whatever the content type", async () => {
+    for (const contentType of ["application/json", "application/json ; charset=utf-8", "text/plain", undefined]) {
+      const res = await raw("{nope", contentType);
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toBe("invalid_json");
+    }
+  });
+});
+
+describe("validation messages", () => {
+  test("name the field and what it takes", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const cases: [unknown, string][] = [
+      [{ user_id: { a: 1 }, ticket_type_id: type }, "user_id: expected a non-empty string (at most 128 characters, no control characters) or a whole number"],
+      [{ user_id: "a\u0000", ticket_type_id: type }, "user_id: expected a non-empty string"],
+      [{ ticket_type_id: type }, "user_id: expected a non-empty string"],
+      [{ user_id: "x" }, "ticket_type_id: expected a whole number from 1 to 2147483647"],
+      [{ user_id: "x", ticket_type_id: "5" }, "ticket_type_id: expected a whole number from 1 to 2147483647"],
+      [{ user_id: "x", ticket_type_id: type, quantity: 0 }, "quantity: expected a whole number from 1 to 1000"],
+      [{ user_id: "x", ticket_type_id: type, quantity: "2" }, "quantity: expected a whole number from 1 to 1000"],
+      ["null", "body: expected a JSON object {user_id, ticket_type_id, quantity?}"],
+      // (Elysia hands other non-objects, "a string" or [], to validation as {}: a missing field)
+      ["[]", "ticket_type_id: expected a whole number"],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post("/queue/join", body);
+      expectError(res, 400, "invalid_input");
+      expect(res.body.message.slice(0, message.length)).toBe(message);
+    }
+    const confirm = await post("/reservation/confirm", { token: 12 });
+    expect(confirm.body.message).toBe("token: expected the queue_token string given on joining");
+    const status = await env.call("GET", "/reservation/status");
+    expect(status.body.message).toBe("token: expected the queue_token string given on joining");
+  });
+
+  test("never echo what the client sent", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const marker = "ECHO-ME-<script>";
+    const bodies: unknown[] = [
+      { user_id: { [marker]: marker.repeat(1000) }, ticket_type_id: type },
+      { user_id: marker.repeat(200), ticket_type_id: type },
+      { user_id: `${marker}\u0000`, ticket_type_id: type },
+      { user_id: "x", ticket_type_id: marker },
+      { user_id: "x", ticket_type_id: type, quantity: [marker] },
+      { user_id: "x", ticket_type_id: type, quantity: 0, [marker]: marker },
+      [marker],
+      `"${marker}"`,
+      `{"${marker}": 1}`,
+      `{"user_id": "${marker}", "ticket_type_id": ${type}, "quantity": 1e400}`,
+    ];
+    for (const body of bodies) {
+      const res = await post("/queue/join", body);
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body)).not.toContain("ECHO-ME");
+      expect(res.body.message).not.toContain("[object Object]");
+      expect(res.body.message.length).toBeLessThan(200);
+    }
+    const res = await post("/reservation/confirm", { token: { [marker]: 1 } });
+    expect(JSON.stringify(res.body)).not.toContain("ECHO-ME");
+  });
 });
 
 test("after all of the above, every invariant holds", async () => {

@@ -1,11 +1,12 @@
 // Joining the queue: one atomic Redis step (batched with the joins arriving alongside), after
 // the ticket type checks that need no round trip.
 import { crashPoint } from "../crash-points";
-import { badRequest, conflict, during, notFound } from "../errors";
+import { AppError, badRequest, conflict, during, notFound } from "../errors";
 import type { Services } from "../services";
 import type { JoinBatcher } from "./join-batcher";
 
-export type JoinInput = { userId: string; ticketTypeId: number; quantity: number };
+/** `verified`: a verified identity (JOIN_AUTH=jwt) named the user, so a rejoin may see their token. */
+export type JoinInput = { userId: string; verified: boolean; ticketTypeId: number; quantity: number };
 
 export type JoinAnswer = {
   queue_token: string;
@@ -18,7 +19,7 @@ export type JoinAnswer = {
 };
 
 export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
-  const { userId, ticketTypeId, quantity } = input;
+  const { userId, verified, ticketTypeId, quantity } = input;
   const type = await s.catalog.ticketType(ticketTypeId);
   if (!type) throw notFound("unknown_ticket_type", `ticket type ${ticketTypeId} does not exist`);
   if (quantity > type.per_user_limit) {
@@ -57,6 +58,8 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));
   }
 
+  if (kind === "existing" && !verified) throw alreadyQueued(type.name, state === "reserved" ? "reserved" : "queued");
+
   const position = state === "reserved" ? 0 : Math.max(1, Number(place) - Number(served));
   const answer: JoinAnswer = {
     queue_token: id === fresh.id ? fresh.token : s.tokens.sign(ticketTypeId, id),
@@ -75,4 +78,15 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
     answer.message = `You are number ${position} in the queue for "${type.name}".`;
   }
   return answer;
+}
+
+/**
+ * A rejoin that only named the user: anyone can send a user id, so the live place's token (and
+ * its position and deadline) stay with whoever joined first.
+ */
+function alreadyQueued(typeName: string, status: "queued" | "reserved"): AppError {
+  const message = status === "reserved"
+    ? `This user already holds tickets for "${typeName}"; confirm them with the queue token given on joining.`
+    : `This user is already in the queue for "${typeName}"; follow it with the queue token given on joining.`;
+  return new AppError(409, "already_queued", message, {}, { status });
 }

@@ -6,10 +6,14 @@ import { confirmHold } from "./confirm";
 import { releaseToken } from "./release";
 import { reservationStatus } from "./status";
 
-const TokenString = t.String({ minLength: 1, maxLength: 512 });
-export const TokenBody = t.Object({ token: TokenString });
+// Descriptions are what a refusal says (app.ts), so it never echoes input.
+const TokenString = t.String({ minLength: 1, maxLength: 512, description: "expected the queue_token string given on joining" });
+export const TokenBody = t.Object({ token: TokenString }, { description: "expected a JSON object {token}" });
 // ticket_type_id is accepted for the original's clients and ignored: the token names its type.
-export const StatusQuery = t.Object({ token: TokenString, ticket_type_id: t.Optional(t.String()) });
+export const StatusQuery = t.Object(
+  { token: TokenString, ticket_type_id: t.Optional(t.String({ description: "ignored" })) },
+  { description: "expected ?token=<queue_token>" },
+);
 
 export const reservationRoutes = (s: Services) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
