@@ -1,8 +1,10 @@
 -- The grant checks every person of a batch before it takes stock for anyone:
---   * a malformed line (a damaged Redis record: a quantity or place that is not a whole number
---     in range, a missing token or user) is refused alone, code 'I', instead of failing the
---     batch's statement: a batch that fails is put back at the head of the queue and fails
---     again, forever, and nobody behind it is ever served;
+--   * a malformed line (a damaged Redis record) is refused alone, code 'I', instead of failing
+--     the batch's statement: a batch that fails is put back at the head of the queue and fails
+--     again, forever, and nobody behind it is ever served. The processor screens every line
+--     (src/processing/claim.ts) and blanks a malformed one to "\t\t\t" (no token), which the
+--     fast path refuses; should anything else slip through and fail a cast, the processor runs
+--     the careful path, which checks every field itself.
 --   * per_user_limit counts everything a user has booked of the ticket type across tokens,
 --     plus what this person asks for: over it, code 'L'. (What the user holds under another
 --     token is already refused as a duplicate: one live hold per user, I4.)
@@ -12,32 +14,42 @@
 -- is aborted (it never can: the same statement only granted what the locked stock covers).
 --
 -- Lines are "<token>\t<user id>\t<quantity>\t<place>", one per person, as claim-3.lua hands
--- them over (src/processing/claim.ts).
+-- them over.
 
 -- Bookings are looked up by user for the limit; this index replaces the one on ticket type.
 CREATE INDEX bookings_type_user ON bookings (ticket_type_id, user_id);
 DROP INDEX bookings_ticket_type;
 
--- One person of a batch line, with quantity and place NULL unless they are whole numbers.
-CREATE FUNCTION batch_people(p_lines text)
-RETURNS TABLE (token text, user_id text, quantity integer, place bigint, ord bigint)
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT split_part(l, E'\t', 1), split_part(l, E'\t', 2),
-         CASE WHEN split_part(l, E'\t', 3) ~ '^[1-9][0-9]{0,5}$' THEN split_part(l, E'\t', 3)::int END,
-         CASE WHEN split_part(l, E'\t', 4) ~ '^[1-9][0-9]{0,17}$' THEN split_part(l, E'\t', 4)::bigint END,
-         ord
-  FROM string_to_table(p_lines, E'\n') WITH ORDINALITY AS t(l, ord)
-$$;
-
--- Why a person cannot be granted whatever the stock: 'I' malformed, 'L' over the user's limit.
-CREATE FUNCTION refusal_of(p_ticket_type integer, p_limit integer, p_token text, p_user text, p_quantity integer, p_place bigint)
-RETURNS text
-LANGUAGE sql STABLE AS $$
-  SELECT CASE
-    WHEN p_quantity IS NULL OR p_place IS NULL OR length(p_token) <> 48 OR p_user = '' THEN 'I'
-    WHEN p_quantity + coalesce((SELECT sum(b.quantity) FROM bookings b
-                                WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p_user), 0) > p_limit THEN 'L'
-  END
+-- The careful path's people: each line split once and checked field by field, with why each
+-- cannot be granted whatever the stock, if so: 'I' malformed (quantity and place must be whole
+-- numbers, the token 48 characters, the user named), 'L' over the user's limit (what they
+-- booked of the type, plus this quantity). Each step is materialized: inlined, every use of a
+-- field would split and check its line again.
+CREATE FUNCTION batch_requests(p_ticket_type integer, p_limit integer, p_lines text)
+RETURNS TABLE (token text, user_id text, quantity integer, place bigint, ord bigint, refusal text)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  WITH line AS MATERIALIZED (
+    SELECT string_to_array(t.l, E'\t') AS f, t.ord
+    FROM string_to_table(p_lines, E'\n') WITH ORDINALITY AS t(l, ord)
+  ), person AS MATERIALIZED (
+    SELECT f[1] AS token, f[2] AS user_id,
+           CASE WHEN f[3] ~ '^[1-9][0-9]{0,5}$' THEN f[3]::int END AS quantity,
+           CASE WHEN f[4] ~ '^[1-9][0-9]{0,17}$' THEN f[4]::bigint END AS place,
+           line.ord
+    FROM line
+  )
+  SELECT p.token, p.user_id, p.quantity, p.place, p.ord,
+         CASE
+           WHEN p.quantity IS NULL OR p.place IS NULL OR coalesce(length(p.token), 0) <> 48
+                OR coalesce(p.user_id, '') = '' THEN 'I'
+           WHEN p.quantity + coalesce((SELECT sum(b.quantity) FROM bookings b
+                                       WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id), 0) > p_limit THEN 'L'
+         END
+  FROM person p;
+END
 $$;
 
 -- The conditional update of the stock found no row: the batch must not commit. (It cannot
@@ -51,8 +63,9 @@ $$;
 
 -- The fast path (src/processing/grant.ts): the longest run of the batch, in queue order, that
 -- the stock covers, skipping the refused. `refused` lists them as "<position>:<code>,...".
--- A token that already has a hold, or a user holding this type under another token, raises
--- unique_violation; the caller then runs grant_holds_carefully instead.
+-- It trusts the processor's screening of the lines. A token that already has a hold, or a
+-- user holding this type under another token, raises unique_violation (and a line that is
+-- not what it should be, a data exception); the caller then runs grant_holds_carefully.
 DROP FUNCTION grant_holds(integer, bigint, text, integer);
 CREATE FUNCTION grant_holds(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
 RETURNS TABLE (held integer, deadline timestamptz, stock_left integer, refused text)
@@ -65,9 +78,21 @@ BEGIN
   RETURN QUERY
   WITH type AS (
     SELECT id, stock, per_user_limit FROM ticket_types WHERE id = p_ticket_type
-  ), checked AS (
-    SELECT p.*, refusal_of(p_ticket_type, type.per_user_limit, p.token, p.user_id, p.quantity, p.place) AS refusal
-    FROM batch_people(p_lines) p CROSS JOIN type
+  ), person AS (
+    SELECT split_part(l, E'\t', 1) AS token, split_part(l, E'\t', 2) AS user_id,
+           split_part(l, E'\t', 3) AS quantity, split_part(l, E'\t', 4) AS place, ord
+    FROM string_to_table(p_lines, E'\n') WITH ORDINALITY AS t(l, ord)
+  ), checked AS MATERIALIZED (
+    SELECT p.token, p.user_id, p.ord,
+           CASE WHEN p.token <> '' THEN p.quantity::int END AS quantity,
+           CASE WHEN p.token <> '' THEN p.place::bigint END AS place,
+           CASE
+             WHEN p.token = '' THEN 'I'
+             WHEN p.quantity::int + coalesce((SELECT sum(b.quantity) FROM bookings b
+                                              WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id), 0)
+                  > type.per_user_limit THEN 'L'
+           END AS refusal
+    FROM person p CROSS JOIN type
   ), request AS (
     SELECT c.*, sum(c.quantity) OVER (ORDER BY c.ord) AS needed FROM checked c WHERE c.refusal IS NULL
   ), granted AS (
@@ -109,9 +134,8 @@ BEGIN
              SELECT 1 FROM reservations h
              WHERE h.ticket_type_id = p_ticket_type AND h.user_id = p.user_id
                AND h.status = 'held' AND h.expires_at > now() AND h.token <> p.token
-           ) AS duplicate,
-           refusal_of(p_ticket_type, type.per_user_limit, p.token, p.user_id, p.quantity, p.place) AS refusal
-    FROM batch_people(p_lines) p CROSS JOIN type
+           ) AS duplicate
+    FROM type CROSS JOIN batch_requests(p_ticket_type, type.per_user_limit, p_lines) p
     LEFT JOIN reservations x ON x.token = p.token
   ), fresh AS (
     SELECT k.*, sum(k.quantity) OVER (ORDER BY k.ord) AS needed

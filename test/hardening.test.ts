@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../src/db";
 import { Catalog } from "../src/events/catalog";
+import { MALFORMED_LINE, screenLines } from "../src/processing/claim";
+import { grantHolds } from "../src/processing/grant";
 import { createTestEnv, join, quietLog, statusOf, type TestEnv } from "./helpers";
 
 let env: TestEnv;
@@ -59,6 +61,21 @@ describe("a damaged record never stops a queue", () => {
     expect((await statusOf(env, again)).status).toBe("reserved");
     expect((await post("/reservation/confirm", { token: tokens[1] })).body.error).toBe("invalid");
     await env.expectInvariants();
+  });
+
+  test("screening blanks exactly the malformed lines; the grant refuses a malformed line on its own too", async () => {
+    const token = (i: number) => `tok${i}`.padEnd(48, "x");
+    const good = (i: number) => `${token(i)}\tuser-${i}\t1\t${i}`;
+    const bad = [`${token(2)}\tuser-2\tabc\t2`, `${token(3)}\tuser-3\t1\t-3`, `${token(4)}\t\t1\t4`, "short\tuser-5\t1\t5"];
+    const lines = [good(1), ...bad, good(6)].join("\n");
+    expect(screenLines(lines).split("\n")).toEqual([good(1), MALFORMED_LINE, MALFORMED_LINE, MALFORMED_LINE, MALFORMED_LINE, good(6)]);
+    expect(screenLines(good(1))).toBe(good(1));
+
+    // unscreened: the fast path's cast fails, the careful path checks each field itself
+    const type = await env.ticketType({ capacity: 10 });
+    const grant = await grantHolds(env.sql, type, 1, lines, 60);
+    expect(grant.rows?.map((r) => r.outcome)).toEqual(["granted", "invalid", "invalid", "invalid", "invalid", "granted"]);
+    expect(await stockOf(type)).toBe(8);
   });
 });
 

@@ -35,7 +35,29 @@ export async function claimBatch(
   const lines = newline < 0 ? "" : reply.slice(newline + 1);
   const [epoch, popped] = header.split(" ").map(Number);
   const taken = lines === "" ? 0 : countLines(lines);
-  return { kind: "claimed", batchId, epoch: epoch!, popped: popped!, size: taken, lines };
+  return { kind: "claimed", batchId, epoch: epoch!, popped: popped!, size: taken, lines: screenLines(lines) };
+}
+
+/** A line as join-3.lua writes it: a signed token, a user id, a quantity and a place. */
+const WELL_FORMED = /^[A-Za-z0-9_-]{48}\t[^\x00-\x1f\x7f-\x9f]+\t[1-9][0-9]{0,5}\t[1-9][0-9]{0,17}$/;
+/** What a malformed line becomes: no token, which the grant refuses alone as invalid. */
+export const MALFORMED_LINE = "\t\t\t";
+
+/**
+ * The batch's lines with each one that is not well formed (a damaged record) replaced by
+ * MALFORMED_LINE, so that PostgreSQL can trust the rest (no cast in the grant can fail) and
+ * that person alone is refused. About 0.2 ms for 2000 lines, off the grant's critical path.
+ */
+export function screenLines(lines: string): string {
+  if (lines === "") return lines;
+  const all = lines.split("\n");
+  let damaged = false;
+  for (let i = 0; i < all.length; i++) {
+    if (WELL_FORMED.test(all[i]!)) continue;
+    all[i] = MALFORMED_LINE;
+    damaged = true;
+  }
+  return damaged ? all.join("\n") : lines;
 }
 
 /** The people of a batch, for the rare paths that look at them one by one. */

@@ -4,9 +4,10 @@
 // The fast path is one call of grant_holds: one round trip for the longest run of the batch
 // that the stock covers, people refused alone (a malformed record, over the user's limit)
 // skipped. A unique violation means the batch holds a token that already has a hold (a retry,
-// a recovery) or a user who holds this type under another token (I4); then
-// grant_holds_carefully runs instead, which reports those rather than granting them.
-// Conflicts are rare, and the careful statement costs more per row.
+// a recovery) or a user who holds this type under another token (I4), and a data exception a
+// line the screening let through; then grant_holds_carefully runs instead, which checks every
+// field and reports those rather than granting them. Both are rare, and the careful statement
+// costs more per row.
 import type { Sql } from "../db";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting";
@@ -31,6 +32,8 @@ export type Grant = {
 };
 
 const UNIQUE_VIOLATION = "23505";
+/** SQLSTATE class 22: a line that slipped through screening failed a cast (claim.ts screens them). */
+const isDataException = (code: string | undefined) => code?.startsWith("22") ?? false;
 const REFUSALS: Record<string, Refusal> = { I: "invalid", L: "limit" };
 
 /** `lines`: the batch as claim-3.lua wrote it, "<token>\t<user id>\t<quantity>\t<place>" per person. */
@@ -40,7 +43,8 @@ export async function grantHolds(
   try {
     return await grantRun(sql, ticketTypeId, epoch, lines, holdSeconds);
   } catch (err) {
-    if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    const code = (err as { code?: string }).code;
+    if (code !== UNIQUE_VIOLATION && !isDataException(code)) throw err;
     return grantCarefully(sql, ticketTypeId, epoch, lines, holdSeconds);
   }
 }
