@@ -58,7 +58,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
     taken[#taken + 1] = id
     -- A damaged record (no line, or one that would split in two) still takes its one line, so
-    -- the lines stay in step with the tokens; PostgreSQL refuses it alone as malformed.
+    -- the lines stay in step with the tokens; it is refused alone as malformed.
     local line = found[2]
     if not line or string.find(line, '\n', 1, true) then
       line = '\t\t\t'
