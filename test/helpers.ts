@@ -43,6 +43,10 @@ export type TestEnv = {
   ticketType(fields: { capacity: number; stock?: number; per_user_limit?: number; name?: string }): Promise<number>;
   /** Calls the app in-process and parses the JSON answer (`headers` are added to or replace the JSON content type). */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** POST with a JSON body, through call(). */
+  post(path: string, body?: unknown): ReturnType<TestEnv["call"]>;
+  /** A ticket type's stock in PostgreSQL. */
+  stockOf(ticketTypeId: number): Promise<number>;
   batchContext(overrides?: Partial<BatchContext>): BatchContext;
   processor(options?: Partial<ProcessorOptions> & { batch?: Partial<BatchContext> }): Processor;
   cleaner(): Cleaner;
@@ -115,6 +119,10 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
         parsed = JSON.parse(text);
       } catch {}
       return { status: response.status, body: parsed, headers: response.headers };
+    },
+    post: (path, body) => env_.call("POST", path, body),
+    async stockOf(ticketTypeId) {
+      return (await s.sql`SELECT stock FROM ticket_types WHERE id = ${ticketTypeId}`)[0]!.stock;
     },
     batchContext,
     processor,

@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-const stockOf = async (id: number) => (await env.sql`SELECT stock FROM ticket_types WHERE id = ${id}`)[0]!.stock;
+const stockOf = (id: number) => env.stockOf(id);
 const statuses = async (tokens: string[]) => Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
 
 async function joinMany(ticketTypeId: number, count: number, prefix: string, quantity?: number) {

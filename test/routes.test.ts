@@ -8,8 +8,8 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-const post = (path: string, body?: unknown) => env.call("POST", path, body);
-const stockOf = async (id: number) => (await env.sql`SELECT stock FROM ticket_types WHERE id = ${id}`)[0]!.stock;
+const post = (path: string, body?: unknown) => env.post(path, body);
+const stockOf = (id: number) => env.stockOf(id);
 
 /** Joins and serves one user; returns the held token. */
 async function holdFor(userId: string, ticketTypeId: number, quantity = 1) {
