@@ -8,7 +8,7 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
-    readonly fields: Record<string, string> = {},
+    readonly fields: Record<string, string | number> = {},
   ) {
     super(message);
   }
@@ -84,7 +84,7 @@ export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => 
   }
 }
 
-export type ErrorBody = { error: string; message: string; [field: string]: string };
+export type ErrorBody = { error: string; message: string; [field: string]: string | number };
 
 /**
  * The one error mapper: every failure becomes `{ error, message }` with its status. Anything
@@ -95,7 +95,7 @@ export function toErrorResponse(
   logUnexpected: (err: unknown) => void,
 ): { status: number; headers: Record<string, string>; body: ErrorBody } {
   if (err instanceof AppError) {
-    return { status: err.status, headers: err.headers, body: { ...err.fields, error: err.code, message: err.message } };
+    return { status: err.status, headers: err.headers, body: { error: err.code, message: err.message, ...err.fields } };
   }
   const down = outageOf(err);
   if (down) return toErrorResponse(new Unavailable(down, err), logUnexpected);

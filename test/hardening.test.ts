@@ -90,6 +90,7 @@ describe("per_user_limit counts a person, not a hold", () => {
     expect(over.status).toBe(409);
     expect(over.body.error).toBe("limit_reached");
     expect(over.body.message).toContain("1 remain");
+    expect(over.body.remaining).toBe(1);
 
     const last = await join(env, "lim", type, 1);
     await env.drain();

@@ -46,9 +46,12 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   ];
   if (kind === "limit") {
     const remaining = Math.max(0, type.per_user_limit - Number(held));
-    throw conflict(
+    throw new AppError(
+      409,
       "limit_reached",
       `one person may book ${type.per_user_limit} tickets of "${type.name}"; you booked ${held}, so ${remaining} remain`,
+      {},
+      { remaining },
     );
   }
   crashPoint("join:queued");
