@@ -5,7 +5,7 @@ import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/db";
 import { checkInvariants } from "../src/invariants";
 import { activeKey, createRedis, keysFor, type RedisClient } from "../src/redis";
-import { joinScriptArgs, type Join } from "../src/queue/join-batcher";
+import { joinArgs, type Join } from "../src/scripts";
 import { createTokens, type Tokens } from "../src/tokens";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
@@ -78,7 +78,8 @@ export class BenchEnv {
           if (keep(i + 1)) kept.set(i + 1, token);
           joins.push({ id, userId: `u${i}`, quantity: 1, token });
         }
-        (pipeline as any).tqJoin(...joinScriptArgs(k, ticketTypeId, 1000, joins));
+        // a pipeline has the scripts as commands too (defineScripts), untyped
+        (pipeline as unknown as { tqJoin(...args: unknown[]): void }).tqJoin(...joinArgs(k, ticketTypeId, 1000, joins));
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

@@ -1,41 +1,10 @@
-// Redis client factory, key builders (hash-tagged by ticket type) and the script registry.
+// Redis client factory and key builders (hash-tagged by ticket type). The scripts are
+// registered on every client made here (src/scripts.ts) and called through `redis.scripts`.
 import Redis from "ioredis";
+import { defineScripts, Scripts } from "./scripts";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
-import claim from "../lua/claim-3.lua" with { type: "text" };
-import finish from "../lua/finish-2.lua" with { type: "text" };
-import join from "../lua/join-3.lua" with { type: "text" };
-import lease from "../lua/lease-1.lua" with { type: "text" };
-import leave from "../lua/leave-1.lua" with { type: "text" };
-import lookup from "../lua/lookup-2.lua" with { type: "text" };
-import settle from "../lua/settle-4.lua" with { type: "text" };
-import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
 
-type Arg = string | number;
-type Script = (...args: Arg[]) => Promise<unknown>;
-
-/** File name (with its key count, BullMQ style) and source of each atomic step. */
-const SCRIPTS = {
-  tqJoin: ["join-3", join],
-  tqClaim: ["claim-3", claim],
-  tqSettle: ["settle-4", settle],
-  tqFinish: ["finish-2", finish],
-  tqLeave: ["leave-1", leave],
-  tqLookup: ["lookup-2", lookup],
-  tqLease: ["lease-1", lease],
-} as const;
-
-/** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
-const INCLUDES: Record<string, string> = { resolveState };
-
-function expandIncludes(lua: string): string {
-  return lua.replace(/^--@include (\w+)$/gm, (_, name: string) => {
-    const helper = INCLUDES[name];
-    if (helper === undefined) throw new Error(`unknown Lua include ${name}`);
-    return helper;
-  });
-}
-
-export type RedisClient = Redis & Record<keyof typeof SCRIPTS, Script>;
+export type RedisClient = Redis & { readonly scripts: Scripts };
 
 export function createRedis(url: string): RedisClient {
   const redis = new Redis(url, {
@@ -52,10 +21,8 @@ export function createRedis(url: string): RedisClient {
     commandTimeout: DEPENDENCY_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
   });
-  for (const [name, [file, lua]] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua: expandIncludes(lua) });
-  }
-  return redis as RedisClient;
+  defineScripts(redis);
+  return Object.assign(redis, { scripts: new Scripts(redis) });
 }
 
 /** Every key of one ticket type shares the hash tag {T}, so each script stays in one slot. */

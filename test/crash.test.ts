@@ -50,7 +50,7 @@ async function unaccounted(ticketTypeId: number, tokens: string[]): Promise<stri
   const problems: string[] = [];
   for (const token of tokens) {
     const { id } = env.s.tokens.verify(token)!;
-    const [state] = ((await env.s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string).split("\t"); // as status reads it
+    const state = (await env.s.redis.scripts.lookup({ keys: k, id })).state ?? ""; // as status reads it
     const hold = holds.get(token);
     const fine =
       (hold === "held" && state === "reserved") ||

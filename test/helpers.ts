@@ -197,7 +197,7 @@ export async function join(env: TestEnv, userId: string, ticketTypeId: number, q
 export async function redisStateOf(env: TestEnv, token: string): Promise<string> {
   const { ticketTypeId, id } = env.s.tokens.verify(token)!;
   const k = env.s.keys(ticketTypeId);
-  return ((await env.s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string).split("\t")[0]!;
+  return (await env.s.redis.scripts.lookup({ keys: k, id })).state ?? "";
 }
 
 export async function statusOf(env: TestEnv, token: string) {

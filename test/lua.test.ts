@@ -1,8 +1,8 @@
-// Each Lua script called directly against real Redis, through its typed wrapper where one exists.
+// Each Lua script called against real Redis through its typed wrapper (src/scripts.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { claimBatch, peopleOf } from "../src/processing/claim";
 import { encode, settleBatch } from "../src/processing/settle";
-import { joinScriptArgs } from "../src/queue/join-batcher";
+import type { JoinReply } from "../src/formats";
 import { finishInRedis } from "../src/reservations/finish";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
 import { createTestEnv, type TestEnv } from "./helpers";
@@ -16,7 +16,7 @@ afterAll(() => env.close());
 /** A token's state as readers see it (a pending token whose batch holds reads as reserved). */
 async function seen(ticketTypeId: number, id: string) {
   const k = env.s.keys(ticketTypeId);
-  const [state, , , expiresAt] = ((await env.s.redis.tqLookup(k.record(id), k.meta, k.batchPrefix)) as string).split("\t");
+  const { state, expiresAt } = await env.s.redis.scripts.lookup({ keys: k, id });
   return { state, expiresAt };
 }
 
@@ -26,38 +26,42 @@ const fresh = () => {
   return { ticketTypeId, k: env.s.keys(ticketTypeId), r: env.s.redis };
 };
 
-type JoinReply = [string, string, string, string, string, string, string, string];
-
 /** Joins in one join-3.lua call, in order: [user, quantity?, token id?] each; one reply each. */
-async function joinMany(ticketTypeId: number, joins: [string, number?, string?][]) {
-  const k = env.s.keys(ticketTypeId);
+async function joinMany(ticketTypeId: number, joins: [string, number?, string?][], perUserLimit = 1000): Promise<JoinReply[]> {
+  const keys = env.s.keys(ticketTypeId);
   const args = joins.map(([userId, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
     ({ id, userId, quantity, token: env.s.tokens.sign(ticketTypeId, id) }));
-  const reply = (await env.s.redis.tqJoin(...joinScriptArgs(k, ticketTypeId, 1000, args))) as string;
-  return reply.split("\n").map((line) => line.split("\t") as JoinReply);
+  return env.s.redis.scripts.join({ keys, ticketTypeId, perUserLimit, joins: args });
 }
 
 async function joinRaw(ticketTypeId: number, user: string, quantity = 1) {
   return (await joinMany(ticketTypeId, [[user, quantity]]))[0]!;
 }
 
+/** The id of a join that got a place (new or existing). */
+const idOf = (reply: JoinReply): string => {
+  if (reply.kind !== "joined" && reply.kind !== "existing") throw new Error(`no place: ${JSON.stringify(reply)}`);
+  return reply.id;
+};
+
 describe("join-3.lua", () => {
   test("appends new places in order and remembers the user's live place", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = await joinRaw(ticketTypeId, "a", 2);
     const b = await joinRaw(ticketTypeId, "b");
-    expect(a).toEqual(["joined", a[1], "queued", "1", "0", "2", "", "1"]);
-    expect(b.slice(2)).toEqual(["queued", "2", "0", "1", "", "2"]);
-    expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
-    expect(await r.hgetall(k.record(a[1]))).toEqual({
-      state: "queued", user: "a", qty: "2", place: "1", line: `${env.s.tokens.sign(ticketTypeId, a[1])}\ta\t2\t1`,
+    const ida = idOf(a);
+    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, queueLength: 1 });
+    expect(b).toEqual({ kind: "joined", id: idOf(b), place: 2, served: 0, quantity: 1, queueLength: 2 });
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ida, idOf(b)]);
+    expect(await r.hgetall(k.record(ida))).toEqual({
+      state: "queued", user: "a", qty: "2", place: "1", line: `${env.s.tokens.sign(ticketTypeId, ida)}\ta\t2\t1`,
     });
-    expect(await r.ttl(k.record(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
-    expect(await r.get(k.user("a"))).toBe(a[1]);
-    expect(await r.get(k.mapping(a[1]))).toBe(String(ticketTypeId));
-    expect(await r.ttl(k.mapping(a[1]))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    expect(await r.ttl(k.record(ida))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    expect(await r.get(k.user("a"))).toBe(ida);
+    expect(await r.get(k.mapping(ida))).toBe(String(ticketTypeId));
+    expect(await r.ttl(k.mapping(ida))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     const again = await joinRaw(ticketTypeId, "a");
-    expect(again.slice(0, 7)).toEqual(["existing", a[1], "queued", "1", "0", "2", ""]);
+    expect(again).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
     expect(await r.llen(k.queue)).toBe(2);
   });
 
@@ -65,10 +69,9 @@ describe("join-3.lua", () => {
     const { ticketTypeId, k, r } = fresh();
     const first = await joinRaw(ticketTypeId, "a");
     const epoch = await r.hget(k.meta, "epoch");
-    await r.hset(k.record(first[1]), "state", "expired");
+    await r.hset(k.record(idOf(first)), "state", "expired");
     const second = await joinRaw(ticketTypeId, "a");
-    expect(second[0]).toBe("joined");
-    expect(second[3]).toBe("2");
+    expect(second).toMatchObject({ kind: "joined", place: 2 });
     expect(await r.hget(k.meta, "epoch")).toBe(epoch);
   });
 
@@ -79,47 +82,49 @@ describe("join-3.lua", () => {
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const again = await joinRaw(ticketTypeId, "a");
-    expect(again.slice(0, 3)).toEqual(["existing", first[1], "reserved"]);
-    await r.hset(k.record(first[1]), "expires_at", Date.now() - 1);
-    expect((await joinRaw(ticketTypeId, "a"))[0]).toBe("joined");
+    expect(again).toMatchObject({ kind: "existing", id: idOf(first), state: "reserved" });
+    await r.hset(k.record(idOf(first)), "expires_at", Date.now() - 1);
+    expect((await joinRaw(ticketTypeId, "a")).kind).toBe("joined");
   });
 
   test("many joins in one call answer in order; a user's second join gets the first's place", async () => {
     const { ticketTypeId, k, r } = fresh();
     const again = env.s.tokens.issue(ticketTypeId).id;
-    const [a, b, a2, c] = await joinMany(ticketTypeId, [["a", 2], ["b"], ["a", 3, again], ["c"]]);
-    expect(a).toEqual(["joined", a![1], "queued", "1", "0", "2", "", "1"]);
-    expect(b!.slice(2)).toEqual(["queued", "2", "0", "1", "", "2"]);
-    expect(a2).toEqual(["existing", a![1], "queued", "1", "0", "2", "", "0"]);
-    expect(c!.slice(2)).toEqual(["queued", "3", "0", "1", "", "3"]);
-    expect(await r.lrange(k.queue, 0, -1)).toEqual([a![1], b![1], c![1]]);
-    expect(await r.get(k.user("a"))).toBe(a![1]);
+    const [a, b, a2, c] = (await joinMany(ticketTypeId, [["a", 2], ["b"], ["a", 3, again], ["c"]])) as JoinReply[];
+    const [ida, idb, idc] = [idOf(a!), idOf(b!), idOf(c!)];
+    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, queueLength: 1 });
+    expect(b).toEqual({ kind: "joined", id: idb, place: 2, served: 0, quantity: 1, queueLength: 2 });
+    expect(a2).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
+    expect(c).toEqual({ kind: "joined", id: idc, place: 3, served: 0, quantity: 1, queueLength: 3 });
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([ida, idb, idc]);
+    expect(await r.get(k.user("a"))).toBe(ida);
     expect(await r.exists(k.record(again), k.mapping(again))).toBe(0);
-    expect(await r.hgetall(k.record(c![1]))).toEqual({
-      state: "queued", user: "c", qty: "1", place: "3", line: `${env.s.tokens.sign(ticketTypeId, c![1])}\tc\t1\t3`,
+    expect(await r.hgetall(k.record(idc))).toEqual({
+      state: "queued", user: "c", qty: "1", place: "3", line: `${env.s.tokens.sign(ticketTypeId, idc)}\tc\t1\t3`,
     });
-    expect(await r.get(k.mapping(c![1]))).toBe(String(ticketTypeId));
+    expect(await r.get(k.mapping(idc))).toBe(String(ticketTypeId));
   });
 
   test("the one join that finds the queue empty has queue length 1, wherever it is in the call", async () => {
     const { ticketTypeId, k, r } = fresh();
     await joinMany(ticketTypeId, [["a"], ["b"]]);
-    expect((await joinMany(ticketTypeId, [["c"], ["d"]])).map((j) => j[7])).toEqual(["3", "4"]);
+    const lengthOf = (j: JoinReply) => (j.kind === "joined" ? j.queueLength : 0);
+    expect((await joinMany(ticketTypeId, [["c"], ["d"]])).map(lengthOf)).toEqual([3, 4]);
     await claimBatch(r, k, 10); // empties the queue; a..d are pending
-    const lengths = (await joinMany(ticketTypeId, [["a"], ["e"], ["f"]])).map((j) => j[7]);
-    expect(lengths).toEqual(["0", "1", "2"]);
+    const replies = await joinMany(ticketTypeId, [["a"], ["e"], ["f"]]);
+    expect(replies.map((j) => j.kind)).toEqual(["existing", "joined", "joined"]);
+    expect(replies.map(lengthOf)).toEqual([0, 1, 2]);
   });
 
   test("a join that fails in the script fails alone; the others of the call stand", async () => {
     const { ticketTypeId, k, r } = fresh();
     await r.set(k.user("damaged"), "broken-id");
     await r.set(k.record("broken-id"), "not a hash"); // HMGET on it raises WRONGTYPE
-    const [a, bad, b] = await joinMany(ticketTypeId, [["a"], ["damaged"], ["b"]]);
-    expect(a.slice(0, 4)).toEqual(["joined", a[1], "queued", "1"]);
-    expect(bad[0]).toBe("error");
-    expect(bad[1]).toContain("WRONGTYPE");
-    expect(b.slice(0, 4)).toEqual(["joined", b[1], "queued", "2"]);
-    expect(await r.lrange(k.queue, 0, -1)).toEqual([a[1], b[1]]);
+    const [a, bad, b] = (await joinMany(ticketTypeId, [["a"], ["damaged"], ["b"]])) as JoinReply[];
+    expect(a).toMatchObject({ kind: "joined", place: 1 });
+    expect(bad).toMatchObject({ kind: "error", message: expect.stringContaining("WRONGTYPE") });
+    expect(b).toMatchObject({ kind: "joined", place: 2 });
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([idOf(a!), idOf(b!)]);
   });
 });
 
@@ -128,7 +133,7 @@ describe("claim-3.lua", () => {
     const { ticketTypeId, k, r } = fresh();
     expect(await claimBatch(r, k, 10)).toEqual({ kind: "empty" });
     const ids: string[] = [];
-    for (const user of ["a", "b", "c"]) ids.push((await joinRaw(ticketTypeId, user, user === "b" ? 3 : 1))[1]);
+    for (const user of ["a", "b", "c"]) ids.push(idOf(await joinRaw(ticketTypeId, user, user === "b" ? 3 : 1)));
     const claim = await claimBatch(r, k, 2);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     expect(claim.epoch).toBeGreaterThan(0);
@@ -153,8 +158,8 @@ describe("claim-3.lua", () => {
 
   test("drops tokens that left the queue", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a"))[1];
-    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    const a = idOf(await joinRaw(ticketTypeId, "a"));
+    const b = idOf(await joinRaw(ticketTypeId, "b"));
     await r.hset(k.record(a), "state", "released");
     const claim = await claimBatch(r, k, 10);
     expect(claim.kind === "claimed" && claim.popped).toBe(2);
@@ -169,7 +174,7 @@ describe("settle-4.lua", () => {
   test("reserves, returns to the head in order, ends the rest, and leaves flight", async () => {
     const { ticketTypeId, k, r } = fresh();
     const ids: string[] = [];
-    for (const user of ["a", "b", "c", "d", "e", "f"]) ids.push((await joinRaw(ticketTypeId, user))[1]);
+    for (const user of ["a", "b", "c", "d", "e", "f"]) ids.push(idOf(await joinRaw(ticketTypeId, user)));
     const claim = await claimBatch(r, k, 5);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
@@ -184,8 +189,8 @@ describe("settle-4.lua", () => {
     // the holds are written once, for the batch; records point at it
     expect(await r.get(k.batchPrefix + claim.batchId)).toBe(`${deadline}:RSRQQ:${ids.slice(0, 5).join(",")}`);
     expect(await r.hget(k.record(ids[0]!), "state")).toBe("pending");
-    expect(await seen(ticketTypeId, ids[0]!)).toEqual({ state: "reserved", expiresAt: String(deadline) });
-    expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: String(deadline + 5) });
+    expect(await seen(ticketTypeId, ids[0]!)).toEqual({ state: "reserved", expiresAt: deadline });
+    expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: deadline + 5 });
     expect(await r.zscore(k.deadlines, claim.batchId)).toBe(String(deadline + 5));
     expect(await r.get(k.mapping(ids[0]!))).toBe(String(ticketTypeId));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
@@ -201,8 +206,8 @@ describe("settle-4.lua", () => {
 
   test("a batch no longer in flight is left alone, and a reserved mark never overwrites a later state", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a"))[1];
-    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    const a = idOf(await joinRaw(ticketTypeId, "a"));
+    const b = idOf(await joinRaw(ticketTypeId, "b"));
     const claim = await claimBatch(r, k, 2);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await r.hset(k.record(a), "state", "confirmed"); // a confirm raced ahead of the settle
@@ -231,7 +236,7 @@ describe("settle-4.lua", () => {
 describe("finish-2.lua", () => {
   test("records the final state, frees the user, drops mapping and deadline", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a"))[1];
+    const a = idOf(await joinRaw(ticketTypeId, "a"));
     const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
@@ -246,7 +251,7 @@ describe("finish-2.lua", () => {
 
   test("a booking adds its tickets to the user's tally once; join-3.lua refuses a join that would pass the limit", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a", 2))[1];
+    const a = idOf(await joinRaw(ticketTypeId, "a", 2));
     const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
@@ -254,19 +259,16 @@ describe("finish-2.lua", () => {
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]); // a repeat counts nothing
     expect(await r.hget(k.bought, "a")).toBe("2");
-    const call = async (quantity: number) => {
-      const args = [{ id: env.s.tokens.issue(ticketTypeId).id, userId: "a", quantity, token: "t" }];
-      return ((await r.tqJoin(...joinScriptArgs(k, ticketTypeId, 3, args))) as string).split("\t");
-    };
-    expect(await call(2)).toEqual(["limit", "", "", "", "0", "2", "", "0"]);
-    expect((await call(1))[0]).toBe("joined");
+    const call = async (quantity: number) => (await joinMany(ticketTypeId, [["a", quantity]], 3))[0]!;
+    expect(await call(2)).toEqual({ kind: "limit", booked: 2 });
+    expect((await call(1)).kind).toBe("joined");
   });
 
   test("a record Redis lost is skipped, its mapping still goes", async () => {
     const { ticketTypeId, k, r } = fresh();
     const id = env.s.tokens.issue(ticketTypeId).id;
     await r.set(k.mappingPrefix + id, String(ticketTypeId));
-    const updated = await r.tqFinish(k.record(id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, 60, id, "expired", "");
+    const updated = await r.scripts.finish({ keys: k, ended: [{ id, state: "expired" }] });
     expect(updated).toBe(0);
     expect(await r.exists(k.record(id))).toBe(0);
     expect(await r.exists(k.mappingPrefix + id)).toBe(0);
@@ -276,44 +278,48 @@ describe("finish-2.lua", () => {
 describe("leave-1.lua", () => {
   test("only a queued place can leave", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a"))[1];
-    const leave = (id: string) => r.tqLeave(k.record(id), k.userPrefix, 60, id, k.mappingPrefix);
+    const a = idOf(await joinRaw(ticketTypeId, "a"));
+    const leave = (id: string) => r.scripts.leave({ keys: k, id });
     expect(await leave(a)).toBe("released");
     expect(await r.get(k.user("a"))).toBeNull();
     expect(await r.exists(k.mapping(a))).toBe(0);
     expect(await leave(a)).toBe("released");
-    const b = (await joinRaw(ticketTypeId, "b"))[1];
+    const b = idOf(await joinRaw(ticketTypeId, "b"));
     await r.hset(k.record(b), "state", "pending");
     expect(await leave(b)).toBe("pending");
     expect(await r.get(k.user("b"))).toBe(b);
     expect(await r.exists(k.mapping(b))).toBe(1);
-    expect(await leave("nope")).toBe("");
+    expect(await leave("nope")).toBeNull();
   });
 });
 
 describe("lookup-2.lua", () => {
   test("answers state, quantity, place, deadline, booking, served and rate at once", async () => {
     const { ticketTypeId, k, r } = fresh();
-    const a = (await joinRaw(ticketTypeId, "a", 3))[1];
+    const a = idOf(await joinRaw(ticketTypeId, "a", 3));
     await r.hset(k.meta, "served", 0, "rate", "4.000");
-    expect(await r.tqLookup(k.record(a), k.meta, k.batchPrefix)).toBe("queued\t3\t1\t\t\t0\t4.000");
-    expect(await r.tqLookup(k.record("missing"), k.meta, k.batchPrefix)).toBe("\t\t\t\t\t0\t4.000");
+    expect(await r.scripts.lookup({ keys: k, id: a })).toEqual({
+      state: "queued", quantity: 3, place: 1, expiresAt: null, bookingId: null, served: 0, rate: 4,
+    });
+    expect(await r.scripts.lookup({ keys: k, id: "missing" })).toEqual({
+      state: null, quantity: null, place: null, expiresAt: null, bookingId: null, served: 0, rate: 4,
+    });
   });
 });
 
 describe("lease-1.lua", () => {
   test("one holder at a time; the holder renews and gives it up; it lapses", async () => {
     const { k, r } = fresh();
-    expect(await r.tqLease(k.lease, "p1", 200)).toBe(1);
-    expect(await r.tqLease(k.lease, "p2", 200)).toBe(0);
-    expect(await r.tqLease(k.lease, "p1", 5000)).toBe(1);
+    expect(await r.scripts.lease({ keys: k, owner: "p1", ms: 200 })).toBe(true);
+    expect(await r.scripts.lease({ keys: k, owner: "p2", ms: 200 })).toBe(false);
+    expect(await r.scripts.lease({ keys: k, owner: "p1", ms: 5000 })).toBe(true);
     expect(await r.pttl(k.lease)).toBeGreaterThan(4000);
-    expect(await r.tqLease(k.lease, "p2", 0)).toBe(0); // not the holder: nothing happens
+    expect(await r.scripts.lease({ keys: k, owner: "p2", ms: 0 })).toBe(false); // not the holder: nothing happens
     expect(await r.get(k.lease)).toBe("p1");
-    expect(await r.tqLease(k.lease, "p1", 0)).toBe(0);
+    expect(await r.scripts.lease({ keys: k, owner: "p1", ms: 0 })).toBe(false);
     expect(await r.exists(k.lease)).toBe(0);
-    expect(await r.tqLease(k.lease, "p2", 50)).toBe(1);
+    expect(await r.scripts.lease({ keys: k, owner: "p2", ms: 50 })).toBe(true);
     await Bun.sleep(80);
-    expect(await r.tqLease(k.lease, "p3", 50)).toBe(1);
+    expect(await r.scripts.lease({ keys: k, owner: "p3", ms: 50 })).toBe(true);
   });
 });

@@ -1,9 +1,12 @@
 // Step 1 of a batch: take people off the head of the queue (claim-3.lua). The batch comes
-// back as text, a line per person, which goes to PostgreSQL as it is: the processor does no
-// work per person unless someone cannot be served.
+// back as text, a line per person (src/formats.ts, batchLine), which goes to PostgreSQL as it
+// is once screened: the processor does no work per person unless someone cannot be served.
+import { batchLine, lastPlaceOf, screenLines, type Person } from "../formats";
 import type { Keys, RedisClient } from "../redis";
 
-export type Person = { token: string; userId: string; quantity: number; place: number };
+export type { Person } from "../formats";
+export { MALFORMED_LINE, screenLines } from "../formats";
+
 export type Claimed = {
   kind: "claimed";
   batchId: string;
@@ -12,7 +15,7 @@ export type Claimed = {
   popped: number;
   /** How many people the batch holds. */
   size: number;
-  /** "<token>\t<user id>\t<quantity>\t<place>" per person, in queue order. */
+  /** A batch line per person, in queue order, each malformed one blanked (screenLines). */
   lines: string;
 };
 export type Claim = { kind: "busy" } | { kind: "empty" } | Claimed;
@@ -25,57 +28,15 @@ export async function claimBatch(
   redis: RedisClient, k: Keys, size: number, owned: Iterable<string> = [],
 ): Promise<Claim> {
   const batchId = newBatchId();
-  const reply = (await redis.tqClaim(
-    k.queue, k.inflight, k.meta,
-    size, Date.now(), k.recordPrefix, batchId, [...owned].join(","),
-  )) as string;
-  if (reply === "busy" || reply === "empty") return { kind: reply };
-  const newline = reply.indexOf("\n");
-  const header = newline < 0 ? reply : reply.slice(0, newline);
-  const lines = newline < 0 ? "" : reply.slice(newline + 1);
-  const [epoch, popped] = header.split(" ").map(Number);
-  const taken = lines === "" ? 0 : countLines(lines);
-  return { kind: "claimed", batchId, epoch: epoch!, popped: popped!, size: taken, lines: screenLines(lines) };
-}
-
-/** A line as join-3.lua writes it: a signed token, a user id, a quantity and a place. */
-const WELL_FORMED = /^[A-Za-z0-9_-]{48}\t[^\x00-\x1f\x7f-\x9f]+\t[1-9][0-9]{0,5}\t[1-9][0-9]{0,17}$/;
-/** What a malformed line becomes: no token, which the grant refuses alone as invalid. */
-export const MALFORMED_LINE = "\t\t\t";
-
-/**
- * The batch's lines with each one that is not well formed (a damaged record) replaced by
- * MALFORMED_LINE, so that PostgreSQL can trust the rest (no cast in the grant can fail) and
- * that person alone is refused. About 0.2 ms for 2000 lines, off the grant's critical path.
- */
-export function screenLines(lines: string): string {
-  if (lines === "") return lines;
-  const all = lines.split("\n");
-  let damaged = false;
-  for (let i = 0; i < all.length; i++) {
-    if (WELL_FORMED.test(all[i]!)) continue;
-    all[i] = MALFORMED_LINE;
-    damaged = true;
-  }
-  return damaged ? all.join("\n") : lines;
+  const reply = await redis.scripts.claim({ keys: k, size, now: Date.now(), batchId, owned });
+  if (reply.kind !== "claimed") return reply;
+  return { ...reply, batchId, lines: screenLines(reply.lines) };
 }
 
 /** The people of a batch, for the rare paths that look at them one by one. */
 export function peopleOf(batch: Claimed): Person[] {
-  if (batch.size === 0) return [];
-  return batch.lines.split("\n").map((line) => {
-    const [token, userId, quantity, place] = line.split("\t");
-    return { token: token!, userId: userId!, quantity: Number(quantity), place: Number(place) };
-  });
+  return batch.size === 0 ? [] : batch.lines.split("\n").map(batchLine.decode);
 }
 
 /** The place of the batch's last person: everyone up to it is done with once all hold. */
-export function lastPlace(batch: Claimed): number {
-  return batch.size === 0 ? 0 : Number(batch.lines.slice(batch.lines.lastIndexOf("\t") + 1));
-}
-
-function countLines(text: string): number {
-  let count = 1;
-  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
-  return count;
-}
+export const lastPlace = (batch: Claimed): number => lastPlaceOf(batch.lines);

@@ -9,15 +9,15 @@
 // field and reports those rather than granting them. Both are rare, and the careful statement
 // costs more per row.
 import type { Sql } from "../db";
+import { refusedList, type Refusals } from "../formats";
+import type { HoldStatus } from "../states";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting";
 export type GrantRow = {
   outcome: GrantOutcome;
   expires_at: Date | null;
-  prior_status: "held" | "confirmed" | "expired" | "released" | null;
+  prior_status: HoldStatus | null;
 };
-/** Why a person was refused whatever the stock: a malformed record, or over the user's limit. */
-export type Refusal = "invalid" | "limit";
 /**
  * `rows` (one per person, in batch order) only when the careful statement ran; otherwise the
  * people in `refused` (1-based positions) were refused, the first `granted` of the others hold
@@ -28,13 +28,12 @@ export type Grant = {
   granted: number;
   expiresAt: Date | null;
   stockLeft: number | null;
-  refused: Map<number, Refusal>;
+  refused: Refusals;
 };
 
 const UNIQUE_VIOLATION = "23505";
 /** SQLSTATE class 22: a line that slipped through screening failed a cast (claim.ts screens them). */
 const isDataException = (code: string | undefined) => code?.startsWith("22") ?? false;
-const REFUSALS: Record<string, Refusal> = { I: "invalid", L: "limit" };
 
 /** `lines`: the batch as claim-3.lua wrote it, "<token>\t<user id>\t<quantity>\t<place>" per person. */
 export async function grantHolds(
@@ -59,18 +58,8 @@ async function grantRun(
     granted: result!.held,
     expiresAt: result!.deadline,
     stockLeft: result!.stock_left,
-    refused: parseRefused(result!.refused),
+    refused: refusedList.decode(result!.refused),
   };
-}
-
-/** "<position>:<code>,..." as grant_holds lists the refused. */
-export function parseRefused(text: string | null): Map<number, Refusal> {
-  const refused = new Map<number, Refusal>();
-  for (const entry of text ? text.split(",") : []) {
-    const [position, code] = entry.split(":");
-    refused.set(Number(position), REFUSALS[code!]!);
-  }
-  return refused;
 }
 
 async function grantCarefully(

@@ -20,7 +20,7 @@ export class Leases {
     const at = this.renewedAt.get(ticketTypeId);
     if (at !== undefined && Date.now() - at < RENEW_AFTER_MS) return true;
     const started = Date.now();
-    const held = (await this.redis.tqLease(this.keys(ticketTypeId).lease, this.owner, LEASE_MS)) === 1;
+    const held = await this.redis.scripts.lease({ keys: this.keys(ticketTypeId), owner: this.owner, ms: LEASE_MS });
     if (held) this.renewedAt.set(ticketTypeId, started);
     else this.renewedAt.delete(ticketTypeId);
     return held;
@@ -30,6 +30,6 @@ export class Leases {
   async releaseAll(): Promise<void> {
     const held = [...this.renewedAt.keys()];
     this.renewedAt.clear();
-    await Promise.all(held.map((t) => this.redis.tqLease(this.keys(t).lease, this.owner, 0)));
+    await Promise.all(held.map((t) => this.redis.scripts.lease({ keys: this.keys(t), owner: this.owner, ms: 0 })));
   }
 }

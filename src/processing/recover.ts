@@ -1,7 +1,9 @@
-// Recovery of batches whose processor died between claim and settle (DESIGN lifecycle step 2):
+// Recovery of batches whose processor died between claim and settle (README, How it works, step 2):
 // PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
+import { inflightEntry } from "../formats";
 import type { BatchContext } from "./batch";
-import { encode, settleBatch, type Outcome, type SettleState } from "./settle";
+import { HOLD_STATES, type HoldStatus } from "../states";
+import { encode, settleBatch, type Outcome } from "./settle";
 
 export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys">;
 
@@ -15,10 +17,7 @@ export async function recoverInflight(
   const k = ctx.keys(ticketTypeId);
   const cutoff = Date.now() - olderThanMs;
   const stale = Object.entries(await ctx.redis.hgetall(k.inflight))
-    .map(([batchId, entry]) => {
-      const colon = entry.indexOf(":");
-      return { batchId, claimedAt: Number(entry.slice(0, colon)), ids: entry.slice(colon + 1).split(",") };
-    })
+    .map(([batchId, entry]) => ({ batchId, ...inflightEntry.decode(entry) }))
     .filter((b) => b.claimedAt <= cutoff);
   // Latest in the queue first: each puts its unserved back at the head, so the earliest ends up
   // in front. The batches in flight were claimed one after another off the head, so their
@@ -30,14 +29,13 @@ export async function recoverInflight(
   let recovered = 0;
   for (const { batch } of order) {
     const tokens = batch.ids.map((id) => ctx.tokens.sign(ticketTypeId, id));
-    const holds = await ctx.sql<{ token: string; status: SettleState | "held"; expires_at: Date }[]>`
+    const holds = await ctx.sql<{ token: string; status: HoldStatus; expires_at: Date }[]>`
       SELECT token, status, expires_at FROM reservations WHERE token = ANY(${tokens}::text[])`;
     const byToken = new Map(holds.map((h) => [h.token, h]));
     const outcomes = tokens.map((token): Outcome => {
       const hold = byToken.get(token);
       if (!hold) return { state: "queued" };
-      if (hold.status === "held") return { state: "reserved", expiresAt: hold.expires_at.getTime() };
-      return { state: hold.status };
+      return { state: HOLD_STATES[hold.status], expiresAt: hold.expires_at.getTime() };
     });
     const back = await settleBatch(ctx.redis, k, batch.batchId, encode(outcomes), { served: 0, rate: null });
     if (back >= 0) recovered += batch.ids.length;

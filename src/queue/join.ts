@@ -41,41 +41,39 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   const reply = await during("Redis", () =>
     batcher.join(ticketTypeId, type.per_user_limit, { id: fresh.id, userId, quantity, token: fresh.token }),
   );
-  const [kind, id, state, place, served, held, expiresAt, length] = reply.split("\t") as [
-    string, string, string, string, string, string, string, string,
-  ];
-  if (kind === "limit") {
-    const remaining = Math.max(0, type.per_user_limit - Number(held));
+  if (reply.kind === "limit") {
+    const remaining = Math.max(0, type.per_user_limit - reply.booked);
     throw new AppError(
       409,
       "limit_reached",
-      `one person may book ${type.per_user_limit} tickets of "${type.name}"; you booked ${held}, so ${remaining} remain`,
+      `one person may book ${type.per_user_limit} tickets of "${type.name}"; you booked ${reply.booked}, so ${remaining} remain`,
       {},
       { remaining },
     );
   }
   crashPoint("join:queued");
-  if (length === "1") {
+  if (reply.kind === "joined" && reply.queueLength === 1) {
     // This join found the queue empty (one join of a call at most): tell the processors it
     // has people again.
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));
   }
 
-  if (kind === "existing" && !verified) throw alreadyQueued(type.name, state === "reserved" ? "reserved" : "queued");
+  const held = reply.kind === "existing" && reply.state === "reserved";
+  if (reply.kind === "existing" && !verified) throw alreadyQueued(type.name, held ? "reserved" : "queued");
 
-  const position = state === "reserved" ? 0 : Math.max(1, Number(place) - Number(served));
+  const position = held ? 0 : Math.max(1, reply.place - reply.served);
   const answer: JoinAnswer = {
-    queue_token: id === fresh.id ? fresh.token : s.tokens.sign(ticketTypeId, id),
+    queue_token: reply.id === fresh.id ? fresh.token : s.tokens.sign(ticketTypeId, reply.id),
     position,
-    status: state === "reserved" ? "reserved" : "queued",
+    status: held ? "reserved" : "queued",
     ticket_type_id: ticketTypeId,
-    quantity: Number(held),
+    quantity: reply.quantity,
     message: "",
   };
-  if (answer.status === "reserved") {
-    answer.expires_at = new Date(Number(expiresAt)).toISOString();
+  if (reply.kind === "existing" && held) {
+    answer.expires_at = new Date(reply.expiresAt ?? 0).toISOString();
     answer.message = `You already hold tickets for "${type.name}"; confirm them before ${answer.expires_at}.`;
-  } else if (kind === "existing") {
+  } else if (reply.kind === "existing") {
     answer.message = `You are already in the queue for "${type.name}", number ${position}.`;
   } else {
     answer.message = `You are number ${position} in the queue for "${type.name}".`;

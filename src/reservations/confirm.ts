@@ -1,12 +1,14 @@
 // Confirm: PostgreSQL decides with one conditional statement that also writes the booking;
-// Redis follows. A repeat returns the same booking.
+// Redis follows. A repeat returns the same booking. Every other state answers as
+// src/states.ts says (CONFIRM_REFUSALS).
 import { crashPoint } from "../crash-points";
-import { conflict, during, gone } from "../errors";
+import { during } from "../errors";
 import type { Services } from "../services";
+import { CONFIRM_REFUSALS } from "../states";
 import type { TokenParts } from "../tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
-import { redisState, refuseWithoutHold } from "./without-hold";
+import { redisState, refusal } from "./without-hold";
 
 export type Confirmation = {
   status: "confirmed";
@@ -46,7 +48,7 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string)
 
   const hold = await findHold(s.sql, token);
   if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.quantity, hold.confirmed_at!);
-  if (hold?.status === "released") throw conflict("released", "this hold was given back and cannot be confirmed");
-  if (hold) throw gone("hold_expired", "this hold expired before it was confirmed; join the queue again");
-  return refuseWithoutHold(await redisState(s, parts), "confirm");
+  if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
+  if (hold) throw refusal(CONFIRM_REFUSALS, "expired"); // expired, or held past its deadline
+  throw refusal(CONFIRM_REFUSALS, await redisState(s, parts));
 }

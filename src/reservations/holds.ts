@@ -1,9 +1,10 @@
 // Reading a hold from PostgreSQL, the truth, when Redis cannot answer or must not decide.
 import type { Sql } from "../db";
 import { during } from "../errors";
+import type { HoldStatus } from "../states";
 
 export type HoldRow = {
-  status: "held" | "confirmed" | "expired" | "released";
+  status: HoldStatus;
   quantity: number;
   expires_at: Date;
   /** held, but its deadline has passed (the cleaner has not got to it yet) */

@@ -1,48 +1,41 @@
 // Release: give a hold back (its stock returns at once, exactly once) or leave the queue.
+// Every other state answers as src/states.ts says (RELEASE_REFUSALS).
 import { crashPoint } from "../crash-points";
-import { conflict, during, gone } from "../errors";
+import { during } from "../errors";
 import type { Services } from "../services";
-import { ENDED_TTL_SECONDS } from "../timing";
+import { RELEASE_REFUSALS } from "../states";
 import type { TokenParts } from "../tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
-import { refuseWithoutHold } from "./without-hold";
+import { refusal } from "./without-hold";
 
 export type Release = { status: "released"; queue_token: string; ticket_type_id: number; message: string };
-
-/** A token being served right now settles within milliseconds; wait this long for it. */
-const PENDING_WAIT_MS = 2000;
 
 export async function releaseToken(s: Services, parts: TokenParts, token: string): Promise<Release> {
   const released = (message: string): Release => ({
     status: "released", queue_token: token, ticket_type_id: parts.ticketTypeId, message,
   });
-  const until = Date.now() + PENDING_WAIT_MS;
-  for (;;) {
-    const quantity = await releaseHold(s, token);
-    if (quantity !== null) {
-      crashPoint("release:released");
-      s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "hold" });
-      await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "released" }]);
-      return released("Your hold was released; the tickets are back on sale.");
-    }
-    const hold = await findHold(s.sql, token);
-    if (hold?.status === "released") return released("This hold was already released.");
-    if (hold?.status === "confirmed") throw conflict("already_confirmed", "a confirmed booking cannot be released here");
-    if (hold) throw gone("hold_expired", "this hold already expired; its tickets are back on sale");
-
-    const k = s.keys(parts.ticketTypeId);
-    const state = (await during("Redis", () =>
-      s.redis.tqLeave(k.record(parts.id), k.userPrefix, ENDED_TTL_SECONDS, parts.id, k.mappingPrefix),
-    )) as string;
-    if (state === "released") {
-      const quantity = Number(await s.redis.hget(k.record(parts.id), "qty").catch(() => null)) || null;
-      s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "queue place" });
-      return released("You left the queue.");
-    }
-    if (state !== "pending" || Date.now() > until) return refuseWithoutHold(state, "release");
-    await Bun.sleep(50); // being served: it will be a hold or a queue place again in a moment
+  const quantity = await releaseHold(s, token);
+  if (quantity !== null) {
+    crashPoint("release:released");
+    s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "hold" });
+    await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "released" }]);
+    return released("Your hold was released; the tickets are back on sale.");
   }
+  const hold = await findHold(s.sql, token);
+  if (hold?.status === "released") return released("This hold was already released.");
+  if (hold?.status === "confirmed") throw refusal(RELEASE_REFUSALS, "confirmed");
+  if (hold) throw refusal(RELEASE_REFUSALS, "expired"); // expired, or held past its deadline
+
+  const k = s.keys(parts.ticketTypeId);
+  const left = await during("Redis", () => s.redis.scripts.leave({ keys: k, id: parts.id }));
+  if (left === "released") {
+    const quantity = Number(await s.redis.hget(k.record(parts.id), "qty").catch(() => null)) || null;
+    s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "queue place" });
+    return released("You left the queue.");
+  }
+  // pending (being served this instant) answers in_progress, as confirm does: try again
+  throw refusal(RELEASE_REFUSALS, left ?? "lost");
 }
 
 /**

@@ -1,0 +1,131 @@
+// Every Lua script, registered once on a client and called through one typed method each
+// (BullMQ's Scripts): callers pass named arguments, in the order of the script's header, and
+// get its reply parsed (src/formats.ts). Nothing else calls a script.
+import type Redis from "ioredis";
+import claim from "../lua/claim-3.lua" with { type: "text" };
+import finish from "../lua/finish-2.lua" with { type: "text" };
+import join from "../lua/join-3.lua" with { type: "text" };
+import lease from "../lua/lease-1.lua" with { type: "text" };
+import leave from "../lua/leave-1.lua" with { type: "text" };
+import lookup from "../lua/lookup-2.lua" with { type: "text" };
+import settle from "../lua/settle-4.lua" with { type: "text" };
+import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
+import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
+import type { Keys } from "./redis";
+import { storedState, type TokenState } from "./states";
+import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "./timing";
+
+/** Each script's file (its key count in the name, BullMQ style) and source, by command name. */
+export const SCRIPT_FILES = {
+  tqJoin: ["join-3", join],
+  tqClaim: ["claim-3", claim],
+  tqSettle: ["settle-4", settle],
+  tqFinish: ["finish-2", finish],
+  tqLeave: ["leave-1", leave],
+  tqLookup: ["lookup-2", lookup],
+  tqLease: ["lease-1", lease],
+} as const;
+
+/** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
+export const INCLUDES: Record<string, string> = { resolveState };
+
+type Arg = string | number;
+type WithScripts = Redis & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
+
+function expandIncludes(lua: string): string {
+  return lua.replace(/^--@include (\w+)$/gm, (_, name: string) => {
+    const helper = INCLUDES[name];
+    if (helper === undefined) throw new Error(`unknown Lua include ${name}`);
+    return helper;
+  });
+}
+
+/** Defines every script as a command of the client (and of its pipelines). */
+export function defineScripts(redis: Redis): void {
+  for (const [name, [file, lua]] of Object.entries(SCRIPT_FILES)) {
+    redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua: expandIncludes(lua) });
+  }
+}
+
+/** One join of a join-3.lua call: a fresh token id and signed token for the user. */
+export type Join = { id: string; userId: string; quantity: number; token: string };
+
+/** A batch's outcomes as settle-4.lua takes them: a code per person, one shared deadline, exceptions. */
+export type Decision = { codes: string; deadline: number | null; overrides: number[] };
+
+/** A hold ended in PostgreSQL, for finish-2.lua. */
+export type Finished = { id: string; state: Extract<TokenState, "confirmed" | "released" | "expired">; bookingId?: number | null };
+
+/** The keys and arguments of one join-3.lua call (a pipeline in bench/ sends them too). */
+export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, joins: Join[]): Arg[] {
+  const args: Arg[] = [k.queue, k.meta, k.bought, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
+    k.mappingPrefix, k.batchPrefix, ticketTypeId, perUserLimit];
+  for (const j of joins) args.push(j.id, j.userId, j.quantity, j.token);
+  return args;
+}
+
+export class Scripts {
+  private readonly redis: WithScripts;
+
+  constructor(redis: Redis) {
+    this.redis = redis as WithScripts;
+  }
+
+  /** join-3.lua: many joins of one type in order; one reply each. */
+  async join(p: { keys: Keys; ticketTypeId: number; perUserLimit: number; joins: Join[] }): Promise<JoinReply[]> {
+    const reply = String(await this.redis.tqJoin(...joinArgs(p.keys, p.ticketTypeId, p.perUserLimit, p.joins)));
+    const lines = reply.split("\n");
+    if (lines.length !== p.joins.length) throw new Error(`join-3.lua answered ${lines.length} lines for ${p.joins.length} joins`);
+    return lines.map(joinReply.decode);
+  }
+
+  /** claim-3.lua: the next batch off the head of the queue, recorded in flight under `batchId`. */
+  async claim(p: { keys: Keys; size: number; now: number; batchId: string; owned: Iterable<string> }): Promise<ClaimReply> {
+    const k = p.keys;
+    return claimReply.decode(String(await this.redis.tqClaim(
+      k.queue, k.inflight, k.meta, p.size, p.now, k.recordPrefix, p.batchId, [...p.owned].join(","),
+    )));
+  }
+
+  /**
+   * settle-4.lua: what PostgreSQL decided for a batch in flight. Returns how many went back to
+   * the head of the queue, or -1 when the batch was no longer in flight.
+   */
+  async settle(p: { keys: Keys; batchId: string; decision: Decision; served: number; rate: number | null }): Promise<number> {
+    const k = p.keys;
+    const d = p.decision;
+    return Number(await this.redis.tqSettle(
+      k.queue, k.inflight, k.deadlines, k.meta,
+      // a batch's outcome lives as long as a queue place, so no record outlives the outcome it points at
+      k.recordPrefix, k.mappingPrefix, k.userPrefix, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
+      p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", ...d.overrides,
+    ));
+  }
+
+  /** finish-2.lua: Redis follows PostgreSQL's ended holds (all of one ticket type); returns how many records it updated. */
+  async finish(p: { keys: Keys; ended: Finished[] }): Promise<number> {
+    if (p.ended.length === 0) return 0;
+    const k = p.keys;
+    const triples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? ""]);
+    return Number(await this.redis.tqFinish(
+      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples,
+    ));
+  }
+
+  /** leave-1.lua: gives a queued place back; returns 'released', or the state it was in (null: no record). */
+  async leave(p: { keys: Keys; id: string }): Promise<TokenState | null> {
+    const k = p.keys;
+    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix)));
+  }
+
+  /** lookup-2.lua: everything status needs about one token, in O(1). */
+  async lookup(p: { keys: Keys; id: string }): Promise<Lookup> {
+    const k = p.keys;
+    return lookupReply.decode(String(await this.redis.tqLookup(k.record(p.id), k.meta, k.batchPrefix)));
+  }
+
+  /** lease-1.lua: take or renew the type's lease for `ms` (0 gives it up); whether the caller holds it afterwards. */
+  async lease(p: { keys: Keys; owner: string; ms: number }): Promise<boolean> {
+    return Number(await this.redis.tqLease(p.keys.lease, p.owner, p.ms)) === 1;
+  }
+}

@@ -1,0 +1,115 @@
+// A token's life: the one list of its states, who may move it from which to which, and how
+// each state shows in the API (the status answer, and what confirm and release answer).
+// Every path speaks these words: the Redis record's `state` field (written by the Lua scripts
+// join-3, claim-3, settle-4, finish-2, leave-1), the settle codes, PostgreSQL's
+// reservations.status (held, confirmed, expired, released) and the answers. test/states.test.ts
+// checks the Lua scripts against this module. ARCHITECTURE.md draws the diagram.
+
+export const TOKEN_STATES = [
+  "queued", //        in the queue, waiting for its turn (record state; join-3.lua writes it)
+  "pending", //       being served: claimed in a batch, the grant not yet settled (claim-3.lua)
+  "reserved", //      holds tickets until its deadline. Never written to a record: the record
+  //                  stays 'pending' and points at its batch's outcome, where the code is R
+  //                  (settle-4.lua writes it once per batch; resolveState.lua reads it)
+  "confirmed", //     booked (finish-2.lua after PostgreSQL's confirm)
+  "expired", //       the hold lapsed unconfirmed; its tickets went back (the cleaner)
+  "released", //      given back: a hold (its tickets return at once) or a queue place (leave-1.lua)
+  "sold_out", //      nothing left that could ever serve it (settle)
+  "duplicate", //     its user already holds this type under another token (settle)
+  "invalid", //       its record was damaged; refused alone (settle)
+  "limit_reached", // serving it would pass its user's per_user_limit (settle)
+  "lost", //          Redis lost its record before it held anything: join again (status only)
+] as const;
+export type TokenState = (typeof TOKEN_STATES)[number];
+
+/** A place that still counts as the user's one place (I4): a rejoin finds it. */
+export const LIVE_STATES: readonly TokenState[] = ["queued", "pending", "reserved"];
+
+/** What a batch's settle may decide for one person: everything but the transient and the unknowable. */
+export type SettledState = Exclude<TokenState, "pending" | "lost">;
+
+/**
+ * settle-4.lua's one-character code per person of a batch; the batch outcome
+ * ("<deadline>:<codes>:<ids>") keeps them, and readers take 'R' to mean reserved.
+ */
+export const SETTLE_CODES: Record<SettledState, string> = {
+  reserved: "R", queued: "Q", sold_out: "S", duplicate: "D", invalid: "I", limit_reached: "L",
+  confirmed: "C", expired: "E", released: "X",
+};
+
+/** Who may move a token, from which states to which. */
+export const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: TokenState; by: string }> = [
+  { from: [], to: "queued", by: "join (join-3.lua)" },
+  { from: ["queued"], to: "pending", by: "the processor's claim (claim-3.lua)" },
+  { from: ["pending"], to: "reserved", by: "the processor's grant (PostgreSQL), then settle-4.lua" },
+  { from: ["pending"], to: "queued", by: "settle-4.lua: the stock ran short; back to the head, in order" },
+  { from: ["pending"], to: "sold_out", by: "settle-4.lua: stock and holds can never cover it" },
+  { from: ["pending"], to: "duplicate", by: "settle-4.lua: PostgreSQL found the user's live hold" },
+  { from: ["pending"], to: "invalid", by: "settle-4.lua: the record was malformed" },
+  { from: ["pending"], to: "limit_reached", by: "settle-4.lua: PostgreSQL counted the user's bookings" },
+  { from: ["queued"], to: "released", by: "release (leave-1.lua)" },
+  { from: ["reserved"], to: "confirmed", by: "confirm (PostgreSQL, then finish-2.lua)" },
+  { from: ["reserved"], to: "released", by: "release (PostgreSQL, then finish-2.lua)" },
+  { from: ["reserved"], to: "expired", by: "the cleaner (PostgreSQL, then finish-2.lua)" },
+  { from: ["queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
+];
+
+/** PostgreSQL's reservations.status (its CHECK constraint, sql/0001), and the state each is. */
+export type HoldStatus = "held" | "confirmed" | "expired" | "released";
+export const HOLD_STATES = { held: "reserved", confirmed: "confirmed", expired: "expired", released: "released" } as const satisfies Record<HoldStatus, SettledState>;
+
+/** What a client is told a state is: pending reads as queued (it lasts milliseconds). */
+export type ApiStatus = Exclude<TokenState, "pending">;
+export const apiStatus = (state: TokenState): ApiStatus => (state === "pending" ? "queued" : state);
+
+/** The status answer's message for each state a client can see. */
+export const STATUS_MESSAGES: Record<ApiStatus, string> = {
+  queued: "You are in the queue; keep this token and check back.",
+  reserved: "Tickets are held for you; confirm them before expires_at.",
+  confirmed: "Your booking is confirmed.",
+  expired: "Your hold expired before it was confirmed; the tickets went back on sale.",
+  released: "You gave this place or hold back.",
+  sold_out: "Sold out: there are no tickets left for you.",
+  duplicate: "You already hold tickets of this type with another token; use that one.",
+  invalid: "Your place could not be served: its request was damaged. Join the queue again.",
+  limit_reached: "You already booked as many tickets of this type as one person may.",
+  lost: "Your place in the queue was lost; join the queue again.",
+};
+
+/** How confirm or release refuses a token in a state where it cannot act. */
+export type Refusal = { status: number; code: string; message: string; retryAfter?: boolean };
+
+const TURN_BEING_SERVED: Refusal = {
+  status: 409, code: "in_progress", message: "your turn is being served right now; try again in a moment", retryAfter: true,
+};
+
+/**
+ * Confirm's answer for each state but reserved (PostgreSQL decides that one) and confirmed
+ * (idempotent: the same booking again).
+ */
+export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirmed">, Refusal> = {
+  queued: { status: 409, code: "not_reserved", message: "nothing to confirm yet: you are still in the queue" },
+  pending: TURN_BEING_SERVED,
+  expired: { status: 410, code: "hold_expired", message: "this hold expired before it was confirmed; join the queue again" },
+  released: { status: 409, code: "released", message: "this place or hold was given back and cannot be confirmed" },
+  sold_out: { status: 409, code: "sold_out", message: "sold out: no tickets were held for this token" },
+  duplicate: { status: 409, code: "duplicate", message: "you already hold tickets of this type with another token" },
+  invalid: { status: 409, code: "invalid", message: "this place could not be served (its request was damaged); join the queue again" },
+  limit_reached: { status: 409, code: "limit_reached", message: "you already booked as many tickets of this type as one person may" },
+  lost: { status: 410, code: "place_lost", message: "this token's place in the queue was lost; join the queue again" },
+};
+
+/**
+ * Release's answer for each state where nothing can be given back. Reserved and queued are
+ * released (PostgreSQL, or leave-1.lua); released again answers released (idempotent).
+ */
+export const RELEASE_REFUSALS: Record<Exclude<TokenState, "reserved" | "queued" | "released">, Refusal> = {
+  ...CONFIRM_REFUSALS,
+  confirmed: { status: 409, code: "already_confirmed", message: "a confirmed booking cannot be released here" },
+  expired: { status: 410, code: "hold_expired", message: "this hold already expired; its tickets are back on sale" },
+};
+
+/** A record's state as Redis stores it, or null for none or a word this module does not know. */
+export function storedState(raw: string | null | undefined): TokenState | null {
+  return raw && (TOKEN_STATES as readonly string[]).includes(raw) ? (raw as TokenState) : null;
+}
