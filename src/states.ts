@@ -104,9 +104,14 @@ export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirme
  * released (PostgreSQL, or leave-1.lua); released again answers released (idempotent).
  */
 export const RELEASE_REFUSALS: Record<Exclude<TokenState, "reserved" | "queued" | "released">, Refusal> = {
-  ...CONFIRM_REFUSALS,
+  pending: CONFIRM_REFUSALS.pending,
   confirmed: { status: 409, code: "already_confirmed", message: "a confirmed booking cannot be released here" },
   expired: { status: 410, code: "hold_expired", message: "this hold already expired; its tickets are back on sale" },
+  sold_out: CONFIRM_REFUSALS.sold_out,
+  duplicate: CONFIRM_REFUSALS.duplicate,
+  invalid: CONFIRM_REFUSALS.invalid,
+  limit_reached: CONFIRM_REFUSALS.limit_reached,
+  lost: CONFIRM_REFUSALS.lost,
 };
 
 /** A record's state as Redis stores it, or null for none or a word this module does not know. */

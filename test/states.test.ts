@@ -1,0 +1,89 @@
+// The one model of a token's life (src/states.ts) against the Lua scripts that move tokens:
+// every state a script writes or compares is one of its states, settle-4.lua's codes are its
+// codes, join-3.lua's live places are its live states. A script that learns a new word fails here.
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CONFIRM_REFUSALS, LIVE_STATES, RELEASE_REFUSALS, SETTLE_CODES, STATUS_MESSAGES, TOKEN_STATES, TRANSITIONS,
+  type TokenState,
+} from "../src/states";
+
+const luaDir = join(import.meta.dir, "..", "lua");
+const scripts = [
+  ...readdirSync(luaDir).filter((f) => f.endsWith(".lua")).map((f) => join(luaDir, f)),
+  ...readdirSync(join(luaDir, "includes")).map((f) => join(luaDir, "includes", f)),
+].map((path) => ({ path, text: readFileSync(path, "utf8") }));
+const source = (name: string) => scripts.find((s) => s.path.endsWith(`/${name}`))!.text;
+const isState = (word: string) => (TOKEN_STATES as readonly string[]).includes(word);
+
+/** Every state word a script writes into a record or compares a state with. */
+function stateWords(lua: string): string[] {
+  const words: string[] = [];
+  for (const m of lua.matchAll(/'HSET', [^,]+, 'state', '(\w+)'/g)) words.push(m[1]!); // written into a record
+  for (const m of lua.matchAll(/(?:state|current|found\[\d\])\s*[~=]=\s*'(\w+)'/g)) words.push(m[1]!);
+  for (const m of lua.matchAll(/^\s*return '(\w+)'/gm)) if (m[1] !== "busy" && m[1] !== "empty") words.push(m[1]!);
+  return words;
+}
+
+describe("the Lua scripts speak src/states.ts", () => {
+  test("every state a script writes, compares or returns is a token state", () => {
+    const found = scripts.flatMap((s) => stateWords(s.text).map((word) => ({ script: s.path.split("/").pop(), word })));
+    expect(found.length).toBeGreaterThan(10); // the patterns do find the scripts' states
+    expect(found.filter((f) => !isState(f.word))).toEqual([]);
+  });
+
+  test("settle-4.lua's final codes are SETTLE_CODES, and Q and R mean queued and reserved", () => {
+    const table = source("settle-4.lua").match(/local FINAL = \{([^}]*)\}/)![1]!;
+    const final = Object.fromEntries([...table.matchAll(/(\w) = '(\w+)'/g)].map((m) => [m[2], m[1]]));
+    const expected = Object.fromEntries(Object.entries(SETTLE_CODES).filter(([state]) => state !== "reserved" && state !== "queued"));
+    expect(final).toEqual(expected);
+    expect(source("settle-4.lua")).toContain(`code == '${SETTLE_CODES.queued}'`);
+    expect(source("settle-4.lua")).toContain(`'[^${SETTLE_CODES.reserved}]'`);
+    expect(source("resolveState.lua")).toContain(`~= '${SETTLE_CODES.reserved}'`);
+  });
+
+  test("join-3.lua finds exactly the live states as a user's place", () => {
+    const lua = source("join-3.lua");
+    const live = new Set([...lua.matchAll(/state == '(\w+)'/g)].map((m) => m[1]));
+    expect(live).toEqual(new Set(LIVE_STATES));
+  });
+
+  test("the checks can fail: a script with an unknown word is caught", () => {
+    expect(stateWords("redis.call('HSET', record, 'state', 'teleported')").filter((w) => !isState(w))).toEqual(["teleported"]);
+    expect(stateWords("if current == 'vanished' then").filter((w) => !isState(w))).toEqual(["vanished"]);
+  });
+});
+
+describe("the model itself", () => {
+  test("settle codes are one distinct character each", () => {
+    const codes = Object.values(SETTLE_CODES);
+    expect(codes.every((c) => c.length === 1)).toBe(true);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  test("every state but the first can be reached, and every move starts from a state", () => {
+    const reached = new Set(TRANSITIONS.map((t) => t.to));
+    expect(TOKEN_STATES.filter((s) => !reached.has(s))).toEqual([]);
+    expect(TRANSITIONS.flatMap((t) => t.from).every(isState)).toBe(true);
+    expect(TRANSITIONS.filter((t) => t.from.length === 0).map((t) => t.to)).toEqual(["queued"]);
+  });
+
+  test("final states are left by nobody; live states are", () => {
+    const left = new Set(TRANSITIONS.flatMap((t) => t.from));
+    const final: TokenState[] = ["confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost"];
+    expect(final.filter((s) => left.has(s))).toEqual([]);
+    expect(LIVE_STATES.every((s) => left.has(s))).toBe(true);
+  });
+
+  test("every state a client can see has a message, and confirm and release answer every other state", () => {
+    expect(Object.keys(STATUS_MESSAGES).sort()).toEqual(TOKEN_STATES.filter((s) => s !== "pending").sort());
+    expect(Object.keys(CONFIRM_REFUSALS).sort()).toEqual(TOKEN_STATES.filter((s) => s !== "reserved" && s !== "confirmed").sort());
+    expect(Object.keys(RELEASE_REFUSALS).sort()).toEqual(
+      TOKEN_STATES.filter((s) => s !== "reserved" && s !== "queued" && s !== "released").sort(),
+    );
+    // a token being served answers the same to both: try again shortly
+    expect(CONFIRM_REFUSALS.pending).toEqual(RELEASE_REFUSALS.pending);
+    expect(CONFIRM_REFUSALS.pending.retryAfter).toBe(true);
+  });
+});
