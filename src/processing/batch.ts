@@ -4,12 +4,16 @@
 // grants run one at a time, both in queue order, and Redis runs the settles in the order they
 // were sent, so holds still go out in join order. Whatever happens between the steps, a
 // claimed batch stays recorded in flight until it is settled, and recovery finishes it.
+//
+// TurnPipeline below holds a turn's state and does its I/O in order; what it decides (claim
+// ahead or not, what each person gets, the served mark, whether the head is blocked, the
+// counts) are the pure functions after it.
 import { crashPoint } from "../crash-points";
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
 import type { Tokens } from "../tokens";
-import { claimBatch, lastPlace, peopleOf, type Claimed, type Person } from "./claim";
+import { claimBatch, lastPlace, peopleOf, type Claim, type Claimed, type Person } from "./claim";
 import { availability, grantHolds, type Grant, type GrantRow } from "./grant";
 import { allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
 
@@ -60,7 +64,7 @@ export type ServeResult =
     };
 
 /** Batches claimed ahead of the one being granted. */
-const AHEAD = 2;
+export const AHEAD = 2;
 
 /**
  * Serves a ticket type batch after batch until `turnOver()` says other types get a turn, or
@@ -71,106 +75,216 @@ const AHEAD = 2;
 export async function serveTicketType(
   ctx: BatchContext, ticketTypeId: number, rate: number | null, turnOver: () => boolean, firstBatch = ctx.batchSize,
 ): Promise<ServeResult> {
-  const k = ctx.keys(ticketTypeId);
-  const first = await claimBatch(ctx.redis, k, firstBatch);
+  const first = await claimBatch(ctx.redis, ctx.keys(ticketTypeId), firstBatch);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
+  return new TurnPipeline(ctx, ticketTypeId, rate, turnOver, first, firstBatch).run();
+}
 
-  // Our batches in flight as Redis will see them when the next command runs: claims add one
-  // (when they took someone), settles sent take one away.
-  const owned = new Set<string>();
-  if (first.size > 0) owned.add(first.batchId);
-  let more = first.popped === firstBatch; // the queue may hold more (the last claim was full)
-  let stopped = false; // no more claims ahead, whatever a claim in flight finds
-  const ready: Claimed[] = [first];
-  let claiming: Promise<unknown> | null = null;
-  const claimAhead = () => {
-    if (stopped || claiming || !more || ready.length >= AHEAD || turnOver()) return;
-    claiming = claimBatch(ctx.redis, k, ctx.batchSize, owned).then(async (next) => {
-      more = next.kind === "claimed" && next.popped === ctx.batchSize;
-      if (next.kind === "claimed") {
-        if (next.size > 0) owned.add(next.batchId);
-        ready.push(next);
-        await ctx.after?.("claimed", ticketTypeId);
+/**
+ * One turn of a ticket type: claims run ahead of the grants, grants run one at a time, and each
+ * settle is sent as soon as its grant is done. Every decision it takes is one of the pure
+ * functions below; this class only does the I/O in the right order.
+ */
+class TurnPipeline {
+  private readonly k: Keys;
+  /** Batches claimed and not yet granted, in queue order: the one granted next first. */
+  private readonly claimed: Claimed[] = [];
+  /** The claim in flight (one at a time); it adds its batch to `claimed` and starts the next. */
+  private claiming: Promise<void> | null = null;
+  /**
+   * Our batches in flight as Redis will see them when our next command runs: a claim that took
+   * someone adds its batch, a settle sent takes it away. A claim refuses while any batch not
+   * listed here is in flight (claim-3.lua), so it is sent along with each claim.
+   */
+  private readonly inFlight = new Set<string>();
+  /** Why nothing more is claimed this turn; null while more may be. */
+  private stop: StopReason | null;
+  /** The settles sent, in order (Redis runs them in that order); resolves once all ran. */
+  private settled: Promise<unknown> = Promise.resolve();
+  private counts: TurnCounts = NO_COUNTS;
+  /** The stock after the latest grant, or as read when stock ran short. */
+  private stockLeft: number | null = null;
+
+  constructor(
+    private readonly ctx: BatchContext,
+    private readonly ticketTypeId: number,
+    private readonly rate: number | null,
+    private readonly turnOver: () => boolean,
+    first: Claimed,
+    firstSize: number,
+  ) {
+    this.k = ctx.keys(ticketTypeId);
+    this.stop = stopAfterClaim(null, first, firstSize);
+    this.took(first);
+  }
+
+  async run(): Promise<ServeResult> {
+    try {
+      for (let batch = await this.next(); batch; batch = await this.next()) {
+        const shortOf = await this.grant(batch);
+        if (shortOf) return await this.endShort(shortOf);
       }
-      claiming = null;
-      claimAhead();
+      await this.settled;
+      return this.result(false);
+    } catch (err) {
+      this.stop = "failed";
+      // What was sent runs anyway: let it finish first. What was claimed and not settled stays
+      // in flight, and recovery finishes it.
+      await Promise.allSettled([this.claiming, this.settled]);
+      throw err;
+    }
+  }
+
+  /** The next batch to grant, in queue order; null when the turn has none left. */
+  private async next(): Promise<Claimed | null> {
+    this.claimAhead();
+    while (this.claimed.length === 0 && this.claiming) await this.claiming; // a finished claim may have started the next
+    const batch = this.claimed.shift();
+    if (!batch) return null;
+    this.claimAhead();
+    return batch;
+  }
+
+  private claimAhead(): void {
+    const state = { claimedAhead: this.claimed.length, claiming: this.claiming !== null, stop: this.stop, turnOver: this.turnOver() };
+    if (!shouldClaimAhead(state)) return;
+    const size = this.ctx.batchSize;
+    const claiming = claimBatch(this.ctx.redis, this.k, size, this.inFlight).then(async (claim) => {
+      this.stop = stopAfterClaim(this.stop, claim, size);
+      if (claim.kind === "claimed") {
+        this.took(claim);
+        await this.ctx.after?.("claimed", this.ticketTypeId);
+      }
+      this.claiming = null;
+      this.claimAhead();
     });
     claiming.catch(() => {}); // observed where it is awaited
-  };
-
-  let settled: Promise<unknown> = Promise.resolve();
-  const settle = (batch: Claimed, decision: Decision, served: number) => {
-    const sent = settleBatch(ctx.redis, k, batch.batchId, decision, { served, rate });
-    owned.delete(batch.batchId);
-    settled = Promise.all([settled, sent]).then(() => ctx.after?.("settled", ticketTypeId));
-    settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
-    return settled;
-  };
-
-  const total = { batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0, invalid: 0, overLimit: 0 };
-  const count = (outcomes: Outcome[]) => {
-    for (const o of outcomes) {
-      if (o.state === "queued") total.requeued++;
-      else if (o.state === "sold_out") total.soldOut++;
-      else if (o.state === "invalid") total.invalid++;
-      else if (o.state === "limit_reached") total.overLimit++;
-    }
-  };
-  let stockLeft: number | null = null;
-  try {
-    for (;;) {
-      claimAhead();
-      while (ready.length === 0 && claiming) await claiming; // a finished claim may have started the next
-      const current = ready.shift();
-      if (!current) break;
-      claimAhead();
-      total.people += current.size;
-      if (current.size === 0) continue; // everyone popped had left the queue: nothing to settle
-      total.batches++;
-
-      const granted = await grantHolds(ctx.sql, ticketTypeId, current.epoch, current.lines, ctx.holdSeconds);
-      await ctx.after?.("granted", ticketTypeId);
-      stockLeft = granted.stockLeft;
-      total.granted += granted.granted;
-      if (granted.rows === null && granted.refused.size === 0 && granted.granted === current.size) {
-        settle(current, allReserved(current.size, granted.expiresAt!.getTime()), lastPlace(current));
-        continue;
-      }
-
-      // Not everyone holds: the rare path, person by person.
-      const people = peopleOf(current);
-      const rows = granted.rows ?? prefixRows(granted, current.size);
-      if (!rows.some((r) => r.outcome === "waiting")) {
-        const outcomes = decide(people, rows, null);
-        count(outcomes);
-        settle(current, encode(outcomes), servedMark(people, outcomes));
-        continue;
-      }
-      // Stock ran short. The batches claimed ahead go back first, newest first, so that this
-      // one's unserved end up in front of them at the head of the queue, in join order.
-      stopped = true;
-      if (claiming) await claiming;
-      for (const ahead of ready.splice(0).reverse()) {
-        total.requeued += ahead.size;
-        if (ahead.size > 0) settle(ahead, { codes: "Q".repeat(ahead.size), deadline: null, overrides: [] }, 0);
-      }
-      const available = await availability(ctx.sql, ticketTypeId);
-      const outcomes = decide(people, rows, available);
-      count(outcomes);
-      settle(current, encode(outcomes), servedMark(people, outcomes));
-      await settled;
-      const head = people.find((_, i) => outcomes[i]!.state === "queued");
-      stockLeft = available?.stock ?? null;
-      return { kind: "done", ...total, blocked: head !== undefined && head.quantity > (stockLeft ?? 0), stockLeft };
-    }
-    await settled;
-    return { kind: "done", ...total, blocked: false, stockLeft };
-  } catch (err) {
-    stopped = true;
-    await Promise.allSettled([claiming, settled]); // what was sent runs anyway; let it finish first
-    throw err;
+    this.claiming = claiming;
   }
+
+  private took(claim: Claimed): void {
+    if (claim.size > 0) this.inFlight.add(claim.batchId);
+    this.claimed.push(claim);
+  }
+
+  /**
+   * Grants a batch and sends its settle, unless stock ran short: then it returns what the
+   * settle needs, for endShort(), which ends the turn.
+   */
+  private async grant(batch: Claimed): Promise<ShortBatch | null> {
+    if (batch.size === 0) return null; // everyone popped had left the queue: nothing to settle
+    const grant = await grantHolds(this.ctx.sql, this.ticketTypeId, batch.epoch, batch.lines, this.ctx.holdSeconds);
+    await this.ctx.after?.("granted", this.ticketTypeId);
+    this.stockLeft = grant.stockLeft;
+    if (allHold(grant, batch.size)) {
+      this.count(batchCounts(batch.size, grant.granted, null));
+      this.settle(batch, allReserved(batch.size, grant.expiresAt!.getTime()), lastPlace(batch));
+      return null;
+    }
+    // Not everyone holds: the rare path, person by person.
+    const people = peopleOf(batch);
+    const rows = grant.rows ?? prefixRows(grant, batch.size);
+    if (stockRanShort(rows)) return { batch, granted: grant.granted, people, rows };
+    const outcomes = decide(people, rows, null);
+    this.count(batchCounts(batch.size, grant.granted, outcomes));
+    this.settle(batch, encode(outcomes), servedMark(people, outcomes));
+    return null;
+  }
+
+  /**
+   * Stock ran short in `short.batch`: the turn ends with it. The batches claimed ahead go back
+   * first, newest first, so that this one's unserved end up in front of them at the head of
+   * the queue, in join order. Then one reading of what is available decides who waits and who
+   * is told sold out, and whether the new head is blocked (see availability()).
+   */
+  private async endShort({ batch, granted, people, rows }: ShortBatch): Promise<ServeResult> {
+    this.stop = "stock-short";
+    if (this.claiming) await this.claiming;
+    for (const ahead of this.claimed.splice(0).reverse()) {
+      this.count(sentBackCounts(ahead.size));
+      if (ahead.size > 0) this.settle(ahead, allQueued(ahead.size), 0);
+    }
+    // The grant said how much stock it left, not how much is held; and someone not served
+    // waits only while stock + holds outstanding cover them (holds may come back), else they
+    // are told sold out. Both figures come from this one reading, after the grant: a hold that
+    // expired in between moved its tickets from held to stock, which a sum of two readings
+    // could miss. The blocked flag and the turn's stock left use the same reading.
+    const available = await availability(this.ctx.sql, this.ticketTypeId);
+    const outcomes = decide(people, rows, available);
+    this.count(batchCounts(batch.size, granted, outcomes));
+    this.settle(batch, encode(outcomes), servedMark(people, outcomes));
+    await this.settled;
+    this.stockLeft = available?.stock ?? null;
+    return this.result(headBlocked(people, outcomes, available));
+  }
+
+  /** Sends a batch's settle after the ones sent before; from now on the batch is not ours in flight. */
+  private settle(batch: Claimed, decision: Decision, served: number): void {
+    const sent = settleBatch(this.ctx.redis, this.k, batch.batchId, decision, { served, rate: this.rate });
+    this.inFlight.delete(batch.batchId);
+    this.settled = Promise.all([this.settled, sent]).then(() => this.ctx.after?.("settled", this.ticketTypeId));
+    this.settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
+  }
+
+  private count(more: TurnCounts): void {
+    this.counts = addCounts(this.counts, more);
+  }
+
+  private result(blocked: boolean): ServeResult {
+    return { kind: "done", ...this.counts, blocked, stockLeft: this.stockLeft };
+  }
+}
+
+/** A granted batch in which someone waits for stock: what endShort() needs to settle it. */
+type ShortBatch = { batch: Claimed; granted: number; people: Person[]; rows: GrantRow[] };
+
+// The turn's decisions: pure functions of what the steps returned (test/pipeline.test.ts).
+
+/** Why no more batches are claimed this turn. */
+export type StopReason =
+  /** The last claim took less than a full batch (the queue ran out), or was refused. */
+  | "queue-short"
+  /** Stock ran short: what was claimed ahead goes back, and nothing more is claimed. */
+  | "stock-short"
+  /** A step failed: what was sent finishes, what was claimed stays in flight for recovery. */
+  | "failed";
+
+/** What the decision to claim ahead looks at. */
+export type ClaimState = {
+  /** Batches claimed and not yet granted. */
+  claimedAhead: number;
+  /** Whether a claim is in flight. */
+  claiming: boolean;
+  stop: StopReason | null;
+  /** Whether the type's turn is over (other types get theirs). */
+  turnOver: boolean;
+};
+
+/** Whether to send another claim now: one at a time, at most AHEAD ahead, while more may come and the turn lasts. */
+export function shouldClaimAhead(s: ClaimState): boolean {
+  return s.stop === null && !s.claiming && s.claimedAhead < AHEAD && !s.turnOver;
+}
+
+/** The stop reason after a claim of `size`: only a full batch says the queue may hold more. */
+export function stopAfterClaim(stop: StopReason | null, claim: Claim, size: number): StopReason | null {
+  if (stop !== null) return stop;
+  return claim.kind === "claimed" && claim.popped === size ? null : "queue-short";
+}
+
+/** Whether everyone in a batch of `size` holds: the common case, settled with no work per person. */
+export function allHold(grant: Grant, size: number): boolean {
+  return grant.rows === null && grant.refused.size === 0 && grant.granted === size;
+}
+
+/** Whether someone in the batch was not served for want of stock. */
+export function stockRanShort(rows: GrantRow[]): boolean {
+  return rows.some((r) => r.outcome === "waiting");
+}
+
+/** Everyone in a batch of `size` goes back to the head of the queue, unserved. */
+export function allQueued(size: number): Decision {
+  return { codes: "Q".repeat(size), deadline: null, overrides: [] };
 }
 
 /** A fast-path grant, person by person: the refused as listed, the first `granted` of the rest hold, the others wait. */
@@ -215,7 +329,7 @@ export function decide(
 }
 
 /** The last place that is done with: everyone before the first person sent back, or the whole batch. */
-function servedMark(people: Person[], outcomes: Outcome[]): number {
+export function servedMark(people: Person[], outcomes: Outcome[]): number {
   let last = 0;
   for (let i = 0; i < people.length; i++) {
     if (outcomes[i]!.state === "queued") return people[i]!.place - 1;
@@ -223,4 +337,47 @@ function servedMark(people: Person[], outcomes: Outcome[]): number {
     if (Number.isSafeInteger(people[i]!.place)) last = Math.max(last, people[i]!.place);
   }
   return last;
+}
+
+/**
+ * Whether the new head of the queue (the first person sent back) asks for more than the stock
+ * left: then it waits until stock moves, and nobody behind it is served before it.
+ */
+export function headBlocked(
+  people: Person[], outcomes: Outcome[], available: { stock: number; held: number } | null,
+): boolean {
+  const head = people.find((_, i) => outcomes[i]!.state === "queued");
+  return head !== undefined && head.quantity > (available?.stock ?? 0);
+}
+
+/** The turn's counts, as ServeResult reports them and the processor logs them. */
+export type TurnCounts = Omit<Extract<ServeResult, { kind: "done" }>, "kind" | "blocked" | "stockLeft">;
+
+export const NO_COUNTS: TurnCounts = Object.freeze({
+  batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0, invalid: 0, overLimit: 0,
+});
+
+/** What a granted batch adds: its people, its holds, and, on the rare path (`outcomes`), who got what else. */
+export function batchCounts(size: number, granted: number, outcomes: Outcome[] | null): TurnCounts {
+  const counts = { ...NO_COUNTS, batches: 1, people: size, granted };
+  for (const o of outcomes ?? []) {
+    if (o.state === "queued") counts.requeued++;
+    else if (o.state === "sold_out") counts.soldOut++;
+    else if (o.state === "invalid") counts.invalid++;
+    else if (o.state === "limit_reached") counts.overLimit++;
+  }
+  return counts;
+}
+
+/** What a batch claimed ahead and sent back unserved adds: everyone requeued (not counted as served people). */
+export function sentBackCounts(size: number): TurnCounts {
+  return { ...NO_COUNTS, requeued: size };
+}
+
+export function addCounts(a: TurnCounts, b: TurnCounts): TurnCounts {
+  return {
+    batches: a.batches + b.batches, people: a.people + b.people, granted: a.granted + b.granted,
+    requeued: a.requeued + b.requeued, soldOut: a.soldOut + b.soldOut, invalid: a.invalid + b.invalid,
+    overLimit: a.overLimit + b.overLimit,
+  };
 }

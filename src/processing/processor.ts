@@ -13,9 +13,8 @@ export type ProcessorOptions = {
   log: Logger;
   /** Sleep between rounds when nobody is waiting; bounds how soon a new joiner is picked up. */
   idleMs?: number;
+  /** A batch in flight this long without its processor is recovered (RECOVER_AFTER_MS by default). */
   recoverAfterMs?: number;
-  /** Test-only switch proving the invariant checks catch what recovery prevents. */
-  recovery?: boolean;
 };
 
 /** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
@@ -115,7 +114,6 @@ export class Processor {
       return 0;
     }
     if (result.kind === "busy") {
-      if (this.options.recovery === false) return 0;
       const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
       const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
       if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
