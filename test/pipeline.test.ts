@@ -7,7 +7,8 @@ import {
   servedMark, shouldClaimAhead, stockRanShort, stopAfterClaim, type ClaimState,
 } from "../src/processing/batch";
 import type { Claim, Person } from "../src/processing/claim";
-import type { Grant, GrantRow, Refusal } from "../src/processing/grant";
+import type { Refusals } from "../src/formats";
+import type { Grant, GrantRow } from "../src/processing/grant";
 import type { Outcome } from "../src/processing/settle";
 
 const deadline = new Date("2030-01-01T00:00:00Z");
@@ -91,14 +92,14 @@ describe("prefixRows", () => {
   });
 
   test("the refused (1-based positions) are skipped when counting who holds", () => {
-    const refused = new Map<number, Refusal>([[1, "invalid"], [3, "limit"]]);
+    const refused: Refusals = new Map([[1, "invalid"], [3, "limit"]]);
     expect(prefixRows(grant({ granted: 2, refused }), 5)).toEqual([
       row("invalid"), row("granted"), row("limit"), row("granted"), row("waiting"),
     ]);
   });
 
   test("nobody granted: everyone not refused waits", () => {
-    const refused = new Map<number, Refusal>([[2, "limit"]]);
+    const refused: Refusals = new Map([[2, "limit"]]);
     expect(prefixRows(grant({ granted: 0, expiresAt: null, refused }), 3)).toEqual([
       row("waiting"), row("limit"), row("waiting"),
     ]);

@@ -15,7 +15,9 @@ import type { Services } from "../services";
 import type { Tokens } from "../tokens";
 import { claimBatch, lastPlace, peopleOf, type Claim, type Claimed, type Person } from "./claim";
 import { availability, grantHolds, type Grant, type GrantRow } from "./grant";
-import { allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
+import { allQueued, allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
+
+export { allQueued } from "./settle";
 
 export type Step = "claimed" | "granted" | "settled";
 
@@ -280,11 +282,6 @@ export function allHold(grant: Grant, size: number): boolean {
 /** Whether someone in the batch was not served for want of stock. */
 export function stockRanShort(rows: GrantRow[]): boolean {
   return rows.some((r) => r.outcome === "waiting");
-}
-
-/** Everyone in a batch of `size` goes back to the head of the queue, unserved. */
-export function allQueued(size: number): Decision {
-  return { codes: "Q".repeat(size), deadline: null, overrides: [] };
 }
 
 /** A fast-path grant, person by person: the refused as listed, the first `granted` of the rest hold, the others wait. */
