@@ -44,16 +44,20 @@ function buildKeys(prefix: string, ticketTypeId: number) {
   const userPrefix = `${prefix}user:${tag}:`;
   const mappingPrefix = `${prefix}token-ticket-type:${tag}:`;
   return {
-    queue: `${prefix}queue:${tag}`,
-    meta: `${prefix}meta:${tag}`,
-    inflight: `${prefix}inflight:${tag}`,
-    deadlines: `${prefix}deadlines:${tag}`,
-    batchPrefix: `${prefix}batch:${tag}:`,
-    lease: `${prefix}lease:${tag}`,
-    bought: `${prefix}bought:${tag}`,
-    recordPrefix,
+    queue: `${prefix}queue:${tag}`, //               list of token ids, head first (the original's key)
+    meta: `${prefix}meta:${tag}`, //                 hash: epoch, seq (last place given), served, rate
+    inflight: `${prefix}inflight:${tag}`, //         hash: batch id -> in-flight entry (formats.ts)
+    deadlines: `${prefix}deadlines:${tag}`, //       sorted set: batch id -> its latest hold deadline
+    batchPrefix: `${prefix}batch:${tag}:`, //        a settled batch's outcome (formats.ts)
+    lease: `${prefix}lease:${tag}`, //               which processor serves the type
+    bought: `${prefix}bought:${tag}`, //             hash: user id -> tickets booked (the limit's tally)
+    recordPrefix, //                                 reservation:{T}:<id>, a token's record (the original's key)
+    // token-ticket-type:{T}:<id>: the token's ticket type, the original service's mapping key.
+    // Our tokens carry their type inside the signature, so nothing here reads it; it is kept,
+    // living exactly as long as the place, because the product's contract names it: tools and
+    // operators of the original look a token's type up there.
     mappingPrefix,
-    userPrefix,
+    userPrefix, //                                   user:{T}:<user id> -> their live token id (I4)
     record: (id: string) => recordPrefix + id,
     mapping: (id: string) => mappingPrefix + id,
     user: (userId: string) => userPrefix + userId,
