@@ -14,7 +14,7 @@ type Arg = string | number;
 type Script = (...args: Arg[]) => Promise<unknown>;
 
 /** File name (with its key count, BullMQ style) and source of each atomic step. */
-const SCRIPTS = {
+export const SCRIPTS = {
   tqJoin: ["join-3", join],
   tqClaim: ["claim-3", claim],
   tqSettle: ["settle-4", settle],
@@ -25,7 +25,7 @@ const SCRIPTS = {
 } as const;
 
 /** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
-const INCLUDES: Record<string, string> = { resolveState };
+export const INCLUDES: Record<string, string> = { resolveState };
 
 function expandIncludes(lua: string): string {
   return lua.replace(/^--@include (\w+)$/gm, (_, name: string) => {
