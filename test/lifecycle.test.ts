@@ -243,17 +243,37 @@ describe("stock under concurrent writers", () => {
   // a batch as claim-3.lua hands it over: "<token>\t<user>\t<quantity>\t<place>" per person
   const requests = (n: number, tag: string) =>
     Array.from({ length: n }, (_, i) => `${`${tag}-${i}`.padEnd(48, "x")}\t${tag}-u${i}\t1\t${i + 1}`).join("\n");
+  /** Until a statement like `pattern` waits for a row lock in this test's database. */
+  const untilWaitingOnLock = (what: string, pattern: string) =>
+    waitFor(what, async () => {
+      const [waiting] = await env.sql`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${pattern}`;
+      return waiting!.n > 0;
+    }, 5_000, 10);
+  /** A promise, and the function that settles it. */
+  const signal = () => {
+    let fire!: () => void;
+    const fired = new Promise<void>((resolve) => (fire = resolve));
+    return { fire, fired };
+  };
 
   test("a grant that starts while a refill commits takes exactly the refilled stock", async () => {
     const type = await env.ticketType({ capacity: 50, stock: 0 });
     // a refill holds the row while the grant begins, then commits
+    const rowHeld = signal();
+    const commit = signal();
     const refill = env.sql.begin(async (sql) => {
       await sql`UPDATE ticket_types SET stock = stock + 50 WHERE id = ${type}`;
-      await Bun.sleep(300);
+      rowHeld.fire();
+      await commit.fired;
     });
-    await Bun.sleep(50);
-    const grant = await grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
+    await rowHeld.fired;
+    const granting = grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
+    await untilWaitingOnLock("the grant to wait for the refill's lock on the row", "%grant_holds%");
+    commit.fire();
     await refill;
+    const grant = await granting;
     expect(grant.granted).toBe(50);
     expect(await stockOf(type)).toBe(0);
   });
@@ -264,24 +284,18 @@ describe("stock under concurrent writers", () => {
     expect((await grantHolds(env.sql, type, 1, requests(40, `due${type}`), 60)).granted).toBe(40);
     await env.sql`UPDATE reservations SET expires_at = now() - interval '5 seconds' WHERE ticket_type_id = ${type}`;
     // the real grant, in a transaction kept open until the refill waits for its row
-    let commit!: () => void;
-    let holdingRow!: () => void;
-    const rowHeld = new Promise<void>((resolve) => (holdingRow = resolve));
+    const rowHeld = signal();
+    const commit = signal();
     const grant = env.sql.begin(async (tx) => {
       const granted = await grantHolds(tx as unknown as Sql, type, 2, requests(60, `g${type}`), 60);
-      holdingRow();
-      await new Promise<void>((resolve) => (commit = resolve));
+      rowHeld.fire();
+      await commit.fired;
       return granted;
     });
-    await rowHeld;
+    await rowHeld.fired;
     const refill = expireDueHolds(env.sql, 100);
-    await waitFor("the refill to wait for the grant's lock on the row", async () => {
-      const [waiting] = await env.sql`
-        SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE ticket_types%'`;
-      return waiting!.n > 0;
-    }, 5_000, 10);
-    commit();
+    await untilWaitingOnLock("the refill to wait for the grant's lock on the row", "%UPDATE ticket_types%");
+    commit.fire();
     expect((await grant).granted).toBe(60);
     expect((await refill).filter((e) => e.ticket_type_id === type)).toHaveLength(40);
     expect(await stockOf(type)).toBe(40);
