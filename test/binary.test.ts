@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import postgres from "postgres";
 import { buildBinary } from "../scripts/binary";
-import { databaseUrl, deleteKeys, REDIS_URL } from "./helpers";
+import { databaseUrl, deleteKeys, REDIS_URL, waitFor } from "./helpers";
 
 const folders: string[] = [];
 const dbName = `tq_test_binary_${crypto.randomUUID().slice(0, 8)}`;
@@ -91,11 +91,10 @@ test("the compiled binary serves a whole booking on its own", async () => {
     expect(joined.status).toBe("queued");
 
     let status: any;
-    for (let i = 0; i < 100; i++) {
+    await waitFor("the hold", async () => {
       status = await (await fetch(`${base}/reservation/status?token=${joined.queue_token}`)).json();
-      if (status.status === "reserved") break;
-      await Bun.sleep(20);
-    }
+      return status.status === "reserved";
+    }, 2_000, 20);
     expect(status.status).toBe("reserved");
 
     const confirmed = (await (await fetch(`${base}/reservation/confirm`, {

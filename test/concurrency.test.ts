@@ -3,7 +3,7 @@
 // SQL at the end of every test.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { createTestEnv, quietLog, type TestEnv } from "./helpers";
+import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let instances: RunningService[] = [];
@@ -31,15 +31,6 @@ async function http(i: number, method: string, path: string, body?: unknown) {
 const joinOver = (i: number, user: string, ticketTypeId: number) =>
   http(i, "POST", "/queue/join", { user_id: user, ticket_type_id: ticketTypeId });
 const statusOver = (i: number, token: string) => http(i, "GET", `/reservation/status?token=${token}`);
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const heldCount = async (type: number) =>
   (await env.sql`SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type} AND status = 'held'`)[0]!.n;

@@ -7,7 +7,7 @@ import type { Step } from "../src/processing/batch";
 import { claimBatch } from "../src/processing/claim";
 import { recoverInflight } from "../src/processing/recover";
 import type { Processor } from "../src/processing/processor";
-import { createTestEnv, join, type TestEnv } from "./helpers";
+import { createTestEnv, joinMany, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -69,11 +69,7 @@ async function unaccounted(ticketTypeId: number, tokens: string[]): Promise<stri
   return problems;
 }
 
-async function crowd(ticketTypeId: number, n: number): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < n; i++) tokens.push(await join(env, `p${ticketTypeId}-${i}`, ticketTypeId));
-  return tokens;
-}
+const crowd = (ticketTypeId: number, n: number) => joinMany(env, ticketTypeId, n, `p${ticketTypeId}-`);
 
 describe("after a crash between steps, recovery leaves every invariant intact", () => {
   for (const step of ["claimed", "granted", "settled"] as const) {

@@ -8,7 +8,7 @@ import { Cleaner } from "../src/expiry/cleaner";
 import { checkInvariants } from "../src/invariants";
 import { createLogger } from "../src/log";
 import { batchContextOf, type BatchContext } from "../src/processing/batch";
-import { Processor, type ProcessorOptions } from "../src/processing/processor";
+import { Processor, UNBLOCK_CHECK_MS, type ProcessorOptions } from "../src/processing/processor";
 import { createRedis } from "../src/redis";
 import { closeServices, createServices, type Services } from "../src/services";
 
@@ -135,7 +135,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
         const handled = await p.tick();
         if (handled === 0 && (await inFlight(s)) === 0) {
           quiet++;
-          await Bun.sleep(30);
+          await Bun.sleep(UNBLOCK_CHECK_MS + 5); // the next round looks at blocked types again
         } else {
           quiet = 0;
         }
@@ -191,6 +191,28 @@ export async function join(env: TestEnv, userId: string, ticketTypeId: number, q
   const res = await env.call("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity });
   if (res.status !== 200) throw new Error(`join failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.queue_token;
+}
+
+/** Joins `count` users, `${prefix}0` onwards, one after another (join order is place order). */
+export async function joinMany(env: TestEnv, ticketTypeId: number, count: number, prefix: string, quantity?: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) tokens.push(await join(env, `${prefix}${i}`, ticketTypeId, quantity));
+  return tokens;
+}
+
+/**
+ * Polls `check` until it holds, every `everyMs`; throws "timed out waiting for <what>" once
+ * `timeoutMs` has passed without it.
+ */
+export async function waitFor(
+  what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 25,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() >= until) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
 }
 
 /** A token's state in Redis as status reads it (a pending token whose batch holds reads as reserved). */

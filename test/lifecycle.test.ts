@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expireDueHolds } from "../src/expiry/expire";
 import { grantHolds } from "../src/processing/grant";
-import { createTestEnv, join, redisStateOf, statusOf, type TestEnv } from "./helpers";
+import type { Sql } from "../src/db";
+import { createTestEnv, join, joinMany, redisStateOf, statusOf, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -13,18 +14,13 @@ afterAll(() => env.close());
 const stockOf = (id: number) => env.stockOf(id);
 const statuses = async (tokens: string[]) => Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
 
-async function joinMany(ticketTypeId: number, count: number, prefix: string, quantity?: number) {
-  const tokens: string[] = [];
-  for (let i = 0; i < count; i++) tokens.push(await join(env, `${prefix}${i}`, ticketTypeId, quantity));
-  return tokens;
-}
 
 describe("processor", () => {
   test("serves every ticket type with people waiting, in batches, in join order", async () => {
     const a = await env.ticketType({ capacity: 250 });
     const b = await env.ticketType({ capacity: 3 });
-    const aTokens = await joinMany(a, 250, "pa");
-    const bTokens = await joinMany(b, 5, "pb");
+    const aTokens = await joinMany(env, a, 250, "pa");
+    const bTokens = await joinMany(env, b, 5, "pb");
     const processor = env.processor({ batch: { batchSize: 100 } });
     // one round gives every waiting type a turn
     await processor.tick();
@@ -41,7 +37,7 @@ describe("processor", () => {
 
   test("people keep their place while holds are out, and are told sold out once none are", async () => {
     const type = await env.ticketType({ capacity: 2 });
-    const [first, second, third] = await joinMany(type, 3, "so");
+    const [first, second, third] = await joinMany(env, type, 3, "so");
     await env.drain();
     expect(await statuses([first!, second!, third!])).toEqual(["reserved", "reserved", "queued"]);
     expect((await statusOf(env, third!)).position).toBe(1);
@@ -63,13 +59,18 @@ describe("processor", () => {
     const big = await join(env, "q1", type, 4);
     const tooBig = await join(env, "q2", type, 4); // 1 left, 4 held: waits, it may still come
     const small = await join(env, "q3", type, 1);
-    await env.drain();
+    // A blocked head is retried when its stock moves, or after blockedRetryMs (short here).
+    const processor = env.processor({ blockedRetryMs: 200 });
+    await env.drain(processor);
     expect(await statuses([big, tooBig, small])).toEqual(["reserved", "queued", "queued"]);
     expect(await stockOf(type)).toBe(1);
     await env.call("POST", "/reservation/confirm", { token: big }); // now it can never come
-    // a confirm moves no stock, so the blocked head is looked at again on the 1 s retry
-    await Bun.sleep(1100);
-    await env.drain();
+    // a confirm moves no stock, so the blocked head is looked at again only on the retry
+    await waitFor("the blocked head to be retried", async () => {
+      await processor.tick();
+      return (await statusOf(env, tooBig)).status !== "queued";
+    }, 5_000, 10);
+    await env.drain(processor);
     expect(await statuses([tooBig, small])).toEqual(["sold_out", "reserved"]);
     expect(await stockOf(type)).toBe(0);
     await env.expectInvariants();
@@ -77,7 +78,7 @@ describe("processor", () => {
 
   test("when stock runs out with batches claimed ahead, they all go back in join order", async () => {
     const type = await env.ticketType({ capacity: 30 });
-    const tokens = await joinMany(type, 400, "ahead");
+    const tokens = await joinMany(env, type, 400, "ahead");
     // Each claim finishes slowly, so one is always in flight when the stock runs out (second batch).
     const slowClaims = async (step: string) => {
       if (step === "claimed") await Bun.sleep(30);
@@ -95,7 +96,7 @@ describe("processor", () => {
 
   test("a turn that ends on its time budget leaves nothing in flight", async () => {
     const type = await env.ticketType({ capacity: 1000 });
-    await joinMany(type, 400, "budget");
+    await joinMany(env, type, 400, "budget");
     const slowClaims = async (step: string) => {
       if (step === "claimed") await Bun.sleep(30); // the turn (500 ms: alone) ends with a claim in flight
     };
@@ -109,24 +110,47 @@ describe("processor", () => {
   });
 
   test("a lone turn ends early once another type starts waiting", async () => {
-    const busy = await env.ticketType({ capacity: 1000 });
-    const other = await env.ticketType({ capacity: 10 });
-    await joinMany(busy, 400, "lone");
-    const slowClaims = async (step: string) => {
-      if (step === "claimed") await Bun.sleep(30); // 20 people per 30 ms: a 500 ms turn serves ~330
-    };
-    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
-    const tick = processor.tick();
-    await Bun.sleep(40);
-    const [latecomer] = await joinMany(other, 1, "late");
-    const served = await tick;
-    // the busy type's turn ended about 100 ms in rather than 500; the next round, two types
-    // sharing it in 100 ms turns, serves the latecomer
-    expect(served).toBeLessThan(250);
-    await processor.tick();
-    expect(await statuses([latecomer!])).toEqual(["reserved"]);
-    await env.drain(processor);
-    await env.expectInvariants();
+    // An env of its own: a type still queued by another test would make no turn here lone.
+    const own = await createTestEnv();
+    try {
+      // Each claim takes 15 ms, so a turn's length shows in how many of the 300 people it serves.
+      const paced = (onFirstClaim?: () => Promise<void>) => {
+        let claims = 0;
+        return async (step: string) => {
+          if (step !== "claimed") return;
+          if (++claims === 1) await onFirstClaim?.();
+          await Bun.sleep(15);
+        };
+      };
+      // Nobody else waiting: one turn serves the whole queue.
+      const alone = await own.ticketType({ capacity: 1000 });
+      await joinMany(own, alone, 300, "alone");
+      const lone = own.processor({ batch: { batchSize: 20, after: paced() } });
+      expect(await lone.tick()).toBe(300);
+      await own.drain(lone); // the emptied type leaves the active set
+      expect(await own.s.redis.smembers(own.s.activeKey)).toEqual([]);
+
+      // The same again, but another type starts waiting during the first claim.
+      const busy = await own.ticketType({ capacity: 1000 });
+      const other = await own.ticketType({ capacity: 10 });
+      await joinMany(own, busy, 300, "lone");
+      let latecomer = "";
+      const processor = own.processor({
+        batch: { batchSize: 20, after: paced(async () => void (latecomer = await join(own, "late", other))) },
+      });
+      const served = await processor.tick();
+      // the busy type's turn ended with people still queued, where a lone turn served them all
+      expect(served).toBeLessThan(300);
+      expect(await own.s.redis.llen(own.s.keys(busy).queue)).toBeGreaterThan(0);
+      expect((await statusOf(own, latecomer)).status).toBe("queued"); // not in this round's list
+      // the next round, the two types sharing it, serves the latecomer
+      await processor.tick();
+      expect((await statusOf(own, latecomer)).status).toBe("reserved");
+      await own.drain(processor);
+      await own.expectInvariants();
+    } finally {
+      await own.close();
+    }
   });
 
   test("a user who already holds this type under another token is a duplicate (I4 in PostgreSQL)", async () => {
@@ -149,12 +173,11 @@ describe("processor", () => {
     const running = env.processor().run(stop.signal);
     const token = await join(env, "live", type);
     let status = "queued";
-    for (let i = 0; i < 200 && status !== "reserved"; i++) {
-      await Bun.sleep(10);
-      status = (await statusOf(env, token)).status;
-    }
-    stop.abort();
-    await running;
+    await waitFor("the joiner to be served", async () => (status = (await statusOf(env, token)).status) === "reserved", 2_000, 10)
+      .finally(async () => {
+        stop.abort();
+        await running;
+      });
     expect(status).toBe("reserved");
   });
 });
@@ -162,7 +185,7 @@ describe("processor", () => {
 describe("cleaner", () => {
   test("expires due holds and refills their stock exactly once, even with two cleaners racing", async () => {
     const type = await env.ticketType({ capacity: 60 });
-    const tokens = await joinMany(type, 60, "ex");
+    const tokens = await joinMany(env, type, 60, "ex");
     await env.drain();
     expect(await stockOf(type)).toBe(0);
     for (const token of tokens) await env.backdate(token);
@@ -220,32 +243,61 @@ describe("stock under concurrent writers", () => {
   // a batch as claim-3.lua hands it over: "<token>\t<user>\t<quantity>\t<place>" per person
   const requests = (n: number, tag: string) =>
     Array.from({ length: n }, (_, i) => `${`${tag}-${i}`.padEnd(48, "x")}\t${tag}-u${i}\t1\t${i + 1}`).join("\n");
+  /** Until a statement like `pattern` waits for a row lock in this test's database. */
+  const untilWaitingOnLock = (what: string, pattern: string) =>
+    waitFor(what, async () => {
+      const [waiting] = await env.sql`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${pattern}`;
+      return waiting!.n > 0;
+    }, 5_000, 10);
+  /** A promise, and the function that settles it. */
+  const signal = () => {
+    let fire!: () => void;
+    const fired = new Promise<void>((resolve) => (fire = resolve));
+    return { fire, fired };
+  };
 
   test("a grant that starts while a refill commits takes exactly the refilled stock", async () => {
     const type = await env.ticketType({ capacity: 50, stock: 0 });
     // a refill holds the row while the grant begins, then commits
+    const rowHeld = signal();
+    const commit = signal();
     const refill = env.sql.begin(async (sql) => {
       await sql`UPDATE ticket_types SET stock = stock + 50 WHERE id = ${type}`;
-      await Bun.sleep(300);
+      rowHeld.fire();
+      await commit.fired;
     });
-    await Bun.sleep(50);
-    const grant = await grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
+    await rowHeld.fired;
+    const granting = grantHolds(env.sql, type, 1, requests(80, `g${type}`), 60);
+    await untilWaitingOnLock("the grant to wait for the refill's lock on the row", "%grant_holds%");
+    commit.fire();
     await refill;
+    const grant = await granting;
     expect(grant.granted).toBe(50);
     expect(await stockOf(type)).toBe(0);
   });
 
   test("a refill that starts while a grant holds the row adds to what the grant left", async () => {
-    const type = await env.ticketType({ capacity: 100, stock: 60 });
-    const grant = env.sql.begin(async (sql) => {
-      await sql`UPDATE ticket_types SET stock = stock - 60 WHERE id = ${type}`;
-      await Bun.sleep(300);
+    const type = await env.ticketType({ capacity: 100 });
+    // 40 holds fall due: what the refill (expiry) gives back; 60 left for the grant
+    expect((await grantHolds(env.sql, type, 1, requests(40, `due${type}`), 60)).granted).toBe(40);
+    await env.sql`UPDATE reservations SET expires_at = now() - interval '5 seconds' WHERE ticket_type_id = ${type}`;
+    // the real grant, in a transaction kept open until the refill waits for its row
+    const rowHeld = signal();
+    const commit = signal();
+    const grant = env.sql.begin(async (tx) => {
+      const granted = await grantHolds(tx as unknown as Sql, type, 2, requests(60, `g${type}`), 60);
+      rowHeld.fire();
+      await commit.fired;
+      return granted;
     });
-    await Bun.sleep(50);
-    await env.sql.begin(async (sql) => {
-      await sql`UPDATE ticket_types SET stock = stock + 40 WHERE id = ${type}`;
-    });
-    await grant;
+    await rowHeld.fired;
+    const refill = expireDueHolds(env.sql, 100);
+    await untilWaitingOnLock("the refill to wait for the grant's lock on the row", "%UPDATE ticket_types%");
+    commit.fire();
+    expect((await grant).granted).toBe(60);
+    expect((await refill).filter((e) => e.ticket_type_id === type)).toHaveLength(40);
     expect(await stockOf(type)).toBe(40);
   });
 });

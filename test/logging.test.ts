@@ -6,7 +6,7 @@ import { createApp } from "../src/app";
 import { describeUrl } from "../src/config";
 import { Cleaner } from "../src/expiry/cleaner";
 import type { Fields, Level, Logger } from "../src/log";
-import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -43,7 +43,8 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
   for (const [user, quantity] of [["a", 2], ["b", 1], ["c", 2]] as const) {
     tokens.push((await call("POST", "/queue/join", { user_id: user, ticket_type_id: type, quantity })).body.queue_token);
   }
-  const processor = env.processor({ log });
+  // a blocked head is retried after blockedRetryMs without a stock move (1 s by default)
+  const processor = env.processor({ log, blockedRetryMs: 400 });
   await env.drain(processor);
   const turns = () => lines.filter((l) => l.message === "granted holds");
   // c asks for 2 with 1 left while 3 are held: sent back to wait for them
@@ -53,9 +54,12 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
     fields: { ticket_type_id: type, batches: 1, people: 3, granted: 2, requeued: 1, sold_out: 0, over_limit: 0, stock_left: 1 },
   }]);
 
-  // Both holds confirmed: c can never be served now. The probe, a second later, says sold out.
+  // Both holds confirmed: c can never be served now. The probe, once the retry is due, says sold out.
   for (const token of tokens.slice(0, 2)) expect((await call("POST", "/reservation/confirm", { token })).status).toBe(200);
-  await Bun.sleep(1100);
+  await waitFor("the blocked head's probe", async () => {
+    await processor.tick();
+    return turns().length > 1;
+  }, 5_000, 10);
   await env.drain(processor);
   expect(turns()[1]).toEqual({
     level: "info",

@@ -2,7 +2,7 @@
 // 503 JSON with Retry-After, and the service recovers by itself when the dependency returns.
 // Start-up without a dependency says which and where, and exits non-zero.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 import { TcpProxy } from "./proxy";
 
 let env: TestEnv;
@@ -24,12 +24,9 @@ afterAll(async () => {
 
 /** Retries a request until it stops answering 503, as a client honouring Retry-After would. */
 async function untilAvailable(request: () => Promise<{ status: number; body: any }>, timeoutMs = 15_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request();
-    if (res.status !== 503 || Date.now() > until) return res;
-    await Bun.sleep(100);
-  }
+  let res!: { status: number; body: any };
+  await waitFor("an answer other than 503", async () => (res = await request()).status !== 503, timeoutMs, 100);
+  return res;
 }
 
 function expectUnavailable(res: { status: number; body: any; headers: Headers }, dependency: string) {

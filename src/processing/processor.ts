@@ -15,6 +15,8 @@ export type ProcessorOptions = {
   idleMs?: number;
   /** A batch in flight this long without its processor is recovered (RECOVER_AFTER_MS by default). */
   recoverAfterMs?: number;
+  /** How long a blocked type waits before it is retried though its stock did not move (BLOCKED_RETRY_MS). */
+  blockedRetryMs?: number;
 };
 
 /** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
@@ -28,7 +30,7 @@ const TURN_MS = 100;
 const LONE_TURN_MS = 500;
 /** During a lone turn, how often to look for another type that starts waiting (it ends the turn). */
 const OTHERS_CHECK_MS = 25;
-const UNBLOCK_CHECK_MS = 25;
+export const UNBLOCK_CHECK_MS = 25;
 const SWEEP_MS = 1000;
 
 export class Processor {
@@ -169,7 +171,7 @@ export class Processor {
       SELECT id, stock FROM ticket_types WHERE id = ANY(${ids}::int[])`;
     const stock = new Map(rows.map((r) => [r.id, r.stock]));
     for (const [id, seen] of this.blocked) {
-      if (stock.get(id) !== seen.stock || Date.now() - seen.since > BLOCKED_RETRY_MS) this.blocked.delete(id);
+      if (stock.get(id) !== seen.stock || Date.now() - seen.since > (this.options.blockedRetryMs ?? BLOCKED_RETRY_MS)) this.blocked.delete(id);
     }
   }
 
