@@ -1,5 +1,6 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
 import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { ConfigError, DEV_SECRET_FILE, loadConfig } from "./config";
 import { createSql } from "./db";
 import { during } from "./errors";
@@ -27,16 +28,33 @@ configuration comes from the environment; see README.md.`;
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
+const OPTIONS = { dev: { type: "boolean" }, demo: { type: "boolean" }, help: { type: "boolean" } } as const;
+
+/** The command (serve by default), the flags, and the first argument not understood, as given. */
+function parseCommandLine(args: string[]) {
+  try {
+    const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    const [command = "serve", ...extra] = positionals;
+    return { command, dev: !!values.dev, demo: !!values.demo, help: !!values.help, unknown: extra[0] };
+  } catch (err) {
+    if (!String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) throw err;
+    // A flag was refused: a lenient pass says which, as typed, and whether help was asked for.
+    const { tokens } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+    const isKnown = (t: (typeof tokens)[number]) => t.kind === "option" && t.name in OPTIONS && t.value === undefined;
+    const refused = tokens.find((t) => t.kind === "option" && !isKnown(t));
+    const command = tokens.find((t) => t.kind === "positional")?.value ?? "serve";
+    const help = tokens.some((t) => isKnown(t) && t.kind === "option" && t.name === "help");
+    return { command, dev: false, demo: false, help, unknown: args[refused?.index ?? 0] };
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const flags = new Set(argv.filter((a) => a.startsWith("--")));
-  const [command = "serve", ...extra] = argv.filter((a) => !a.startsWith("--"));
-  const known = new Set(["--dev", "--demo", "--help"]);
-  const unknown = [...flags].find((f) => !known.has(f)) ?? extra[0];
-  if (command === "help" || flags.has("--help")) return void console.log(USAGE);
+  const { command, dev, demo, help, unknown } = parseCommandLine(argv);
+  if (command === "help" || help) return void console.log(USAGE);
   if (unknown) return fail(2, `unknown argument ${unknown}\n${USAGE}`);
 
   try {
-    if (command === "serve") return await serve(flags.has("--dev"), flags.has("--demo"));
+    if (command === "serve") return await serve(dev, demo);
     if (command === "migrate") return await migrateOnly();
     if (command === "check") return await checkStock();
     return fail(2, `unknown command ${command}\n${USAGE}`);
