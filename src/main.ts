@@ -1,7 +1,6 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEV_SECRET_FILE, loadConfig } from "./config";
+import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config";
 import { createSql } from "./db";
 import { during } from "./errors";
 import { describeLedger, stockLedger } from "./invariants";
@@ -66,8 +65,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function serve(dev: boolean, demo: boolean): Promise<void> {
-  const secretFile = dev && !process.env.TOKEN_SECRET ? resolve(DEV_SECRET_FILE) : undefined;
-  const config = loadConfig(process.env, secretFile);
+  const { config, devSecretFile: secretFile } = loadServeConfig(dev);
   const log = createLogger(config.LOG_LEVEL);
   if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
   const service = await startService(config, log, { demo });
@@ -96,7 +94,7 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
  * Checked against our actual parent, as the variable is inherited by whatever we start in turn.
  */
 function stopWithParent(stop: () => void) {
-  const parent = Number(process.env.TQ_STOP_WITH_PARENT);
+  const parent = loadToolingEnv().TQ_STOP_WITH_PARENT;
   if (!parent || process.ppid !== parent) return;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
@@ -106,11 +104,8 @@ function stopWithParent(stop: () => void) {
   watch.unref();
 }
 
-/** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */
-const configWithoutSecret = () => loadConfig({ ...process.env, TOKEN_SECRET: "x".repeat(32) });
-
 async function migrateOnly(): Promise<void> {
-  const config = configWithoutSecret();
+  const config = loadConfigWithoutSecret();
   const log = createLogger(config.LOG_LEVEL);
   const s = createServices(config, log);
   await waitForDependencies(s, config, log);
@@ -120,7 +115,7 @@ async function migrateOnly(): Promise<void> {
 }
 
 async function checkStock(): Promise<void> {
-  const config = configWithoutSecret();
+  const config = loadConfigWithoutSecret();
   const sql = createSql(config.DATABASE_URL);
   try {
     const ledger = await during("PostgreSQL", () => stockLedger(sql));
