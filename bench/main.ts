@@ -1,6 +1,7 @@
 // bun run bench [grants|joins|hold-latency|expiry|status|all] [--json FILE] [--n N] ...
 // Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
 // on stdout, writes every figure with its unit (and the machine) as JSON when asked.
+import { parseArgs as parseCommandLine } from "node:util";
 import { loadEnv } from "../src/config";
 import { createSql } from "../src/db";
 import { createRedis } from "../src/redis";
@@ -28,24 +29,28 @@ const USAGE = `usage: bun run bench [${[...Object.keys(SCENARIOS), "all"].join("
   [--n ${DEFAULTS.n}] [--n1 ${DEFAULTS.n1}] [--batch-size ${DEFAULTS.batchSize}] [--runs ${DEFAULTS.runs}] [--connections ${DEFAULTS.connections}]
   [--duration ${DEFAULTS.duration}] [--rate ${DEFAULTS.rate}] [--m ${DEFAULTS.m}] [--queued ${DEFAULTS.queued}]`;
 
+/** --batch-size and the like, for each numeric option. */
+const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 function parseArgs(argv: string[]) {
   const options = { ...DEFAULTS };
-  let json: string | null = null;
-  const names: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) {
-      names.push(arg);
-      continue;
-    }
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-    if (arg === "--json") {
-      json = value;
-      continue;
-    }
-    const key = arg.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Options;
-    if (!(key in options) || !/^\d+$/.test(value)) throw new Error(`bad option ${arg} ${value}\n${USAGE}`);
+  const flags = Object.fromEntries([
+    ["json", { type: "string" as const }],
+    ...Object.keys(DEFAULTS).map((key) => [flagOf(key), { type: "string" as const }]),
+  ]);
+  let parsed;
+  try {
+    parsed = parseCommandLine({ args: argv, options: flags, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
+  }
+  const values = parsed.values as Record<string, string | undefined>;
+  const names = parsed.positionals;
+  const json = values.json ?? null;
+  for (const key of Object.keys(DEFAULTS) as (keyof Options)[]) {
+    const value = values[flagOf(key)];
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value)) throw new Error(`bad option --${flagOf(key)} ${value}\n${USAGE}`);
     options[key] = Number(value);
   }
   const chosen = names.length === 0 || names.includes("all") ? Object.keys(SCENARIOS) : names;

@@ -2,7 +2,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { jwtPublicKey } from "./queue/jwt-key";
 
 const Int = (min: number, max: number, fallback: number) =>
@@ -103,6 +103,33 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
 
 /** Where `serve --dev` keeps its token secret, under the working directory (git-ignored). */
 export const DEV_SECRET_FILE = ".run/dev-token-secret";
+
+/**
+ * `serve`'s config. With `dev` and no TOKEN_SECRET, the secret kept in DEV_SECRET_FILE under
+ * the working directory: its path is returned too, to be logged.
+ */
+export function loadServeConfig(dev: boolean, env: Record<string, string | undefined> = process.env): { config: Config; devSecretFile?: string } {
+  const devSecretFile = dev && !env.TOKEN_SECRET ? resolve(DEV_SECRET_FILE) : undefined;
+  return { config: loadConfig(env, devSecretFile), devSecretFile };
+}
+
+/** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */
+export const loadConfigWithoutSecret = (env: Record<string, string | undefined> = process.env): Config =>
+  loadConfig({ ...env, TOKEN_SECRET: "x".repeat(32) });
+
+/**
+ * Settings for tests and tooling, never for operators, read here as well so this file stays
+ * the one reader of the environment:
+ * - TQ_CRASH_AT: the test crash point to die at (src/crash-points.ts; the fault suite sets it);
+ * - TQ_STOP_WITH_PARENT: the pid of the launcher (scripts/with-services.ts) whose exit stops `serve`.
+ */
+export function loadToolingEnv(env: Record<string, string | undefined> = process.env): {
+  TQ_CRASH_AT?: string;
+  TQ_STOP_WITH_PARENT?: number;
+} {
+  const parent = Number(env.TQ_STOP_WITH_PARENT);
+  return { TQ_CRASH_AT: env.TQ_CRASH_AT, TQ_STOP_WITH_PARENT: parent || undefined };
+}
 
 /**
  * The full config of a running service. A token secret is required, unless `devSecretFile`

@@ -1,6 +1,7 @@
 // Test-only crash points for the fault suite: with TQ_CRASH_AT set to a point's name, the
 // process kills itself (SIGKILL: no clean-up, no answer sent) the first time it gets there, so
 // a crash between two steps of a flow is reproducible instead of a lucky kill -9.
+import { loadToolingEnv } from "./config";
 import { createLogger } from "./log";
 
 export const CRASH_POINTS = [
@@ -15,7 +16,7 @@ export const CRASH_POINTS = [
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
-const target = process.env.TQ_CRASH_AT;
+const target = loadToolingEnv().TQ_CRASH_AT;
 
 export function crashPoint(point: CrashPoint): void {
   if (target !== point) return;

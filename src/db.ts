@@ -26,7 +26,6 @@ export function createSql(url: string, options: { max?: number } = {}): Sql {
     types: {
       bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) },
     },
-    transform: { undefined: null },
   }) as unknown as Sql;
 }
 

@@ -1,3 +1,5 @@
+import { ReplyError } from "ioredis";
+import postgres from "postgres";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
@@ -23,7 +25,7 @@ export const RETRY_AFTER_SECONDS = 2;
 
 /** Redis or PostgreSQL cannot be reached: the client should try again shortly. */
 export class Unavailable extends AppError {
-  constructor(readonly dependency: "Redis" | "PostgreSQL", cause?: unknown) {
+  constructor(readonly dependency: Dependency, cause?: unknown) {
     super(503, "unavailable", `${dependency} is unavailable; try again shortly`, {
       "retry-after": String(RETRY_AFTER_SECONDS),
     });
@@ -31,11 +33,10 @@ export class Unavailable extends AppError {
   }
 }
 
-const PG_CONNECTION_CODES = new Set([
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
+export type Dependency = "Redis" | "PostgreSQL";
+
+/** SQLSTATEs of a PostgreSQL that cannot serve now (class 08, connection exceptions, too). */
+const PG_UNAVAILABLE_STATES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
@@ -43,22 +44,47 @@ const PG_CONNECTION_CODES = new Set([
   "40001", // serialization_failure: retryable, same advice to the client
   "40P01", // deadlock_detected: retryable
 ]);
-const NET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
-const REDIS_MESSAGES = /Connection is closed|enableOfflineQueue|Reached the max retries|LOADING|READONLY|MASTERDOWN|connect ETIMEDOUT|Command timed out/;
+/** postgres.js' own codes for a connection it lost or could not make. */
+const PG_CLIENT_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
+/** Error replies by which a Redis says it cannot serve now; a reply's first word is its code. */
+const REDIS_UNAVAILABLE_REPLIES = new Set(["LOADING", "READONLY", "MASTERDOWN"]);
+/**
+ * ioredis' errors derive from redis-errors' RedisError, which ioredis exports only as the parent
+ * of ReplyError. Other than a reply, one says a command was aborted or ran out of retries.
+ */
+const RedisError: Function = Object.getPrototypeOf(ReplyError);
+/**
+ * ioredis 6 raises these as plain Errors, with neither class nor code: offline with no offline
+ * queue, closed for good, no answer within commandTimeout. Its exact words are all there is.
+ */
+const IOREDIS_UNAVAILABLE = new Set([
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  "Connection is closed.",
+  "Command timed out",
+]);
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
 
-/** Which dependency an error says is down, or null when it is something else. */
-export function outageOf(err: unknown): "Redis" | "PostgreSQL" | null {
-  if (!(err instanceof Error)) return null;
+/**
+ * Which dependency an error says is down, or null when it is something else. Told by the error
+ * type and code of the client that raised it. A raw socket error names no client: it is the
+ * outage of `dependency`, the one the failing step talks to, when the caller says; otherwise
+ * PostgreSQL's, as postgres.js hands a query its socket's own error while ioredis hands a
+ * command one of its own (above) and a socket error only to connect(), which start-up handles.
+ */
+export function outageOf(err: unknown, dependency?: Dependency): Dependency | null {
   if (err instanceof Unavailable) return err.dependency;
-  const code = String((err as { code?: unknown }).code ?? "");
-  const isPg = "severity" in err || code.startsWith("CONNECT") || /^[0-9A-Z]{5}$/.test(code);
-  if (PG_CONNECTION_CODES.has(code) || (isPg && code.startsWith("08"))) return "PostgreSQL";
-  if (err.name === "MaxRetriesPerRequestError" || REDIS_MESSAGES.test(err.message)) return "Redis";
-  if (NET_CODES.has(code)) {
-    // Both clients surface raw socket errors; the port says whose socket it was.
-    const port = Number((err as { port?: unknown }).port);
-    return port === 5432 || /5432/.test(err.message) ? "PostgreSQL" : "Redis";
+  if (!(err instanceof Error)) return null;
+  if (err instanceof postgres.PostgresError) {
+    return PG_UNAVAILABLE_STATES.has(err.code) || err.code.startsWith("08") ? "PostgreSQL" : null;
   }
+  if (err instanceof ReplyError) {
+    return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) ? "Redis" : null;
+  }
+  if (err instanceof RedisError) return "Redis";
+  if (err.constructor === Error && IOREDIS_UNAVAILABLE.has(err.message)) return "Redis";
+  const code = String((err as { code?: unknown }).code ?? "");
+  if (PG_CLIENT_CODES.has(code)) return "PostgreSQL";
+  if (SOCKET_CODES.has(code)) return dependency ?? "PostgreSQL";
   return null;
 }
 
@@ -67,7 +93,7 @@ export function outageOf(err: unknown): "Redis" | "PostgreSQL" | null {
  * Redis commands time out by themselves (ioredis' commandTimeout); PostgreSQL queries get a
  * deadline here, since postgres.js has none of its own.
  */
-export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => Promise<T>): Promise<T> {
+export async function during<T>(dependency: Dependency, step: () => Promise<T>): Promise<T> {
   let timer: Timer | undefined;
   try {
     if (dependency === "Redis") return await step();
@@ -77,7 +103,7 @@ export async function during<T>(dependency: "Redis" | "PostgreSQL", step: () => 
     return await Promise.race([step(), deadline]);
   } catch (err) {
     if (err instanceof AppError) throw err;
-    if (outageOf(err)) throw new Unavailable(dependency, err);
+    if (outageOf(err, dependency)) throw new Unavailable(dependency, err);
     throw err;
   } finally {
     clearTimeout(timer);

@@ -1,5 +1,7 @@
-// The invariants of DESIGN.md that live in PostgreSQL, checked in SQL. Tests, the benchmark,
-// the fault suite and `ticket-queue check` all use these.
+// The invariants that live in PostgreSQL, checked in SQL: I1 no oversell, I2 conservation of
+// stock, I3 one booking per token, I4 one place per user, I5 holds in join order (below), and
+// I6 every hold ends (separate: it needs time to pass). README "How it works" and "The fault
+// suite" name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
 import type { Sql } from "./db";
 
 export type Finding = { invariant: "I1" | "I2" | "I3" | "I4" | "I5"; ticket_type_id: number | null; detail: string };

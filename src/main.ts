@@ -1,6 +1,6 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
-import { resolve } from "node:path";
-import { ConfigError, DEV_SECRET_FILE, loadConfig } from "./config";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config";
 import { createSql } from "./db";
 import { during } from "./errors";
 import { describeLedger, stockLedger } from "./invariants";
@@ -27,16 +27,33 @@ configuration comes from the environment; see README.md.`;
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
+const OPTIONS = { dev: { type: "boolean" }, demo: { type: "boolean" }, help: { type: "boolean" } } as const;
+
+/** The command (serve by default), the flags, and the first argument not understood, as given. */
+function parseCommandLine(args: string[]) {
+  try {
+    const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    const [command = "serve", ...extra] = positionals;
+    return { command, dev: !!values.dev, demo: !!values.demo, help: !!values.help, unknown: extra[0] };
+  } catch (err) {
+    if (!String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) throw err;
+    // A flag was refused: a lenient pass says which, as typed, and whether help was asked for.
+    const { tokens } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+    const isKnown = (t: (typeof tokens)[number]) => t.kind === "option" && t.name in OPTIONS && t.value === undefined;
+    const refused = tokens.find((t) => t.kind === "option" && !isKnown(t));
+    const command = tokens.find((t) => t.kind === "positional")?.value ?? "serve";
+    const help = tokens.some((t) => isKnown(t) && t.kind === "option" && t.name === "help");
+    return { command, dev: false, demo: false, help, unknown: args[refused?.index ?? 0] };
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const flags = new Set(argv.filter((a) => a.startsWith("--")));
-  const [command = "serve", ...extra] = argv.filter((a) => !a.startsWith("--"));
-  const known = new Set(["--dev", "--demo", "--help"]);
-  const unknown = [...flags].find((f) => !known.has(f)) ?? extra[0];
-  if (command === "help" || flags.has("--help")) return void console.log(USAGE);
+  const { command, dev, demo, help, unknown } = parseCommandLine(argv);
+  if (command === "help" || help) return void console.log(USAGE);
   if (unknown) return fail(2, `unknown argument ${unknown}\n${USAGE}`);
 
   try {
-    if (command === "serve") return await serve(flags.has("--dev"), flags.has("--demo"));
+    if (command === "serve") return await serve(dev, demo);
     if (command === "migrate") return await migrateOnly();
     if (command === "check") return await checkStock();
     return fail(2, `unknown command ${command}\n${USAGE}`);
@@ -48,8 +65,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function serve(dev: boolean, demo: boolean): Promise<void> {
-  const secretFile = dev && !process.env.TOKEN_SECRET ? resolve(DEV_SECRET_FILE) : undefined;
-  const config = loadConfig(process.env, secretFile);
+  const { config, devSecretFile: secretFile } = loadServeConfig(dev);
   const log = createLogger(config.LOG_LEVEL);
   if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
   const service = await startService(config, log, { demo });
@@ -78,7 +94,7 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
  * Checked against our actual parent, as the variable is inherited by whatever we start in turn.
  */
 function stopWithParent(stop: () => void) {
-  const parent = Number(process.env.TQ_STOP_WITH_PARENT);
+  const parent = loadToolingEnv().TQ_STOP_WITH_PARENT;
   if (!parent || process.ppid !== parent) return;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
@@ -88,11 +104,8 @@ function stopWithParent(stop: () => void) {
   watch.unref();
 }
 
-/** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */
-const configWithoutSecret = () => loadConfig({ ...process.env, TOKEN_SECRET: "x".repeat(32) });
-
 async function migrateOnly(): Promise<void> {
-  const config = configWithoutSecret();
+  const config = loadConfigWithoutSecret();
   const log = createLogger(config.LOG_LEVEL);
   const s = createServices(config, log);
   await waitForDependencies(s, config, log);
@@ -102,7 +115,7 @@ async function migrateOnly(): Promise<void> {
 }
 
 async function checkStock(): Promise<void> {
-  const config = configWithoutSecret();
+  const config = loadConfigWithoutSecret();
   const sql = createSql(config.DATABASE_URL);
   try {
     const ledger = await during("PostgreSQL", () => stockLedger(sql));

@@ -9,8 +9,12 @@ import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./startup";
 import { startWorker } from "./workers/host";
 
-/** Bun answers bodies it refuses itself with an empty 413; ours are JSON up to here. */
-const HARD_BODY_LIMIT = 1 << 20;
+/**
+ * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is
+ * far smaller (src/body.ts, checked on the declared length before reading, and counted while
+ * reading a chunked one), so Bun's is set out of reach: every refusal is our JSON 413.
+ */
+const BUN_BODY_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export type RunningService = { port: number; stop(timeoutMs?: number): Promise<void> };
 
@@ -33,7 +37,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
   try {
     // Elysia asks Bun for reusePort, which lets a second instance share the port unnoticed
     // (each with its own --dev secret). Several HTTP threads on one port must ask for it here.
-    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: HARD_BODY_LIMIT });
+    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: BUN_BODY_LIMIT });
   } catch (err) {
     await stopRest(5000);
     if ((err as { code?: string }).code === "EADDRINUSE") throw new StartupError(`port ${config.PORT} is already in use`);

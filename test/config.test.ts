@@ -4,9 +4,28 @@ import { statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, loadEnv } from "../src/config";
+import { ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config";
 
 describe("config", () => {
+  test("config.ts is the one reader of the environment in src/", async () => {
+    const readers: string[] = [];
+    for await (const file of new Bun.Glob("**/*.ts").scan(join(import.meta.dir, "..", "src"))) {
+      if (file === "config.ts") continue;
+      const text = await Bun.file(join(import.meta.dir, "..", "src", file)).text();
+      if (/process\.env|Bun\.env|import\.meta\.env/.test(text)) readers.push(file);
+    }
+    expect(readers).toEqual([]);
+  });
+
+  test("tooling settings: a crash point and the launcher to stop with", () => {
+    expect(loadToolingEnv({})).toEqual({ TQ_CRASH_AT: undefined, TQ_STOP_WITH_PARENT: undefined });
+    expect(loadToolingEnv({ TQ_CRASH_AT: "join:queued", TQ_STOP_WITH_PARENT: "123" })).toEqual({
+      TQ_CRASH_AT: "join:queued",
+      TQ_STOP_WITH_PARENT: 123,
+    });
+    expect(loadToolingEnv({ TQ_STOP_WITH_PARENT: "nope" }).TQ_STOP_WITH_PARENT).toBeUndefined();
+  });
+
   test("defaults", () => {
     expect(loadEnv({})).toMatchObject({
       PORT: 3000,

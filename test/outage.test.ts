@@ -2,6 +2,9 @@
 // 503 JSON with Retry-After, and the service recovers by itself when the dependency returns.
 // Start-up without a dependency says which and where, and exits non-zero.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createSql } from "../src/db";
+import { outageOf, toErrorResponse } from "../src/errors";
+import { createRedis } from "../src/redis";
 import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 import { TcpProxy } from "./proxy";
 
@@ -101,4 +104,43 @@ describe("start-up", () => {
       expect(await new Response(run.stderr).text()).toContain(`${name} at 127.0.0.1:1`);
     });
   }
+});
+
+describe("errors are told by the client that raised them, not by their text or port", () => {
+  test("a PostgreSQL refusing connections on a port other than 5432 is a PostgreSQL outage", async () => {
+    const proxy = await TcpProxy.start(databaseUrl("postgres"));
+    const sql = createSql(proxy.url(databaseUrl("postgres")), { max: 1 });
+    try {
+      await sql`SELECT 1`;
+      await proxy.stop(); // cut, and nothing listens there any more
+      // the open connection is closed; the next attempt to connect gets the socket's own error
+      let err: unknown;
+      for (let tries = 0; tries < 5 && (err as { code?: string } | undefined)?.code !== "ECONNREFUSED"; tries++) {
+        err = await sql`SELECT 1`.then(() => null, (e: unknown) => e);
+      }
+      expect(err).toMatchObject({ code: "ECONNREFUSED", port: proxy.port });
+      expect(proxy.port).not.toBe(5432);
+      expect(outageOf(err, "PostgreSQL")).toBe("PostgreSQL");
+      const res = toErrorResponse(err, () => {});
+      expect(res.status).toBe(503);
+      expect(res.body.message).toBe("PostgreSQL is unavailable; try again shortly");
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  test("a Redis error reply is told by its first word: a script's error naming READONLY is no outage", async () => {
+    const redis = createRedis(REDIS_URL);
+    await redis.connect();
+    const reply = (text: string) => redis.eval("return redis.error_reply(ARGV[1])", 0, text).then(() => null, (e: unknown) => e);
+    try {
+      expect(outageOf(await reply("READONLY You can not write against a read only replica."))).toBe("Redis");
+      expect(outageOf(await reply("LOADING Redis is loading the dataset in memory"))).toBe("Redis");
+      const scriptError = await reply("ERR the script saw READONLY and LOADING in its data");
+      expect(outageOf(scriptError)).toBeNull();
+      expect(toErrorResponse(scriptError, () => {}).status).toBe(500);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // The cleaner loop: expires due holds, wakes for the next deadline (never later than
 // CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
 // Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
+import { runWithBackoff } from "../backoff";
 import { crashPoint } from "../crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
@@ -57,20 +58,8 @@ export class Cleaner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    let backoff = 0;
-    while (!signal.aborted) {
-      let wait: number;
-      try {
-        wait = await this.tick();
-        if (backoff > 0) this.ctx.log.info("cleaner resumed");
-        backoff = 0;
-      } catch (err) {
-        if (backoff === 0) this.ctx.log.warn("cleaner pass failed; backing off", { error: err });
-        backoff = Math.min(2000, Math.max(50, backoff * 2));
-        wait = backoff;
-      }
-      await sleepUnlessAborted(wait, signal);
-    }
+    const say = { log: this.ctx.log, failed: "cleaner pass failed; backing off", resumed: "cleaner resumed" };
+    await runWithBackoff(signal, say, () => this.tick());
   }
 
   /** I2 recomputed from the tables; drift means a bug lost or made up seats, so say it loudly. */
@@ -88,16 +77,4 @@ export class Cleaner {
       this.ctx.log.warn("could not tidy redis after expiry; will reconcile", { error: err });
     }
   }
-}
-
-export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

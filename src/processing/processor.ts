@@ -1,6 +1,7 @@
 // The processor loop: serves every ticket type that has people waiting, in turns, under a
 // lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
 // for tests, directly.
+import { runWithBackoff } from "../backoff";
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
 import { serveTicketType, type BatchContext, type ServeResult } from "./batch";
@@ -76,19 +77,8 @@ export class Processor {
   /** Runs rounds until the signal fires, backing off while Redis or PostgreSQL is down. */
   async run(signal: AbortSignal): Promise<void> {
     const idleMs = this.options.idleMs ?? 5;
-    let backoff = 0;
-    while (!signal.aborted) {
-      try {
-        const handled = await this.tick(signal);
-        if (backoff > 0) this.options.log.info("processor resumed");
-        backoff = 0;
-        if (handled === 0) await Bun.sleep(idleMs);
-      } catch (err) {
-        if (backoff === 0) this.options.log.warn("processor round failed; backing off", { error: err });
-        backoff = Math.min(2000, Math.max(50, backoff * 2));
-        await Bun.sleep(backoff);
-      }
-    }
+    const say = { log: this.options.log, failed: "processor round failed; backing off", resumed: "processor resumed" };
+    await runWithBackoff(signal, say, async () => ((await this.tick(signal)) === 0 ? idleMs : 0));
     await this.leases.releaseAll().catch(() => {});
   }
 

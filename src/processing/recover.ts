@@ -1,5 +1,5 @@
-// Recovery of batches whose processor died between claim and settle (README, How it works, step 2):
-// PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
+// Recovery of batches whose processor died between claim and settle (README "How it works",
+// step 2): PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
 import { inflightEntry } from "../formats";
 import type { BatchContext } from "./batch";
 import { HOLD_STATES, type HoldStatus } from "../states";

@@ -1,0 +1,37 @@
+// The workers' back-off loop: 50 ms doubling to 2 s while a step fails, the first failure and the
+// recovery logged once each, and an abort ends a wait at once.
+import { expect, test } from "bun:test";
+import { runWithBackoff } from "../src/backoff";
+
+function recorder() {
+  const lines: string[] = [];
+  const log = { info: (m: string) => void lines.push(`info ${m}`), warn: (m: string) => void lines.push(`warn ${m}`) };
+  return { lines, say: { log, failed: "step failed; backing off", resumed: "step resumed" } };
+}
+
+test("backs off 50, 100, 200, 400 ms on failures; logs the first failure and the recovery once", async () => {
+  const { lines, say } = recorder();
+  const abort = new AbortController();
+  const at: number[] = [];
+  await runWithBackoff(abort.signal, say, async () => {
+    at.push(performance.now());
+    if (at.length <= 4) throw new Error("down");
+    if (at.length === 6) abort.abort();
+    return 0;
+  });
+  const gaps = at.slice(1, 5).map((t, i) => t - at[i]!);
+  [50, 100, 200, 400].forEach((ms, i) => {
+    expect(gaps[i]!).toBeGreaterThanOrEqual(ms - 2); // timers may fire a hair early
+    expect(gaps[i]!).toBeLessThan(ms + 45); // well short of the next step: it doubled, no more
+  });
+  expect(lines).toEqual(["warn step failed; backing off", "info step resumed"]);
+});
+
+test("an abort ends the wait at once", async () => {
+  const { say } = recorder();
+  const abort = new AbortController();
+  const started = performance.now();
+  setTimeout(() => abort.abort(), 20);
+  await runWithBackoff(abort.signal, say, async () => 10_000);
+  expect(performance.now() - started).toBeLessThan(1000);
+});
