@@ -35,7 +35,7 @@ function appLoggingTo(log: Logger, overrides: Partial<TestEnv["s"]> = {}) {
   };
 }
 
-test("each processor turn logs its counts: people, holds granted, sent back, sold out, stock left", async () => {
+test("each processor batch logs its counts: people, holds granted, sent back, sold out, stock left", async () => {
   const type = await env.ticketType({ capacity: 4 });
   const { log, lines } = capture();
   const call = appLoggingTo(log);
@@ -51,7 +51,7 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
   expect(turns()).toEqual([{
     level: "info",
     message: "granted holds",
-    fields: { ticket_type_id: type, batches: 1, people: 3, granted: 2, requeued: 1, sold_out: 0, over_limit: 0, stock_left: 1 },
+    fields: { ticket_type_id: type, people: 3, granted: 2, requeued: 1, sold_out: 0, over_limit: 0, stock_left: 1 },
   }]);
 
   // Both holds confirmed: c can never be served now. The probe, once the retry is due, says sold out.
@@ -64,9 +64,19 @@ test("each processor turn logs its counts: people, holds granted, sent back, sol
   expect(turns()[1]).toEqual({
     level: "info",
     message: "granted holds",
-    fields: { ticket_type_id: type, batches: 1, people: 1, granted: 0, requeued: 0, sold_out: 1, over_limit: 0, stock_left: 1 },
+    fields: { ticket_type_id: type, people: 1, granted: 0, requeued: 0, sold_out: 1, over_limit: 0, stock_left: 1 },
   });
   await env.expectInvariants();
+});
+
+test("a turn of several batches logs one line per batch", async () => {
+  const type = await env.ticketType({ capacity: 10 });
+  const { log, lines } = capture();
+  for (const user of ["p1", "p2", "p3", "p4", "p5"]) await env.post("/queue/join", { user_id: user, ticket_type_id: type });
+  await env.drain(env.processor({ log, batch: { batchSize: 2 } }));
+  const batches = lines.filter((l) => l.message === "granted holds" && l.fields?.ticket_type_id === type);
+  expect(batches.map((l) => [l.fields!.people, l.fields!.granted])).toEqual([[2, 2], [2, 2], [1, 1]]);
+  expect(batches.map((l) => l.fields!.stock_left)).toEqual([8, 6, 5]);
 });
 
 test("a booking, a released hold and a left queue place are logged, without tokens or user ids", async () => {

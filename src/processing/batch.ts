@@ -74,13 +74,17 @@ export const AHEAD = 2;
  * claim: a probe of one person rechecks a type whose head was waiting, without taking a whole
  * batch off the queue and putting it back (which holds Redis up for everyone else).
  */
+/** Told each batch's counts as it is settled (the processor logs them), with the stock left then. */
+export type OnBatch = (counts: TurnCounts, stockLeft: number | null) => void;
+
 export async function serveTicketType(
   ctx: BatchContext, ticketTypeId: number, rate: number | null, turnOver: () => boolean, firstBatch = ctx.batchSize,
+  onBatch: OnBatch = () => {},
 ): Promise<ServeResult> {
   const first = await claimBatch(ctx.redis, ctx.keys(ticketTypeId), firstBatch);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
-  return new TurnPipeline(ctx, ticketTypeId, rate, turnOver, first, firstBatch).run();
+  return new TurnPipeline(ctx, ticketTypeId, rate, turnOver, first, firstBatch, onBatch).run();
 }
 
 /**
@@ -115,6 +119,7 @@ class TurnPipeline {
     private readonly turnOver: () => boolean,
     first: Claimed,
     firstSize: number,
+    private readonly onBatch: OnBatch,
   ) {
     this.k = ctx.keys(ticketTypeId);
     this.stop = stopAfterClaim(null, first, firstSize);
@@ -214,10 +219,10 @@ class TurnPipeline {
     // could miss. The blocked flag and the turn's stock left use the same reading.
     const available = await availability(this.ctx.sql, this.ticketTypeId);
     const outcomes = decide(people, rows, available);
+    this.stockLeft = available?.stock ?? null;
     this.count(batchCounts(batch.size, granted, outcomes));
     this.settle(batch, encode(outcomes), servedMark(people, outcomes));
     await this.settled;
-    this.stockLeft = available?.stock ?? null;
     return this.result(headBlocked(people, outcomes, available));
   }
 
@@ -231,6 +236,7 @@ class TurnPipeline {
 
   private count(more: TurnCounts): void {
     this.counts = addCounts(this.counts, more);
+    this.onBatch(more, this.stockLeft);
   }
 
   private result(blocked: boolean): ServeResult {

@@ -4,7 +4,7 @@
 import { runWithBackoff } from "../backoff";
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
-import { serveTicketType, type BatchContext, type ServeResult } from "./batch";
+import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
 
@@ -97,7 +97,8 @@ export class Processor {
     const turnOver = () => Date.now() - started >= (othersWaiting ? TURN_MS : LONE_TURN_MS);
     let result;
     try {
-      result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), turnOver, firstBatch);
+      const onBatch = (counts: TurnCounts, stockLeft: number | null) => this.logBatch(ticketTypeId, counts, stockLeft);
+      result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), turnOver, firstBatch, onBatch);
     } finally {
       clearInterval(watch);
     }
@@ -113,7 +114,6 @@ export class Processor {
       return recovered;
     }
     this.rate(ticketTypeId, result.granted);
-    this.logTurn(ticketTypeId, result);
     if (result.blocked) {
       this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
       this.probing.add(ticketTypeId);
@@ -124,18 +124,17 @@ export class Processor {
   }
 
   /**
-   * One line per turn of a type, not per batch: at full speed a lone type's turn is about 20
-   * batches (40 a second), and their sums say the same in a twentieth of the lines. A turn that
-   * neither granted nor sold out (a blocked type's probe, repeated every second while people
-   * wait for stock to come back) is only debug.
+   * One line per batch (at full speed about 40 a second for a hot type). A batch that neither
+   * granted, sold out nor refused anyone (a blocked type's probe, repeated every second while
+   * people wait for stock to come back, or batches claimed ahead sent back) is only debug.
    */
-  private logTurn(ticketTypeId: number, r: Extract<ServeResult, { kind: "done" }>): void {
-    this.options.log[r.granted > 0 || r.soldOut > 0 || r.overLimit > 0 ? "info" : "debug"]("granted holds", {
-      ticket_type_id: ticketTypeId, batches: r.batches, people: r.people, granted: r.granted,
-      requeued: r.requeued, sold_out: r.soldOut, over_limit: r.overLimit, stock_left: r.stockLeft,
+  private logBatch(ticketTypeId: number, c: TurnCounts, stockLeft: number | null): void {
+    this.options.log[c.granted > 0 || c.soldOut > 0 || c.overLimit > 0 ? "info" : "debug"]("granted holds", {
+      ticket_type_id: ticketTypeId, people: c.people, granted: c.granted,
+      requeued: c.requeued, sold_out: c.soldOut, over_limit: c.overLimit, stock_left: stockLeft,
     });
     // a damaged queue record is a bug or tampering somewhere: say so louder
-    if (r.invalid > 0) this.options.log.warn("set aside malformed queue records", { ticket_type_id: ticketTypeId, invalid: r.invalid });
+    if (c.invalid > 0) this.options.log.warn("set aside malformed queue records", { ticket_type_id: ticketTypeId, invalid: c.invalid });
   }
 
   /** Whether `id` is another type this processor could serve now (not one waiting for stock). */
