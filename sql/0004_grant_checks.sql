@@ -6,7 +6,9 @@
 --     fast path refuses; should anything else slip through and fail a cast, the processor runs
 --     the careful path, which checks every field itself.
 --   * per_user_limit counts everything a user has booked of the ticket type across tokens,
---     plus what this person asks for: over it, code 'L'. (What the user holds under another
+--     plus what this person asks for: over it, code 'L'. A token's own booking is not counted
+--     against it: a batch that holds an already booked token (a grant recovered while it
+--     committed) must reach the careful path's "prior" answer, not be refused. (What the user holds under another
 --     token is already refused as a duplicate: one live hold per user, I4.)
 -- Refused people take no stock and do not block the people behind them. Both grants run
 -- under the ticket type's row lock, so the limit holds under concurrent grants and across
@@ -46,7 +48,8 @@ BEGIN
            WHEN p.quantity IS NULL OR p.place IS NULL OR coalesce(length(p.token), 0) <> 48
                 OR coalesce(p.user_id, '') = '' THEN 'I'
            WHEN p.quantity + coalesce((SELECT sum(b.quantity) FROM bookings b
-                                       WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id), 0) > p_limit THEN 'L'
+                                       WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id
+                                         AND b.token <> p.token), 0) > p_limit THEN 'L'
          END
   FROM person p;
 END
@@ -89,7 +92,8 @@ BEGIN
            CASE
              WHEN p.token = '' THEN 'I'
              WHEN p.quantity::int + coalesce((SELECT sum(b.quantity) FROM bookings b
-                                              WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id), 0)
+                                              WHERE b.ticket_type_id = p_ticket_type AND b.user_id = p.user_id
+                                                AND b.token <> p.token), 0)
                   > type.per_user_limit THEN 'L'
            END AS refusal
     FROM person p CROSS JOIN type

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../src/db";
 import { Catalog } from "../src/events/catalog";
-import { MALFORMED_LINE, screenLines } from "../src/processing/claim";
+import { claimBatch, MALFORMED_LINE, screenLines } from "../src/processing/claim";
+import { recoverInflight } from "../src/processing/recover";
 import { grantHolds } from "../src/processing/grant";
 import { createTestEnv, join, quietLog, statusOf, type TestEnv } from "./helpers";
 
@@ -118,6 +119,40 @@ describe("per_user_limit counts a person, not a hold", () => {
     expect((await post("/reservation/confirm", { token: second })).body.error).toBe("limit_reached");
     expect(await stockOf(type)).toBe(47);
     await env.expectInvariants();
+  });
+});
+
+describe("the limit and a batch that holds an already booked token", () => {
+  test("a token's own booking is not counted against it: the grant reports it as booked, not over the limit", async () => {
+    const type = await env.ticketType({ capacity: 10, per_user_limit: 2 });
+    const token = await join(env, "again", type, 2);
+    await env.drain();
+    expect((await post("/reservation/confirm", { token })).status).toBe(200);
+    // the same batch line granted again (a recovery raced the grant's commit)
+    const [row] = await env.sql`SELECT queue_place FROM reservations WHERE token = ${token}`;
+    const grant = await grantHolds(env.sql, type, 1, `${token}\tagain\t2\t${row!.queue_place}`, 60);
+    expect(grant.rows?.map((r) => [r.outcome, r.prior_status])).toEqual([["prior", "confirmed"]]);
+    expect(await stockOf(type)).toBe(8);
+    await env.expectInvariants();
+  });
+});
+
+describe("a token being served", () => {
+  test("confirm and release both answer 409 in_progress with Retry-After, and status says queued", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const token = await join(env, "serving", type);
+    const claim = await claimBatch(env.s.redis, env.s.keys(type), 10); // pending: claimed, not yet granted
+    expect(claim.kind).toBe("claimed");
+    for (const path of ["/reservation/confirm", "/reservation/release"]) {
+      const res = await post(path, { token });
+      expect(res.status).toBe(409);
+      expect(res.body.error).toBe("in_progress");
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    expect((await statusOf(env, token)).status).toBe("queued");
+    await recoverInflight(env.s, type, 0); // back to the queue, then served as usual
+    await env.drain();
+    expect((await statusOf(env, token)).status).toBe("reserved");
   });
 });
 

@@ -19,7 +19,7 @@ export type Confirmation = {
   confirmed_at: string;
 };
 
-export async function confirmHold(s: Services, parts: TokenParts, token: string): Promise<Confirmation> {
+export async function confirmHold(s: Services, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
   const [booked] = await during("PostgreSQL", () => s.sql<{ id: number; quantity: number; created_at: Date }[]>`
     WITH confirmed AS (
       UPDATE reservations SET status = 'confirmed', ended_at = now()
@@ -49,6 +49,8 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string)
   const hold = await findHold(s.sql, token);
   if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.quantity, hold.confirmed_at!);
   if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
+  // A live hold the update did not see: its grant committed in between. Once more, then it is.
+  if (hold?.status === "held" && !hold.lapsed && !retried) return confirmHold(s, parts, token, true);
   if (hold) throw refusal(CONFIRM_REFUSALS, "expired"); // expired, or held past its deadline
   throw refusal(CONFIRM_REFUSALS, await redisState(s, parts));
 }

@@ -11,7 +11,7 @@ import { refusal } from "./without-hold";
 
 export type Release = { status: "released"; queue_token: string; ticket_type_id: number; message: string };
 
-export async function releaseToken(s: Services, parts: TokenParts, token: string): Promise<Release> {
+export async function releaseToken(s: Services, parts: TokenParts, token: string, retried = false): Promise<Release> {
   const released = (message: string): Release => ({
     status: "released", queue_token: token, ticket_type_id: parts.ticketTypeId, message,
   });
@@ -25,6 +25,8 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   const hold = await findHold(s.sql, token);
   if (hold?.status === "released") return released("This hold was already released.");
   if (hold?.status === "confirmed") throw refusal(RELEASE_REFUSALS, "confirmed");
+  // A live hold the update did not see: its grant committed in between. Once more, then it is.
+  if (hold?.status === "held" && !hold.lapsed && !retried) return releaseToken(s, parts, token, true);
   if (hold) throw refusal(RELEASE_REFUSALS, "expired"); // expired, or held past its deadline
 
   const k = s.keys(parts.ticketTypeId);
