@@ -18,7 +18,7 @@ export function createApp(s: Services) {
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
-    .onParse(({ request, contentType }) => parseBody(request, contentType))
+    .onParse(({ request }) => parseBody(request))
     .onError(({ code, error, set, request, path }) => {
       // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>

@@ -36,6 +36,30 @@ const heldCount = async (type: number) =>
   (await env.sql`SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type} AND status = 'held'`)[0]!.n;
 
 describe("races", () => {
+  test("confirm and release sent while the hold is being granted never call a live hold expired", async () => {
+    const type = await env.ticketType({ capacity: 200 });
+    // one pair at a time, so each grant is of one person and lands inside the 0-5 ms window
+    const firstAnswers: { status: number; body: any }[] = [];
+    for (let i = 0; i < 80; i++) firstAnswers.push(await pair(i));
+    async function pair(i: number) {
+      const token = (await joinOver(i, `racing-${i}`, type)).body.queue_token;
+      await Bun.sleep(i % 6); // 0-5 ms after the join: inside the processor's serving window
+      const path = i % 2 === 0 ? "/reservation/confirm" : "/reservation/release";
+      let res = await http(i + 1, "POST", path, { token });
+      const first = res;
+      // "not yet" answers are retried, as a client would; they must end in the outcome asked for
+      for (let tries = 0; res.status === 409 && ["in_progress", "not_reserved"].includes(res.body.error) && tries < 100; tries++) {
+        await Bun.sleep(10);
+        res = await http(i, "POST", path, { token });
+      }
+      expect(res.status).toBe(200);
+      return first;
+    }
+    expect(firstAnswers.filter((a) => a.status === 410)).toEqual([]);
+    expect(firstAnswers.every((a) => a.status === 200 || a.status === 409)).toBe(true);
+    await env.expectInvariants();
+  }, 60_000);
+
   test("1,000 concurrent joins for 100 tickets give exactly 100 holds, in join order", async () => {
     const type = await env.ticketType({ capacity: 100 });
     const answers = await Promise.all(

@@ -156,6 +156,54 @@ describe("a token being served", () => {
   });
 });
 
+describe("bodies an attacker shapes", () => {
+  const raw = (path: string, bytes: Uint8Array | string, contentType = "application/json") => {
+    const body = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    return env.app.handle(new Request(`http://localhost${path}`, {
+      method: "POST", body: body as BodyInit, headers: { "content-type": contentType, "content-length": String(body.byteLength) },
+    }));
+  };
+
+  test("a deeply nested body is refused as input before validation (it used to stall the service, then 500)", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const depth = 30_000;
+    for (const [path, body] of [
+      ["/queue/join", `{"user_id":${"[".repeat(depth)}${"]".repeat(depth)},"ticket_type_id":${type}}`],
+      ["/reservation/confirm", `{"token":${"[".repeat(depth)}${"]".repeat(depth)}}`],
+    ] as const) {
+      for (const contentType of ["application/json", "text/plain"]) {
+        const res = await raw(path, body, contentType);
+        expect(res.status).toBe(400);
+        expect(["invalid_input", "invalid_json"]).toContain(((await res.json()) as any).error);
+      }
+    }
+    // nine levels is too deep, eight is fine (and then refused for its content, as usual)
+    const nested = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
+    expect(((await (await raw("/queue/join", `{"user_id":${nested(8)},"ticket_type_id":${type}}`)).json()) as any).message)
+      .toMatch(/^body: nested more than 8 levels/);
+    expect(((await (await raw("/queue/join", `{"user_id":${nested(7)},"ticket_type_id":${type}}`)).json()) as any).message)
+      .toMatch(/^user_id: /);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
+  });
+
+  test("invalid UTF-8 is refused, not turned into U+FFFD (which would make different ids one user)", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const prefix = new TextEncoder().encode(`{"user_id":"coll1`);
+    const suffix = new TextEncoder().encode(`","ticket_type_id":${type}}`);
+    for (const bad of [[0xff], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+      const body = new Uint8Array([...prefix, ...bad, ...suffix]);
+      for (const contentType of ["application/json", "text/plain"]) {
+        const res = await raw("/queue/join", body, contentType);
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as any).error).toBe("invalid_json");
+      }
+    }
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
+    // U+FFFD written as such is a user id like any other
+    expect((await raw("/queue/join", `{"user_id":"coll1\ufffd","ticket_type_id":${type}}`)).status).toBe(200);
+  });
+});
+
 describe("release after the deadline", () => {
   test("answers 410 hold_expired and leaves the stock to the cleaner, which refills it once", async () => {
     const type = await env.ticketType({ capacity: 5 });

@@ -25,7 +25,7 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   if (quantity > type.per_user_limit) {
     throw badRequest(
       "quantity_over_limit",
-      `at most ${type.per_user_limit} tickets of "${type.name}" per person (asked for ${quantity})`,
+      `at most ${type.per_user_limit} tickets of "${type.name}" per person`,
     );
   }
   if (type.status === "sold_out") throw conflict("sold_out", `"${type.name}" is sold out`);
@@ -33,7 +33,7 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   if (quantity > type.capacity) {
     throw conflict(
       "quantity_over_capacity",
-      `only ${type.capacity} tickets of "${type.name}" exist (asked for ${quantity})`,
+      `only ${type.capacity} tickets of "${type.name}" exist`,
     );
   }
 
