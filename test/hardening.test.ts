@@ -15,8 +15,6 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-const post = (path: string, body?: unknown) => env.post(path, body);
-const stockOf = (id: number) => env.stockOf(id);
 const recordOf = (token: string) => {
   const { ticketTypeId, id } = env.s.tokens.verify(token)!;
   return env.s.keys(ticketTypeId).record(id);
@@ -48,7 +46,7 @@ describe("a damaged record never stops a queue", () => {
     const statuses = await Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
     expect(statuses).toEqual(["reserved", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "reserved"]);
     expect((await statusOf(env, tokens[1]!)).message).toContain("join the queue again".replace("join", "Join"));
-    expect(await stockOf(type)).toBe(18);
+    expect(await env.stockOf(type)).toBe(18);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
     expect(await env.s.redis.hlen(env.s.keys(type).inflight)).toBe(0);
     // nothing but the two genuine holds reached PostgreSQL
@@ -60,7 +58,7 @@ describe("a damaged record never stops a queue", () => {
     await env.drain(processor);
     expect((await statusOf(env, later)).status).toBe("reserved");
     expect((await statusOf(env, again)).status).toBe("reserved");
-    expect((await post("/reservation/confirm", { token: tokens[1] })).body.error).toBe("invalid");
+    expect((await env.post("/reservation/confirm", { token: tokens[1] })).body.error).toBe("invalid");
     await env.expectInvariants();
   });
 
@@ -76,7 +74,7 @@ describe("a damaged record never stops a queue", () => {
     const type = await env.ticketType({ capacity: 10 });
     const grant = await grantHolds(env.sql, type, 1, lines, 60);
     expect(grant.rows?.map((r) => r.outcome)).toEqual(["granted", "invalid", "invalid", "invalid", "invalid", "granted"]);
-    expect(await stockOf(type)).toBe(8);
+    expect(await env.stockOf(type)).toBe(8);
   });
 });
 
@@ -85,9 +83,9 @@ describe("per_user_limit counts a person, not a hold", () => {
     const type = await env.ticketType({ capacity: 50, per_user_limit: 3 });
     const first = await join(env, "lim", type, 2);
     await env.drain();
-    expect((await post("/reservation/confirm", { token: first })).status).toBe(200);
+    expect((await env.post("/reservation/confirm", { token: first })).status).toBe(200);
 
-    const over = await post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 2 });
+    const over = await env.post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 2 });
     expect(over.status).toBe(409);
     expect(over.body.error).toBe("limit_reached");
     expect(over.body.message).toContain("1 remain");
@@ -95,8 +93,8 @@ describe("per_user_limit counts a person, not a hold", () => {
 
     const last = await join(env, "lim", type, 1);
     await env.drain();
-    expect((await post("/reservation/confirm", { token: last })).status).toBe(200);
-    const none = await post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 1 });
+    expect((await env.post("/reservation/confirm", { token: last })).status).toBe(200);
+    const none = await env.post("/queue/join", { user_id: "lim", ticket_type_id: type, quantity: 1 });
     expect(none.body).toMatchObject({ error: "limit_reached" });
     expect(none.body.message).toContain("0 remain");
     const [booked] = await env.sql`SELECT sum(quantity)::int AS n FROM bookings WHERE ticket_type_id = ${type} AND user_id = 'lim'`;
@@ -108,7 +106,7 @@ describe("per_user_limit counts a person, not a hold", () => {
     const type = await env.ticketType({ capacity: 50, per_user_limit: 2 });
     const first = await join(env, "forgot", type, 2);
     await env.drain();
-    await post("/reservation/confirm", { token: first });
+    await env.post("/reservation/confirm", { token: first });
     await env.s.redis.del(env.s.keys(type).bought); // Redis lost its data
 
     const second = await join(env, "forgot", type, 1);
@@ -116,8 +114,8 @@ describe("per_user_limit counts a person, not a hold", () => {
     await env.drain();
     expect((await statusOf(env, second)).status).toBe("limit_reached");
     expect((await statusOf(env, behind)).status).toBe("reserved");
-    expect((await post("/reservation/confirm", { token: second })).body.error).toBe("limit_reached");
-    expect(await stockOf(type)).toBe(47);
+    expect((await env.post("/reservation/confirm", { token: second })).body.error).toBe("limit_reached");
+    expect(await env.stockOf(type)).toBe(47);
     await env.expectInvariants();
   });
 });
@@ -127,12 +125,12 @@ describe("the limit and a batch that holds an already booked token", () => {
     const type = await env.ticketType({ capacity: 10, per_user_limit: 2 });
     const token = await join(env, "again", type, 2);
     await env.drain();
-    expect((await post("/reservation/confirm", { token })).status).toBe(200);
+    expect((await env.post("/reservation/confirm", { token })).status).toBe(200);
     // the same batch line granted again (a recovery raced the grant's commit)
     const [row] = await env.sql`SELECT queue_place FROM reservations WHERE token = ${token}`;
     const grant = await grantHolds(env.sql, type, 1, `${token}\tagain\t2\t${row!.queue_place}`, 60);
     expect(grant.rows?.map((r) => [r.outcome, r.prior_status])).toEqual([["prior", "confirmed"]]);
-    expect(await stockOf(type)).toBe(8);
+    expect(await env.stockOf(type)).toBe(8);
     await env.expectInvariants();
   });
 });
@@ -144,7 +142,7 @@ describe("a token being served", () => {
     const claim = await claimBatch(env.s.redis, env.s.keys(type), 10); // pending: claimed, not yet granted
     expect(claim.kind).toBe("claimed");
     for (const path of ["/reservation/confirm", "/reservation/release"]) {
-      const res = await post(path, { token });
+      const res = await env.post(path, { token });
       expect(res.status).toBe(409);
       expect(res.body.error).toBe("in_progress");
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
@@ -210,13 +208,13 @@ describe("release after the deadline", () => {
     const token = await join(env, "late", type, 2);
     await env.drain();
     await env.backdate(token); // past its deadline; the cleaner has not run
-    const res = await post("/reservation/release", { token });
+    const res = await env.post("/reservation/release", { token });
     expect(res.status).toBe(410);
     expect(res.body.error).toBe("hold_expired");
-    expect(await stockOf(type)).toBe(3);
+    expect(await env.stockOf(type)).toBe(3);
     expect((await statusOf(env, token)).status).toBe("expired");
     await env.cleaner().expireNow();
-    expect(await stockOf(type)).toBe(5);
+    expect(await env.stockOf(type)).toBe(5);
     const [row] = await env.sql`SELECT status FROM reservations WHERE token = ${token}`;
     expect(row!.status).toBe("expired");
     await env.expectInvariants();
@@ -226,7 +224,7 @@ describe("release after the deadline", () => {
 describe("join refusals that need no queue", () => {
   test("a quantity larger than the type's capacity is refused at join, not queued", async () => {
     const type = await env.ticketType({ capacity: 2, per_user_limit: 4 });
-    const res = await post("/queue/join", { user_id: "greedy", ticket_type_id: type, quantity: 3 });
+    const res = await env.post("/queue/join", { user_id: "greedy", ticket_type_id: type, quantity: 3 });
     expect(res.status).toBe(409);
     expect(res.body.error).toBe("quantity_over_capacity");
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
