@@ -33,6 +33,8 @@ export const ConfigSchema = Type.Object({
   STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
   // Browser origins allowed to call the API, comma-separated; none: no CORS headers at all.
   CORS_ORIGINS: Type.String({ pattern: `^\\s*(${ORIGIN}(\\s*,\\s*${ORIGIN})*)?\\s*$`, default: "" }),
+  // The operator's bearer token for /admin (at least 32 characters); without it /admin is off.
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   // jwt: joining needs the operator's login's JWT, whose sub is the user (README Threat model).
   JOIN_AUTH: Type.Union([Type.Literal("none"), Type.Literal("jwt")], { default: "none" }),
   JOIN_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })), // HS256
@@ -57,7 +59,7 @@ const describe = (name: string): string => {
   return "valid";
 };
 
-const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET"]);
+const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN"]);
 
 /** JWT mode needs exactly one way to check signatures; the settings mean nothing without it. */
 function checkJoinAuth(env: Env): void {

@@ -68,6 +68,11 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
   const { config, devSecretFile: secretFile } = loadServeConfig(dev);
   const log = createLogger(config.LOG_LEVEL);
   if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
+  if (dev && !config.ADMIN_TOKEN) {
+    // a throwaway admin token, printed so the developer can use the admin API; gone with the process
+    config.ADMIN_TOKEN = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    log.warn("--dev: a throwaway ADMIN_TOKEN for this run", { admin_token: config.ADMIN_TOKEN });
+  }
   const service = await startService(config, log, { demo });
 
   let stopping = false;
