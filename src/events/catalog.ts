@@ -32,6 +32,8 @@ export class Catalog {
   private snapshot: Snapshot | null = null;
   private loading: Promise<Snapshot> | null = null;
   private missReload: Promise<Snapshot> | null = null;
+  /** Bumped by invalidate(): a load that started before it does not become the snapshot. */
+  private generation = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -47,6 +49,17 @@ export class Catalog {
   async ticketType(id: number): Promise<TicketType | undefined> {
     const snapshot = await this.fresh();
     return snapshot.byId.get(id) ?? (await this.reloadForMiss(snapshot)).byId.get(id);
+  }
+
+  /**
+   * Forgets the snapshot's freshness after a change made here (the admin API): the next reader
+   * reloads, and a load already under way, which may predate the change, is not reused. The
+   * old snapshot stays as the fallback while PostgreSQL is away.
+   */
+  invalidate(): void {
+    this.generation++;
+    if (this.snapshot) this.snapshot = { ...this.snapshot, at: 0 };
+    this.loading = null;
   }
 
   /**
@@ -86,11 +99,16 @@ export class Catalog {
 
   /** One load at a time; callers arriving meanwhile share it. */
   private reload(): Promise<Snapshot> {
-    this.loading ??= during("PostgreSQL", () => this.load()).finally(() => (this.loading = null));
-    return this.loading;
+    if (this.loading) return this.loading;
+    const loading: Promise<Snapshot> = during("PostgreSQL", () => this.load()).finally(() => {
+      if (this.loading === loading) this.loading = null;
+    });
+    this.loading = loading;
+    return loading;
   }
 
   private async load(): Promise<Snapshot> {
+    const generation = this.generation;
     const [events, types] = await Promise.all([
       this.sql`
         SELECT id, name, description, venue, starts_at
@@ -119,7 +137,8 @@ export class Catalog {
       starts_at: e.starts_at ? (e.starts_at as Date).toISOString() : null,
       ticket_types: byEvent.get(e.id) ?? [],
     }));
-    this.snapshot = { at: Date.now(), events: listings, byId };
-    return this.snapshot;
+    const snapshot = { at: Date.now(), events: listings, byId };
+    if (generation === this.generation) this.snapshot = snapshot;
+    return snapshot;
   }
 }
