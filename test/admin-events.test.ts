@@ -1,6 +1,7 @@
 // The admin API for events and ticket types, against real PostgreSQL and Redis: the guard,
 // validation, capacity changes mid-sale, and a crowd while capacity moves on two instances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { seedDemo } from "../src/demo";
 import { overdueHolds, stockLedger } from "../src/invariants";
 import { createTestEnv, joinMany, statusOf, type TestEnv } from "./helpers";
 
@@ -220,6 +221,27 @@ describe("ticket types", () => {
     const states = await Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
     expect(states).toEqual(["reserved", "reserved", "reserved", "reserved", "reserved", "queued"]);
     await env.expectInvariants();
+  });
+});
+
+describe("--demo", () => {
+  test("creates its event and types through the admin functions, once, however many instances start", async () => {
+    const fresh = await createTestEnv();
+    try {
+      const created = await Promise.all([seedDemo(fresh.sql), seedDemo(fresh.sql), seedDemo(fresh.sql)]);
+      expect(created.filter(Boolean)).toHaveLength(1);
+      expect(await seedDemo(fresh.sql)).toBe(false);
+      const events = (await fresh.call("GET", "/events")).body;
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ name: "Demo Night", venue: "The Demo Hall", starts_at: expect.any(String) });
+      expect(events[0].ticket_types.map((t: any) => [t.name, t.price, t.capacity, t.stock, t.per_user_limit])).toEqual([
+        ["General Admission", 45, 500, 500, 4],
+        ["Front Row", 120, 20, 20, 2],
+        ["VIP Lounge", 300, 5, 5, 1],
+      ]);
+    } finally {
+      await fresh.close();
+    }
   });
 });
 
