@@ -208,6 +208,56 @@ describe("ticket types", () => {
     await env.expectInvariants();
   });
 
+  test("after a raise on one instance, another stops saying sold out within a tenth of a second", async () => {
+    const { createApp } = await import("../src/app");
+    const { closeServices, createServices } = await import("../src/services");
+    const { quietLog } = await import("./helpers");
+    const otherServices = createServices(env.config, quietLog);
+    await otherServices.redis.connect();
+    const other = createApp(otherServices);
+    const joinOther = async (user: string, ticketTypeId: number) => {
+      const res = await other.handle(new Request("http://test/queue/join", {
+        method: "POST", body: JSON.stringify({ user_id: user, ticket_type_id: ticketTypeId }),
+      }));
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    try {
+      const event = await newEvent();
+      const type = await newType(event.id, { name: "Gone", price: 5, capacity: 0 });
+      const first = await joinOther("o1", type.id);
+      expect([first.status, first.body.error]).toEqual([409, "sold_out"]);
+      expect((await admin("PATCH", `/ticket-types/${type.id}`, { capacity: 3 })).status).toBe(200);
+      await Bun.sleep(150); // well inside the other instance's one-second catalog
+      expect((await joinOther("o2", type.id)).status).toBe(200);
+    } finally {
+      await closeServices(otherServices);
+    }
+  });
+
+  test("a flood of joins for a sold-out type costs PostgreSQL about ten catalog loads a second", async () => {
+    const { Catalog } = await import("../src/events/catalog");
+    const event = await newEvent();
+    const type = await newType(event.id, { name: "None", price: 5, capacity: 0 });
+    let queries = 0;
+    const counting = new Proxy(env.sql, {
+      apply: (target, self, args) => {
+        queries++;
+        return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, self, args);
+      },
+    }) as typeof env.sql;
+    const catalog = new Catalog(counting);
+    await catalog.events();
+    const loaded = queries;
+    const started = Date.now();
+    while (Date.now() - started < 500) {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => catalog.ticketType(type.id)));
+      expect(answers.every((t) => t?.status === "sold_out")).toBe(true);
+      await Bun.sleep(5);
+    }
+    const windows = Math.ceil((Date.now() - started) / 100) + 1;
+    expect((queries - loaded) / 2).toBeLessThanOrEqual(windows);
+  });
+
   test("a raise serves the people waiting for stock", async () => {
     const event = await newEvent();
     const type = await newType(event.id, { name: "Few", price: 5, capacity: 2, per_user_limit: 1 });

@@ -27,6 +27,12 @@ type Snapshot = { at: number; events: EventListing[]; byId: Map<number, TicketTy
 
 /** The shortest time between two reloads for unknown ticket type ids. */
 const MISS_RELOAD_MS = 100;
+/**
+ * How old a snapshot's "sold out" may be and still be told to a joiner. Past it the answer
+ * waits for a reload (shared by every reader meanwhile): a flood of joins for a sold-out type
+ * costs PostgreSQL about ten catalog reads a second.
+ */
+const SOLD_OUT_TRUST_MS = 100;
 
 export class Catalog {
   private snapshot: Snapshot | null = null;
@@ -45,10 +51,22 @@ export class Catalog {
     return (await this.fresh()).events;
   }
 
-  /** A ticket type by id; an id not seen yet triggers a reload, so new types show up at once. */
+  /**
+   * A ticket type by id; an id not seen yet triggers a reload, so new types show up at once.
+   * "Sold out" is trusted for SOLD_OUT_TRUST_MS only: whoever hears it goes away, and an
+   * operator may have raised the capacity meanwhile on another instance (the one that made
+   * the change has invalidated its own snapshot already).
+   */
   async ticketType(id: number): Promise<TicketType | undefined> {
     const snapshot = await this.fresh();
-    return snapshot.byId.get(id) ?? (await this.reloadForMiss(snapshot)).byId.get(id);
+    const type = snapshot.byId.get(id);
+    if (!type) return (await this.reloadForMiss(snapshot)).byId.get(id);
+    if (type.status !== "sold_out" || Date.now() - snapshot.at <= SOLD_OUT_TRUST_MS) return type;
+    try {
+      return (await this.reload()).byId.get(id) ?? type;
+    } catch {
+      return type; // stale beats nothing while PostgreSQL is away
+    }
   }
 
   /**
