@@ -82,6 +82,12 @@ describe("events", () => {
       [{ name: "   " }, "name"],
       [{ name: 5 }, "name"],
       [{ name: "x".repeat(201) }, "name"],
+      [{ name: "nul\u0000" }, "name"],
+      [{ name: "two\nlines" }, "name"],
+      [{ name: "half \ud800 a pair" }, "name"],
+      [{ name: "ok", venue: "\udfff" }, "venue"],
+      [{ name: "ok", description: "nul\u0000" }, "description"],
+      [{ name: "ok", venue: "bell\u0007" }, "venue"],
       [{ name: "ok", description: "d".repeat(2001) }, "description"],
       [{ name: "ok", venue: ["v"] }, "venue"],
       [{ name: "ok", venue: "v".repeat(201) }, "venue"],
@@ -100,6 +106,8 @@ describe("events", () => {
       const res = await admin("POST", "/events", body);
       expect(res.status).toBe(400);
     }
+    const lines = await admin("POST", "/events", { name: "ok", description: "line 1\n\tline 2\r\n" });
+    expect(lines.status).toBe(201);
     const extra = await admin("POST", "/events", { name: "ok", paused: true });
     expect([extra.status, extra.body.message]).toEqual([400, "body: expected a JSON object {name, description?, venue?, starts_at?} and nothing else"]);
     const event = await newEvent();
@@ -163,7 +171,7 @@ describe("ticket types", () => {
       expect(res.status).toBe(400);
     }
     const type = await newType(event.id);
-    for (const body of [{}, { capacity: -5 }, { price: 0.005 }, { paused: true }, { per_user_limit: null }]) {
+    for (const body of [{}, { capacity: -5 }, { price: 0.005 }, { paused: true }, { per_user_limit: null }, { name: "\u0000" }, { name: " " }]) {
       const res = await admin("PATCH", `/ticket-types/${type.id}`, body);
       expect([res.status, res.body.error]).toEqual([400, "invalid_input"]);
     }

@@ -18,10 +18,16 @@ export type Db = Sql | postgres.TransactionSql<{}>;
 // its field (app.ts), so nothing a client sends is echoed.
 const MAX_PRICE = 10_000_000;
 const MAX_CAPACITY = 10_000_000;
+// PostgreSQL's text cannot hold U+0000; names and venues are one line, descriptions may have lines
+const ONE_LINE = "^[^\\u0000-\\u001f\\u007f]*$";
+const LINES = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
 const fields = {
-  name: Type.String({ minLength: 1, maxLength: 200, pattern: "\\S", description: "expected a text of 1 to 200 characters, not only spaces" }),
-  description: Type.String({ maxLength: 2000, description: "expected a text of at most 2000 characters" }),
-  venue: Type.String({ maxLength: 200, description: "expected a text of at most 200 characters" }),
+  name: Type.String({
+    minLength: 1, maxLength: 200, pattern: ONE_LINE,
+    description: "expected a text of 1 to 200 characters, not only spaces, without control characters",
+  }),
+  description: Type.String({ maxLength: 2000, pattern: LINES, description: "expected a text of at most 2000 characters, without control characters but line breaks and tabs" }),
+  venue: Type.String({ maxLength: 200, pattern: ONE_LINE, description: "expected a text of at most 200 characters, without control characters" }),
   starts_at: Type.Union(
     [
       Type.String({
@@ -69,8 +75,13 @@ export type AdminTicketType = {
 
 const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
 
-/** What the schemas cannot say: cents at most, and a date-time that exists (no 2026-02-30). */
-function checkValues(input: { price?: number; starts_at?: string | null }): void {
+/** What the schemas cannot say: a name not blank, texts well formed, cents at most, a date-time that exists (no 2026-02-30). */
+function checkValues(input: { name?: string; description?: string; venue?: string; price?: number; starts_at?: string | null }): void {
+  if (input.name !== undefined && input.name.trim() === "") throw badRequest("invalid_input", `name: ${fields.name.description}`);
+  // a lone surrogate ("\ud800" in JSON) would be stored as U+FFFD: refused, not changed
+  for (const key of ["name", "description", "venue"] as const) {
+    if (input[key] !== undefined && !input[key].isWellFormed()) throw badRequest("invalid_input", `${key}: ${fields[key].description}`);
+  }
   if (input.price !== undefined && Math.abs(Math.round(input.price * 100) - input.price * 100) > 1e-6) {
     throw badRequest("invalid_input", `price: ${fields.price.description}`);
   }
