@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import { allowedMethods } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
 import { corsOrigins } from "./config";
+import { adminEventRoutes } from "./admin/events";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { queueRoutes } from "./queue/routes";
@@ -32,7 +33,8 @@ export function createApp(s: Services) {
     .get("/health", () => ({ status: "ok" }))
     .use(eventRoutes(s))
     .use(queueRoutes(s))
-    .use(reservationRoutes(s));
+    .use(reservationRoutes(s))
+    .use(adminEventRoutes(s));
   routes.push(...app.routes);
   return app;
 }

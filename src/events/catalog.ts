@@ -27,11 +27,19 @@ type Snapshot = { at: number; events: EventListing[]; byId: Map<number, TicketTy
 
 /** The shortest time between two reloads for unknown ticket type ids. */
 const MISS_RELOAD_MS = 100;
+/**
+ * How old a snapshot's "sold out" may be and still be told to a joiner. Past it the answer
+ * waits for a reload (shared by every reader meanwhile): a flood of joins for a sold-out type
+ * costs PostgreSQL about ten catalog reads a second.
+ */
+const SOLD_OUT_TRUST_MS = 100;
 
 export class Catalog {
   private snapshot: Snapshot | null = null;
   private loading: Promise<Snapshot> | null = null;
   private missReload: Promise<Snapshot> | null = null;
+  /** Bumped by invalidate(): a load that started before it does not become the snapshot. */
+  private generation = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -43,10 +51,33 @@ export class Catalog {
     return (await this.fresh()).events;
   }
 
-  /** A ticket type by id; an id not seen yet triggers a reload, so new types show up at once. */
+  /**
+   * A ticket type by id; an id not seen yet triggers a reload, so new types show up at once.
+   * "Sold out" is trusted for SOLD_OUT_TRUST_MS only: whoever hears it goes away, and an
+   * operator may have raised the capacity meanwhile on another instance (the one that made
+   * the change has invalidated its own snapshot already).
+   */
   async ticketType(id: number): Promise<TicketType | undefined> {
     const snapshot = await this.fresh();
-    return snapshot.byId.get(id) ?? (await this.reloadForMiss(snapshot)).byId.get(id);
+    const type = snapshot.byId.get(id);
+    if (!type) return (await this.reloadForMiss(snapshot)).byId.get(id);
+    if (type.status !== "sold_out" || Date.now() - snapshot.at <= SOLD_OUT_TRUST_MS) return type;
+    try {
+      return (await this.reload()).byId.get(id) ?? type;
+    } catch {
+      return type; // stale beats nothing while PostgreSQL is away
+    }
+  }
+
+  /**
+   * Forgets the snapshot's freshness after a change made here (the admin API): the next reader
+   * reloads, and a load already under way, which may predate the change, is not reused. The
+   * old snapshot stays as the fallback while PostgreSQL is away.
+   */
+  invalidate(): void {
+    this.generation++;
+    if (this.snapshot) this.snapshot = { ...this.snapshot, at: 0 };
+    this.loading = null;
   }
 
   /**
@@ -86,11 +117,16 @@ export class Catalog {
 
   /** One load at a time; callers arriving meanwhile share it. */
   private reload(): Promise<Snapshot> {
-    this.loading ??= during("PostgreSQL", () => this.load()).finally(() => (this.loading = null));
-    return this.loading;
+    if (this.loading) return this.loading;
+    const loading: Promise<Snapshot> = during("PostgreSQL", () => this.load()).finally(() => {
+      if (this.loading === loading) this.loading = null;
+    });
+    this.loading = loading;
+    return loading;
   }
 
   private async load(): Promise<Snapshot> {
+    const generation = this.generation;
     const [events, types] = await Promise.all([
       this.sql`
         SELECT id, name, description, venue, starts_at
@@ -119,7 +155,8 @@ export class Catalog {
       starts_at: e.starts_at ? (e.starts_at as Date).toISOString() : null,
       ticket_types: byEvent.get(e.id) ?? [],
     }));
-    this.snapshot = { at: Date.now(), events: listings, byId };
-    return this.snapshot;
+    const snapshot = { at: Date.now(), events: listings, byId };
+    if (generation === this.generation) this.snapshot = snapshot;
+    return snapshot;
   }
 }

@@ -1,0 +1,264 @@
+// The operator's events and ticket types: create them and change them, also mid-sale. The
+// plain functions below are what the routes and `--demo` (src/demo.ts) both call.
+//
+// A capacity change moves the stock by the same amount, in one transaction under the ticket
+// type's row lock (taken first, as the grant takes it), so capacity = stock + held + confirmed
+// (I2) holds at every moment. Capacity never drops below what is held and confirmed.
+import { Type, type Static } from "@sinclair/typebox";
+import type postgres from "postgres";
+import type { Sql } from "../db";
+import { AppError, badRequest, during, notFound } from "../errors";
+import type { Services } from "../services";
+import { adminScope } from "./auth";
+
+/** A connection or a transaction: the demo creates its event and types in one. */
+export type Db = Sql | postgres.TransactionSql<{}>;
+
+// TypeBox's own types, strict (no "5" for 5). Each description is what a refusal says about
+// its field (app.ts), so nothing a client sends is echoed.
+const MAX_PRICE = 10_000_000;
+const MAX_CAPACITY = 10_000_000;
+// PostgreSQL's text cannot hold U+0000; names and venues are one line, descriptions may have lines
+const ONE_LINE = "^[^\\u0000-\\u001f\\u007f]*$";
+const LINES = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
+const fields = {
+  name: Type.String({
+    minLength: 1, maxLength: 200, pattern: ONE_LINE,
+    description: "expected a text of 1 to 200 characters, not only spaces, without control characters",
+  }),
+  description: Type.String({ maxLength: 2000, pattern: LINES, description: "expected a text of at most 2000 characters, without control characters but line breaks and tabs" }),
+  venue: Type.String({ maxLength: 200, pattern: ONE_LINE, description: "expected a text of at most 200 characters, without control characters" }),
+  starts_at: Type.Union(
+    [
+      Type.String({
+        maxLength: 40,
+        pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$",
+      }),
+      Type.Null(),
+    ],
+    { description: "expected an ISO 8601 date-time with a time zone (years 1900 to 9999), e.g. 2026-12-31T20:00:00Z, or null" },
+  ),
+  price: Type.Number({ minimum: 0, maximum: MAX_PRICE, description: "expected a number from 0 to 10000000 with at most 2 decimals" }),
+  capacity: Type.Integer({ minimum: 0, maximum: MAX_CAPACITY, description: "expected a whole number from 0 to 10000000" }),
+  per_user_limit: Type.Integer({ minimum: 1, maximum: 1000, description: "expected a whole number from 1 to 1000" }),
+};
+const strict = { additionalProperties: false } as const;
+
+export const CreateEventBody = Type.Object(
+  { name: fields.name, description: Type.Optional(fields.description), venue: Type.Optional(fields.venue), starts_at: Type.Optional(fields.starts_at) },
+  { ...strict, description: "expected a JSON object {name, description?, venue?, starts_at?} and nothing else" },
+);
+export const UpdateEventBody = Type.Partial(CreateEventBody, {
+  ...strict,
+  minProperties: 1,
+  description: "expected a JSON object with at least one of {name, description, venue, starts_at} and nothing else",
+});
+export const CreateTicketTypeBody = Type.Object(
+  { name: fields.name, price: fields.price, capacity: fields.capacity, per_user_limit: Type.Optional(fields.per_user_limit) },
+  { ...strict, description: "expected a JSON object {name, price, capacity, per_user_limit?} and nothing else" },
+);
+export const UpdateTicketTypeBody = Type.Partial(CreateTicketTypeBody, {
+  ...strict,
+  minProperties: 1,
+  description: "expected a JSON object with at least one of {name, price, capacity, per_user_limit} and nothing else",
+});
+
+export type EventInput = Static<typeof CreateEventBody>;
+export type EventPatch = Static<typeof UpdateEventBody>;
+export type TicketTypeInput = Static<typeof CreateTicketTypeBody>;
+export type TicketTypePatch = Static<typeof UpdateTicketTypeBody>;
+
+export type AdminEvent = { id: number; name: string; description: string; venue: string; starts_at: string | null };
+export type AdminTicketType = {
+  id: number; event_id: number; name: string; price: number; capacity: number; stock: number; per_user_limit: number;
+};
+
+const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
+
+/** What the schemas cannot say: a name not blank, texts well formed, cents at most, a date-time that exists (no 2026-02-30). */
+function checkValues(input: { name?: string; description?: string; venue?: string; price?: number; starts_at?: string | null }): void {
+  if (input.name !== undefined && input.name.trim() === "") throw badRequest("invalid_input", `name: ${fields.name.description}`);
+  // a lone surrogate ("\ud800" in JSON) would be stored as U+FFFD: refused, not changed
+  for (const key of ["name", "description", "venue"] as const) {
+    if (input[key] !== undefined && !input[key].isWellFormed()) throw badRequest("invalid_input", `${key}: ${fields[key].description}`);
+  }
+  if (input.price !== undefined && Math.abs(Math.round(input.price * 100) - input.price * 100) > 1e-6) {
+    throw badRequest("invalid_input", `price: ${fields.price.description}`);
+  }
+  if (typeof input.starts_at === "string" && !validDateTime(input.starts_at)) {
+    throw badRequest("invalid_input", `starts_at: ${fields.starts_at.description}`);
+  }
+}
+
+function validDateTime(text: string): boolean {
+  const [, y, m, d, hh, mm, zone] = text.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/) ?? [];
+  const at = new Date(text);
+  if (!zone || Number.isNaN(at.getTime()) || Number(y) < 1900) return false;
+  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  if (Number(zone.slice(4, 6) || 0) >= 60 || Math.abs(offsetMinutes) > 18 * 60) return false;
+  // Date rolls 2026-02-30 over to March 2: the date and time written must be the ones parsed
+  const local = new Date(at.getTime() + offsetMinutes * 60_000);
+  return local.getUTCFullYear() === Number(y) && local.getUTCMonth() + 1 === Number(m) && local.getUTCDate() === Number(d)
+    && local.getUTCHours() === Number(hh) && local.getUTCMinutes() === Number(mm);
+}
+
+/** A path id: a whole number PostgreSQL's integer can hold, or nothing (every other text is unknown). */
+function pathId(text: string): number | null {
+  if (!/^[1-9][0-9]{0,9}$/.test(text)) return null;
+  const id = Number(text);
+  return id <= 2147483647 ? id : null;
+}
+
+// (a path that is no id at all is not repeated back: nothing a client sends is echoed)
+const unknownEvent = (id: number | null) => notFound("unknown_event", id === null ? "no such event" : `event ${id} does not exist`);
+const unknownTicketType = (id: number | null) =>
+  notFound("unknown_ticket_type", id === null ? "no such ticket type" : `ticket type ${id} does not exist`);
+
+const eventOf = (row: any): AdminEvent => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  venue: row.venue,
+  starts_at: row.starts_at ? (row.starts_at as Date).toISOString() : null,
+});
+
+export async function createEvent(sql: Db, input: EventInput): Promise<AdminEvent> {
+  checkValues(input);
+  const [row] = await sql`
+    INSERT INTO events (name, description, venue, starts_at)
+    VALUES (${input.name}, ${input.description ?? ""}, ${input.venue ?? ""}, ${input.starts_at ?? null})
+    RETURNING id, name, description, venue, starts_at`;
+  return eventOf(row);
+}
+
+/** Changes the fields given; throws 404 unknown_event. */
+export async function updateEvent(sql: Db, id: number, patch: EventPatch): Promise<AdminEvent> {
+  checkValues(patch);
+  const has = (k: keyof EventPatch) => patch[k] !== undefined;
+  const [row] = await sql`
+    UPDATE events SET
+      name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
+      description = CASE WHEN ${has("description")} THEN ${patch.description ?? null}::text ELSE description END,
+      venue = CASE WHEN ${has("venue")} THEN ${patch.venue ?? null}::text ELSE venue END,
+      starts_at = CASE WHEN ${has("starts_at")} THEN ${patch.starts_at ?? null}::timestamptz ELSE starts_at END
+    WHERE id = ${id}
+    RETURNING id, name, description, venue, starts_at`;
+  if (!row) throw unknownEvent(id);
+  return eventOf(row);
+}
+
+const TYPE_COLUMNS = "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit";
+const typeOf = (row: any): AdminTicketType => ({
+  id: row.id, event_id: row.event_id, name: row.name, price: row.price,
+  capacity: row.capacity, stock: row.stock, per_user_limit: row.per_user_limit,
+});
+
+/** A ticket type on sale at once, its whole capacity in stock; throws 404 unknown_event. */
+export async function createTicketType(sql: Db, eventId: number, input: TicketTypeInput): Promise<AdminTicketType> {
+  checkValues(input);
+  const [row] = await sql`
+    INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit)
+    SELECT id, ${input.name}, ${input.price}, ${input.capacity}, ${input.capacity},
+           ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}
+    FROM events WHERE id = ${eventId}
+    RETURNING ${sql.unsafe(TYPE_COLUMNS)}`;
+  if (!row) throw unknownEvent(eventId);
+  return typeOf(row);
+}
+
+/**
+ * Changes the fields given. A new capacity moves the stock by the same delta, under the row
+ * lock; below what is held and confirmed it is refused (409 capacity_below_sold) and nothing
+ * changes. Throws 404 unknown_ticket_type.
+ */
+export async function updateTicketType(sql: Sql, id: number, patch: TicketTypePatch): Promise<AdminTicketType> {
+  checkValues(patch);
+  return sql.begin(async (tx) => {
+    // the row lock first, in a statement of its own (as the grant): nothing takes or returns
+    // stock, nor ends or makes a hold, until this commits
+    const [locked] = await tx`SELECT capacity, stock FROM ticket_types WHERE id = ${id} FOR UPDATE`;
+    if (!locked) throw unknownTicketType(id);
+    let delta = 0;
+    if (patch.capacity !== undefined) {
+      const [{ sold }] = (await tx`
+        SELECT coalesce(sum(quantity), 0)::int AS sold FROM reservations
+        WHERE ticket_type_id = ${id} AND status IN ('held', 'confirmed')`) as unknown as [{ sold: number }];
+      delta = patch.capacity - locked.capacity;
+      if (patch.capacity < sold || locked.stock + delta < 0) {
+        throw new AppError(409, "capacity_below_sold", `capacity cannot go below the ${sold} tickets held and confirmed`, {}, { sold });
+      }
+    }
+    const has = (k: keyof TicketTypePatch) => patch[k] !== undefined;
+    const [row] = await tx`
+      UPDATE ticket_types SET
+        name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
+        price = CASE WHEN ${has("price")} THEN ${patch.price ?? null}::numeric ELSE price END,
+        capacity = capacity + ${delta}::int,
+        stock = stock + ${delta}::int,
+        per_user_limit = CASE WHEN ${has("per_user_limit")} THEN ${patch.per_user_limit ?? null}::int ELSE per_user_limit END
+      WHERE id = ${id}
+      RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
+    return typeOf(row);
+  }) as Promise<AdminTicketType>;
+}
+
+/**
+ * A route's transform hook, run before validation: a field the schema does not name is refused
+ * (Elysia would drop it quietly, and a client sending `paused` would believe the sale paused).
+ */
+function onlyKnownFields(schema: { properties: Record<string, unknown>; description?: string }) {
+  return ({ body }: { body: unknown }) => {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return; // validation says so
+    if (Object.keys(body).some((k) => !Object.hasOwn(schema.properties, k))) {
+      throw badRequest("invalid_input", `body: ${schema.description}`);
+    }
+  };
+}
+
+export const adminEventRoutes = (s: Services) => {
+  // after a change, this instance's catalog shows it at once (the others within a second)
+  const changed = <T>(result: T): T => {
+    s.catalog.invalidate();
+    return result;
+  };
+  const db = <T>(step: () => Promise<T>) => during("PostgreSQL", step).then(changed);
+  return adminScope(s)
+    .post(
+      "/events",
+      async ({ body, set }) => {
+        const event = await db(() => createEvent(s.sql, body));
+        set.status = 201;
+        return event;
+      },
+      { body: CreateEventBody, transform: onlyKnownFields(CreateEventBody) },
+    )
+    .patch(
+      "/events/:id",
+      ({ body, params }) => {
+        const id = pathId(params.id);
+        if (id === null) throw unknownEvent(null);
+        return db(() => updateEvent(s.sql, id, body));
+      },
+      { body: UpdateEventBody, transform: onlyKnownFields(UpdateEventBody) },
+    )
+    .post(
+      "/events/:id/ticket-types",
+      async ({ body, params, set }) => {
+        const id = pathId(params.id);
+        if (id === null) throw unknownEvent(null);
+        const type = await db(() => createTicketType(s.sql, id, body));
+        set.status = 201;
+        return type;
+      },
+      { body: CreateTicketTypeBody, transform: onlyKnownFields(CreateTicketTypeBody) },
+    )
+    .patch(
+      "/ticket-types/:id",
+      ({ body, params }) => {
+        const id = pathId(params.id);
+        if (id === null) throw unknownTicketType(null);
+        return db(() => updateTicketType(s.sql, id, body));
+      },
+      { body: UpdateTicketTypeBody, transform: onlyKnownFields(UpdateTicketTypeBody) },
+    );
+};
