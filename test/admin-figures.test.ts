@@ -261,6 +261,21 @@ describe("GET /admin/events/:id/bookings", () => {
   });
 });
 
+describe("without ADMIN_TOKEN configured", () => {
+  test("both routes are off: 403 admin_disabled, whatever is sent", async () => {
+    const off = await createTestEnv();
+    try {
+      for (const path of ["/admin/ticket-types/1", "/admin/events/1/bookings?format=csv"]) {
+        const res = await off.call("GET", path, undefined, AUTH);
+        expect(res.status).toBe(403);
+        expect(res.body.error).toBe("admin_disabled");
+      }
+    } finally {
+      await off.close();
+    }
+  });
+});
+
 describe("while Redis is down", () => {
   test("the figures answer PostgreSQL's, the Redis ones null", async () => {
     const down = await createTestEnv({ ADMIN_TOKEN });

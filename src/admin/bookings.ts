@@ -8,15 +8,10 @@ import type { Sql } from "../db";
 import { badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
-import { idOf } from "./figures";
+import { IdParams, idOf } from "./figures";
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
-
-const BookingsParams = Type.Object(
-  { id: Type.String({ pattern: "^[1-9][0-9]{0,9}$", description: "expected a whole number from 1 to 2147483647" }) },
-  { description: "expected an id" },
-);
 
 const BookingsQuery = Type.Object(
   {
@@ -77,7 +72,7 @@ export const adminBookingsRoutes = (s: Services) =>
       }
       return toCsv(page.bookings);
     },
-    { params: BookingsParams, query: BookingsQuery },
+    { params: IdParams, query: BookingsQuery },
   );
 
 /** One page after booking id `after`, and whether more follow; null when the event does not exist. */
