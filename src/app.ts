@@ -1,6 +1,8 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
+import { adminBookingsRoutes } from "./admin/bookings";
+import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
 import { corsOrigins } from "./config";
@@ -34,7 +36,9 @@ export function createApp(s: Services) {
     .use(eventRoutes(s))
     .use(queueRoutes(s))
     .use(reservationRoutes(s))
-    .use(adminEventRoutes(s));
+    .use(adminEventRoutes(s))
+    .use(adminFiguresRoutes(s))
+    .use(adminBookingsRoutes(s));
   routes.push(...app.routes);
   return app;
 }

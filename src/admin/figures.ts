@@ -1,0 +1,126 @@
+// GET /admin/ticket-types/:id: a ticket type's live figures for the operator. PostgreSQL's
+// (stock and tickets by hold status) come from one statement; Redis's (the queue) from two
+// round trips. While Redis is unreachable the answer still comes, with PostgreSQL's figures
+// and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
+// holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
+import { Type } from "@sinclair/typebox";
+import type { Sql } from "../db";
+import { during, notFound, Unavailable } from "../errors";
+import type { Keys, RedisClient } from "../redis";
+import type { Services } from "../services";
+import { adminScope } from "./auth";
+
+/** How far from the head the oldest waiting place is looked for, past places given back. */
+export const HEAD_SCAN = 50;
+
+export const IdParams = Type.Object(
+  { id: Type.String({ pattern: "^[1-9][0-9]{0,9}$", description: "expected a whole number from 1 to 2147483647" }) },
+  { description: "expected an id" },
+);
+
+/** A path id as a number, or null past PostgreSQL's integer (the pattern allows ten digits). */
+export const idOf = (text: string): number | null => {
+  const id = Number(text);
+  return id <= 2147483647 ? id : null;
+};
+
+export type PostgresFigures = {
+  id: number;
+  event_id: number;
+  name: string;
+  capacity: number;
+  stock: number;
+  held: number;
+  confirmed: number;
+  expired: number;
+  released: number;
+  next_hold_deadline: string | null;
+};
+
+export type RedisFigures = {
+  people_queued: number | null;
+  batches_in_flight: number | null;
+  serving_rate: number | null;
+  oldest_waiting_place: number | null;
+};
+
+export const adminFiguresRoutes = (s: Services) =>
+  adminScope(s).get(
+    "/ticket-types/:id",
+    async ({ params }) => {
+      const id = idOf(params.id);
+      const pg = id === null ? null : await during("PostgreSQL", () => postgresFigures(s.sql, id));
+      if (!pg) throw notFound("unknown_ticket_type", "no ticket type has this id");
+      let redis: RedisFigures | null = null;
+      try {
+        redis = await during("Redis", () => redisFigures(s.redis, s.keys(pg.id)));
+      } catch (err) {
+        if (!(err instanceof Unavailable)) throw err;
+      }
+      const { next_hold_deadline, ...rest } = pg;
+      return {
+        ...rest,
+        ...(redis ?? { people_queued: null, batches_in_flight: null, serving_rate: null, oldest_waiting_place: null }),
+        next_hold_deadline,
+        redis: redis ? "ok" : "unavailable",
+      };
+    },
+    { params: IdParams },
+  );
+
+/** The type's row and its tickets by hold status (sums of quantities), in one statement. */
+export async function postgresFigures(sql: Sql, id: number): Promise<PostgresFigures | null> {
+  const [row] = await sql<(Omit<PostgresFigures, "next_hold_deadline"> & { next_hold_deadline: Date | null })[]>`
+    SELECT t.id, t.event_id, t.name, t.capacity, t.stock,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'held'), 0)::int8      AS held,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'confirmed'), 0)::int8 AS confirmed,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'expired'), 0)::int8   AS expired,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'released'), 0)::int8  AS released,
+           min(r.expires_at) FILTER (WHERE r.status = 'held')                       AS next_hold_deadline
+    FROM ticket_types t
+    LEFT JOIN reservations r ON r.ticket_type_id = t.id
+    WHERE t.id = ${id}
+    GROUP BY t.id`;
+  if (!row) return null;
+  return { ...row, next_hold_deadline: row.next_hold_deadline?.toISOString() ?? null };
+}
+
+/**
+ * The queue's figures. people_queued is the list's length: the entries the processor has yet
+ * to reach, which includes people who gave their place back (leave-1.lua leaves the entry,
+ * the processor drops it on reaching it), so it is an upper bound; seq - served would count
+ * those too, and the batches in flight besides. The oldest waiting place is that of the first
+ * entry from the head still queued, looked for among the first HEAD_SCAN (null past them).
+ */
+export async function redisFigures(redis: RedisClient, k: Keys): Promise<RedisFigures> {
+  const replies = await redis
+    .multi()
+    .llen(k.queue)
+    .hlen(k.inflight)
+    .hget(k.meta, "rate")
+    .lrange(k.queue, 0, HEAD_SCAN - 1)
+    .exec();
+  const [length, inflight, rate, head] = (replies ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  }) as [number, number, string | null, string[]];
+  let oldest: number | null = null;
+  if (head.length > 0) {
+    const pipeline = redis.pipeline();
+    for (const id of head) pipeline.hmget(k.record(id), "state", "place");
+    for (const [err, value] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      const [state, place] = value as [string | null, string | null];
+      if (state === "queued" && place) {
+        oldest = Number(place);
+        break;
+      }
+    }
+  }
+  return {
+    people_queued: length,
+    batches_in_flight: inflight,
+    serving_rate: rate === null || rate === "" ? null : Number(rate),
+    oldest_waiting_place: oldest,
+  };
+}
