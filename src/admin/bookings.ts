@@ -8,7 +8,7 @@ import type { Sql } from "../db";
 import { badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
-import { IdParams, idOf } from "./figures";
+import { IdParams, pathId } from "./ids";
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
@@ -51,7 +51,7 @@ export const adminBookingsRoutes = (s: Services) =>
     async ({ params, query, set }) => {
       const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
       if (limit > MAX_LIMIT) throw badRequest("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
-      const eventId = idOf(params.id);
+      const eventId = pathId(params.id);
       let after = 0;
       if (eventId !== null && query.cursor !== undefined) {
         const decoded = cursor.decode(eventId, query.cursor);

@@ -10,6 +10,7 @@ import type { Sql } from "../db";
 import { AppError, badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
+import { pathId } from "./ids";
 
 /** A connection or a transaction: the demo creates its event and types in one. */
 export type Db = Sql | postgres.TransactionSql<{}>;
@@ -100,13 +101,6 @@ function validDateTime(text: string): boolean {
   const local = new Date(at.getTime() + offsetMinutes * 60_000);
   return local.getUTCFullYear() === Number(y) && local.getUTCMonth() + 1 === Number(m) && local.getUTCDate() === Number(d)
     && local.getUTCHours() === Number(hh) && local.getUTCMinutes() === Number(mm);
-}
-
-/** A path id: a whole number PostgreSQL's integer can hold, or nothing (every other text is unknown). */
-function pathId(text: string): number | null {
-  if (!/^[1-9][0-9]{0,9}$/.test(text)) return null;
-  const id = Number(text);
-  return id <= 2147483647 ? id : null;
 }
 
 // (a path that is no id at all is not repeated back: nothing a client sends is echoed)

@@ -3,26 +3,15 @@
 // round trips. While Redis is unreachable the answer still comes, with PostgreSQL's figures
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
-import { Type } from "@sinclair/typebox";
 import type { Sql } from "../db";
 import { during, notFound, Unavailable } from "../errors";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
+import { IdParams, pathId } from "./ids";
 
 /** How far from the head the oldest waiting place is looked for, past places given back. */
 export const HEAD_SCAN = 50;
-
-export const IdParams = Type.Object(
-  { id: Type.String({ pattern: "^[1-9][0-9]{0,9}$", description: "expected a whole number from 1 to 2147483647" }) },
-  { description: "expected an id" },
-);
-
-/** A path id as a number, or null past PostgreSQL's integer (the pattern allows ten digits). */
-export const idOf = (text: string): number | null => {
-  const id = Number(text);
-  return id <= 2147483647 ? id : null;
-};
 
 export type PostgresFigures = {
   id: number;
@@ -48,7 +37,7 @@ export const adminFiguresRoutes = (s: Services) =>
   adminScope(s).get(
     "/ticket-types/:id",
     async ({ params }) => {
-      const id = idOf(params.id);
+      const id = pathId(params.id);
       const pg = id === null ? null : await during("PostgreSQL", () => postgresFigures(s.sql, id));
       if (!pg) throw notFound("unknown_ticket_type", "no ticket type has this id");
       let redis: RedisFigures | null = null;
