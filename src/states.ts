@@ -6,6 +6,7 @@
 // checks the Lua scripts against this module. ARCHITECTURE.md draws the diagram.
 
 export const TOKEN_STATES = [
+  "waiting_for_sale", // in the pre-queue of a sale that has not started (join-3.lua); no place yet
   "queued", //        in the queue, waiting for its turn (record state; join-3.lua writes it)
   "pending", //       being served: claimed in a batch, the grant not yet settled (claim-3.lua)
   "reserved", //      holds tickets until its deadline. Never written to a record: the record
@@ -23,10 +24,10 @@ export const TOKEN_STATES = [
 export type TokenState = (typeof TOKEN_STATES)[number];
 
 /** A place that still counts as the user's one place (I4): a rejoin finds it. */
-export const LIVE_STATES: readonly TokenState[] = ["queued", "pending", "reserved"];
+export const LIVE_STATES: readonly TokenState[] = ["waiting_for_sale", "queued", "pending", "reserved"];
 
 /** What a batch's settle may decide for one person: everything but the transient and the unknowable. */
-export type SettledState = Exclude<TokenState, "pending" | "lost">;
+export type SettledState = Exclude<TokenState, "waiting_for_sale" | "pending" | "lost">;
 
 /**
  * settle-4.lua's one-character code per person of a batch; the batch outcome
@@ -40,6 +41,9 @@ export const SETTLE_CODES: Record<SettledState, string> = {
 /** Who may move a token, from which states to which. */
 export const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: TokenState; by: string }> = [
   { from: [], to: "queued", by: "join (join-3.lua)" },
+  { from: [], to: "waiting_for_sale", by: "join inside the pre-queue window before the sale starts (join-3.lua)" },
+  { from: ["waiting_for_sale"], to: "queued", by: "the sale's start: the pre-queue shuffled into the queue, once" },
+  { from: ["waiting_for_sale"], to: "released", by: "release (leaves the pre-queue)" },
   { from: ["queued"], to: "pending", by: "the processor's claim (claim-3.lua)" },
   { from: ["pending"], to: "reserved", by: "the processor's grant (PostgreSQL), then settle-4.lua" },
   { from: ["pending"], to: "queued", by: "settle-4.lua: the stock ran short; back to the head, in order" },
@@ -51,19 +55,25 @@ export const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: Token
   { from: ["reserved"], to: "confirmed", by: "confirm (PostgreSQL, then finish-2.lua)" },
   { from: ["reserved"], to: "released", by: "release (PostgreSQL, then finish-2.lua)" },
   { from: ["reserved"], to: "expired", by: "the cleaner (PostgreSQL, then finish-2.lua)" },
-  { from: ["queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
+  { from: ["waiting_for_sale", "queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
 ];
 
 /** PostgreSQL's reservations.status (its CHECK constraint, sql/0001), and the state each is. */
 export type HoldStatus = "held" | "confirmed" | "expired" | "released";
 export const HOLD_STATES = { held: "reserved", confirmed: "confirmed", expired: "expired", released: "released" } as const satisfies Record<HoldStatus, SettledState>;
 
-/** What a client is told a state is: pending reads as queued (it lasts milliseconds). */
-export type ApiStatus = Exclude<TokenState, "pending">;
+/**
+ * What a client is told a state is: pending reads as queued (it lasts milliseconds), and a
+ * queued place of a ticket type the operator paused reads as paused (the place is kept; the
+ * record does not change, so `paused` is an answer, never a stored state).
+ */
+export type ApiStatus = Exclude<TokenState, "pending"> | "paused";
 export const apiStatus = (state: TokenState): ApiStatus => (state === "pending" ? "queued" : state);
 
 /** The status answer's message for each state a client can see. */
 export const STATUS_MESSAGES: Record<ApiStatus, string> = {
+  waiting_for_sale: "The sale has not started; at sale_starts_at everyone waiting gets a place in a random order.",
+  paused: "The sale is paused; you keep your place in the queue and it moves again when the sale resumes.",
   queued: "You are in the queue; keep this token and check back.",
   reserved: "Tickets are held for you; confirm them before expires_at.",
   confirmed: "Your booking is confirmed.",
@@ -88,6 +98,7 @@ const TURN_BEING_SERVED: Refusal = {
  * (idempotent: the same booking again).
  */
 export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirmed">, Refusal> = {
+  waiting_for_sale: { status: 409, code: "not_reserved", message: "nothing to confirm yet: the sale has not started" },
   queued: { status: 409, code: "not_reserved", message: "nothing to confirm yet: you are still in the queue" },
   pending: TURN_BEING_SERVED,
   expired: { status: 410, code: "hold_expired", message: "this hold expired before it was confirmed; join the queue again" },
@@ -100,10 +111,10 @@ export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirme
 };
 
 /**
- * Release's answer for each state where nothing can be given back. Reserved and queued are
- * released (PostgreSQL, or leave-1.lua); released again answers released (idempotent).
+ * Release's answer for each state where nothing can be given back. Reserved, queued and
+ * waiting_for_sale are released (PostgreSQL, or leave-1.lua); released again answers released (idempotent).
  */
-export const RELEASE_REFUSALS: Record<Exclude<TokenState, "reserved" | "queued" | "released">, Refusal> = {
+export const RELEASE_REFUSALS: Record<Exclude<TokenState, "waiting_for_sale" | "reserved" | "queued" | "released">, Refusal> = {
   pending: CONFIRM_REFUSALS.pending,
   confirmed: { status: 409, code: "already_confirmed", message: "a confirmed booking cannot be released here" },
   expired: { status: 410, code: "hold_expired", message: "this hold already expired; its tickets are back on sale" },

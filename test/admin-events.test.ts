@@ -123,6 +123,7 @@ describe("ticket types", () => {
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
       id: expect.any(Number), event_id: event.id, name: "Balcony", price: 19.99, capacity: 50, stock: 50, per_user_limit: 4,
+      sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
     });
     const changed = await admin("PATCH", `/ticket-types/${created.body.id}`, { name: "Upper Balcony", price: 0, per_user_limit: 2 });
     expect(changed.status).toBe(200);
@@ -134,6 +135,22 @@ describe("ticket types", () => {
     expect([join.status, join.body.error]).toEqual([400, "quantity_over_limit"]);
   });
 
+  test("sale controls are set, shown and cleared; /events shows the type's state", async () => {
+    const event = await newEvent();
+    const type = await newType(event.id);
+    const state = async () => (await env.call("GET", "/events")).body.find((e: any) => e.id === event.id).ticket_types[0].status;
+    const start = new Date(Date.now() + 3_600_000).toISOString();
+    const set = await admin("PATCH", `/ticket-types/${type.id}`, { sale_starts_at: start, max_active_holds: 50, holds_per_minute: 600 });
+    expect(set.body).toMatchObject({ sale_starts_at: start, paused: false, max_active_holds: 50, holds_per_minute: 600 });
+    expect(await state()).toBe("not_on_sale");
+    const paused = await admin("PATCH", `/ticket-types/${type.id}`, { sale_starts_at: null, paused: true });
+    expect(paused.body).toMatchObject({ sale_starts_at: null, paused: true, max_active_holds: 50 });
+    expect(await state()).toBe("paused");
+    const cleared = await admin("PATCH", `/ticket-types/${type.id}`, { paused: false, max_active_holds: null, holds_per_minute: null });
+    expect(cleared.body).toMatchObject({ paused: false, max_active_holds: null, holds_per_minute: null });
+    expect(await state()).toBe("on_sale");
+  });
+
   test("unknown ticket types are 404 unknown_ticket_type", async () => {
     for (const path of ["/ticket-types/999999", "/ticket-types/-1", "/ticket-types/1.5"]) {
       const res = await admin("PATCH", path, { capacity: 5 });
@@ -141,7 +158,7 @@ describe("ticket types", () => {
     }
   });
 
-  test("bad input is 400 naming the field; slice-later fields are refused", async () => {
+  test("bad input is 400 naming the field; unknown fields are refused", async () => {
     const event = await newEvent();
     const ok = { name: "T", price: 1, capacity: 1 };
     const cases: [unknown, string][] = [
@@ -161,17 +178,24 @@ describe("ticket types", () => {
       [{ price: 1, capacity: 1 }, "name"],
       [{ name: "T", capacity: 1 }, "price"],
       [{ name: "T", price: 1 }, "capacity"],
+      [{ ...ok, sale_starts_at: 1 }, "sale_starts_at"],
+      [{ ...ok, sale_starts_at: "2026-02-30T20:00:00Z" }, "sale_starts_at"],
+      [{ ...ok, max_active_holds: 0 }, "max_active_holds"],
+      [{ ...ok, max_active_holds: "5" }, "max_active_holds"],
+      [{ ...ok, holds_per_minute: -1 }, "holds_per_minute"],
+      [{ ...ok, holds_per_minute: 1.5 }, "holds_per_minute"],
     ];
     for (const [body, field] of cases) {
       const res = await admin("POST", `/events/${event.id}/ticket-types`, body);
       expect([res.status, res.body.error, res.body.message.split(":")[0]]).toEqual([400, "invalid_input", field]);
     }
-    for (const extra of ["sale_starts_at", "paused", "max_active_holds", "holds_per_minute", "stock"]) {
+    // paused is a PATCH of a live type; stock follows capacity and is never set
+    for (const extra of ["paused", "stock", "held"]) {
       const res = await admin("POST", `/events/${event.id}/ticket-types`, { ...ok, [extra]: 1 });
       expect(res.status).toBe(400);
     }
     const type = await newType(event.id);
-    for (const body of [{}, { capacity: -5 }, { price: 0.005 }, { paused: true }, { per_user_limit: null }, { name: "\u0000" }, { name: " " }]) {
+    for (const body of [{}, { capacity: -5 }, { price: 0.005 }, { paused: "yes" }, { paused: null }, { per_user_limit: null }, { name: "\u0000" }, { name: " " }]) {
       const res = await admin("PATCH", `/ticket-types/${type.id}`, body);
       expect([res.status, res.body.error]).toEqual([400, "invalid_input"]);
     }

@@ -66,7 +66,7 @@ describe("the model itself", () => {
     const reached = new Set(TRANSITIONS.map((t) => t.to));
     expect(TOKEN_STATES.filter((s) => !reached.has(s))).toEqual([]);
     expect(TRANSITIONS.flatMap((t) => t.from).every(isState)).toBe(true);
-    expect(TRANSITIONS.filter((t) => t.from.length === 0).map((t) => t.to)).toEqual(["queued"]);
+    expect(TRANSITIONS.filter((t) => t.from.length === 0).map((t) => t.to)).toEqual(["queued", "waiting_for_sale"]);
   });
 
   test("final states are left by nobody; live states are", () => {
@@ -77,10 +77,10 @@ describe("the model itself", () => {
   });
 
   test("every state a client can see has a message, and confirm and release answer every other state", () => {
-    expect(Object.keys(STATUS_MESSAGES).sort()).toEqual(TOKEN_STATES.filter((s) => s !== "pending").sort());
+    expect(Object.keys(STATUS_MESSAGES).sort()).toEqual([...TOKEN_STATES.filter((s) => s !== "pending"), "paused"].sort());
     expect(Object.keys(CONFIRM_REFUSALS).sort()).toEqual(TOKEN_STATES.filter((s) => s !== "reserved" && s !== "confirmed").sort());
     expect(Object.keys(RELEASE_REFUSALS).sort()).toEqual(
-      TOKEN_STATES.filter((s) => s !== "reserved" && s !== "queued" && s !== "released").sort(),
+      TOKEN_STATES.filter((s) => !["waiting_for_sale", "reserved", "queued", "released"].includes(s)).sort(),
     );
     // a token being served answers the same to both: try again shortly
     expect(CONFIRM_REFUSALS.pending).toEqual(RELEASE_REFUSALS.pending);

@@ -42,6 +42,14 @@ const fields = {
   price: Type.Number({ minimum: 0, maximum: MAX_PRICE, description: "expected a number from 0 to 10000000 with at most 2 decimals" }),
   capacity: Type.Integer({ minimum: 0, maximum: MAX_CAPACITY, description: "expected a whole number from 0 to 10000000" }),
   per_user_limit: Type.Integer({ minimum: 1, maximum: 1000, description: "expected a whole number from 1 to 1000" }),
+  paused: Type.Boolean({ description: "expected true or false" }),
+  // null takes the ceiling away
+  max_active_holds: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_CAPACITY }), Type.Null()], {
+    description: "expected a whole number from 1 to 10000000, or null for no ceiling",
+  }),
+  holds_per_minute: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()], {
+    description: "expected a whole number from 1 to 10000000, or null for no ceiling",
+  }),
 };
 const strict = { additionalProperties: false } as const;
 
@@ -54,14 +62,27 @@ export const UpdateEventBody = Type.Partial(CreateEventBody, {
   minProperties: 1,
   description: "expected a JSON object with at least one of {name, description, venue, starts_at} and nothing else",
 });
-export const CreateTicketTypeBody = Type.Object(
-  { name: fields.name, price: fields.price, capacity: fields.capacity, per_user_limit: Type.Optional(fields.per_user_limit) },
-  { ...strict, description: "expected a JSON object {name, price, capacity, per_user_limit?} and nothing else" },
-);
-export const UpdateTicketTypeBody = Type.Partial(CreateTicketTypeBody, {
+const saleStartsAt = Type.Union([fields.starts_at.anyOf[0]!, Type.Null()], {
+  description: "expected an ISO 8601 date-time with a time zone (years 1900 to 9999), e.g. 2026-12-31T20:00:00Z, or null for on sale now",
+});
+const ticketTypeFields = {
+  name: fields.name,
+  price: fields.price,
+  capacity: fields.capacity,
+  per_user_limit: Type.Optional(fields.per_user_limit),
+  sale_starts_at: Type.Optional(saleStartsAt),
+  max_active_holds: Type.Optional(fields.max_active_holds),
+  holds_per_minute: Type.Optional(fields.holds_per_minute),
+};
+export const CreateTicketTypeBody = Type.Object(ticketTypeFields, {
+  ...strict,
+  description: "expected a JSON object {name, price, capacity, per_user_limit?, sale_starts_at?, max_active_holds?, holds_per_minute?} and nothing else",
+});
+export const UpdateTicketTypeBody = Type.Partial(Type.Object({ ...ticketTypeFields, paused: fields.paused }), {
   ...strict,
   minProperties: 1,
-  description: "expected a JSON object with at least one of {name, price, capacity, per_user_limit} and nothing else",
+  description:
+    "expected a JSON object with at least one of {name, price, capacity, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute} and nothing else",
 });
 
 export type EventInput = Static<typeof CreateEventBody>;
@@ -72,12 +93,15 @@ export type TicketTypePatch = Static<typeof UpdateTicketTypeBody>;
 export type AdminEvent = { id: number; name: string; description: string; venue: string; starts_at: string | null };
 export type AdminTicketType = {
   id: number; event_id: number; name: string; price: number; capacity: number; stock: number; per_user_limit: number;
+  sale_starts_at: string | null; paused: boolean; max_active_holds: number | null; holds_per_minute: number | null;
 };
 
 const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
 
 /** What the schemas cannot say: a name not blank, texts well formed, cents at most, a date-time that exists (no 2026-02-30). */
-function checkValues(input: { name?: string; description?: string; venue?: string; price?: number; starts_at?: string | null }): void {
+function checkValues(input: {
+  name?: string; description?: string; venue?: string; price?: number; starts_at?: string | null; sale_starts_at?: string | null;
+}): void {
   if (input.name !== undefined && input.name.trim() === "") throw badRequest("invalid_input", `name: ${fields.name.description}`);
   // a lone surrogate ("\ud800" in JSON) would be stored as U+FFFD: refused, not changed
   for (const key of ["name", "description", "venue"] as const) {
@@ -88,6 +112,9 @@ function checkValues(input: { name?: string; description?: string; venue?: strin
   }
   if (typeof input.starts_at === "string" && !validDateTime(input.starts_at)) {
     throw badRequest("invalid_input", `starts_at: ${fields.starts_at.description}`);
+  }
+  if (typeof input.sale_starts_at === "string" && !validDateTime(input.sale_starts_at)) {
+    throw badRequest("invalid_input", `sale_starts_at: ${saleStartsAt.description}`);
   }
 }
 
@@ -141,19 +168,23 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch): Promi
   return eventOf(row);
 }
 
-const TYPE_COLUMNS = "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit";
+const TYPE_COLUMNS =
+  "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute";
 const typeOf = (row: any): AdminTicketType => ({
   id: row.id, event_id: row.event_id, name: row.name, price: row.price,
   capacity: row.capacity, stock: row.stock, per_user_limit: row.per_user_limit,
+  sale_starts_at: row.sale_starts_at ? (row.sale_starts_at as Date).toISOString() : null,
+  paused: row.paused, max_active_holds: row.max_active_holds, holds_per_minute: row.holds_per_minute,
 });
 
 /** A ticket type on sale at once, its whole capacity in stock; throws 404 unknown_event. */
 export async function createTicketType(sql: Db, eventId: number, input: TicketTypeInput): Promise<AdminTicketType> {
   checkValues(input);
   const [row] = await sql`
-    INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit)
+    INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit, sale_starts_at, max_active_holds, holds_per_minute)
     SELECT id, ${input.name}, ${input.price}, ${input.capacity}, ${input.capacity},
-           ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}
+           ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}, ${input.sale_starts_at ?? null},
+           ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}
     FROM events WHERE id = ${eventId}
     RETURNING ${sql.unsafe(TYPE_COLUMNS)}`;
   if (!row) throw unknownEvent(eventId);
@@ -189,7 +220,11 @@ export async function updateTicketType(sql: Sql, id: number, patch: TicketTypePa
         price = CASE WHEN ${has("price")} THEN ${patch.price ?? null}::numeric ELSE price END,
         capacity = capacity + ${delta}::int,
         stock = stock + ${delta}::int,
-        per_user_limit = CASE WHEN ${has("per_user_limit")} THEN ${patch.per_user_limit ?? null}::int ELSE per_user_limit END
+        per_user_limit = CASE WHEN ${has("per_user_limit")} THEN ${patch.per_user_limit ?? null}::int ELSE per_user_limit END,
+        sale_starts_at = CASE WHEN ${has("sale_starts_at")} THEN ${patch.sale_starts_at ?? null}::timestamptz ELSE sale_starts_at END,
+        paused = CASE WHEN ${has("paused")} THEN ${patch.paused ?? null}::boolean ELSE paused END,
+        max_active_holds = CASE WHEN ${has("max_active_holds")} THEN ${patch.max_active_holds ?? null}::int ELSE max_active_holds END,
+        holds_per_minute = CASE WHEN ${has("holds_per_minute")} THEN ${patch.holds_per_minute ?? null}::int ELSE holds_per_minute END
       WHERE id = ${id}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
     return typeOf(row);

@@ -11,8 +11,18 @@ export type TicketType = {
   capacity: number;
   stock: number;
   per_user_limit: number;
-  status: "on_sale" | "sold_out";
+  /** When the sale opens (null: it is open); joins wait in a pre-queue shortly before. */
+  sale_starts_at: string | null;
+  /** The operator paused serving: joins still queue, nobody is served. */
+  paused: boolean;
+  /** Admission control: most holds outstanding at once, and most holds granted a minute (null: none). */
+  max_active_holds: number | null;
+  holds_per_minute: number | null;
+  /** sold_out wins over not_on_sale, which wins over paused. */
+  status: TicketTypeState;
 };
+
+export type TicketTypeState = "on_sale" | "sold_out" | "not_on_sale" | "paused";
 
 export type EventListing = {
   id: number;
@@ -133,15 +143,19 @@ export class Catalog {
         FROM events ORDER BY starts_at NULLS LAST, id`,
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
-               t.per_user_limit,
+               t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute,
                CASE WHEN t.stock = 0 AND NOT EXISTS (
                  SELECT 1 FROM reservations r WHERE r.ticket_type_id = t.id AND r.status = 'held'
-               ) THEN 'sold_out' ELSE 'on_sale' END AS status
+               ) THEN 'sold_out'
+               WHEN t.sale_starts_at > now() THEN 'not_on_sale'
+               WHEN t.paused THEN 'paused'
+               ELSE 'on_sale' END AS status
         FROM ticket_types t ORDER BY t.id`,
     ]);
     const byId = new Map<number, TicketType>();
     const byEvent = new Map<number, TicketType[]>();
-    for (const row of types as unknown as TicketType[]) {
+    for (const raw of types) {
+      const row = { ...raw, sale_starts_at: raw.sale_starts_at ? (raw.sale_starts_at as Date).toISOString() : null } as TicketType;
       byId.set(row.id, row);
       const siblings = byEvent.get(row.event_id);
       if (siblings) siblings.push(row);
