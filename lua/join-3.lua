@@ -9,6 +9,11 @@
   pass the per-user limit is refused here, early; PostgreSQL decides for sure when it grants
   (it still knows after Redis lost its data).
 
+  A sale that has not started by Redis's own clock (so instances with skewed clocks agree)
+  puts new joiners in its pre-queue, waiting_for_sale: no place yet, a random rank each in
+  prequeue:{T}. The first call after the start opens the pre-queue before its own joins
+  (openPrequeue): every pre-queued person gets a place, in rank order, ahead of them.
+
   Input:
     KEYS[1] queue:{T}                  list of token ids, head first
     KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served
@@ -22,17 +27,21 @@
     ARGV[6] batch key prefix, batch:{T}: (where a served token's hold is written)
     ARGV[7] ticket type id (the mappings' value)
     ARGV[8] the type's per_user_limit, in tickets
-    ARGV[9..] quadruples, one per join: new token id, user id, quantity, the new token itself
+    ARGV[9] the sale's start in ms (0: none)
+    ARGV[10] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
+    ARGV[11..] quintuples, one per join: new token id, user id, quantity, the new token itself
             (signed): the record keeps the line claim-3.lua hands to PostgreSQL
             ("<token>\t<user id>\t<quantity>\t<place>"), so serving a person costs no
-            formatting or signing
+            formatting or signing; and a random rank in the pre-queue (used only before the sale)
 
   Output (one text, a line per join in the order given; each line tab-separated, as a flat
   reply is far cheaper for the client to read):
     kind, id, state, place, served, quantity, expires_at, queue length
     kind 'joined': a new place; expires_at is '' and queue length counts the new one (1: this
       join found the queue empty).
-    kind 'existing': the live place the user already had; queue length is 0.
+    kind 'existing': the live place the user already had; queue length is 0 (place is '' while
+      it waits for the sale).
+    kind 'prequeued': a new place in the pre-queue; state waiting_for_sale, place '', queue length 0.
     kind 'limit': this quantity would pass the user's limit; quantity is what they booked
       already, the other fields are ''.
     kind 'error': this join failed (the rest of the line says why); the others stand.
@@ -48,13 +57,27 @@ local batchPrefix = ARGV[6]
 local ticketTypeId = ARGV[7]
 local perUserLimit = tonumber(ARGV[8])
 local boughtKey = KEYS[3]
+local saleStart = tonumber(ARGV[9])
+local prequeueKey = ARGV[10]
 
 --@include resolveState
+--@include enqueue
+--@include openPrequeue
+
+local time = redis.call('TIME')
+local redisNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local beforeSale = redisNow < saleStart
+-- Before the sale a pre-queued place lives through the wait and then as long as a queue place.
+local prequeueTtl = placeTtl + math.max(0, math.ceil((saleStart - redisNow) / 1000))
+if not beforeSale then
+  -- whoever waited for the sale goes ahead of everyone joining from now on
+  openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, mappingPrefix, placeTtl, now)
+end
 
 -- Only settling moves 'served', so it reads the same for every join of the call.
 local served = redis.call('HGET', metaKey, 'served') or '0'
 
-local function join(id, userId, quantity, token)
+local function join(id, userId, quantity, token, rank)
   local userKey = userPrefix .. userId
   local existing = redis.call('GET', userKey)
   if existing then
@@ -62,8 +85,8 @@ local function join(id, userId, quantity, token)
     local place, held = found[2], found[3]
     local state, expiresAt = resolveState(batchPrefix, found[1], found[5], found[6], found[4])
     local stillHeld = state == 'reserved' and tonumber(expiresAt) > tonumber(now)
-    if state == 'queued' or state == 'pending' or stillHeld then
-      return table.concat({'existing', existing, state, place, served, held, expiresAt or '', 0}, '\t')
+    if state == 'waiting_for_sale' or state == 'queued' or state == 'pending' or stillHeld then
+      return table.concat({'existing', existing, state, place or '', served, held, expiresAt or '', 0}, '\t')
     end
   end
 
@@ -72,14 +95,19 @@ local function join(id, userId, quantity, token)
     return table.concat({'limit', '', '', '', served, booked, '', 0}, '\t')
   end
 
-  local place = redis.call('HINCRBY', metaKey, 'seq', 1)
-  if place == 1 then
-    redis.call('HSET', metaKey, 'epoch', now) -- a queue starts (or starts again after data loss)
-  end
-  local length = redis.call('RPUSH', queueKey, id)
   local recordKey = recordPrefix .. id
-  redis.call('HSET', recordKey, 'state', 'queued', 'user', userId, 'qty', quantity, 'place', place,
-    'line', token .. '\t' .. userId .. '\t' .. quantity .. '\t' .. place)
+  if beforeSale then
+    -- the token is kept for the line its place will get at the start
+    redis.call('HSET', recordKey, 'state', 'waiting_for_sale', 'user', userId, 'qty', quantity, 'token', token)
+    redis.call('EXPIRE', recordKey, prequeueTtl)
+    redis.call('SET', userKey, id, 'EX', prequeueTtl)
+    redis.call('SET', mappingPrefix .. id, ticketTypeId, 'EX', prequeueTtl)
+    redis.call('ZADD', prequeueKey, rank, id)
+    redis.call('EXPIRE', prequeueKey, prequeueTtl)
+    return table.concat({'prequeued', id, 'waiting_for_sale', '', served, quantity, '', 0}, '\t')
+  end
+
+  local place, length = enqueue(queueKey, metaKey, recordKey, id, userId, quantity, token, now)
   redis.call('EXPIRE', recordKey, placeTtl)
   redis.call('SET', userKey, id, 'EX', placeTtl)
   redis.call('SET', mappingPrefix .. id, ticketTypeId, 'EX', placeTtl)
@@ -87,9 +115,9 @@ local function join(id, userId, quantity, token)
 end
 
 local answers = {}
-for i = 9, #ARGV, 4 do
+for i = 11, #ARGV, 5 do
   -- A join that fails (a damaged record, say) fails alone; the others of the call stand.
-  local ok, answer = pcall(join, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  local ok, answer = pcall(join, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
   if not ok then
     local why = type(answer) == 'table' and answer.err or tostring(answer)
     answer = 'error\t' .. string.gsub(why, '[\r\n\t]', ' ')

@@ -1,7 +1,9 @@
 --[[
-  Give a queue place back before it is served. Only a queued token can leave this way; the
-  list entry stays and the processor drops it when it reaches the head (removing it from the
-  middle of the list would cost O(N)).
+  Give a queue place back before it is served, or leave the pre-queue before the sale starts.
+  Only a queued or waiting_for_sale token can leave this way. A queued token's list entry stays
+  and the processor drops it when it reaches the head (removing it from the middle of the list
+  would cost O(N)); a pre-queued one leaves the pre-queue's sorted set at once, so the opening
+  of the sale never sees it.
 
   Input:
     KEYS[1] reservation:{T}:<id>   the token's record
@@ -9,6 +11,7 @@
     ARGV[2] seconds a record in a final state is kept
     ARGV[3] the token id
     ARGV[4] mapping key prefix, token-ticket-type:{T}:
+    ARGV[5] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
 
   Output:
     'released' when the place was given back, else the current state ('' when unknown)
@@ -18,12 +21,14 @@ local userPrefix = ARGV[1]
 local endedTtl = ARGV[2]
 local id = ARGV[3]
 local mappingPrefix = ARGV[4]
+local prequeueKey = ARGV[5]
 
 local found = redis.call('HMGET', record, 'state', 'user')
 local state, user = found[1], found[2]
-if state ~= 'queued' then
+if state ~= 'queued' and state ~= 'waiting_for_sale' then
   return state or ''
 end
+redis.call('ZREM', prequeueKey, id) -- a no-op for a queued token
 redis.call('HSET', record, 'state', 'released')
 redis.call('EXPIRE', record, endedTtl)
 redis.call('DEL', mappingPrefix .. id)

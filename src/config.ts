@@ -29,6 +29,9 @@ export const ConfigSchema = Type.Object({
     [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
     { default: "info" },
   ),
+  // How long before a ticket type's sale_starts_at joiners may wait in its pre-queue (0: none;
+  // a join before that is 409 not_on_sale). Up to a week: a pre-queued place lives that long.
+  PREQUEUE_MINUTES: Int(0, 10_080, 15),
   // How long start-up waits for Redis and PostgreSQL before giving up.
   STARTUP_TIMEOUT_SECONDS: Int(0, 3600, 30),
   // Browser origins allowed to call the API, comma-separated; none: no CORS headers at all.

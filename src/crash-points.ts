@@ -14,7 +14,17 @@ export const CRASH_POINTS = [
   "expire:expired", //      expire: holds expired and refilled in PostgreSQL; Redis not yet told
 ] as const;
 
-export type CrashPoint = (typeof CRASH_POINTS)[number];
+/**
+ * Reached only at the start of a sale with a pre-queue (test/prequeue.test.ts), which the fault
+ * suite's crowd never makes: kept apart from CRASH_POINTS, every one of which the full suite
+ * expects some instance to reach.
+ */
+export const SALE_START_CRASH_POINTS = [
+  "sale:opening", //        the processor: a sale is due; its pre-queue's opening is about to be sent
+  "sale:opened", //         the processor: the pre-queue is in the queue; the type not yet marked active
+] as const;
+
+export type CrashPoint = (typeof CRASH_POINTS)[number] | (typeof SALE_START_CRASH_POINTS)[number];
 
 const target = loadToolingEnv().TQ_CRASH_AT;
 

@@ -110,8 +110,10 @@ export const claimReply = {
 export type JoinReply =
   /** A new place; queueLength counts it (1: this join found the queue empty). */
   | { kind: "joined"; id: string; place: number; served: number; quantity: number; queueLength: number }
-  /** The live place the user already had. */
+  /** The live place the user already had (place 0 while it waits for the sale). */
   | { kind: "existing"; id: string; state: TokenState; place: number; served: number; quantity: number; expiresAt: number | null }
+  /** A new place in the pre-queue of a sale that has not started: waiting_for_sale, no place yet. */
+  | { kind: "prequeued"; id: string; served: number; quantity: number }
   /** This quantity would pass the user's limit: `booked` is what they booked already. */
   | { kind: "limit"; booked: number }
   /** This join failed in the script (the others of the call stand). */
@@ -126,6 +128,8 @@ export const joinReply = {
         return ["joined", r.id, "queued", r.place, r.served, r.quantity, "", r.queueLength].join("\t");
       case "existing":
         return ["existing", r.id, r.state, r.place, r.served, r.quantity, r.expiresAt ?? "", 0].join("\t");
+      case "prequeued":
+        return ["prequeued", r.id, "waiting_for_sale", "", r.served, r.quantity, "", 0].join("\t");
       case "limit":
         return ["limit", "", "", "", "", r.booked, "", 0].join("\t");
       case "error":
@@ -143,6 +147,7 @@ export const joinReply = {
         quantity: Number(quantity), expiresAt: orNull(expiresAt),
       };
     }
+    if (kind === "prequeued") return { kind, id, served: Number(served), quantity: Number(quantity) };
     if (kind === "limit") return { kind, booked: Number(quantity) };
     return { kind: "error", message: line.slice("error\t".length) };
   },

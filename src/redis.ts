@@ -51,6 +51,7 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     batchPrefix: `${prefix}batch:${tag}:`, //        a settled batch's outcome (formats.ts)
     lease: `${prefix}lease:${tag}`, //               which processor serves the type
     bought: `${prefix}bought:${tag}`, //             hash: user id -> tickets booked (the limit's tally)
+    prequeue: `${prefix}prequeue:${tag}`, //         sorted set: token id -> random rank, waiting for the sale's start
     recordPrefix, //                                 reservation:{T}:<id>, a token's record (the original's key)
     // token-ticket-type:{T}:<id>: the token's ticket type, the original service's mapping key.
     // Our tokens carry their type inside the signature, so nothing here reads it; it is kept,
@@ -67,3 +68,10 @@ export type Keys = ReturnType<typeof buildKeys>;
 
 /** Ticket types with people waiting; joins add to it, the processor drains it. */
 export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;
+
+/**
+ * Ticket types that may have a pre-queue to open at their sale's start; joins add to it, the
+ * processor opens the pre-queue and takes the type off (processing/sale-start.ts). Named beside
+ * the active set: whoever knows that one (the processor) knows this one.
+ */
+export const prequeuedKey = (active: string) => `${active}:prequeued`;

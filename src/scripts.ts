@@ -8,7 +8,10 @@ import join from "../lua/join-3.lua" with { type: "text" };
 import lease from "../lua/lease-1.lua" with { type: "text" };
 import leave from "../lua/leave-1.lua" with { type: "text" };
 import lookup from "../lua/lookup-2.lua" with { type: "text" };
+import openPrequeue from "../lua/open-prequeue-3.lua" with { type: "text" };
 import settle from "../lua/settle-4.lua" with { type: "text" };
+import enqueue from "../lua/includes/enqueue.lua" with { type: "text" };
+import openPrequeueInclude from "../lua/includes/openPrequeue.lua" with { type: "text" };
 import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
 import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
 import type { Keys } from "./redis";
@@ -24,10 +27,11 @@ export const SCRIPT_FILES = {
   tqLeave: ["leave-1", leave],
   tqLookup: ["lookup-2", lookup],
   tqLease: ["lease-1", lease],
+  tqOpenPrequeue: ["open-prequeue-3", openPrequeue],
 } as const;
 
 /** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
-export const INCLUDES: Record<string, string> = { resolveState };
+export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude };
 
 type Arg = string | number;
 type WithScripts = Redis & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
@@ -56,12 +60,26 @@ export type Decision = { codes: string; deadline: number | null; overrides: numb
 /** A hold ended in PostgreSQL, for finish-2.lua. */
 export type Finished = { id: string; state: Extract<TokenState, "confirmed" | "released" | "expired">; bookingId?: number | null };
 
-/** The keys and arguments of one join-3.lua call (a pipeline in bench/ sends them too). */
-export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, joins: Join[]): Arg[] {
+/**
+ * The keys and arguments of one join-3.lua call (a pipeline in bench/ sends them too).
+ * `saleStartsAt`: the type's sale start in ms (0: none); join-3.lua compares it with Redis's clock.
+ */
+export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, joins: Join[], saleStartsAt = 0): Arg[] {
   const args: Arg[] = [k.queue, k.meta, k.bought, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
-    k.mappingPrefix, k.batchPrefix, ticketTypeId, perUserLimit];
-  for (const j of joins) args.push(j.id, j.userId, j.quantity, j.token);
+    k.mappingPrefix, k.batchPrefix, ticketTypeId, perUserLimit, saleStartsAt, k.prequeue];
+  const ranks = saleStartsAt > 0 ? prequeueRanks(joins.length) : undefined;
+  joins.forEach((j, i) => args.push(j.id, j.userId, j.quantity, j.token, ranks?.[i] ?? 0));
   return args;
+}
+
+/**
+ * A uniformly random rank per join, the pre-queue's order at the sale's start: whole numbers
+ * below 2^53 (exact as Redis scores; a tie, ordered by token id, i.e. by arrival, has odds of
+ * about n^2 / 2^54). Token ids are UUIDv7, ordered by time, so they cannot serve.
+ */
+function prequeueRanks(count: number): number[] {
+  const words = crypto.getRandomValues(new Uint32Array(count * 2));
+  return Array.from({ length: count }, (_, i) => (words[2 * i]! & 0x1fffff) * 2 ** 32 + words[2 * i + 1]!);
 }
 
 export class Scripts {
@@ -71,9 +89,9 @@ export class Scripts {
     this.redis = redis as WithScripts;
   }
 
-  /** join-3.lua: many joins of one type in order; one reply each. */
-  async join(p: { keys: Keys; ticketTypeId: number; perUserLimit: number; joins: Join[] }): Promise<JoinReply[]> {
-    const reply = String(await this.redis.tqJoin(...joinArgs(p.keys, p.ticketTypeId, p.perUserLimit, p.joins)));
+  /** join-3.lua: many joins of one type in order; one reply each. `saleStartsAt` in ms, 0 (the default): none. */
+  async join(p: { keys: Keys; ticketTypeId: number; perUserLimit: number; joins: Join[]; saleStartsAt?: number }): Promise<JoinReply[]> {
+    const reply = String(await this.redis.tqJoin(...joinArgs(p.keys, p.ticketTypeId, p.perUserLimit, p.joins, p.saleStartsAt)));
     const lines = reply.split("\n");
     if (lines.length !== p.joins.length) throw new Error(`join-3.lua answered ${lines.length} lines for ${p.joins.length} joins`);
     return lines.map(joinReply.decode);
@@ -112,16 +130,27 @@ export class Scripts {
     ));
   }
 
-  /** leave-1.lua: gives a queued place back; returns 'released', or the state it was in (null: no record). */
+  /** leave-1.lua: gives a queued or pre-queued place back; returns 'released', or the state it was in (null: no record). */
   async leave(p: { keys: Keys; id: string }): Promise<TokenState | null> {
     const k = p.keys;
-    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix)));
+    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix, k.prequeue)));
   }
 
   /** lookup-2.lua: everything status needs about one token, in O(1). */
   async lookup(p: { keys: Keys; id: string }): Promise<Lookup> {
     const k = p.keys;
     return lookupReply.decode(String(await this.redis.tqLookup(k.record(p.id), k.meta, k.batchPrefix)));
+  }
+
+  /**
+   * open-prequeue-3.lua: once the sale has started by Redis's clock, every pre-queued token gets
+   * a place, in random order; returns how many (0: nothing to open), or -1 before the start.
+   */
+  async openPrequeue(p: { keys: Keys; saleStartsAt: number }): Promise<number> {
+    const k = p.keys;
+    return Number(await this.redis.tqOpenPrequeue(
+      k.prequeue, k.queue, k.meta, k.recordPrefix, k.userPrefix, k.mappingPrefix, PLACE_TTL_SECONDS, p.saleStartsAt,
+    ));
   }
 
   /** lease-1.lua: take or renew the type's lease for `ms` (0 gives it up); whether the caller holds it afterwards. */

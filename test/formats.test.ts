@@ -40,10 +40,14 @@ describe("round trips", () => {
       { kind: "joined", id: "id1", place: 7, served: 2, quantity: 1, queueLength: 5 },
       { kind: "existing", id: "id2", state: "reserved", place: 3, served: 9, quantity: 2, expiresAt: 1764571200000 },
       { kind: "existing", id: "id3", state: "queued", place: 4, served: 1, quantity: 1, expiresAt: null },
+      { kind: "existing", id: "id4", state: "waiting_for_sale", place: 0, served: 0, quantity: 3, expiresAt: null },
+      { kind: "prequeued", id: "id5", served: 0, quantity: 2 },
       { kind: "limit", booked: 4 },
       { kind: "error", message: "WRONGTYPE Operation against a key holding the wrong kind of value" },
     ];
     for (const r of replies) expect(joinReply.decode(joinReply.encode(r))).toEqual(r);
+    // join-3.lua writes no place for a token waiting for the sale
+    expect(joinReply.decode("existing\tid4\twaiting_for_sale\t\t0\t3\t\t0")).toEqual(replies[3]!);
   });
 
   test("lookup reply: known and unknown fields", () => {

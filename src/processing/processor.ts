@@ -7,6 +7,7 @@ import { RECOVER_AFTER_MS } from "../timing";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
+import { openStartedSales } from "./sale-start";
 
 export type ProcessorOptions = {
   name: string;
@@ -56,6 +57,7 @@ export class Processor {
   /** One round over the waiting ticket types; returns how many people it handled. */
   async tick(signal?: AbortSignal): Promise<number> {
     const { redis } = this.ctx;
+    await openStartedSales(this.ctx, this.options.activeKey, this.options.log);
     const types = (await redis.smembers(this.options.activeKey)).map(Number).filter(Number.isSafeInteger);
     await this.unblock();
     let handled = 0;

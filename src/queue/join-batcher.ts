@@ -8,7 +8,10 @@ import type { Services } from "../services";
 /** What a join that did not fail in the script got. */
 export type JoinOutcome = Exclude<JoinReply, { kind: "error" }>;
 
-type Pending = Join & { perUserLimit: number; resolve: (answer: JoinOutcome) => void; reject: (err: unknown) => void };
+/** What join-3.lua needs to know of the ticket type, as the catalog has it. */
+export type TypeTerms = { perUserLimit: number; saleStartsAt: number };
+
+type Pending = Join & TypeTerms & { resolve: (answer: JoinOutcome) => void; reject: (err: unknown) => void };
 
 /**
  * Most joins per call: Redis runs a call whole while everything else waits, at 20-30 µs a
@@ -23,11 +26,11 @@ export class JoinBatcher {
   constructor(private readonly s: Services) {}
 
   /** The join's reply from join-3.lua; rejects with the call's error if the call fails, or with the join's own. */
-  join(ticketTypeId: number, perUserLimit: number, person: Join): Promise<JoinOutcome> {
+  join(ticketTypeId: number, terms: TypeTerms, person: Join): Promise<JoinOutcome> {
     return new Promise((resolve, reject) => {
       let batch = this.pending.get(ticketTypeId);
       if (!batch) this.pending.set(ticketTypeId, (batch = []));
-      batch.push({ ...person, perUserLimit, resolve, reject });
+      batch.push({ ...person, ...terms, resolve, reject });
       if (batch.length >= MAX_BATCH) {
         this.pending.delete(ticketTypeId);
         this.send(ticketTypeId, batch);
@@ -49,9 +52,10 @@ export class JoinBatcher {
   /** Settles every join of the batch, whatever happens: none may wait forever. */
   private async send(ticketTypeId: number, batch: Pending[]): Promise<void> {
     try {
-      // joins of one turn see one limit (an operator's change a moment later shows next turn)
+      // joins of one turn see one limit and sale start (an operator's change a moment later shows next turn)
+      const { perUserLimit, saleStartsAt } = batch[0]!;
       const replies = await this.s.redis.scripts.join({
-        keys: this.s.keys(ticketTypeId), ticketTypeId, perUserLimit: batch[0]!.perUserLimit, joins: batch,
+        keys: this.s.keys(ticketTypeId), ticketTypeId, perUserLimit, saleStartsAt, joins: batch,
       });
       batch.forEach((j, i) => {
         const reply = replies[i]!;

@@ -17,6 +17,8 @@ export type StatusAnswer = {
   estimated_wait_seconds?: number;
   expires_at?: string;
   booking_id?: number;
+  /** waiting_for_sale: when the sale starts (and the pre-queue gets its places). */
+  sale_starts_at?: string | null;
   message: string;
 };
 
@@ -55,6 +57,9 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
       return fromPostgres(s, ticketTypeId, token); // past its deadline: PostgreSQL knows how it ended
     case "confirmed":
       return answer("confirmed", { booking_id: found.bookingId ?? 0 });
+    case "waiting_for_sale":
+      // no position: the places are drawn at the start
+      return answer(state, { sale_starts_at: (await s.catalog.ticketType(ticketTypeId))?.sale_starts_at ?? null });
     default:
       return answer(state);
   }

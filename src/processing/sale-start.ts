@@ -1,0 +1,40 @@
+// A sale's start: its pre-queue is opened (every pre-queued person placed in a random order,
+// once) by the first join after the start (join-3.lua), or here, by the processor, for a type
+// nobody joins after its start. Either way open-prequeue's Lua decides, by Redis's clock, and
+// runs whole: a second opener, or one of a killed instance, finds nothing to do.
+import { crashPoint } from "../crash-points";
+import type { Logger } from "../log";
+import { prequeuedKey } from "../redis";
+import type { BatchContext } from "./batch";
+
+/** How often a processor looks for sales that have started: the longest a quiet opening waits. */
+const LOOK_EVERY_MS = 100;
+const lastLook = new Map<string, number>();
+
+/**
+ * Opens the pre-queue of every marked type (queue/prequeued.ts) whose sale has started, then
+ * marks the type active for serving and unmarks it. At most every LOOK_EVERY_MS per active set.
+ */
+export async function openStartedSales(ctx: Pick<BatchContext, "sql" | "redis" | "keys">, activeKey: string, log: Logger): Promise<void> {
+  if (Date.now() - (lastLook.get(activeKey) ?? 0) < LOOK_EVERY_MS) return;
+  lastLook.set(activeKey, Date.now());
+  const marked = prequeuedKey(activeKey);
+  const ids = (await ctx.redis.smembers(marked)).map(Number).filter(Number.isSafeInteger);
+  if (ids.length === 0) return;
+  // PostgreSQL has each start as the operator set it last (null now: on sale, open at once)
+  const rows = await ctx.sql<{ id: number; sale_starts_at: Date | null }[]>`
+    SELECT id, sale_starts_at FROM ticket_types WHERE id = ANY(${ids}::int[])`;
+  const startOf = new Map(rows.map((r) => [r.id, r.sale_starts_at?.getTime() ?? 0]));
+  for (const ticketTypeId of ids) {
+    const saleStartsAt = startOf.get(ticketTypeId) ?? 0;
+    if (saleStartsAt > Date.now()) continue; // not by this clock; at the start, Redis's decides
+    crashPoint("sale:opening");
+    const placed = await ctx.redis.scripts.openPrequeue({ keys: ctx.keys(ticketTypeId), saleStartsAt });
+    if (placed < 0) continue; // Redis's clock is behind this one: next look
+    crashPoint("sale:opened");
+    if (placed > 0) log.info("sale started: pre-queue placed in random order", { ticket_type_id: ticketTypeId, placed });
+    // also when a join opened it: nobody may have told the processors yet
+    await ctx.redis.sadd(activeKey, String(ticketTypeId));
+    await ctx.redis.srem(marked, String(ticketTypeId));
+  }
+}
