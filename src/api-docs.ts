@@ -19,7 +19,7 @@ export type Answer = {
 export type RouteDoc = {
   summary: string;
   description: string;
-  tag: "service" | "events" | "queue" | "reservations" | "admin";
+  tag: "service" | "events" | "queue" | "reservations" | "admin" | "documentation";
   /** admin: the admin bearer token is required; join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise. */
   auth?: "admin" | "join-jwt";
   requestExample?: unknown;
@@ -97,7 +97,7 @@ const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
 /** Headers some codes come with. */
 const HEADERS: Record<string, Record<string, string>> = {
   unavailable: { "Retry-After": "seconds to wait before trying again" },
-  in_progress: { "Retry-After": "seconds to wait before trying again" },
+  in_progress: { "Retry-After": "with in_progress: seconds to wait before trying again" },
   unauthorized: { "WWW-Authenticate": "Bearer (with a realm and an error for the admin API and for JWTs)" },
 };
 
@@ -156,25 +156,25 @@ export const API_DOCS: Record<string, RouteDoc> = {
   },
 
   [`GET ${DOCS_PATHS.page}`]: {
-    tag: "service",
+    tag: "documentation",
     summary: "This documentation, as a page",
     description: "Swagger UI; its script and style come from this service, nothing from another host.",
     responses: { 200: text("the page", "text/html") },
   },
   [`GET ${DOCS_PATHS.spec}`]: {
-    tag: "service",
+    tag: "documentation",
     summary: "This documentation, as an OpenAPI 3.1 document",
     description: "What the page shows.",
     responses: { 200: ok("the document", S.OpenApiDocument, {}) },
   },
   [`GET ${DOCS_PATHS.script}`]: {
-    tag: "service",
+    tag: "documentation",
     summary: "The documentation page's script (Swagger UI)",
     description: "Served from the binary.",
     responses: { 200: text("the script", "text/javascript") },
   },
   [`GET ${DOCS_PATHS.style}`]: {
-    tag: "service",
+    tag: "documentation",
     summary: "The documentation page's style (Swagger UI)",
     description: "Served from the binary.",
     responses: { 200: text("the style sheet", "text/css") },

@@ -54,6 +54,7 @@ export function apiDocs(routes: () => readonly Route[]) {
               { name: "queue", description: "joining the queue" },
               { name: "reservations", description: "a place or hold, by its queue token" },
               { name: "admin", description: "the operator's routes: off unless ADMIN_TOKEN is set" },
+              { name: "documentation", description: "this documentation" },
             ],
             components: {
               securitySchemes: {
