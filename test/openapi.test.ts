@@ -109,6 +109,13 @@ describe("the document", () => {
     expect(joinBody.example).toEqual(API_DOCS["POST /queue/join"]!.requestExample);
   });
 
+  test("costs the hot paths nothing per request: no response validation, no hook of its own", () => {
+    for (const route of ["POST /queue/join", "GET /reservation/status", "POST /reservation/confirm", "POST /reservation/release"]) {
+      const hooks = env.app.routes.find((r) => `${r.method} ${r.path}` === route)!.hooks as Record<string, any>;
+      expect({ route, response: hooks.response, afterHandle: hooks.afterHandle?.length ?? 0 }).toEqual({ route, response: undefined, afterHandle: 0 });
+    }
+  });
+
   test("the checker refuses an undocumented status, an undocumented field and a wrong type", () => {
     const headers = new Headers({ "content-type": "application/json" });
     const route = "POST /reservation/confirm";
