@@ -15,7 +15,7 @@ export function OneOf<const W extends string>(words: readonly W[], description?:
 
 const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
 const Id = (description: string) => Type.Integer({ minimum: 1, maximum: 2147483647, description });
-const Count = (description: string) => Type.Integer({ minimum: 0, description });
+const Count = (description?: string) => Type.Integer({ minimum: 0, ...(description && { description }) });
 const DateTime = (description: string) => Type.String({ format: "date-time", description });
 const Message = Type.String({ description: "for people; the wording may change, so match on the codes, not on this" });
 const QueueToken = Type.String({ description: "the queue token: opaque, URL-safe, signed; keep it" });
@@ -185,8 +185,8 @@ export const TicketTypeFigures = Type.Object(
     confirmed: Count("tickets booked"),
     expired: Count("tickets of holds that lapsed"),
     released: Count("tickets of holds given back"),
-    people_queued: fromRedis(Count(""), "queue entries the processor has yet to reach (an upper bound)"),
-    batches_in_flight: fromRedis(Count(""), "batches claimed and not yet settled"),
+    people_queued: fromRedis(Count(), "queue entries the processor has yet to reach (an upper bound)"),
+    batches_in_flight: fromRedis(Count(), "batches claimed and not yet settled"),
     serving_rate: fromRedis(Type.Number({ minimum: 0 }), "holds granted per second lately (null too before one was measured)"),
     oldest_waiting_place: fromRedis(Type.Integer({ minimum: 1 }), "place number of the first entry still queued (null too when none)"),
     next_hold_deadline: Nullable(DateTime("earliest deadline of an outstanding hold"), "earliest deadline of an outstanding hold, or null"),

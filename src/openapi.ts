@@ -79,7 +79,7 @@ function asset(text: string, type: string) {
  * The plugin's document with src/api-docs.ts' word on each route. A route without an entry is
  * left as the plugin made it (no answers): test/openapi.test.ts names it.
  */
-export function complete(generated: Document, routes: readonly Route[]): Document {
+function complete(generated: Document, routes: readonly Route[]): Document {
   const paths: Document["paths"] = {};
   for (const [path, operations] of Object.entries(generated.paths)) paths[path] = { ...operations };
   for (const route of routes) {
@@ -131,7 +131,7 @@ function response(answer: Answer) {
 }
 
 /** A TypeBox schema as plain JSON Schema, with a union of words shown as an enum. */
-export function jsonSchema(schema: unknown): unknown {
+function jsonSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(jsonSchema);
   if (typeof schema !== "object" || schema === null) return schema;
   const plain: Record<string, any> = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, jsonSchema(v)]));
