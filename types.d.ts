@@ -26,3 +26,13 @@ declare module "autocannon" {
   };
   export default function autocannon(options: Options): Promise<Result>;
 }
+
+// Swagger UI's script and style, imported as text: the binary serves its documentation page itself.
+declare module "swagger-ui-dist/swagger-ui-bundle.js" {
+  const text: string;
+  export default text;
+}
+declare module "swagger-ui-dist/swagger-ui.css" {
+  const text: string;
+  export default text;
+}

@@ -9,6 +9,7 @@ import { corsOrigins } from "./config";
 import { adminEventRoutes } from "./admin/events";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
+import { apiDocs } from "./openapi";
 import { queueRoutes } from "./queue/routes";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
@@ -31,6 +32,8 @@ export function createApp(s: Services) {
       Object.assign(set.headers, failure.headers);
       return failure.body;
     })
+    // GET /openapi and /openapi/json: every route below, described (src/api-docs.ts)
+    .use(apiDocs(() => app.routes))
     // Liveness only: answers without touching Redis or PostgreSQL (also the benchmark's bare ceiling).
     .get("/health", () => ({ status: "ok" }))
     .use(eventRoutes(s))

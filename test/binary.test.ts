@@ -1,6 +1,6 @@
 // Smoke test of the compiled binary: built (or the one TQ_BINARY names, as CI builds it),
 // copied alone to an empty folder, started; a join becomes a hold and a booking, and SIGTERM
-// stops it cleanly.
+// stops it cleanly; its API documentation page is served whole.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -102,6 +102,15 @@ test("the compiled binary serves a whole booking on its own", async () => {
       body: JSON.stringify({ token: joined.queue_token }),
     })).json()) as any;
     expect(confirmed).toMatchObject({ status: "confirmed", quantity: 1 });
+
+    // the API documentation, its page's script included, comes from the binary itself
+    const spec = (await (await fetch(`${base}/openapi/json`)).json()) as any;
+    expect(spec.paths["/queue/join"].post.responses["409"]).toBeDefined();
+    const page = await (await fetch(`${base}/openapi`)).text();
+    for (const [, asset] of page.matchAll(/(?:src|href)="(\/[^"]+)"/g)) {
+      const res = await fetch(`${base}${asset}`);
+      expect([asset, res.status, (await res.text()).length > 100_000]).toEqual([asset, 200, true]);
+    }
 
     const startedStopping = Date.now();
     service.kill("SIGTERM");

@@ -1,0 +1,387 @@
+// What the OpenAPI document says about each route beyond what the route itself declares (its
+// path, query and body schemas): summary, description, every answer it can give (success and
+// each error status, with their codes) and examples. One entry per route, keyed "METHOD /path"
+// as Elysia lists it in app.routes; test/openapi.test.ts fails for a route without one, and for
+// an answer whose status or body is not documented here. To document a new route, add an entry.
+import type { TSchema } from "@sinclair/typebox";
+import * as S from "./api-schemas";
+import type { ErrorField } from "./api-schemas";
+import { BODY_LIMIT_BYTES } from "./body";
+import { CONFIRM_REFUSALS, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal } from "./states";
+
+/** One answer of a route for one status: its body per content type, with examples, and its headers. */
+export type Answer = {
+  description: string;
+  content: Record<string, { schema: TSchema; examples: Record<string, unknown> }>;
+  headers?: Record<string, string>;
+};
+
+export type RouteDoc = {
+  summary: string;
+  description: string;
+  tag: "service" | "events" | "queue" | "reservations" | "admin" | "documentation";
+  /** admin: the admin bearer token is required; join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise. */
+  auth?: "admin" | "join-jwt";
+  requestExample?: unknown;
+  responses: Record<number, Answer>;
+};
+
+const JSON_TYPE = "application/json";
+
+/** The documentation's own routes (src/openapi.ts serves them). */
+export const DOCS_PATHS = {
+  page: "/openapi",
+  spec: "/openapi/json",
+  script: "/openapi/swagger-ui-bundle.js",
+  style: "/openapi/swagger-ui.css",
+} as const;
+
+// ---- errors: which codes a route can answer with which status
+
+type Failures = Partial<Record<number, readonly string[]>>;
+
+/** The codes per status of several lists together. */
+function failures(...lists: Failures[]): Failures {
+  const all: Record<number, string[]> = {};
+  for (const list of lists) {
+    for (const [status, codes] of Object.entries(list)) (all[Number(status)] ??= []).push(...codes!);
+  }
+  return all;
+}
+
+const BAD_BODY: Failures = { 400: ["invalid_input", "invalid_json"], 413: ["body_too_large"] };
+const ADMIN: Failures = { 401: ["unauthorized"], 403: ["admin_disabled"] };
+const DOWN: Failures = { 503: ["unavailable"] };
+
+/** confirm's or release's refusals (src/states.ts) by status, and their messages. */
+function refusals(table: Record<string, Refusal>): { failures: Failures; messages: Record<string, string> } {
+  const byStatus: Record<number, string[]> = {};
+  const messages: Record<string, string> = {};
+  for (const r of Object.values(table)) {
+    if (!byStatus[r.status]?.includes(r.code)) (byStatus[r.status] ??= []).push(r.code);
+    messages[r.code] ??= r.message;
+  }
+  return { failures: byStatus, messages };
+}
+
+/** An example message for each code (refusals bring their own). */
+const MESSAGES: Record<string, string> = {
+  invalid_input: "quantity: expected a whole number from 1 to 1000",
+  invalid_json: "request body is not valid JSON",
+  body_too_large: `request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB`,
+  unavailable: "Redis is unavailable; try again shortly",
+  unauthorized: "the admin API needs Authorization: Bearer <ADMIN_TOKEN>",
+  admin_disabled: "the admin API is off: set ADMIN_TOKEN to turn it on",
+  user_mismatch: "user_id is not the user the token was issued to",
+  quantity_over_limit: 'at most 4 tickets of "General Admission" per person',
+  unknown_ticket_type: "ticket type 99 does not exist",
+  unknown_event: "event 99 does not exist",
+  unknown_token: "this token is not one of ours",
+  sold_out: '"General Admission" is sold out',
+  already_queued: 'This user is already in the queue for "General Admission"; follow it with the queue token given on joining.',
+  quantity_over_capacity: 'only 500 tickets of "General Admission" exist',
+  limit_reached: 'one person may book 4 tickets of "General Admission"; you booked 3, so 1 remain',
+  not_on_sale: '"General Admission" is not on sale yet',
+  capacity_below_sold: "capacity cannot go below the 52 tickets held and confirmed",
+  invalid_cursor: "cursor: expected a cursor from a previous page of this export",
+};
+
+/** Extra fields of an example, and which codes carry which fields. */
+const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
+  already_queued: { status: "queued" },
+  limit_reached: { remaining: 1 },
+  capacity_below_sold: { sold: 52 },
+  not_on_sale: { sale_starts_at: "2026-12-01T09:00:00.000Z" },
+};
+
+/** Headers some codes come with. */
+const HEADERS: Record<string, Record<string, string>> = {
+  unavailable: { "Retry-After": "seconds to wait before trying again" },
+  in_progress: { "Retry-After": "with in_progress: seconds to wait before trying again" },
+  unauthorized: { "WWW-Authenticate": "Bearer (with a realm and an error for the admin API and for JWTs)" },
+};
+
+/** The error answers for the given codes: one schema per status naming its codes, an example per code. */
+function errorAnswers(list: Failures, messages: Record<string, string> = {}): Record<number, Answer> {
+  const answers: Record<number, Answer> = {};
+  for (const [status, codes] of Object.entries(list)) {
+    const fields = [...new Set(codes!.flatMap((c) => Object.keys(EXAMPLE_FIELDS[c] ?? {}) as ErrorField[]))];
+    const examples = Object.fromEntries(
+      codes!.map((code) => [code, { error: code, message: messages[code] ?? MESSAGES[code] ?? code, ...EXAMPLE_FIELDS[code] }]),
+    );
+    const headers = Object.assign({}, ...codes!.map((c) => HEADERS[c] ?? {}));
+    answers[Number(status)] = {
+      description: `error: ${codes!.join(", ")}`,
+      content: { [JSON_TYPE]: { schema: S.ErrorBody(codes!, fields), examples } },
+      ...(Object.keys(headers).length > 0 && { headers }),
+    };
+  }
+  return answers;
+}
+
+/** A success answer in JSON. */
+const ok = (description: string, schema: TSchema, examples: Record<string, unknown>): Answer => ({
+  description,
+  content: { [JSON_TYPE]: { schema, examples } },
+});
+
+/** A success answer in another format than JSON. */
+const text = (description: string, type: string): Answer => ({
+  description,
+  content: { [type]: { schema: S.Text, examples: {} } },
+});
+
+// ---- examples
+
+const TOKEN = "AAAAAWgvC4m7nQ2xR8kYpLz3Jt6WcV1sHbE0fUaMdGiXoKqN";
+const AT = "2026-12-01T08:02:11.204Z";
+const ticketType = {
+  id: 1, event_id: 1, name: "General Admission", price: 45, capacity: 500, stock: 412, per_user_limit: 4,
+  sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
+};
+const event = { id: 1, name: "Demo Night", description: "", venue: "Main Hall", starts_at: "2026-12-24T19:30:00.000Z" };
+const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<string, unknown>) => ({
+  status, ticket_type_id: 1, quantity: 2, ...fields, message: STATUS_MESSAGES[status],
+});
+
+const confirm = refusals(CONFIRM_REFUSALS);
+const release = refusals(RELEASE_REFUSALS);
+
+export const API_DOCS: Record<string, RouteDoc> = {
+  "GET /health": {
+    tag: "service",
+    summary: "Liveness",
+    description: "Answers while the process serves, without touching Redis or PostgreSQL.",
+    responses: { 200: ok("the process serves", S.Health, { ok: { status: "ok" } }) },
+  },
+
+  [`GET ${DOCS_PATHS.page}`]: {
+    tag: "documentation",
+    summary: "This documentation, as a page",
+    description: "Swagger UI; its script and style come from this service, nothing from another host.",
+    responses: { 200: text("the page", "text/html") },
+  },
+  [`GET ${DOCS_PATHS.spec}`]: {
+    tag: "documentation",
+    summary: "This documentation, as an OpenAPI 3.1 document",
+    description: "What the page shows.",
+    responses: { 200: ok("the document", S.OpenApiDocument, {}) },
+  },
+  [`GET ${DOCS_PATHS.script}`]: {
+    tag: "documentation",
+    summary: "The documentation page's script (Swagger UI)",
+    description: "Served from the binary.",
+    responses: { 200: text("the script", "text/javascript") },
+  },
+  [`GET ${DOCS_PATHS.style}`]: {
+    tag: "documentation",
+    summary: "The documentation page's style (Swagger UI)",
+    description: "Served from the binary.",
+    responses: { 200: text("the style sheet", "text/css") },
+  },
+
+  "GET /events": {
+    tag: "events",
+    summary: "Events and their ticket types",
+    description:
+      "Every event with its ticket types, stock and sale status, as an array; at most a second old. " +
+      "`status` is sold_out when no stock is left and no hold is outstanding.",
+    responses: {
+      200: ok("the events", S.EventList, { events: [{ ...event, ticket_types: [{ ...ticketType, status: "on_sale" }] }] }),
+      ...errorAnswers(DOWN),
+    },
+  },
+
+  "POST /queue/join": {
+    tag: "queue",
+    auth: "join-jwt",
+    summary: "Join the queue for a ticket type",
+    description:
+      "Joins the fair FIFO queue for `quantity` tickets (default 1, at most the type's per_user_limit). " +
+      "One live place per user and ticket type: joining again while it is live is 409 already_queued, " +
+      "without the token (with JOIN_AUTH=jwt a verified rejoin gets the same token back). Before a sale " +
+      "starts, a join inside the pre-queue window waits for it (`waiting_for_sale`, no position); earlier " +
+      "it is 409 not_on_sale. With JOIN_AUTH=jwt the user is the JWT's `sub` and `user_id` may be left out.",
+    requestExample: { user_id: "alice", ticket_type_id: 1, quantity: 2 },
+    responses: {
+      200: ok("a place in the queue (or the pre-queue)", S.JoinAnswer, {
+        queued: {
+          queue_token: TOKEN, position: 1, status: "queued", ticket_type_id: 1, quantity: 2,
+          message: 'You are number 1 in the queue for "General Admission".',
+        },
+        waiting_for_sale: {
+          queue_token: TOKEN, status: "waiting_for_sale", sale_starts_at: AT, ticket_type_id: 1, quantity: 2,
+          message: STATUS_MESSAGES.waiting_for_sale,
+        },
+      }),
+      ...errorAnswers(
+        failures(BAD_BODY, {
+          400: ["quantity_over_limit"],
+          401: ["unauthorized"],
+          403: ["user_mismatch"],
+          404: ["unknown_ticket_type"],
+          409: ["sold_out", "already_queued", "quantity_over_capacity", "limit_reached", "not_on_sale"],
+        }, DOWN),
+        { unauthorized: "joining needs Authorization: Bearer <JWT> from your login" },
+      ),
+    },
+  },
+
+  "GET /reservation/status": {
+    tag: "reservations",
+    summary: "Where a token stands",
+    description:
+      "In O(1) however long the queue is. `status` is one of " + S.API_STATUSES.join(", ") + ". " +
+      "`ticket_type_id` in the query is accepted and ignored (the token names its type).",
+    responses: {
+      200: ok("the token's status", S.StatusAnswer, {
+        queued: statusAnswer("queued", { position: 42, estimated_wait_seconds: 3 }),
+        reserved: statusAnswer("reserved", { expires_at: AT }),
+        confirmed: statusAnswer("confirmed", { booking_id: 7 }),
+        expired: statusAnswer("expired", {}),
+      }),
+      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, DOWN), {
+        invalid_input: "token: expected the queue_token string given on joining",
+      }),
+    },
+  },
+
+  "POST /reservation/confirm": {
+    tag: "reservations",
+    summary: "Confirm a hold",
+    description: "Turns the hold into a booking. Idempotent: a repeat answers the same booking.",
+    requestExample: { token: TOKEN },
+    responses: {
+      200: ok("booked", S.Confirmation, {
+        confirmed: { status: "confirmed", booking_id: 7, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
+      }),
+      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, confirm.failures, DOWN), confirm.messages),
+    },
+  },
+
+  "POST /reservation/release": {
+    tag: "reservations",
+    summary: "Give a hold back, or leave the queue",
+    description: "A hold's tickets return to stock at once. Idempotent: releasing again answers released.",
+    requestExample: { token: TOKEN },
+    responses: {
+      200: ok("released", S.Release, {
+        hold: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "Your hold was released; the tickets are back on sale." },
+        queue: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "You left the queue." },
+      }),
+      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, release.failures, DOWN), release.messages),
+    },
+  },
+
+  "POST /admin/events": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Create an event",
+    description: "A field the route does not take is refused (400).",
+    requestExample: { name: "Spring Gala", venue: "Main Hall", starts_at: "2027-04-10T19:30:00+02:00" },
+    responses: {
+      201: ok("the event", S.AdminEvent, { created: { ...event, name: "Spring Gala", starts_at: "2027-04-10T17:30:00.000Z" } }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, DOWN)),
+    },
+  },
+
+  "PATCH /admin/events/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Change an event",
+    description: "Changes the fields given (at least one).",
+    requestExample: { description: "Doors open at 19:00" },
+    responses: {
+      200: ok("the event", S.AdminEvent, { changed: { ...event, description: "Doors open at 19:00" } }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_event"] }, DOWN)),
+    },
+  },
+
+  "POST /admin/events/:id/ticket-types": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Add a ticket type to an event",
+    description:
+      "On sale at once (or from `sale_starts_at`) with its whole capacity in stock; per_user_limit 4 when left out.",
+    requestExample: { name: "Stalls", price: 59.5, capacity: 300, per_user_limit: 4 },
+    responses: {
+      201: ok("the ticket type", S.AdminTicketType, {
+        created: { ...ticketType, id: 4, name: "Stalls", price: 59.5, capacity: 300, stock: 300 },
+      }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_event"] }, DOWN)),
+    },
+  },
+
+  "PATCH /admin/ticket-types/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Change a ticket type, also mid-sale",
+    description:
+      "Changes the fields given (at least one). A new capacity moves the stock by the same amount under the " +
+      "type's row lock; below what is held and confirmed it is refused (409 capacity_below_sold) and nothing changes. " +
+      "`paused` stops serving (joins still queue); `max_active_holds` and `holds_per_minute` limit admission (null: none).",
+    requestExample: { capacity: 350, paused: false },
+    responses: {
+      200: ok("the ticket type", S.AdminTicketType, { changed: { ...ticketType, capacity: 350, stock: 262 } }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_ticket_type"], 409: ["capacity_below_sold"] }, DOWN)),
+    },
+  },
+
+  "GET /admin/ticket-types/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "A ticket type's live figures",
+    description:
+      "Stock and tickets by hold status from PostgreSQL (capacity = stock + held + confirmed), the queue from Redis. " +
+      "While Redis is unreachable the answer is still 200, with every Redis figure null and `redis: unavailable`.",
+    responses: {
+      200: ok("the figures", S.TicketTypeFigures, {
+        figures: {
+          id: 1, event_id: 1, name: "General Admission", capacity: 500, stock: 412, held: 36, confirmed: 52, expired: 6,
+          released: 4, people_queued: 118, batches_in_flight: 0, serving_rate: 240.5, oldest_waiting_place: 231,
+          next_hold_deadline: AT, redis: "ok",
+        },
+      }),
+      ...errorAnswers(failures({ 400: ["invalid_input"] }, ADMIN, { 404: ["unknown_ticket_type"] }, DOWN), {
+        invalid_input: "id: expected a whole number from 1 to 2147483647",
+      }),
+    },
+  },
+
+  "GET /admin/events/:id/bookings": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Export an event's bookings",
+    description:
+      "Ordered by booking id, `limit` a page (default 1000, at most 10000), as JSON or CSV (`format`). Pass the " +
+      "last page's cursor back for the next; bookings made meanwhile appear on a later page, none is skipped. " +
+      "CSV comes with Content-Disposition, and with the next page's URL in Link (its cursor in X-Next-Cursor).",
+    responses: {
+      200: {
+        description: "a page of bookings",
+        content: {
+          [JSON_TYPE]: {
+            schema: S.BookingsPage,
+            examples: {
+              page: {
+                bookings: [{ booking_id: 1, user_id: "alice", ticket_type_id: 1, ticket_type_name: "General Admission", quantity: 2, created_at: AT }],
+                next_cursor: null,
+              },
+            },
+          },
+          "text/csv": {
+            schema: S.BookingsCsv,
+            examples: {
+              page: 'booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at\r\n1,"alice",1,"General Admission",2,' + AT + "\r\n",
+            },
+          },
+        },
+        headers: { Link: 'CSV, when more follow: <next page URL>; rel="next"', "X-Next-Cursor": "CSV, when more follow: the next cursor" },
+      },
+      ...errorAnswers(failures({ 400: ["invalid_input", "invalid_cursor"] }, ADMIN, { 404: ["unknown_event"] }, DOWN), {
+        invalid_input: "format: expected csv or json",
+      }),
+    },
+  },
+};
+

@@ -1,0 +1,237 @@
+// The API's answers as TypeBox schemas: the one source for the OpenAPI document (src/api-docs.ts)
+// and for test/openapi.test.ts, which checks real answers against them. Documentation only: no
+// route declares them as Elysia's `response`, which would validate every answer at run time.
+// Status words come from src/states.ts; error bodies are src/errors.ts' `{error, message, ...fields}`.
+import { Type, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
+import type { TicketTypeState } from "./events/catalog";
+import { STATUS_MESSAGES, type ApiStatus } from "./states";
+
+const strict = { additionalProperties: false } as const;
+
+/** One of the given words (a union of literals; the document shows it as an enum). */
+export function OneOf<const W extends string>(words: readonly W[], description?: string): TUnion<TLiteral<W>[]> {
+  return Type.Union(words.map((w) => Type.Literal(w)), description ? { description } : {});
+}
+
+const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
+const Id = (description: string) => Type.Integer({ minimum: 1, maximum: 2147483647, description });
+const Count = (description?: string) => Type.Integer({ minimum: 0, ...(description && { description }) });
+const DateTime = (description: string) => Type.String({ format: "date-time", description });
+const Message = Type.String({ description: "for people; the wording may change, so match on the codes, not on this" });
+const QueueToken = Type.String({ description: "the queue token: opaque, URL-safe, signed; keep it" });
+
+/** Every word a status answer can carry: src/states.ts' STATUS_MESSAGES keys. */
+export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
+
+/** The catalog's sale states of a ticket type (src/events/catalog.ts). */
+const TICKET_TYPE_STATES = ["on_sale", "sold_out", "not_on_sale", "paused"] as const satisfies readonly TicketTypeState[];
+// ...and none missing: a state added to TicketTypeState but not above fails to compile here
+const listsEveryState: Exclude<TicketTypeState, (typeof TICKET_TYPE_STATES)[number]> extends never ? true : false = true;
+void listsEveryState;
+
+export const Text = Type.String();
+export const OpenApiDocument = Type.Object(
+  { openapi: Type.String({ pattern: "^3\\.1\\." }), info: Type.Object({}), paths: Type.Object({}) },
+  { description: "an OpenAPI 3.1 document" },
+);
+
+export const Health = Type.Object({ status: Type.Literal("ok") }, strict);
+
+// ---- public: events, queue, reservations
+
+const saleFields = {
+  sale_starts_at: Nullable(DateTime("when the sale opens"), "when the sale opens; null: it is open"),
+  paused: Type.Boolean({ description: "the operator paused serving: joins still queue, nobody is served" }),
+  max_active_holds: Nullable(Type.Integer({ minimum: 1 }), "most holds outstanding at once; null: no ceiling"),
+  holds_per_minute: Nullable(Type.Integer({ minimum: 1 }), "most holds granted a minute; null: no ceiling"),
+};
+
+export const TicketType = Type.Object(
+  {
+    id: Id("ticket type id"),
+    event_id: Id("event id"),
+    name: Type.String(),
+    price: Type.Number({ minimum: 0 }),
+    capacity: Count("tickets the type will ever have"),
+    stock: Count("tickets not held nor booked right now"),
+    per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
+    ...saleFields,
+    status: OneOf(TICKET_TYPE_STATES, "sold_out wins over not_on_sale, which wins over paused"),
+  },
+  strict,
+);
+
+export const Event = Type.Object(
+  {
+    id: Id("event id"),
+    name: Type.String(),
+    description: Type.String(),
+    venue: Type.String(),
+    starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+    ticket_types: Type.Array(TicketType),
+  },
+  strict,
+);
+
+export const EventList = Type.Array(Event, { description: "events with their ticket types (at most a second old)" });
+
+const joined = {
+  queue_token: QueueToken,
+  ticket_type_id: Id("the ticket type joined"),
+  quantity: Type.Integer({ minimum: 1, maximum: 1000 }),
+  message: Message,
+};
+
+export const JoinAnswer = Type.Union(
+  [
+    Type.Object(
+      {
+        ...joined,
+        status: OneOf(["queued", "reserved"] as const, "reserved only for a verified rejoin of a place holding tickets"),
+        position: Count("people ahead, plus one; 0 when tickets are held"),
+        expires_at: Type.Optional(DateTime("reserved: the hold's deadline")),
+      },
+      strict,
+    ),
+    Type.Object(
+      {
+        ...joined,
+        status: Type.Literal("waiting_for_sale"),
+        sale_starts_at: DateTime("when the sale starts: everyone waiting then gets a place in a random order"),
+      },
+      strict,
+    ),
+  ],
+  { description: "a place in the queue, or in the pre-queue of a sale that has not started" },
+);
+
+const where = { ticket_type_id: Id("the token's ticket type"), quantity: Type.Optional(Type.Integer({ minimum: 0 })), message: Message };
+const StatusOf = <S extends ApiStatus>(statuses: readonly S[], fields: Record<string, TSchema> = {}) =>
+  Type.Object({ status: OneOf(statuses), ...where, ...fields }, strict);
+const waiting = {
+  position: Count("people ahead, plus one"),
+  estimated_wait_seconds: Type.Optional(Count("when the recent serving rate allows a guess")),
+};
+const ENDED_STATUSES = API_STATUSES.filter(
+  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed"].includes(s),
+);
+
+export const StatusAnswer = Type.Union(
+  [
+    StatusOf(["queued"] as const, waiting),
+    StatusOf(["paused"] as const, { position: Type.Optional(waiting.position), estimated_wait_seconds: waiting.estimated_wait_seconds }),
+    StatusOf(["waiting_for_sale"] as const, { sale_starts_at: Type.Optional(DateTime("when the sale starts")) }),
+    StatusOf(["reserved"] as const, { expires_at: DateTime("confirm before this") }),
+    StatusOf(["confirmed"] as const, { booking_id: Id("the booking") }),
+    StatusOf(ENDED_STATUSES),
+  ],
+  { description: "where a token stands; `status` is one of: " + API_STATUSES.join(", ") },
+);
+
+export const Confirmation = Type.Object(
+  {
+    status: Type.Literal("confirmed"),
+    booking_id: Id("the booking; a repeat answers the same one"),
+    queue_token: QueueToken,
+    ticket_type_id: Id("the ticket type"),
+    quantity: Type.Integer({ minimum: 1 }),
+    confirmed_at: DateTime("when it was booked"),
+  },
+  strict,
+);
+
+export const Release = Type.Object(
+  { status: Type.Literal("released"), queue_token: QueueToken, ticket_type_id: Id("the ticket type"), message: Message },
+  strict,
+);
+
+// ---- admin
+
+export const AdminEvent = Type.Object(
+  {
+    id: Id("event id"),
+    name: Type.String(),
+    description: Type.String(),
+    venue: Type.String(),
+    starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+  },
+  strict,
+);
+
+export const AdminTicketType = Type.Object(
+  {
+    id: Id("ticket type id"),
+    event_id: Id("event id"),
+    name: Type.String(),
+    price: Type.Number({ minimum: 0 }),
+    capacity: Count("tickets the type will ever have"),
+    stock: Count("tickets not held nor booked"),
+    per_user_limit: Type.Integer({ minimum: 1 }),
+    ...saleFields,
+  },
+  strict,
+);
+
+const fromRedis = (schema: TSchema, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
+
+export const TicketTypeFigures = Type.Object(
+  {
+    id: Id("ticket type id"),
+    event_id: Id("event id"),
+    name: Type.String(),
+    capacity: Count("capacity = stock + held + confirmed"),
+    stock: Count("tickets on sale"),
+    held: Count("tickets in outstanding holds"),
+    confirmed: Count("tickets booked"),
+    expired: Count("tickets of holds that lapsed"),
+    released: Count("tickets of holds given back"),
+    people_queued: fromRedis(Count(), "queue entries the processor has yet to reach (an upper bound)"),
+    batches_in_flight: fromRedis(Count(), "batches claimed and not yet settled"),
+    serving_rate: fromRedis(Type.Number({ minimum: 0 }), "holds granted per second lately (null too before one was measured)"),
+    oldest_waiting_place: fromRedis(Type.Integer({ minimum: 1 }), "place number of the first entry still queued (null too when none)"),
+    next_hold_deadline: Nullable(DateTime("earliest deadline of an outstanding hold"), "earliest deadline of an outstanding hold, or null"),
+    redis: OneOf(["ok", "unavailable"] as const, "whether the Redis figures could be read"),
+  },
+  strict,
+);
+
+export const Booking = Type.Object(
+  {
+    booking_id: Id("booking id"),
+    user_id: Type.String(),
+    ticket_type_id: Id("ticket type id"),
+    ticket_type_name: Type.String(),
+    quantity: Type.Integer({ minimum: 1 }),
+    created_at: DateTime("when it was booked"),
+  },
+  strict,
+);
+
+export const BookingsPage = Type.Object(
+  {
+    bookings: Type.Array(Booking, { description: "ordered by booking id" }),
+    next_cursor: Nullable(Type.String(), "pass it back as `cursor` for the next page; null on the last page"),
+  },
+  strict,
+);
+
+export const BookingsCsv = Type.String({
+  description: "RFC 4180 CSV: a header row (booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at), CRLF line ends",
+});
+
+// ---- errors
+
+/** Extra fields some errors carry besides `error` and `message`. */
+export const ERROR_FIELDS = {
+  status: OneOf(["waiting_for_sale", "queued", "reserved"] as const, "already_queued: the live place's status"),
+  remaining: Count("limit_reached on a join: tickets the user may still book"),
+  sold: Count("capacity_below_sold: tickets held and confirmed right now"),
+  sale_starts_at: DateTime("not_on_sale: when the sale starts"),
+};
+export type ErrorField = keyof typeof ERROR_FIELDS;
+
+/** An error answer whose `error` is one of `codes`, with the optional `fields` some of them add. */
+export function ErrorBody(codes: readonly string[], fields: readonly ErrorField[] = []) {
+  const extra = Object.fromEntries(fields.map((f) => [f, Type.Optional(ERROR_FIELDS[f])]));
+  return Type.Object({ error: OneOf(codes, "a stable code to match on"), message: Message, ...extra }, strict);
+}

@@ -1,0 +1,318 @@
+// The OpenAPI document against the app itself, on real Redis and PostgreSQL: every route the app
+// serves is in it (and nothing else), real answers (successes and errors) have a documented
+// status and a body that passes the schema documented for it, and the docs page loads nothing
+// from another host.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Value } from "@sinclair/typebox/value";
+import { SignJWT } from "jose";
+import { API_DOCS, DOCS_PATHS } from "../src/api-docs";
+import { createApp } from "../src/app";
+import { createJoinIdentity } from "../src/queue/join-identity";
+import { createTestEnv, join, type TestEnv } from "./helpers";
+
+const ADMIN_TOKEN = "openapi-test-admin-token-".padEnd(40, "a");
+const JWT_SECRET = "openapi-test-jwt-secret-".padEnd(40, "j");
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+let env: TestEnv;
+let document: any;
+beforeAll(async () => {
+  env = await createTestEnv({ ADMIN_TOKEN });
+  document = (await env.call("GET", DOCS_PATHS.spec)).body;
+});
+afterAll(() => env.close());
+
+/** The app's routes as "METHOD /path" (CORS' OPTIONS and catch-alls are no routes of the API). */
+const routeKeys = (app: { routes: { method: string; path: string }[] }) =>
+  app.routes.filter((r) => !["OPTIONS", "HEAD", "ALL", "WS"].includes(r.method)).map((r) => `${r.method} ${r.path}`);
+
+/** "GET /admin/events/{id}" -> "GET /admin/events/:id" */
+const elysiaPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
+
+type Answer = { status: number; body: unknown; headers: Headers };
+
+/**
+ * What is wrong with an answer of a route, by what is documented for it: its status must be
+ * listed for the route (in src/api-docs.ts and in the served document alike), and its body must
+ * pass the schema documented for that status and content type.
+ */
+function problemsWith(route: string, res: Answer): string[] {
+  const [method, path] = route.split(" ") as [string, string];
+  const served = document.paths[path.replace(/:([^/]+)/g, "{$1}")]?.[method.toLowerCase()];
+  const answer = API_DOCS[route]?.responses[res.status];
+  if (!answer || !served?.responses?.[res.status]) return [`${route}: status ${res.status} is not documented`];
+  const type = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+  const content = answer.content[type];
+  if (!content || !served.responses[res.status].content?.[type]) return [`${route} ${res.status}: content type ${type} is not documented`];
+  return [...Value.Errors(content.schema, res.body)].map((e) => `${route} ${res.status}: ${e.path} ${e.message}`);
+}
+
+const exercised = new Set<string>();
+
+/** Calls the app (or `app`) and expects the answer documented; returns it for the test to look at. */
+async function expectDocumented(
+  route: string, status: number, path: string, body?: unknown, headers: Record<string, string> = {}, app = env.app,
+): Promise<any> {
+  const [method] = route.split(" ");
+  const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  const response = await app.handle(new Request(`http://localhost${path}`, init));
+  const text = await response.text();
+  let parsed: unknown = text;
+  if (response.headers.get("content-type")?.startsWith("application/json")) parsed = JSON.parse(text);
+  const res = { status: response.status, body: parsed, headers: response.headers };
+  expect({ route, status: res.status, body: res.body }).toMatchObject({ status });
+  expect(problemsWith(route, res)).toEqual([]);
+  exercised.add(route);
+  return res.body;
+}
+
+describe("the document", () => {
+  test("names every route the app serves, and only those", () => {
+    const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => `${method.toUpperCase()} ${elysiaPath(path)}`),
+    );
+    expect(documented.sort()).toEqual(routeKeys(env.app).sort());
+    expect(Object.keys(API_DOCS).sort()).toEqual(routeKeys(env.app).sort());
+  });
+
+  test("says of every operation what it does and every answer it gives", () => {
+    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(operations)) {
+        const where = `${method} ${path}`;
+        expect({ where, summary: typeof op.summary, tags: op.tags?.length }).toEqual({ where, summary: "string", tags: 1 });
+        const statuses = Object.keys(op.responses ?? {});
+        expect({ where, success: statuses.some((s) => s.startsWith("2")) }).toEqual({ where, success: true });
+        for (const status of statuses.filter((s) => Number(s) >= 400)) {
+          const examples = Object.values(op.responses[status].content["application/json"].examples ?? {});
+          // an example for each error code the status names
+          const error = op.responses[status].content["application/json"].schema.properties.error;
+          const codes = error.enum ?? [error.const];
+          expect({ where, status, examples: examples.map((e: any) => e.value.error) }).toEqual({ where, status, examples: codes });
+        }
+      }
+    }
+  });
+
+  test("admin routes name the admin bearer token; the public ones do not", () => {
+    expect(document.components.securitySchemes.adminToken).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+      for (const op of Object.values(operations)) {
+        expect({ path, admin: JSON.stringify(op.security ?? []).includes("adminToken") }).toEqual({ path, admin: path.startsWith("/admin/") });
+      }
+    }
+  });
+
+  test("the request bodies are the routes' own schemas, as JSON, with an example", () => {
+    const joinBody = document.paths["/queue/join"].post.requestBody.content["application/json"];
+    expect(joinBody.schema.properties.ticket_type_id).toMatchObject({ type: "integer", minimum: 1 });
+    expect(joinBody.example).toEqual(API_DOCS["POST /queue/join"]!.requestExample);
+  });
+
+  test("costs the hot paths nothing per request: no response validation, no hook of its own", () => {
+    for (const route of ["POST /queue/join", "GET /reservation/status", "POST /reservation/confirm", "POST /reservation/release"]) {
+      const hooks = env.app.routes.find((r) => `${r.method} ${r.path}` === route)!.hooks as Record<string, any>;
+      expect({ route, response: hooks.response, afterHandle: hooks.afterHandle?.length ?? 0 }).toEqual({ route, response: undefined, afterHandle: 0 });
+    }
+  });
+
+  test("the checker refuses an undocumented status, an undocumented field and a wrong type", () => {
+    const headers = new Headers({ "content-type": "application/json" });
+    const route = "POST /reservation/confirm";
+    const confirmed = { status: "confirmed", booking_id: 1, queue_token: "t", ticket_type_id: 1, quantity: 1, confirmed_at: "2026-01-01T00:00:00.000Z" };
+    expect(problemsWith(route, { status: 200, body: confirmed, headers })).toEqual([]);
+    expect(problemsWith(route, { status: 418, body: {}, headers })).toEqual([`${route}: status 418 is not documented`]);
+    expect(problemsWith(route, { status: 200, body: { ...confirmed, extra: 1 }, headers }).length).toBeGreaterThan(0);
+    expect(problemsWith(route, { status: 200, body: { ...confirmed, confirmed_at: "yesterday" }, headers }).length).toBeGreaterThan(0);
+    expect(problemsWith(route, { status: 409, body: { error: "no_such_code", message: "m" }, headers }).length).toBeGreaterThan(0);
+    expect(problemsWith(route, { status: 200, body: "x", headers: new Headers({ "content-type": "text/csv" }) }).length).toBeGreaterThan(0);
+  });
+});
+
+describe("real answers match the document", () => {
+  test("service and events", async () => {
+    await env.ticketType({ capacity: 5 });
+    await expectDocumented("GET /health", 200, "/health");
+    const events = await expectDocumented("GET /events", 200, "/events");
+    expect(events.length).toBeGreaterThan(0);
+    await expectDocumented(`GET ${DOCS_PATHS.spec}`, 200, DOCS_PATHS.spec);
+    await expectDocumented(`GET ${DOCS_PATHS.page}`, 200, DOCS_PATHS.page);
+    await expectDocumented(`GET ${DOCS_PATHS.script}`, 200, DOCS_PATHS.script);
+    await expectDocumented(`GET ${DOCS_PATHS.style}`, 200, DOCS_PATHS.style);
+  });
+
+  test("joining: success and each refusal", async () => {
+    const route = "POST /queue/join";
+    const type = await env.ticketType({ capacity: 3, per_user_limit: 2 });
+    const soldOut = await env.ticketType({ capacity: 0 });
+    await expectDocumented(route, 200, "/queue/join", { user_id: "ann", ticket_type_id: type });
+    await expectDocumented(route, 409, "/queue/join", { user_id: "ann", ticket_type_id: type }); // already_queued
+    await expectDocumented(route, 400, "/queue/join", { user_id: "bob", ticket_type_id: type, quantity: 0 });
+    await expectDocumented(route, 400, "/queue/join", "{not json");
+    await expectDocumented(route, 400, "/queue/join", { user_id: "bob", ticket_type_id: type, quantity: 3 }); // quantity_over_limit
+    await expectDocumented(route, 404, "/queue/join", { user_id: "bob", ticket_type_id: 999_999 });
+    await expectDocumented(route, 409, "/queue/join", { user_id: "bob", ticket_type_id: soldOut });
+    await expectDocumented(route, 413, "/queue/join", JSON.stringify({ user_id: "x".repeat(70_000), ticket_type_id: type }));
+
+    // limit_reached (with `remaining`): one ticket booked of a limit of two, then two asked for
+    const token = await join(env, "cy", type, 1);
+    await env.drain();
+    await env.post("/reservation/confirm", { token });
+    const limited = await expectDocumented(route, 409, "/queue/join", { user_id: "cy", ticket_type_id: type, quantity: 2 });
+    expect(limited).toMatchObject({ error: "limit_reached", remaining: 1 });
+
+    const small = await env.ticketType({ capacity: 1, per_user_limit: 4 });
+    const tooMany = await expectDocumented(route, 409, "/queue/join", { user_id: "dee", ticket_type_id: small, quantity: 2 });
+    expect(tooMany.error).toBe("quantity_over_capacity");
+  });
+
+  test("joining with JOIN_AUTH=jwt: 401 without a JWT, 403 for another user, 200 with one", async () => {
+    const config = { ...env.config, JOIN_AUTH: "jwt" as const, JOIN_JWT_SECRET: JWT_SECRET };
+    const jwtApp = createApp({ ...env.s, config, joinIdentity: createJoinIdentity(config) });
+    const type = await env.ticketType({ capacity: 5 });
+    const jwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("eve").setExpirationTime("5m")
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const route = "POST /queue/join";
+    await expectDocumented(route, 401, "/queue/join", { user_id: "eve", ticket_type_id: type }, {}, jwtApp);
+    const bearer = { authorization: `Bearer ${jwt}` };
+    await expectDocumented(route, 403, "/queue/join", { user_id: "mallory", ticket_type_id: type }, bearer, jwtApp);
+    await expectDocumented(route, 200, "/queue/join", { ticket_type_id: type }, bearer, jwtApp);
+    // a verified rejoin gets its own token back
+    await expectDocumented(route, 200, "/queue/join", { ticket_type_id: type }, bearer, jwtApp);
+  });
+
+  test("status, confirm and release through a token's life", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    const status = (t: string) => `/reservation/status?token=${encodeURIComponent(t)}`;
+    const S = "GET /reservation/status", C = "POST /reservation/confirm", R = "POST /reservation/release";
+
+    const [a, b, c, d] = [await join(env, "a1", type), await join(env, "b1", type), await join(env, "c1", type), await join(env, "d1", type)];
+    expect((await expectDocumented(S, 200, status(a))).status).toBe("queued");
+    await expectDocumented(C, 409, "/reservation/confirm", { token: a }); // not_reserved
+    expect((await expectDocumented(R, 200, "/reservation/release", { token: d })).status).toBe("released"); // leaves the queue
+    expect((await expectDocumented(S, 200, status(d))).status).toBe("released");
+
+    await env.drain();
+    expect((await expectDocumented(S, 200, status(a))).status).toBe("reserved");
+    await expectDocumented(C, 200, "/reservation/confirm", { token: a });
+    await expectDocumented(C, 200, "/reservation/confirm", { token: a }); // the same booking again
+    expect((await expectDocumented(S, 200, status(a))).status).toBe("confirmed");
+    await expectDocumented(R, 409, "/reservation/release", { token: a }); // already_confirmed
+
+    await expectDocumented(R, 200, "/reservation/release", { token: b }); // gives the hold back
+    await expectDocumented(C, 409, "/reservation/confirm", { token: b }); // released
+
+    await env.backdate(c);
+    await expectDocumented(C, 410, "/reservation/confirm", { token: c }); // hold_expired
+    await expectDocumented(R, 410, "/reservation/release", { token: c });
+    expect((await expectDocumented(S, 200, status(c))).status).toBe("expired");
+
+    const forged = "A".repeat(48);
+    await expectDocumented(S, 404, status(forged));
+    await expectDocumented(C, 404, "/reservation/confirm", { token: forged });
+    await expectDocumented(R, 404, "/reservation/release", { token: forged });
+    await expectDocumented(S, 400, "/reservation/status");
+    await expectDocumented(C, 400, "/reservation/confirm", { token: 5 });
+    await expectDocumented(R, 400, "/reservation/release", {});
+    await env.expectInvariants();
+  });
+
+  test("admin: events and ticket types", async () => {
+    const created = await expectDocumented("POST /admin/events", 201, "/admin/events", { name: "Gala", starts_at: "2027-04-10T19:30:00+02:00" }, admin);
+    await expectDocumented("POST /admin/events", 400, "/admin/events", { name: "Gala", paused: true }, admin);
+    await expectDocumented("POST /admin/events", 401, "/admin/events", { name: "Gala" });
+    const off = createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } });
+    await expectDocumented("POST /admin/events", 403, "/admin/events", { name: "Gala" }, admin, off);
+
+    await expectDocumented("PATCH /admin/events/:id", 200, `/admin/events/${created.id}`, { venue: "Hall" }, admin);
+    await expectDocumented("PATCH /admin/events/:id", 404, "/admin/events/999999", { venue: "Hall" }, admin);
+    await expectDocumented("PATCH /admin/events/:id", 400, `/admin/events/${created.id}`, {}, admin);
+
+    const T = "POST /admin/events/:id/ticket-types";
+    const type = await expectDocumented(T, 201, `/admin/events/${created.id}/ticket-types`, { name: "Stalls", price: 59.5, capacity: 2 }, admin);
+    await expectDocumented(T, 404, "/admin/events/999999/ticket-types", { name: "Stalls", price: 1, capacity: 2 }, admin);
+    await expectDocumented(T, 400, `/admin/events/${created.id}/ticket-types`, { name: "Stalls", price: -1, capacity: 2 }, admin);
+
+    const P = "PATCH /admin/ticket-types/:id";
+    await expectDocumented(P, 200, `/admin/ticket-types/${type.id}`, { capacity: 3, paused: true, max_active_holds: 5 }, admin);
+    await expectDocumented(P, 200, `/admin/ticket-types/${type.id}`, { paused: false }, admin);
+    await join(env, "f1", type.id, 2);
+    await env.drain();
+    await expectDocumented(P, 409, `/admin/ticket-types/${type.id}`, { capacity: 1 }, admin); // capacity_below_sold
+    await expectDocumented(P, 404, "/admin/ticket-types/999999", { capacity: 1 }, admin);
+
+    const F = "GET /admin/ticket-types/:id";
+    const figures = await expectDocumented(F, 200, `/admin/ticket-types/${type.id}`, undefined, admin);
+    expect(figures).toMatchObject({ held: 2, redis: "ok" });
+    await expectDocumented(F, 404, "/admin/ticket-types/999999", undefined, admin);
+    await expectDocumented(F, 400, "/admin/ticket-types/abc", undefined, admin);
+    await expectDocumented(F, 401, `/admin/ticket-types/${type.id}`, undefined, { authorization: "Bearer wrong" });
+  });
+
+  test("admin: the bookings export, JSON and CSV", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const [{ event_id: eventId }] = await env.sql`SELECT event_id FROM ticket_types WHERE id = ${type}`;
+    const token = await join(env, "gus", type, 2);
+    await env.drain();
+    await env.post("/reservation/confirm", { token });
+    const B = "GET /admin/events/:id/bookings";
+    const page = await expectDocumented(B, 200, `/admin/events/${eventId}/bookings?limit=10`, undefined, admin);
+    expect(page.bookings).toHaveLength(1);
+    const csv = await expectDocumented(B, 200, `/admin/events/${eventId}/bookings?format=csv`, undefined, admin);
+    expect(csv).toStartWith("booking_id,");
+    await expectDocumented(B, 400, `/admin/events/${eventId}/bookings?cursor=bogus`, undefined, admin);
+    await expectDocumented(B, 400, `/admin/events/${eventId}/bookings?format=xml`, undefined, admin);
+    await expectDocumented(B, 404, "/admin/events/999999/bookings", undefined, admin);
+    await expectDocumented(B, 403, `/admin/events/${eventId}/bookings`, undefined, admin,
+      createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } }));
+  });
+
+  test("every route was asked at least once above", () => {
+    expect([...exercised].sort()).toEqual(routeKeys(env.app).sort());
+  });
+});
+
+describe("the docs page", () => {
+  test("is served with its script and style, all from this service", async () => {
+    const page = await env.app.handle(new Request(`http://localhost${DOCS_PATHS.page}`));
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toStartWith("text/html");
+    const html = await page.text();
+    // everything it loads is on this origin: no scheme, no protocol-relative URL
+    expect(html).not.toMatch(/https?:|["'(]\/\//);
+    const loaded = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(loaded.sort()).toEqual([DOCS_PATHS.script, DOCS_PATHS.style].sort());
+    for (const path of loaded) expect((await env.app.handle(new Request(`http://localhost${path}`))).status).toBe(200);
+    // Swagger UI's one default that would call another host: the validator badge
+    expect(html).toContain('"validatorUrl":"none"');
+    expect(html).toContain(`"url":"${DOCS_PATHS.spec.slice(1)}"`);
+  });
+
+  test("its style sheet fetches nothing: no fonts, no imports, images inline", async () => {
+    const css = await (await env.app.handle(new Request(`http://localhost${DOCS_PATHS.style}`))).text();
+    expect(css).not.toMatch(/@import|@font-face/);
+    for (const [, url] of css.matchAll(/url\(\s*["']?([^"')]*)/g)) expect(url).toStartWith("data:");
+  });
+
+  test("its script names no host it would fetch from", async () => {
+    const js = await (await env.app.handle(new Request(`http://localhost${DOCS_PATHS.script}`))).text();
+    // Every host the bundle names, and why none is fetched: references in comments and error
+    // texts, JSON Schema and OpenAPI identifiers, the linkifier's social-media patterns, examples.
+    const notFetched = new Set([
+      "datatracker.ietf.org", "www.rfc-editor.org", "spec.openapis.org", "json-schema.org", "www.w3.org", // specs, ids
+      "github.com", "spdx.org", "swagger.io", "vladimirgorej.com", "reactjs.org", "redux.js.org", "fb.me", // docs, licences
+      "twitter.com", "instagram.com", "www.tiktok.com", "www.facebook.com", "soundcloud.com", // link patterns
+      "example.com", "base", // examples, URL resolution placeholders
+      "validator.swagger.io", // the validator badge: off ("validatorUrl":"none", checked above)
+    ]);
+    const hosts = new Set([...js.matchAll(/https?:\/\/([a-z0-9.-]+)/gi)].map((m) => m[1]!.toLowerCase()));
+    expect([...hosts].filter((h) => !notFetched.has(h))).toEqual([]);
+  });
+
+  test("is read-only: another method is 405 with Allow: GET", async () => {
+    for (const path of [DOCS_PATHS.page, DOCS_PATHS.spec]) {
+      const res = await env.call("POST", path, {});
+      expect([res.status, res.body.error, res.headers.get("allow")]).toEqual([405, "method_not_allowed", "GET"]);
+    }
+  });
+});
