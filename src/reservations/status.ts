@@ -42,6 +42,7 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     case "queued":
     case "pending": {
       const position = Math.max(1, (found.place ?? 0) - found.served);
+      if (await isPaused(s, ticketTypeId)) return answer("paused", { position });
       const perSecond = found.rate ?? 0;
       return answer(apiStatus(state), {
         position,
@@ -57,6 +58,19 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
       return answer("confirmed", { booking_id: found.bookingId ?? 0 });
     default:
       return answer(state);
+  }
+}
+
+/**
+ * Whether the operator paused the type (the catalog's reading, at most a second old). While
+ * PostgreSQL is away and the catalog has no reading yet, a place reads as queued.
+ */
+async function isPaused(s: Services, ticketTypeId: number): Promise<boolean> {
+  try {
+    return (await s.catalog.ticketType(ticketTypeId))?.paused === true;
+  } catch (err) {
+    if (!outageOf(err)) throw err;
+    return false;
   }
 }
 
