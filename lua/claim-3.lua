@@ -66,6 +66,7 @@ if perMinute then
     if redis.call('LLEN', queueKey) == 0 then
       return 'empty'
     end
+    redis.call('HSET', metaKey, 'bucket_tokens', string.format('%.6f', tokens), 'bucket_at', string.format('%.3f', nowMs))
     return 'limited ' .. math.ceil((1 - tokens) / perMs)
   end
   count = math.min(count, math.floor(tokens))
