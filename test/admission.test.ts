@@ -158,19 +158,19 @@ describe("max_active_holds", () => {
       }
     })();
     try {
-      // the buyers: whoever holds confirms (even) or releases (odd), as holds appear
+      // the buyers: whoever holds confirms (even) or releases (odd), as holds appear, ten at a time
       let ended = 0;
       const deadline = Date.now() + 30_000;
       while (ended < 500 && Date.now() < deadline) {
         const held = await env.sql<{ token: string }[]>`
-          SELECT token FROM reservations WHERE ticket_type_id = ${type} AND status = 'held' LIMIT 20`;
+          SELECT token FROM reservations WHERE ticket_type_id = ${type} AND status = 'held' LIMIT 10`;
         await Promise.all(held.map(async ({ token }) => {
           const i = tokens.indexOf(token);
           const res = await env.post(i % 2 === 0 ? "/reservation/confirm" : "/reservation/release", { token });
           expect(res.status).toBe(200);
         }));
         ended += held.length;
-        if (held.length === 0) await Bun.sleep(5);
+        await Bun.sleep(5);
       }
       expect(ended).toBe(500);
     } finally {
@@ -179,7 +179,7 @@ describe("max_active_holds", () => {
       await stop();
     }
     expect(most).toBe(50); // reached, never passed
-    expect(samples).toBeGreaterThan(100);
+    expect(samples).toBeGreaterThan(100); // sampled every few milliseconds throughout
     const counts = await env.sql`
       SELECT status, count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type} GROUP BY status ORDER BY status`;
     expect(counts.map((c) => [c.status, c.n])).toEqual([["confirmed", 250], ["released", 250]]);

@@ -38,7 +38,7 @@ const SWEEP_MS = 1000;
  * A type at its max_active_holds is looked at again this soon: holds end by confirm (which
  * moves no stock, so the stock watch of blocked types would not see it), release or expiry.
  */
-export const ROOM_RETRY_MS = 25;
+export const ROOM_RETRY_MS = 50;
 /** The least a type held back by holds_per_minute waits, so that its claims still take several people. */
 export const RATE_RETRY_MIN_MS = 50;
 
