@@ -141,6 +141,33 @@ describe("paused", () => {
   });
 });
 
+describe("a batch a dead processor left in flight", () => {
+  /** Three people granted holds by a processor that died before settling them: Redis still says pending. */
+  async function leftInFlight(prefix: string): Promise<{ type: number; tokens: string[] }> {
+    const type = await env.ticketType({ capacity: 10 });
+    const tokens = await crowd(type, 3, prefix);
+    const dying = env.processor({ batch: { after: (step) => { if (step === "granted") throw new Error("died"); } } });
+    await expect(dying.tick()).rejects.toThrow("died");
+    expect(await heldCount(type)).toBe(3);
+    await env.s.redis.del(env.s.keys(type).lease); // its lease lapses
+    return { type, tokens };
+  }
+
+  for (const [name, controls] of [["paused", { paused: true }], ["at its max_active_holds", { max_active_holds: 3 }]] as const) {
+    test(`is finished while the type is ${name}: its holders are told they hold`, async () => {
+      const { type, tokens } = await leftInFlight(`left-${name.length}-`);
+      await setControls(type, controls);
+      expect((await statusOf(env, tokens[0]!)).status).not.toBe("reserved"); // pending: told they wait
+      const processor = env.processor({ recoverAfterMs: 0 });
+      for (let round = 0; round < 3; round++) await processor.tick();
+      expect(await env.s.redis.hlen(env.s.keys(type).inflight)).toBe(0);
+      expect((await statusOf(env, tokens[0]!)).status).toBe("reserved");
+      expect((await env.post("/reservation/confirm", { token: tokens[0] })).status).toBe(200);
+      await env.expectInvariants();
+    });
+  }
+});
+
 describe("max_active_holds", () => {
   test("500 waiting behind a ceiling of 50: never more than 50 held, and the queue drains as holds end", async () => {
     const type = await env.ticketType({ capacity: 500 });

@@ -57,6 +57,7 @@ export class Processor {
   private readonly heldBack = new Map<number, number>();
   private lastUnblockCheck = 0;
   private lastSweep = 0;
+  private lastPausedCheck = 0;
 
   constructor(
     private readonly ctx: BatchContext,
@@ -85,6 +86,7 @@ export class Processor {
       }
     }
     if (Date.now() - this.lastSweep > SWEEP_MS) await this.sweep();
+    if (Date.now() - this.lastPausedCheck > SWEEP_MS) await this.finishPausedLeftovers(types);
     return handled;
   }
 
@@ -101,7 +103,7 @@ export class Processor {
     const room = await this.roomFor(ticketTypeId, controls);
     if (room === 0) {
       this.holdBack(ticketTypeId, ROOM_RETRY_MS);
-      return 0;
+      return this.finishLeftBehind(ticketTypeId);
     }
     const firstBatch = this.probing.has(ticketTypeId) ? 1 : this.ctx.batchSize;
     const started = Date.now();
@@ -133,13 +135,7 @@ export class Processor {
       this.holdBack(ticketTypeId, Math.max(result.retryInMs, RATE_RETRY_MIN_MS));
       return 0;
     }
-    if (result.kind === "busy") {
-      const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
-      const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
-      if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
-      if (remaining === 0) this.failed.delete(ticketTypeId);
-      return recovered;
-    }
+    if (result.kind === "busy") return this.recover(ticketTypeId);
     this.rate(ticketTypeId, result.granted);
     if (result.blocked) {
       this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
@@ -148,6 +144,33 @@ export class Processor {
       this.probing.delete(ticketTypeId);
     }
     return result.people;
+  }
+
+  /** Finishes the batches in flight that their processor left (it died, or our own last batch failed midway). */
+  private async recover(ticketTypeId: number): Promise<number> {
+    const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
+    const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
+    if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
+    if (remaining === 0) this.failed.delete(ticketTypeId);
+    return recovered;
+  }
+
+  /**
+   * A type that is not served now (paused, or at its max_active_holds) still gets a batch
+   * left in flight finished: until then its holders are told they wait, and the rest of it
+   * is out of the queue. The caller holds the lease.
+   */
+  private async finishLeftBehind(ticketTypeId: number): Promise<number> {
+    if ((await this.ctx.redis.hlen(this.ctx.keys(ticketTypeId).inflight)) === 0) return 0;
+    return this.recover(ticketTypeId);
+  }
+
+  /** Every SWEEP_MS, finishes what was left in flight of the paused types among `types`. */
+  private async finishPausedLeftovers(types: number[]): Promise<void> {
+    this.lastPausedCheck = Date.now();
+    for (const id of types) {
+      if (this.controls.of(id).paused && (await this.leases.hold(id))) await this.finishLeftBehind(id);
+    }
   }
 
   /**
