@@ -158,18 +158,18 @@ export class Processor {
   /**
    * A type that is not served now (paused, or at its max_active_holds) still gets a batch
    * left in flight finished: until then its holders are told they wait, and the rest of it
-   * is out of the queue. The caller holds the lease.
+   * is out of the queue. Takes the lease only when there is something to finish.
    */
   private async finishLeftBehind(ticketTypeId: number): Promise<number> {
     if ((await this.ctx.redis.hlen(this.ctx.keys(ticketTypeId).inflight)) === 0) return 0;
-    return this.recover(ticketTypeId);
+    return (await this.leases.hold(ticketTypeId)) ? this.recover(ticketTypeId) : 0;
   }
 
   /** Every SWEEP_MS, finishes what was left in flight of the paused types among `types`. */
   private async finishPausedLeftovers(types: number[]): Promise<void> {
     this.lastPausedCheck = Date.now();
     for (const id of types) {
-      if (this.controls.of(id).paused && (await this.leases.hold(id))) await this.finishLeftBehind(id);
+      if (this.controls.of(id).paused) await this.finishLeftBehind(id);
     }
   }
 
