@@ -6,7 +6,8 @@ import { claimBatch } from "../src/processing/claim";
 import { claimSize, estimatedRate, roomAfterClaim, roomLeft } from "../src/processing/admission";
 import type { Processor } from "../src/processing/processor";
 import { STATUS_MESSAGES } from "../src/states";
-import { createTestEnv, join, statusOf, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, join, statusOf, waitFor, type TestEnv } from "./helpers";
+import { TcpProxy } from "./proxy";
 
 const ADMIN_TOKEN = "admin-test-token-".padEnd(40, "a");
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -280,5 +281,26 @@ describe("holds_per_minute", () => {
     // without a ceiling the bucket is neither read nor paid: a whole batch
     const free = await claimBatch(env.s.redis, k, 50, [...owned, second.batchId, ...(third.kind === "claimed" ? [third.batchId] : [])]);
     expect(free.kind === "claimed" && free.size).toBe(50);
+  });
+});
+
+describe("while PostgreSQL is away", () => {
+  test("a queued place's status still answers at once, from the last reading of paused", async () => {
+    const proxy = await TcpProxy.start(databaseUrl("postgres"));
+    const cut = await createTestEnv({ ADMIN_TOKEN, DATABASE_URL: proxy.url(databaseUrl("postgres")) });
+    try {
+      const type = await cut.ticketType({ capacity: 10 });
+      await cut.call("PATCH", `/admin/ticket-types/${type}`, { paused: true }, AUTH);
+      const token = await join(cut, "away-0", type);
+      proxy.cut();
+      await Bun.sleep(1100); // the catalog's reading is stale now
+      const started = Date.now();
+      expect(await statusOf(cut, token)).toMatchObject({ status: "paused", position: 1 });
+      expect(Date.now() - started).toBeLessThan(1000); // not DEPENDENCY_TIMEOUT_MS
+    } finally {
+      proxy.restore();
+      await cut.close();
+      await proxy.stop();
+    }
   });
 });

@@ -62,12 +62,12 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
 }
 
 /**
- * Whether the operator paused the type (the catalog's reading, at most a second old). While
- * PostgreSQL is away and the catalog has no reading yet, a place reads as queued.
+ * Whether the operator paused the type (the catalog's reading, at most a second old, or the
+ * last one while PostgreSQL is away). With no reading at all, a place reads as queued.
  */
 async function isPaused(s: Services, ticketTypeId: number): Promise<boolean> {
   try {
-    return (await s.catalog.ticketType(ticketTypeId))?.paused === true;
+    return (await s.catalog.ticketTypeSoon(ticketTypeId))?.paused === true;
   } catch (err) {
     if (!outageOf(err)) throw err;
     return false;
