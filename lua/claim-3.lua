@@ -7,20 +7,26 @@
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a
   processor that died (recovered first) or to another one that still thinks it holds the lease
   (after Redis lost it, say); serving alongside it would grant holds out of join order.
+  With a holds_per_minute ceiling, it takes at most the tokens of a bucket kept in meta:{T}
+  (so the ceiling holds across processors and lease moves), on Redis' clock: the bucket fills
+  at the ceiling's rate up to a second's worth, starts empty, and pays one token per person
+  taken. Without a ceiling the bucket is not touched.
 
   Input:
     KEYS[1] queue:{T}      list of token ids, head first
     KEYS[2] inflight:{T}   hash: batch id -> "<ms claimed>:<id>,<id>,..."
-    KEYS[3] meta:{T}       hash: epoch, seq, served
+    KEYS[3] meta:{T}       hash: epoch, seq, served; bucket_tokens, bucket_at (ms) with a ceiling
     ARGV[1] most tokens to take
     ARGV[2] now in ms
     ARGV[3] record key prefix, reservation:{T}:
     ARGV[4] id of the new batch
     ARGV[5] the caller's own batches in flight, as "<id>,<id>" ('' for none)
+    ARGV[6] holds_per_minute, the ceiling on the rate people are taken ('' for none)
 
   Output:
     'busy'  other batches are in flight
     'empty' nobody is waiting
+    'limited <ms>' people wait, but the ceiling allows nobody for about this long
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
       "<token>\t<user id>\t<quantity>\t<place>" (written by join-3.lua), ready for PostgreSQL
 ]]
@@ -32,6 +38,7 @@ local now = ARGV[2]
 local recordPrefix = ARGV[3]
 local batchId = ARGV[4]
 local owned = ARGV[5]
+local perMinute = tonumber(ARGV[6])
 
 local inflight = redis.call('HLEN', inflightKey)
 if inflight > 0 then
@@ -42,6 +49,28 @@ if inflight > 0 then
   if inflight > mine then
     return 'busy'
   end
+end
+
+local bucket
+if perMinute then
+  local time = redis.call('TIME')
+  local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+  local perMs = perMinute / 60000
+  local saved = redis.call('HMGET', metaKey, 'bucket_tokens', 'bucket_at')
+  local tokens, at = tonumber(saved[1]), tonumber(saved[2])
+  if not tokens or not at then
+    tokens, at = 0, nowMs
+  end
+  tokens = math.min(math.max(1, perMinute / 60), tokens + math.max(0, nowMs - at) * perMs)
+  if tokens < 1 then
+    if redis.call('LLEN', queueKey) == 0 then
+      return 'empty'
+    end
+    redis.call('HSET', metaKey, 'bucket_tokens', string.format('%.6f', tokens), 'bucket_at', string.format('%.3f', nowMs))
+    return 'limited ' .. math.ceil((1 - tokens) / perMs)
+  end
+  count = math.min(count, math.floor(tokens))
+  bucket = {tokens = tokens, at = nowMs}
 end
 
 local ids = redis.call('LPOP', queueKey, count)
@@ -68,5 +97,9 @@ for _, id in ipairs(ids) do
 end
 if #taken > 0 then
   redis.call('HSET', inflightKey, batchId, now .. ':' .. table.concat(taken, ','))
+end
+if bucket then
+  redis.call('HSET', metaKey, 'bucket_tokens', string.format('%.6f', bucket.tokens - #taken),
+    'bucket_at', string.format('%.3f', bucket.at))
 end
 return table.concat(lines, '\n')

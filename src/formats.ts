@@ -83,19 +83,25 @@ export const inflightEntry = {
   },
 };
 
-/** claim-3.lua's answer: 'busy', 'empty', or "<queue epoch> <how many popped>" then the batch's lines. */
+/**
+ * claim-3.lua's answer: 'busy', 'empty', 'limited <ms>' (holds_per_minute allows nobody for
+ * about that long), or "<queue epoch> <how many popped>" then the batch's lines.
+ */
 export type ClaimReply =
   | { kind: "busy" }
   | { kind: "empty" }
+  | { kind: "limited"; retryInMs: number }
   | { kind: "claimed"; epoch: number; popped: number; size: number; lines: string };
 
 export const claimReply = {
   encode(r: ClaimReply): string {
+    if (r.kind === "limited") return `limited ${r.retryInMs}`;
     if (r.kind !== "claimed") return r.kind;
     return r.lines === "" ? `${r.epoch} ${r.popped}` : `${r.epoch} ${r.popped}\n${r.lines}`;
   },
   decode(reply: string): ClaimReply {
     if (reply === "busy" || reply === "empty") return { kind: reply };
+    if (reply.startsWith("limited ")) return { kind: "limited", retryInMs: Number(reply.slice(8)) };
     const newline = reply.indexOf("\n");
     const [epoch, popped] = (newline < 0 ? reply : reply.slice(0, newline)).split(" ").map(Number);
     const lines = newline < 0 ? "" : reply.slice(newline + 1);

@@ -97,11 +97,16 @@ export class Scripts {
     return lines.map(joinReply.decode);
   }
 
-  /** claim-3.lua: the next batch off the head of the queue, recorded in flight under `batchId`. */
-  async claim(p: { keys: Keys; size: number; now: number; batchId: string; owned: Iterable<string> }): Promise<ClaimReply> {
+  /**
+   * claim-3.lua: the next batch off the head of the queue, recorded in flight under `batchId`;
+   * at most what `holdsPerMinute` allows now (null: no ceiling).
+   */
+  async claim(p: {
+    keys: Keys; size: number; now: number; batchId: string; owned: Iterable<string>; holdsPerMinute?: number | null;
+  }): Promise<ClaimReply> {
     const k = p.keys;
     return claimReply.decode(String(await this.redis.tqClaim(
-      k.queue, k.inflight, k.meta, p.size, p.now, k.recordPrefix, p.batchId, [...p.owned].join(","),
+      k.queue, k.inflight, k.meta, p.size, p.now, k.recordPrefix, p.batchId, [...p.owned].join(","), p.holdsPerMinute ?? "",
     )));
   }
 

@@ -88,6 +88,9 @@ describe("GET /admin/ticket-types/:id", () => {
       name: "Balcony",
       capacity: 20,
       stock: row!.stock,
+      paused: false,
+      max_active_holds: null,
+      holds_per_minute: null,
       held: counts.held,
       confirmed: counts.confirmed,
       expired: counts.expired,
@@ -114,6 +117,17 @@ describe("GET /admin/ticket-types/:id", () => {
       capacity: 5, stock: 5, held: 0, confirmed: 0, expired: 0, released: 0,
       people_queued: 0, batches_in_flight: 0, serving_rate: null, oldest_waiting_place: null, next_hold_deadline: null,
     });
+  });
+
+  test("the sale controls show as the operator set them", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const set = await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: true, max_active_holds: 50, holds_per_minute: 600 }, AUTH);
+    expect(set.status).toBe(200);
+    expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({
+      capacity: 5, stock: 5, paused: true, max_active_holds: 50, holds_per_minute: 600,
+    });
+    await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: false, max_active_holds: null }, AUTH);
+    expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({ paused: false, max_active_holds: null, holds_per_minute: 600 });
   });
 
   test("an unknown id is 404, a malformed one 400", async () => {

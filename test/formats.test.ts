@@ -27,10 +27,11 @@ describe("round trips", () => {
     expect(inflightEntry.decode(inflightEntry.encode(e))).toEqual(e);
   });
 
-  test("claim reply: busy, empty, a batch, a batch of nobody", () => {
+  test("claim reply: busy, empty, limited, a batch, a batch of nobody", () => {
     const claimed = { kind: "claimed" as const, epoch: 17, popped: 2, size: 2, lines: `${token}\tu\t1\t1\n${token}\tv\t2\t2` };
     const nobody = { kind: "claimed" as const, epoch: 17, popped: 3, size: 0, lines: "" };
-    for (const r of [{ kind: "busy" as const }, { kind: "empty" as const }, claimed, nobody]) {
+    const limited = { kind: "limited" as const, retryInMs: 37 };
+    for (const r of [{ kind: "busy" as const }, { kind: "empty" as const }, limited, claimed, nobody]) {
       expect(claimReply.decode(claimReply.encode(r))).toEqual(r);
     }
   });

@@ -39,7 +39,7 @@ describe("shouldClaimAhead", () => {
   });
 
   test("never once stopped, whatever the reason", () => {
-    for (const stop of ["queue-short", "stock-short", "failed"] as const) {
+    for (const stop of ["queue-short", "no-room", "stock-short", "failed"] as const) {
       expect(shouldClaimAhead({ ...start, stop })).toBe(false);
     }
   });

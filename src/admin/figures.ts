@@ -1,5 +1,6 @@
-// GET /admin/ticket-types/:id: a ticket type's live figures for the operator. PostgreSQL's
-// (stock and tickets by hold status) come from one statement; Redis's (the queue) from two
+// GET /admin/ticket-types/:id: a ticket type's live figures for the operator, beside its sale
+// controls (paused, max_active_holds, holds_per_minute). PostgreSQL's (the controls, stock and
+// tickets by hold status) come from one statement; Redis's (the queue) from two
 // round trips. While Redis is unreachable the answer still comes, with PostgreSQL's figures
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
@@ -19,6 +20,10 @@ export type PostgresFigures = {
   name: string;
   capacity: number;
   stock: number;
+  /** The sale controls as set (PATCH /admin/ticket-types/:id). */
+  paused: boolean;
+  max_active_holds: number | null;
+  holds_per_minute: number | null;
   held: number;
   confirmed: number;
   expired: number;
@@ -60,7 +65,7 @@ export const adminFiguresRoutes = (s: Services) =>
 /** The type's row and its tickets by hold status (sums of quantities), in one statement. */
 export async function postgresFigures(sql: Sql, id: number): Promise<PostgresFigures | null> {
   const [row] = await sql<(Omit<PostgresFigures, "next_hold_deadline"> & { next_hold_deadline: Date | null })[]>`
-    SELECT t.id, t.event_id, t.name, t.capacity, t.stock,
+    SELECT t.id, t.event_id, t.name, t.capacity, t.stock, t.paused, t.max_active_holds, t.holds_per_minute,
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'held'), 0)::int8      AS held,
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'confirmed'), 0)::int8 AS confirmed,
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'expired'), 0)::int8   AS expired,

@@ -43,6 +43,8 @@ const MISS_RELOAD_MS = 100;
  * costs PostgreSQL about ten catalog reads a second.
  */
 const SOLD_OUT_TRUST_MS = 100;
+/** How long ticketTypeSoon() waits for a reload before it answers from the stale reading. */
+const STALE_WAIT_MS = 100;
 
 export class Catalog {
   private snapshot: Snapshot | null = null;
@@ -77,6 +79,20 @@ export class Catalog {
     } catch {
       return type; // stale beats nothing while PostgreSQL is away
     }
+  }
+
+  /**
+   * A ticket type for an answer that must not stall while PostgreSQL is away (status's
+   * paused): as ticketType() while the reading is fresh or comes within STALE_WAIT_MS; past
+   * that, the stale reading (the reload carries on for the next reader).
+   */
+  async ticketTypeSoon(id: number): Promise<TicketType | undefined> {
+    const current = this.snapshot;
+    if (current && Date.now() - current.at < this.maxAgeMs) return this.ticketType(id);
+    const reading = this.ticketType(id);
+    reading.catch(() => {}); // it may fail after the stale answer went out
+    const late = Bun.sleep(STALE_WAIT_MS).then(() => undefined);
+    return (await Promise.race([reading, late])) ?? current?.byId.get(id);
   }
 
   /**

@@ -9,6 +9,7 @@
 // ahead or not, what each person gets, the served mark, whether the head is blocked, the
 // counts) are the pure functions after it.
 import { crashPoint } from "../crash-points";
+import { claimSize, roomAfterClaim } from "./admission";
 import type { Sql } from "../db";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
@@ -48,6 +49,8 @@ export function batchContextOf(s: Services): BatchContext {
 export type ServeResult =
   | { kind: "busy" }
   | { kind: "empty" }
+  /** holds_per_minute allows nobody yet: try again in about `retryInMs`. */
+  | { kind: "limited"; retryInMs: number }
   | {
       kind: "done";
       /** The turn's counts: batches served, people in them, holds granted (for the log too). */
@@ -68,24 +71,43 @@ export type ServeResult =
 /** Batches claimed ahead of the one being granted. */
 export const AHEAD = 2;
 
-/**
- * Serves a ticket type batch after batch until `turnOver()` says other types get a turn, or
- * until its queue is empty or its head has to wait for stock. `firstBatch` sizes the first
- * claim: a probe of one person rechecks a type whose head was waiting, without taking a whole
- * batch off the queue and putting it back (which holds Redis up for everyone else).
- */
 /** Told each batch's counts as it is settled (the processor logs them), with the stock left then. */
 export type OnBatch = (counts: TurnCounts, stockLeft: number | null) => void;
 
-export async function serveTicketType(
-  ctx: BatchContext, ticketTypeId: number, rate: number | null, turnOver: () => boolean, firstBatch = ctx.batchSize,
-  onBatch: OnBatch = () => {},
-): Promise<ServeResult> {
-  const first = await claimBatch(ctx.redis, ctx.keys(ticketTypeId), firstBatch);
+export type TurnOptions = {
+  /** Grants per second lately, written with each settle for the estimated waits (null leaves it). */
+  rate: number | null;
+  /** Whether the turn is over: other types get theirs. */
+  turnOver: () => boolean;
+  /** How many people the first claim asks for (a whole batch by default). */
+  firstBatch?: number;
+  onBatch?: OnBatch;
+  /** Admission control: the most people this turn may claim (room left under max_active_holds; null: no ceiling). */
+  room?: number | null;
+  /** The type's holds_per_minute, for the claim's token bucket (null: none). */
+  holdsPerMinute?: number | null;
+};
+
+/**
+ * Serves a ticket type batch after batch until `turnOver()` says other types get a turn, or
+ * until its queue is empty, its head has to wait for stock, or the turn has claimed all the
+ * room admission control left it. `firstBatch` sizes the first claim: a probe of one person
+ * rechecks a type whose head was waiting, without taking a whole batch off the queue and
+ * putting it back (which holds Redis up for everyone else).
+ */
+export async function serveTicketType(ctx: BatchContext, ticketTypeId: number, options: TurnOptions): Promise<ServeResult> {
+  const room = options.room ?? null;
+  const firstSize = claimSize(options.firstBatch ?? ctx.batchSize, room);
+  const holdsPerMinute = options.holdsPerMinute ?? null;
+  const first = await claimBatch(ctx.redis, ctx.keys(ticketTypeId), firstSize, [], holdsPerMinute);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
-  return new TurnPipeline(ctx, ticketTypeId, rate, turnOver, first, firstBatch, onBatch).run();
+  const turn = { rate: options.rate, turnOver: options.turnOver, onBatch: options.onBatch ?? (() => {}), room, holdsPerMinute };
+  return new TurnPipeline(ctx, ticketTypeId, turn, first, firstSize).run();
 }
+
+/** What a turn's pipeline is told: the options, settled. */
+type Turn = { rate: number | null; turnOver: () => boolean; onBatch: OnBatch; room: number | null; holdsPerMinute: number | null };
 
 /**
  * One turn of a ticket type: claims run ahead of the grants, grants run one at a time, and each
@@ -111,17 +133,21 @@ class TurnPipeline {
   private counts: TurnCounts = NO_COUNTS;
   /** The stock after the latest grant, or as read when stock ran short. */
   private stockLeft: number | null = null;
+  /**
+   * How many more people this turn may claim under max_active_holds (null: no ceiling):
+   * the room left at the turn's start, less everyone claimed since, settled or not.
+   */
+  private room: number | null;
 
   constructor(
     private readonly ctx: BatchContext,
     private readonly ticketTypeId: number,
-    private readonly rate: number | null,
-    private readonly turnOver: () => boolean,
+    private readonly turn: Turn,
     first: Claimed,
     firstSize: number,
-    private readonly onBatch: OnBatch,
   ) {
     this.k = ctx.keys(ticketTypeId);
+    this.room = turn.room;
     this.stop = stopAfterClaim(null, first, firstSize);
     this.took(first);
   }
@@ -154,10 +180,10 @@ class TurnPipeline {
   }
 
   private claimAhead(): void {
-    const state = { claimedAhead: this.claimed.length, claiming: this.claiming !== null, stop: this.stop, turnOver: this.turnOver() };
+    const state = { claimedAhead: this.claimed.length, claiming: this.claiming !== null, stop: this.stop, turnOver: this.turn.turnOver() };
     if (!shouldClaimAhead(state)) return;
-    const size = this.ctx.batchSize;
-    const claiming = claimBatch(this.ctx.redis, this.k, size, this.inFlight).then(async (claim) => {
+    const size = claimSize(this.ctx.batchSize, this.room);
+    const claiming = claimBatch(this.ctx.redis, this.k, size, this.inFlight, this.turn.holdsPerMinute).then(async (claim) => {
       this.stop = stopAfterClaim(this.stop, claim, size);
       if (claim.kind === "claimed") {
         this.took(claim);
@@ -173,6 +199,8 @@ class TurnPipeline {
   private took(claim: Claimed): void {
     if (claim.size > 0) this.inFlight.add(claim.batchId);
     this.claimed.push(claim);
+    this.room = roomAfterClaim(this.room, claim.size);
+    if (this.room === 0) this.stop ??= "no-room";
   }
 
   /**
@@ -228,7 +256,7 @@ class TurnPipeline {
 
   /** Sends a batch's settle after the ones sent before; from now on the batch is not ours in flight. */
   private settle(batch: Claimed, decision: Decision, served: number): void {
-    const sent = settleBatch(this.ctx.redis, this.k, batch.batchId, decision, { served, rate: this.rate });
+    const sent = settleBatch(this.ctx.redis, this.k, batch.batchId, decision, { served, rate: this.turn.rate });
     this.inFlight.delete(batch.batchId);
     this.settled = Promise.all([this.settled, sent]).then(() => this.ctx.after?.("settled", this.ticketTypeId));
     this.settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
@@ -236,7 +264,7 @@ class TurnPipeline {
 
   private count(more: TurnCounts): void {
     this.counts = addCounts(this.counts, more);
-    this.onBatch(more, this.stockLeft);
+    this.turn.onBatch(more, this.stockLeft);
   }
 
   private result(blocked: boolean): ServeResult {
@@ -251,8 +279,10 @@ type ShortBatch = { batch: Claimed; granted: number; people: Person[]; rows: Gra
 
 /** Why no more batches are claimed this turn. */
 export type StopReason =
-  /** The last claim took less than a full batch (the queue ran out), or was refused. */
+  /** The last claim took less than it asked (the queue ran out, or holds_per_minute), or was refused. */
   | "queue-short"
+  /** Admission control: the turn claimed all the room max_active_holds left it. */
+  | "no-room"
   /** Stock ran short: what was claimed ahead goes back, and nothing more is claimed. */
   | "stock-short"
   /** A step failed: what was sent finishes, what was claimed stays in flight for recovery. */

@@ -1,7 +1,7 @@
 // Step 1 of a batch: take people off the head of the queue (claim-3.lua). The batch comes
 // back as text, a line per person (src/formats.ts, batchLine), which goes to PostgreSQL as it
 // is once screened: the processor does no work per person unless someone cannot be served.
-import { batchLine, lastPlaceOf, screenLines, type Person } from "../formats";
+import { batchLine, lastPlaceOf, screenLines, type ClaimReply, type Person } from "../formats";
 import type { Keys, RedisClient } from "../redis";
 
 export type { Person } from "../formats";
@@ -18,17 +18,20 @@ export type Claimed = {
   /** A batch line per person, in queue order, each malformed one blanked (screenLines). */
   lines: string;
 };
-export type Claim = { kind: "busy" } | { kind: "empty" } | Claimed;
+export type Claim = Exclude<ClaimReply, { kind: "claimed" }> | Claimed;
 
 let batches = 0;
 const newBatchId = () => `${Date.now()}-${process.pid}-${++batches}-${Math.random().toString(36).slice(2, 8)}`;
 
-/** `owned`: the caller's batches of this type in flight (claimed, settle not yet sent). */
+/**
+ * `owned`: the caller's batches of this type in flight (claimed, settle not yet sent);
+ * `holdsPerMinute`: the type's ceiling on the grant rate (null: none).
+ */
 export async function claimBatch(
-  redis: RedisClient, k: Keys, size: number, owned: Iterable<string> = [],
+  redis: RedisClient, k: Keys, size: number, owned: Iterable<string> = [], holdsPerMinute: number | null = null,
 ): Promise<Claim> {
   const batchId = newBatchId();
-  const reply = await redis.scripts.claim({ keys: k, size, now: Date.now(), batchId, owned });
+  const reply = await redis.scripts.claim({ keys: k, size, now: Date.now(), batchId, owned, holdsPerMinute });
   if (reply.kind !== "claimed") return reply;
   return { ...reply, batchId, lines: screenLines(reply.lines) };
 }

@@ -4,6 +4,7 @@
 import { runWithBackoff } from "../backoff";
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
+import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
@@ -34,6 +35,13 @@ const LONE_TURN_MS = 500;
 const OTHERS_CHECK_MS = 25;
 export const UNBLOCK_CHECK_MS = 25;
 const SWEEP_MS = 1000;
+/**
+ * A type at its max_active_holds is looked at again this soon: holds end by confirm (which
+ * moves no stock, so the stock watch of blocked types would not see it), release or expiry.
+ */
+export const ROOM_RETRY_MS = 50;
+/** The least a type held back by holds_per_minute waits, so that its claims still take several people. */
+export const RATE_RETRY_MIN_MS = 50;
 
 export class Processor {
   private readonly leases: Leases;
@@ -44,14 +52,20 @@ export class Processor {
   /** Types whose last batch here failed midway: their in-flight tokens are ours to recover now. */
   private readonly failed = new Set<number>();
   private readonly rates = new Map<number, { since: number; granted: number; perSecond: number | null }>();
+  /** Pause and admission control per type, as the operator set them (read every CONTROLS_MAX_AGE_MS). */
+  private readonly controls: SaleControlsCache;
+  /** Types admission control holds back (no room under max_active_holds, or no token yet), until when. */
+  private readonly heldBack = new Map<number, number>();
   private lastUnblockCheck = 0;
   private lastSweep = 0;
+  private lastPausedCheck = 0;
 
   constructor(
     private readonly ctx: BatchContext,
     private readonly options: ProcessorOptions,
   ) {
     this.leases = new Leases(ctx.redis, ctx.keys, options.name);
+    this.controls = new SaleControlsCache(ctx.sql);
   }
 
   /** One round over the waiting ticket types; returns how many people it handled. */
@@ -60,10 +74,11 @@ export class Processor {
     await openStartedSales(this.ctx, this.options.activeKey, this.options.log);
     const types = (await redis.smembers(this.options.activeKey)).map(Number).filter(Number.isSafeInteger);
     await this.unblock();
+    await this.controls.refresh(types);
     let handled = 0;
     for (const ticketTypeId of types) {
       if (signal?.aborted) break;
-      if (this.blocked.has(ticketTypeId)) continue;
+      if (this.blocked.has(ticketTypeId) || this.waits(ticketTypeId)) continue;
       try {
         if (!(await this.leases.hold(ticketTypeId))) continue;
         handled += await this.serve(ticketTypeId, !types.some((id) => this.othersCanBeServed(ticketTypeId, id)));
@@ -73,6 +88,7 @@ export class Processor {
       }
     }
     if (Date.now() - this.lastSweep > SWEEP_MS) await this.sweep();
+    if (Date.now() - this.lastPausedCheck > SWEEP_MS) await this.finishPausedLeftovers(types);
     return handled;
   }
 
@@ -85,6 +101,12 @@ export class Processor {
   }
 
   private async serve(ticketTypeId: number, alone: boolean): Promise<number> {
+    const controls = this.controls.of(ticketTypeId);
+    const room = await this.roomFor(ticketTypeId, controls);
+    if (room === 0) {
+      this.holdBack(ticketTypeId, ROOM_RETRY_MS);
+      return this.finishLeftBehind(ticketTypeId);
+    }
     const firstBatch = this.probing.has(ticketTypeId) ? 1 : this.ctx.batchSize;
     const started = Date.now();
     let othersWaiting = !alone;
@@ -100,7 +122,10 @@ export class Processor {
     let result;
     try {
       const onBatch = (counts: TurnCounts, stockLeft: number | null) => this.logBatch(ticketTypeId, counts, stockLeft);
-      result = await serveTicketType(this.ctx, ticketTypeId, this.rate(ticketTypeId, 0), turnOver, firstBatch, onBatch);
+      const rate = estimatedRate(this.rate(ticketTypeId, 0), controls.holdsPerMinute);
+      result = await serveTicketType(this.ctx, ticketTypeId, {
+        rate, turnOver, firstBatch, onBatch, room, holdsPerMinute: controls.holdsPerMinute,
+      });
     } finally {
       clearInterval(watch);
     }
@@ -108,13 +133,11 @@ export class Processor {
       await this.retire(ticketTypeId);
       return 0;
     }
-    if (result.kind === "busy") {
-      const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
-      const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
-      if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
-      if (remaining === 0) this.failed.delete(ticketTypeId);
-      return recovered;
+    if (result.kind === "limited") {
+      this.holdBack(ticketTypeId, Math.max(result.retryInMs, RATE_RETRY_MIN_MS));
+      return 0;
     }
+    if (result.kind === "busy") return this.recover(ticketTypeId);
     this.rate(ticketTypeId, result.granted);
     if (result.blocked) {
       this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
@@ -123,6 +146,33 @@ export class Processor {
       this.probing.delete(ticketTypeId);
     }
     return result.people;
+  }
+
+  /** Finishes the batches in flight that their processor left (it died, or our own last batch failed midway). */
+  private async recover(ticketTypeId: number): Promise<number> {
+    const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
+    const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
+    if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
+    if (remaining === 0) this.failed.delete(ticketTypeId);
+    return recovered;
+  }
+
+  /**
+   * A type that is not served now (paused, or at its max_active_holds) still gets a batch
+   * left in flight finished: until then its holders are told they wait, and the rest of it
+   * is out of the queue. Takes the lease only when there is something to finish.
+   */
+  private async finishLeftBehind(ticketTypeId: number): Promise<number> {
+    if ((await this.ctx.redis.hlen(this.ctx.keys(ticketTypeId).inflight)) === 0) return 0;
+    return (await this.leases.hold(ticketTypeId)) ? this.recover(ticketTypeId) : 0;
+  }
+
+  /** Every SWEEP_MS, finishes what was left in flight of the paused types among `types`. */
+  private async finishPausedLeftovers(types: number[]): Promise<void> {
+    this.lastPausedCheck = Date.now();
+    for (const id of types) {
+      if (this.controls.of(id).paused) await this.finishLeftBehind(id);
+    }
   }
 
   /**
@@ -139,9 +189,36 @@ export class Processor {
     if (c.invalid > 0) this.options.log.warn("set aside malformed queue records", { ticket_type_id: ticketTypeId, invalid: c.invalid });
   }
 
-  /** Whether `id` is another type this processor could serve now (not one waiting for stock). */
+  /** Whether `id` is another type this processor could serve now (not one waiting for stock, paused or held back). */
   private othersCanBeServed(ticketTypeId: number, id: number): boolean {
-    return id !== ticketTypeId && Number.isSafeInteger(id) && !this.blocked.has(id);
+    return id !== ticketTypeId && Number.isSafeInteger(id) && !this.blocked.has(id) && !this.waits(id);
+  }
+
+  /**
+   * Whether a type is not to be served now: paused (it stays on the active set, its queue
+   * intact), or held back by admission control for a little while.
+   */
+  private waits(ticketTypeId: number): boolean {
+    if (this.controls.of(ticketTypeId).paused) return true;
+    const until = this.heldBack.get(ticketTypeId);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.heldBack.delete(ticketTypeId);
+    return false;
+  }
+
+  private holdBack(ticketTypeId: number, ms: number): void {
+    this.heldBack.set(ticketTypeId, Date.now() + ms);
+  }
+
+  /**
+   * How many people this turn may claim under max_active_holds (null: no ceiling, and no
+   * query). The holds counted now include every earlier turn's (their settles were awaited);
+   * the turn then counts down what it claims.
+   */
+  private async roomFor(ticketTypeId: number, controls: SaleControls): Promise<number | null> {
+    if (controls.maxActiveHolds === null) return null;
+    return roomLeft(controls.maxActiveHolds, await heldCount(this.ctx.sql, ticketTypeId));
   }
 
   /** The queue looked empty: take the type off the active set, unless someone joined meanwhile. */

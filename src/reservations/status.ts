@@ -44,6 +44,7 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     case "queued":
     case "pending": {
       const position = Math.max(1, (found.place ?? 0) - found.served);
+      if (await isPaused(s, ticketTypeId)) return answer("paused", { position });
       const perSecond = found.rate ?? 0;
       return answer(apiStatus(state), {
         position,
@@ -62,6 +63,19 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
       return answer(state, { sale_starts_at: (await s.catalog.ticketType(ticketTypeId))?.sale_starts_at ?? null });
     default:
       return answer(state);
+  }
+}
+
+/**
+ * Whether the operator paused the type (the catalog's reading, at most a second old, or the
+ * last one while PostgreSQL is away). With no reading at all, a place reads as queued.
+ */
+async function isPaused(s: Services, ticketTypeId: number): Promise<boolean> {
+  try {
+    return (await s.catalog.ticketTypeSoon(ticketTypeId))?.paused === true;
+  } catch (err) {
+    if (!outageOf(err)) throw err;
+    return false;
   }
 }
 
