@@ -217,6 +217,28 @@ describe("real answers match the document", () => {
     await env.expectInvariants();
   });
 
+  test("sale controls: not on sale yet, the pre-queue, a paused sale", async () => {
+    const J = "POST /queue/join", S = "GET /reservation/status", P = "PATCH /admin/ticket-types/:id";
+    const status = (t: string) => `/reservation/status?token=${encodeURIComponent(t)}`;
+    const type = await env.ticketType({ capacity: 10 });
+    const later = new Date(Date.now() + 2 * 3_600_000).toISOString(); // past the 15-minute pre-queue window
+    await expectDocumented(P, 200, `/admin/ticket-types/${type}`, { sale_starts_at: later }, admin);
+    env.s.catalog.invalidate();
+    const early = await expectDocumented(J, 409, "/queue/join", { user_id: "early", ticket_type_id: type });
+    expect(early).toMatchObject({ error: "not_on_sale", sale_starts_at: later });
+
+    const soon = new Date(Date.now() + 60_000).toISOString(); // inside the window
+    await expectDocumented(P, 200, `/admin/ticket-types/${type}`, { sale_starts_at: soon }, admin);
+    const waiting = await expectDocumented(J, 200, "/queue/join", { user_id: "pre", ticket_type_id: type });
+    expect(waiting.status).toBe("waiting_for_sale");
+    expect((await expectDocumented(S, 200, status(waiting.queue_token))).status).toBe("waiting_for_sale");
+
+    const open = await env.ticketType({ capacity: 10 });
+    await expectDocumented(P, 200, `/admin/ticket-types/${open}`, { paused: true }, admin);
+    const queued = await expectDocumented(J, 200, "/queue/join", { user_id: "p1", ticket_type_id: open });
+    expect((await expectDocumented(S, 200, status(queued.queue_token))).status).toBe("paused");
+  });
+
   test("admin: events and ticket types", async () => {
     const created = await expectDocumented("POST /admin/events", 201, "/admin/events", { name: "Gala", starts_at: "2027-04-10T19:30:00+02:00" }, admin);
     await expectDocumented("POST /admin/events", 400, "/admin/events", { name: "Gala", paused: true }, admin);
