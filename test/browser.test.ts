@@ -64,7 +64,7 @@ browserSuite("the waiting room in Chromium", () => {
     for (const token of holders) await statusBecomes(token, "reserved");
     const waiters = [await apiJoin("waiter-1", type), await apiJoin("waiter-2", type)];
 
-    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+    const context = await browser.newContext({ viewport: { width: 720, height: 600 } });
     const page = await openPage(context);
     await shot(page, "01-events");
     await page.getByRole("radio", { name: /^Stalls/ }).check();
