@@ -97,6 +97,10 @@ test("the compiled binary serves a whole booking on its own", async () => {
       REDIS_KEY_PREFIX: prefix,
       TOKEN_SECRET: "binary-smoke-test-secret-0123456789abcdef",
       RESERVATION_TTL_SECONDS: "60",
+      // Both add Elysia request hooks, under which Elysia would answer a page route itself (as
+      // JSON): the page must still be Bun's.
+      CORS_ORIGINS: "http://shop.example",
+      LOG_LEVEL: "debug",
     },
     stdout: "pipe",
     stderr: "pipe",
