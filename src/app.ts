@@ -14,11 +14,13 @@ import { queueRoutes } from "./queue/routes";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
 import type { Services } from "./services";
+import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
 export function createApp(s: Services) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
-  const app = new Elysia();
+  // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
+  const app = new Elysia({ serve: { routes: PAGE_ROUTES } });
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
@@ -42,7 +44,7 @@ export function createApp(s: Services) {
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
     .use(adminBookingsRoutes(s));
-  routes.push(...app.routes);
+  routes.push(...app.routes, ...PAGE_METHODS);
   return app;
 }
 

@@ -37,7 +37,9 @@ export async function startService(config: Config, log: Logger, options: { demo?
   try {
     // Elysia asks Bun for reusePort, which lets a second instance share the port unnoticed
     // (each with its own --dev secret). Several HTTP threads on one port must ask for it here.
-    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: BUN_BODY_LIMIT });
+    // development: false: the page is bundled once, as in the binary (Bun's dev mode adds an
+    // inline script that the page's Content-Security-Policy refuses).
+    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
   } catch (err) {
     await stopRest(5000);
     if ((err as { code?: string }).code === "EADDRINUSE") throw new StartupError(`port ${config.PORT} is already in use`);

@@ -1,6 +1,7 @@
 // Smoke test of the compiled binary: built (or the one TQ_BINARY names, as CI builds it),
-// copied alone to an empty folder, started; a join becomes a hold and a booking, and SIGTERM
-// stops it cleanly; its API documentation page is served whole.
+// copied alone to an empty folder, started; it serves the waiting-room page and its assets and
+// its API documentation from inside itself, a join becomes a hold and a booking, and SIGTERM
+// stops it cleanly.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +26,32 @@ async function tempFolder() {
   const folder = await mkdtemp(joinPath(tmpdir(), "tq-"));
   folders.push(folder);
   return folder;
+}
+
+/** Any http(s) URL but an SVG's namespace (a name, never fetched). */
+const REMOTE_URL = /\bhttps?:\/\/(?!www\.w3\.org\/)/;
+
+/** GET / and every asset it names come from the binary itself, and name no other host. */
+async function expectWaitingRoom(base: string) {
+  const page = await fetch(`${base}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-type")).toStartWith("text/html");
+  const html = await page.text();
+  expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'self'`);
+  expect(html).not.toMatch(REMOTE_URL);
+  const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+  expect(assets.filter((a) => a.endsWith(".js")).length).toBe(1);
+  expect(assets.filter((a) => a.endsWith(".css")).length).toBe(1);
+  for (const asset of assets) {
+    expect(asset).toStartWith("/"); // this host only
+    const response = await fetch(`${base}${asset}`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).not.toMatch(REMOTE_URL);
+  }
+  // only GET (and HEAD): another method is the API's 405
+  const post = await fetch(`${base}/`, { method: "POST" });
+  expect(post.status).toBe(405);
+  expect(post.headers.get("allow")).toBe("GET");
 }
 
 /** Reads JSON log lines from the process until one matches. */
@@ -71,6 +98,10 @@ test("the compiled binary serves a whole booking on its own", async () => {
       REDIS_KEY_PREFIX: prefix,
       TOKEN_SECRET: "binary-smoke-test-secret-0123456789abcdef",
       RESERVATION_TTL_SECONDS: "60",
+      // Both add Elysia request hooks, under which Elysia would answer a page route itself (as
+      // JSON): the page must still be Bun's.
+      CORS_ORIGINS: "http://shop.example",
+      LOG_LEVEL: "debug",
     },
     stdout: "pipe",
     stderr: "pipe",
@@ -79,6 +110,7 @@ test("the compiled binary serves a whole booking on its own", async () => {
     const lines = linesOf(service.stdout);
     const { port } = await waitForLine(lines, (l) => l.message === "listening");
     const base = `http://127.0.0.1:${port}`;
+    await expectWaitingRoom(base);
     const events = (await (await fetch(`${base}/events`)).json()) as any[];
     const type = events[0].ticket_types[0];
     expect(type.stock).toBeGreaterThan(0);

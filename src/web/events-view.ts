@@ -1,0 +1,40 @@
+// The events and their ticket types, as the join form's choices: one radio button per type,
+// with its name, price and state. A type that is sold out cannot be chosen.
+import type { EventListing, TicketType } from "./api";
+import { el } from "./dom";
+import { price, TYPE_STATES, when } from "./words";
+
+export type Choice = TicketType & { eventName: string };
+
+/** Renders the events into `container`, keeping `selected` chosen when it still can be; returns every type by id. */
+export function renderEvents(container: HTMLElement, events: EventListing[], selected: number | null): Map<number, Choice> {
+  const choices = new Map<number, Choice>();
+  const fieldsets = events.map((event) => {
+    const info = [event.venue, when(event.starts_at)].filter(Boolean).join(" · ");
+    const rows = event.ticket_types.map((type) => {
+      choices.set(type.id, { ...type, eventName: event.name });
+      return typeRow(type, type.id === selected);
+    });
+    return el("fieldset", {}, el("legend", {}, event.name), ...(info ? [el("p", { class: "event-info" }, info)] : []), ...rows);
+  });
+  // A refresh must not take the keyboard's place away: the focused choice keeps the focus.
+  const focused = container.contains(document.activeElement) ? (document.activeElement as HTMLInputElement).value : null;
+  container.replaceChildren(...(fieldsets.length ? fieldsets : [el("p", {}, "No events are on sale at the moment.")]));
+  if (focused !== null) container.querySelector<HTMLInputElement>(`input[value="${CSS.escape(focused)}"]`)?.focus();
+  container.setAttribute("aria-busy", "false");
+  return choices;
+}
+
+function typeRow(type: TicketType, checked: boolean): HTMLElement {
+  const soldOut = type.status === "sold_out";
+  let state = TYPE_STATES[type.status] ?? type.status;
+  if (type.status === "not_on_sale" && type.sale_starts_at) state += ` (opens ${when(type.sale_starts_at)})`;
+  return el(
+    "label",
+    { class: soldOut ? "ticket-type unavailable" : "ticket-type", "data-ticket-type": String(type.id) },
+    el("input", { type: "radio", name: "ticket_type", value: String(type.id), checked: checked && !soldOut, disabled: soldOut }),
+    el("span", { class: "name" }, type.name),
+    el("span", { class: "price" }, price(type.price)),
+    el("span", { class: `state ${type.status}` }, state),
+  );
+}

@@ -1,0 +1,98 @@
+// What the page says: each status of a place, each refusal of the service, in a buyer's words.
+import type { ApiError, PlaceStatus, TicketTypeState } from "./api";
+
+export const TYPE_STATES: Record<TicketTypeState, string> = {
+  on_sale: "On sale",
+  sold_out: "Sold out",
+  not_on_sale: "Not on sale yet",
+  paused: "Sale paused",
+};
+
+type Told = { headline: string; text: string; again?: string };
+
+/** The headline and text for a status; `again` names the button that starts over, where it makes sense. */
+export const STATUS_WORDS: Record<PlaceStatus, Told> = {
+  queued: { headline: "You are in the queue", text: "Keep this page open, or come back: it keeps your place." },
+  paused: { headline: "The sale is paused", text: "You keep your place; the queue moves again when the sale resumes." },
+  waiting_for_sale: { headline: "Waiting for the sale to start", text: "When it starts, everyone waiting gets a place in the queue in a random order." },
+  reserved: { headline: "Your tickets are held for you", text: "Confirm them before the time runs out, or release them for someone else." },
+  confirmed: { headline: "Booked!", text: "Your tickets are booked.", again: "Book more tickets" },
+  expired: { headline: "Your hold expired", text: "It was not confirmed in time, and the tickets went back on sale.", again: "Join again" },
+  released: { headline: "You gave your place back", text: "The tickets went back on sale.", again: "Join again" },
+  sold_out: { headline: "Sold out", text: "Sorry: there are no tickets left for you.", again: "Choose other tickets" },
+  duplicate: { headline: "You already hold these tickets", text: "You hold tickets of this type under another place; confirm them there.", again: "Back to the events" },
+  invalid: { headline: "Your place could not be served", text: "Something went wrong with your request. Please join again.", again: "Join again" },
+  limit_reached: { headline: "Limit reached", text: "You already booked as many of these tickets as one person may.", again: "Choose other tickets" },
+  lost: { headline: "Your place was lost", text: "The queue lost your place (a fault on our side). Please join again.", again: "Join again" },
+};
+
+/** A refusal of the service, in words. */
+export function refusalWords(error: ApiError): string {
+  switch (error.code) {
+    case "offline":
+      return "The service cannot be reached. Check your connection.";
+    case "unavailable":
+      return "The service is busy right now.";
+    case "sold_out":
+      return "Sorry: these tickets are sold out.";
+    case "limit_reached": {
+      const remaining = Number(error.fields.remaining);
+      return Number.isInteger(remaining) && remaining > 0
+        ? `That is over the limit per person: you may book ${remaining} more of these.`
+        : "You already booked as many of these tickets as one person may.";
+    }
+    case "quantity_over_limit":
+      return `That is more than one person may book: ${error.message}.`;
+    case "quantity_over_capacity":
+      return `There are not that many tickets: ${error.message}.`;
+    case "already_queued":
+      return error.fields.status === "reserved"
+        ? "You already hold these tickets, from another browser or device: confirm them there."
+        : "You already have a place in this queue, from another browser or device: follow it there.";
+    case "unknown_ticket_type":
+      return "That ticket type no longer exists.";
+    case "unknown_token":
+      return "This place is not known to the service any more. Please join again.";
+    case "hold_expired":
+      return "Your hold expired before it was confirmed; the tickets went back on sale.";
+    case "in_progress":
+      return "Your turn is being served right now; try again in a moment.";
+    case "invalid_input":
+      return `Please check the form: ${error.message}.`;
+    default:
+      return error.message ? `Something went wrong: ${error.message}.` : `Something went wrong (error ${error.status}).`;
+  }
+}
+
+/** "in 1 second", "in 5 seconds". */
+export const inSeconds = (seconds: number) => `in ${seconds} second${seconds === 1 ? "" : "s"}`;
+
+/** 125 -> "2:05". */
+export function clock(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.ceil(totalSeconds));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+/** What the countdown says aloud, at a few moments only (it is not read every second). */
+export function spokenTimeLeft(seconds: number): string | null {
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? "" : "s"} left to confirm`;
+  if (seconds === 30 || seconds === 10) return `${seconds} seconds left to confirm`;
+  return null;
+}
+
+export function waitWords(seconds: number | undefined): string {
+  if (seconds === undefined) return "Estimating your wait…";
+  if (seconds < 60) return `About ${Math.max(1, seconds)} second${seconds <= 1 ? "" : "s"} to wait`;
+  const minutes = Math.round(seconds / 60);
+  return `About ${minutes} minute${minutes === 1 ? "" : "s"} to wait`;
+}
+
+export function price(value: number): string {
+  return value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}

@@ -1,0 +1,269 @@
+// The waiting room (GET /) in a real browser: the system's Chromium, driven by playwright-core,
+// against the real service (src/server.ts, workers and all) on a Redis server of this file's
+// own (so it can be stopped) and a PostgreSQL database of its own. Everything is checked on
+// what the page shows, not on how its updates arrive (event stream or polling).
+// A screenshot of each state goes to screenshots/ (git-ignored).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join as joinPath } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { LocalRedis, redisAnswers } from "../scripts/local-servers";
+import { startService, type RunningService } from "../src/server";
+import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** CI (and REQUIRE_BROWSER=1) must run these: there a missing Chromium fails them, never skips them. */
+const REQUIRED = process.env.REQUIRE_BROWSER === "1" || process.env.CI === "true";
+const PRESENT = existsSync(CHROMIUM);
+if (!PRESENT && !REQUIRED) {
+  console.warn(
+    `\n${"!".repeat(78)}\n!! BROWSER TESTS SKIPPED: no Chromium at ${CHROMIUM}.\n` +
+      `!! Install it (sudo apt-get install -y chromium) or set CHROMIUM_PATH; CI installs it.\n${"!".repeat(78)}\n`,
+  );
+}
+const browserSuite = PRESENT || REQUIRED ? describe : describe.skip;
+
+const SHOTS = joinPath(import.meta.dir, "..", "screenshots");
+const ADMIN_TOKEN = "browser-test-admin-token-0123456789abcdef";
+/** Long enough for the queue scenario's holds, short enough to watch one lapse. */
+const TTL_SECONDS = 15;
+const SEEN_MS = 15_000;
+
+let redis: LocalRedis;
+let env: TestEnv;
+let service: RunningService;
+let browser: Browser;
+let base: string;
+const pageErrors: string[] = [];
+
+browserSuite("the waiting room in Chromium", () => {
+  beforeAll(async () => {
+    // first: a Chromium that cannot start fails the suite at once
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    redis = await LocalRedis.start();
+    env = await createTestEnv({
+      REDIS_URL: redis.url, RESERVATION_TTL_SECONDS: String(TTL_SECONDS), ADMIN_TOKEN, CLEANER_INTERVAL_MS: "200",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error", // the workers' log
+    });
+    service = await startService({ ...env.config, PORT: 0 }, quietLog);
+    base = `http://127.0.0.1:${service.port}`;
+    await mkdir(SHOTS, { recursive: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.stop();
+    await env?.close();
+    await redis?.stop();
+  });
+
+  test("a buyer behind others: position falls live, a reload and a second tab keep the place, the hold, confirm, the booking", async () => {
+    const type = await createType("Spring Concert", "Stalls", 2, 2);
+    const holders = [await apiJoin("holder-1", type), await apiJoin("holder-2", type)];
+    for (const token of holders) await statusBecomes(token, "reserved");
+    const waiters = [await apiJoin("waiter-1", type), await apiJoin("waiter-2", type)];
+
+    const context = await browser.newContext({ viewport: { width: 720, height: 600 } });
+    const page = await openPage(context);
+    await shot(page, "01-events");
+    await page.getByRole("radio", { name: /^Stalls/ }).check();
+    await page.getByLabel("How many tickets").fill("1");
+    await page.getByLabel("Your name or e-mail").fill("dana@example.com");
+    await page.getByLabel("Your name or e-mail").press("Enter"); // the keyboard submits
+    await seen(page, "You are number 3 in the queue");
+    await shot(page, "02-queued");
+    const token = await storedToken(page, type);
+
+    await page.reload();
+    await seen(page, "You are number 3 in the queue");
+    expect(await storedToken(page, type)).toBe(token);
+
+    const secondTab = await openPage(context);
+    await seen(secondTab, "You are number 3 in the queue");
+    expect(await secondTab.locator("#choose").isHidden()).toBe(true);
+    expect(await storedToken(secondTab, type)).toBe(token);
+    await shot(secondTab, "03-second-tab");
+    // one place, not two: the next person to join lands right behind it
+    const probe = await api("POST", "/queue/join", { user_id: "probe", ticket_type_id: type, quantity: 1 });
+    expect(probe.body.position).toBe(4);
+    await api("POST", "/reservation/release", { token: probe.body.queue_token });
+
+    // another browser (no stored token) joining as the same person is told, in words
+    const elsewhere = await browser.newContext();
+    const other = await openPage(elsewhere);
+    await other.getByRole("radio", { name: /^Stalls/ }).check();
+    await other.getByLabel("Your name or e-mail").fill("dana@example.com");
+    await other.getByRole("button", { name: "Join the queue" }).click();
+    await seen(other, "You already have a place in this queue, from another browser or device");
+    await shot(other, "04-already-queued");
+    await elsewhere.close();
+
+    await page.evaluate(() => ((window as any).notReloaded = true));
+    await release(holders[0]!); // waiter-1 is served
+    await seen(page, "You are number 2 in the queue");
+    await shot(page, "05-position-falling");
+    await release(holders[1]!); // waiter-2 is served
+    await seen(page, "You are next in the queue");
+    await statusBecomes(waiters[0]!, "reserved");
+    await release(waiters[0]!); // the buyer's turn
+
+    await seen(page, "Your tickets are held for you");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("place-headline");
+    expect(await page.locator("#countdown").innerText()).toMatch(/^0:1\d$|^0:0\d$/);
+    expect(await page.locator("#place-tickets").innerText()).toBe("1 × Stalls, Spring Concert");
+    await shot(page, "06-held");
+
+    await page.keyboard.press("Tab"); // from the notice to Confirm
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("confirm");
+    await page.keyboard.press("Enter");
+    await seen(page, "Booking number");
+    const bookingId = Number(await page.locator("#booking-id").innerText());
+    await shot(page, "07-confirmed");
+    expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+
+    const [booking] = await env.sql`SELECT token, user_id, ticket_type_id, quantity FROM bookings WHERE id = ${bookingId}`;
+    expect(booking).toMatchObject({ token, user_id: "dana@example.com", ticket_type_id: type, quantity: 1 });
+    await seen(secondTab, "Booked!");
+    await context.close();
+  }, 90_000);
+
+  test("at phone width: no sideways scrolling; a hold left alone expires, the page says so and the tickets are back", async () => {
+    const type = await createType("Comedy Night", "Balcony", 1, 1);
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await openPage(context);
+    await expectNoSidewaysScroll(page);
+    await shot(page, "08-phone-events");
+
+    await page.getByRole("radio", { name: /^Balcony/ }).check();
+    await page.getByLabel("Your name or e-mail").fill("eli");
+    await page.getByRole("button", { name: "Join the queue" }).click();
+    await seen(page, "Your tickets are held for you");
+    await expectNoSidewaysScroll(page);
+    await shot(page, "09-phone-held");
+    expect(await page.evaluate(() => document.querySelector('[aria-live]#position') !== null)).toBe(true);
+
+    await seen(page, "Your hold expired", (TTL_SECONDS + 15) * 1000);
+    await shot(page, "10-expired");
+    const listed = await typeListing(type);
+    expect(listed).toMatchObject({ stock: 1, status: "on_sale" });
+
+    await page.getByRole("button", { name: "Join again" }).click();
+    const choice = page.getByRole("radio", { name: /^Balcony/ });
+    expect(await choice.isEnabled()).toBe(true);
+    expect(await page.locator(`[data-ticket-type="${type}"] .state`).innerText()).toBe("On sale");
+    await context.close();
+  }, 90_000);
+
+  test("a buyer still waiting is told sold out when the last tickets are booked", async () => {
+    const type = await createType("Jazz Brunch", "Box", 1, 1);
+    const holder = await apiJoin("box-holder", type);
+    await statusBecomes(holder, "reserved");
+
+    const context = await browser.newContext();
+    const page = await openPage(context);
+    await page.getByRole("radio", { name: /^Box/ }).check();
+    await page.getByLabel("Your name or e-mail").fill("fay");
+    await page.getByRole("button", { name: "Join the queue" }).click();
+    await seen(page, "You are next in the queue");
+
+    expect((await api("POST", "/reservation/confirm", { token: holder })).status).toBe(200);
+    await seen(page, "Sorry: there are no tickets left for you.");
+    expect(await page.locator("#place-headline").innerText()).toBe("Sold out");
+    await shot(page, "11-sold-out");
+
+    await page.getByRole("button", { name: "Choose other tickets" }).click();
+    await seen(page, "Sold out", SEEN_MS, `[data-ticket-type="${type}"] .state`);
+    expect(await page.getByRole("radio", { name: /^Box/ }).isDisabled()).toBe(true);
+    await context.close();
+  }, 60_000);
+
+  test("Redis stopped: the page says the service is busy and carries on by itself when it is back", async () => {
+    await createType("Gallery Opening", "Gallery", 5, 2);
+    const context = await browser.newContext();
+    const page = await openPage(context);
+    await page.getByRole("radio", { name: /^Gallery/ }).check();
+    await page.getByLabel("Your name or e-mail").fill("gus");
+
+    const back = redis.restart(6_000); // down now, up again (empty) in 6 s
+    await waitFor("Redis to stop", async () => !(await redisAnswers(redis.url)), 5_000, 50);
+    await page.getByRole("button", { name: "Join the queue" }).click();
+    await seen(page, "The service is busy right now. Trying again in 2 seconds");
+    await shot(page, "12-busy");
+
+    await back;
+    await seen(page, "Your tickets are held for you", 30_000);
+    expect(await page.locator("#notice").isHidden()).toBe(true);
+    await shot(page, "13-recovered");
+    await context.close();
+    await env.expectInvariants();
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+});
+
+// --- helpers ----------------------------------------------------------------------------
+
+/** A call to the running service; the JSON answer. */
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** A ticket type on a new event, made through the admin API (so the service lists it at once). */
+async function createType(eventName: string, name: string, capacity: number, perUserLimit: number): Promise<number> {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const event = await api("POST", "/admin/events", { name: eventName, venue: "The Test Hall" }, admin);
+  const type = await api("POST", `/admin/events/${event.body.id}/ticket-types`,
+    { name, price: 42.5, capacity, per_user_limit: perUserLimit }, admin);
+  expect(type.status).toBe(201);
+  return type.body.id;
+}
+
+async function apiJoin(userId: string, ticketTypeId: number): Promise<string> {
+  const joined = await api("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity: 1 });
+  expect(joined.status).toBe(200);
+  return joined.body.queue_token;
+}
+
+async function release(token: string) {
+  expect((await api("POST", "/reservation/release", { token })).status).toBe(200);
+}
+
+async function statusBecomes(token: string, status: string) {
+  await waitFor(`status ${status}`, async () =>
+    (await api("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body.status === status, 10_000, 50);
+}
+
+async function typeListing(ticketTypeId: number) {
+  const events = (await api("GET", "/events")).body as Array<{ ticket_types: Array<{ id: number }> }>;
+  return events.flatMap((e) => e.ticket_types).find((t) => t.id === ticketTypeId);
+}
+
+async function openPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(base);
+  await page.locator("#events[aria-busy=false]").waitFor({ state: "attached" }); // hidden while a place is on show
+  return page;
+}
+
+/** Waits until the page shows `text` (in `within`, when given). */
+async function seen(page: Page, text: string, timeout = SEEN_MS, within = "body") {
+  await page.locator(within).getByText(text).first().waitFor({ state: "visible", timeout });
+}
+
+async function storedToken(page: Page, ticketTypeId: number): Promise<string> {
+  const places = await page.evaluate(() => JSON.parse(localStorage.getItem("ticket-queue.places") ?? "{}"));
+  return places[ticketTypeId]?.token;
+}
+
+async function expectNoSidewaysScroll(page: Page) {
+  const widths = await page.evaluate(() => ({ content: document.documentElement.scrollWidth, view: window.innerWidth }));
+  expect(widths.content).toBeLessThanOrEqual(widths.view);
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: joinPath(SHOTS, `${name}.png`), fullPage: true });
+}
