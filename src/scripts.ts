@@ -98,7 +98,7 @@ export class Scripts {
       k.queue, k.inflight, k.deadlines, k.meta,
       // a batch's outcome lives as long as a queue place, so no record outlives the outcome it points at
       k.recordPrefix, k.mappingPrefix, k.userPrefix, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
-      p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", ...d.overrides,
+      p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", k.changes, ...d.overrides,
     ));
   }
 
@@ -108,7 +108,7 @@ export class Scripts {
     const k = p.keys;
     const triples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? ""]);
     return Number(await this.redis.tqFinish(
-      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples,
+      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes, ...triples,
     ));
   }
 

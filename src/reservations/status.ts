@@ -40,14 +40,8 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     case "lost":
       return fromPostgres(s, ticketTypeId, token);
     case "queued":
-    case "pending": {
-      const position = Math.max(1, (found.place ?? 0) - found.served);
-      const perSecond = found.rate ?? 0;
-      return answer(apiStatus(state), {
-        position,
-        ...(perSecond > 0 && { estimated_wait_seconds: Math.ceil(position / perSecond) }),
-      });
-    }
+    case "pending":
+      return answer(apiStatus(state), placeInQueue(found.place ?? 0, found.served, found.rate ?? 0));
     case "reserved":
       if ((found.expiresAt ?? 0) > Date.now()) {
         return answer("reserved", { expires_at: new Date(found.expiresAt!).toISOString() });
@@ -58,6 +52,15 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     default:
       return answer(state);
   }
+}
+
+/**
+ * A queued place's position and estimated wait, from its place and the type's served mark and
+ * grant rate (live streams compute theirs with it too, from one read of the mark per tick).
+ */
+export function placeInQueue(place: number, served: number, perSecond: number): Pick<StatusAnswer, "position" | "estimated_wait_seconds"> {
+  const position = Math.max(1, place - served);
+  return { position, ...(perSecond > 0 && { estimated_wait_seconds: Math.ceil(position / perSecond) }) };
 }
 
 async function fromPostgres(
