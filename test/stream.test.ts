@@ -7,6 +7,7 @@ import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
 import { StreamHub } from "../src/streams/hub";
 import Redis from "ioredis";
+import { TcpProxy } from "./proxy";
 import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 
 type Message = { at: number; event?: string; id?: number; data?: any; retry?: number; comment?: string };
@@ -247,6 +248,56 @@ describe("changes reach the stream", () => {
       await env.expectInvariants();
     });
   });
+});
+
+describe("Redis outage", () => {
+  let cut: TestEnv;
+  let proxy: TcpProxy;
+  let cutServer: ReturnType<TestEnv["app"]["listen"]>;
+  let direct: Services;
+  beforeAll(async () => {
+    proxy = await TcpProxy.start(REDIS_URL);
+    cut = await createTestEnv({ REDIS_URL: proxy.url(REDIS_URL) });
+    cut.s.streams.close();
+    cut.s.streams = new StreamHub(cut.s, { keepAliveMs: 200 });
+    cutServer = cut.app.listen({ port: 0 });
+    direct = createServices({ ...cut.config, REDIS_URL }, quietLog); // another instance, still reaching Redis
+    await direct.redis.connect();
+  });
+  afterAll(async () => {
+    proxy.restore();
+    await cutServer.stop(true);
+    await closeServices(direct);
+    await cut.close();
+    await proxy.stop();
+  });
+
+  test("streams stay open and keep alive while Redis is away; a change missed meanwhile arrives once it is back", async () => {
+    const type = await cut.ticketType({ capacity: 1 });
+    const token = await join(cut, "outage", type);
+    await cut.drain();
+    const controller = new AbortController();
+    controllers.push(controller);
+    const url = `http://127.0.0.1:${cutServer.server!.port}/reservation/stream?token=${token}`;
+    const stream = new StreamReader(await fetch(url, { signal: controller.signal }));
+    await stream.next("reserved", (m) => m.data?.status === "reserved");
+
+    proxy.cut();
+    // confirmed on an instance that still reaches Redis: its notice goes past the cut-off one
+    const confirm = await createApp(direct).handle(new Request("http://localhost/reservation/confirm", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }),
+    }));
+    expect(confirm.status).toBe(200);
+    const keptAlive = stream.messages.length;
+    await Bun.sleep(1000);
+    expect(stream.ended).toBe(false);
+    expect(stream.messages.slice(keptAlive).some((m) => m.comment === "keep-alive")).toBe(true);
+    expect(stream.statuses.map((s) => s.status)).toEqual(["reserved"]);
+
+    proxy.restore();
+    await stream.next("confirmed after the reconnect", (m) => m.data?.status === "confirmed", 10_000);
+    await stream.done;
+  }, 30_000);
 });
 
 describe("cost", () => {
