@@ -6,7 +6,7 @@ import { join as joinPath } from "node:path";
 import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
 import { StreamHub } from "../src/streams/hub";
-import Redis from "ioredis";
+import { countCommands } from "../bench/monitor";
 import { TcpProxy } from "./proxy";
 import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 
@@ -307,19 +307,7 @@ describe("cost", () => {
     await waitFor("every earlier stream to close", () => env.s.streams.size === 0, 3000);
   });
 
-  /** Commands this test's keys saw from clients (not from inside scripts) over `ms`, by MONITOR. */
-  async function commandsOver(ms: number): Promise<number> {
-    const client = new Redis(REDIS_URL);
-    const monitor = await client.monitor();
-    let count = 0;
-    monitor.on("monitor", (_time: string, args: string[], source: string) => {
-      if (source !== "lua" && args.some((a) => a.includes(env.config.REDIS_KEY_PREFIX))) count++;
-    });
-    await Bun.sleep(ms);
-    monitor.disconnect();
-    client.disconnect();
-    return count;
-  }
+  const commandsOver = async (ms: number) => (await countCommands(REDIS_URL, env.config.REDIS_KEY_PREFIX, ms)).total;
 
   test("while nothing changes, 200 streams of one type cost Redis what 1 does", async () => {
     const type = await heldType("idle");

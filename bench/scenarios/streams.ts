@@ -5,9 +5,9 @@
 // PostgreSQL row) to its stream's `reserved` message; the holds lapse a few seconds later and
 // every stream must see its final status (`expired`) and be closed by the server.
 // The streams are raw HTTP/1.1 connections (Bun.connect): fetch() caps its requests in flight.
-import Redis from "ioredis";
 import { readFileSync } from "node:fs";
 import { BenchEnv, REDIS_URL, type Service } from "../harness";
+import { countCommands } from "../monitor";
 import type { Progress } from "../progress";
 import type { Options, Result } from "../scenario";
 import { figure, latencyFigures, summarize } from "../stats";
@@ -119,26 +119,10 @@ function streamsShare(by: Record<string, number>): number {
   return (by["hmget meta"] ?? 0) + (by["evalsha reservation"] ?? 0) + (by["hget reservation"] ?? 0);
 }
 
-/**
- * Commands on this scenario's keys per second, as MONITOR sees them from clients (not from
- * inside scripts), in all and by command (a script by its first key).
- */
+/** Commands on this scenario's keys per second, in all and by command. */
 async function commandsPerSecond(prefix: string, seconds: number): Promise<{ total: number; by: Record<string, number> }> {
-  const client = new Redis(REDIS_URL);
-  const monitor = await client.monitor();
-  const by: Record<string, number> = {};
-  let total = 0;
-  monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    const key = args.find((a) => a.includes(prefix));
-    if (source === "lua" || key === undefined) return;
-    const name = `${args[0]!.toLowerCase()} ${key.slice(prefix.length).replace(/[:{].*/, "")}`;
-    by[name] = (by[name] ?? 0) + 1 / seconds;
-    total++;
-  });
-  await Bun.sleep(seconds * 1000);
-  monitor.disconnect();
-  client.disconnect();
-  return { total: total / seconds, by };
+  const { total, by } = await countCommands(REDIS_URL, prefix, seconds * 1000);
+  return { total: total / seconds, by: Object.fromEntries(Object.entries(by).map(([name, n]) => [name, n / seconds])) };
 }
 
 function rssKiB(pid: number): number {
