@@ -64,6 +64,8 @@ export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, jo
   return args;
 }
 
+const lookupArgs = (k: Keys, id: string): Arg[] => [k.record(id), k.meta, k.batchPrefix];
+
 export class Scripts {
   private readonly redis: WithScripts;
 
@@ -120,8 +122,18 @@ export class Scripts {
 
   /** lookup-2.lua: everything status needs about one token, in O(1). */
   async lookup(p: { keys: Keys; id: string }): Promise<Lookup> {
-    const k = p.keys;
-    return lookupReply.decode(String(await this.redis.tqLookup(k.record(p.id), k.meta, k.batchPrefix)));
+    return lookupReply.decode(String(await this.redis.tqLookup(...lookupArgs(p.keys, p.id))));
+  }
+
+  /** lookup-2.lua for many tokens in one round trip; an error in place of each look-up that failed. */
+  async lookupMany(tokens: { keys: Keys; id: string }[]): Promise<(Lookup | Error)[]> {
+    const pipeline = this.redis.pipeline() as unknown as { tqLookup(...args: Arg[]): void; exec(): Promise<[Error | null, unknown][] | null> };
+    for (const t of tokens) pipeline.tqLookup(...lookupArgs(t.keys, t.id));
+    const replies = await pipeline.exec();
+    return tokens.map((_, i) => {
+      const [err, reply] = replies?.[i] ?? [new Error("no reply"), null];
+      return err ?? lookupReply.decode(String(reply));
+    });
   }
 
   /** lease-1.lua: take or renew the type's lease for `ms` (0 gives it up); whether the caller holds it afterwards. */

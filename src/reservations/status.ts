@@ -30,6 +30,11 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     // Redis is down: a hold is still known to PostgreSQL; a queue place is not.
     return fromPostgres(s, ticketTypeId, token, true);
   }
+  return statusFrom(s, ticketTypeId, token, found);
+}
+
+/** The answer for what lookup-2.lua found (live streams look many tokens up in one round trip). */
+export async function statusFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
   const answer = (status: Status, extra: Partial<StatusAnswer> = {}): StatusAnswer => ({
     status, ticket_type_id: ticketTypeId, quantity: found.quantity ?? 0, ...extra, message: STATUS_MESSAGES[status],
   });

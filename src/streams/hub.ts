@@ -6,7 +6,7 @@
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
 // change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
 // its type's queue started anew (Redis lost it); or the notice connection came back.
-import { reservationStatus, placeInQueue, type StatusAnswer } from "../reservations/status";
+import { placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
@@ -20,8 +20,8 @@ export type StreamHubOptions = {
   keepAliveMs: number;
   /** Position messages of one stream at least this far apart. */
   positionEveryMs: number;
-  /** Look-ups running at once: a crowd reached together queues here, not on Redis' socket. */
-  lookupsAtOnce: number;
+  /** Streams looked up in one round trip (a pipeline): a crowd reached together costs few. */
+  lookupBatch: number;
   /**
    * A hold past its deadline is normally named by the cleaner's notice (finish-2.lua), and its
    * stream then reads "expired" from Redis; one not named this long after its deadline is looked
@@ -31,9 +31,11 @@ export type StreamHubOptions = {
 };
 
 export const STREAM_DEFAULTS: StreamHubOptions = {
-  tickMs: 250, keepAliveMs: 15_000, positionEveryMs: 1000, lookupsAtOnce: 200, deadlineGraceMs: 1000,
+  tickMs: 250, keepAliveMs: 15_000, positionEveryMs: 1000, lookupBatch: 500, deadlineGraceMs: 1000,
 };
 
+/** Batches of look-ups under way at once. */
+const BATCHES_AT_ONCE = 2;
 /** Time-driven look-ups of one stream (after a failure, past a deadline) at least this far apart. */
 const RETRY_MS = 1000;
 /** EventSource's reconnect delay: 1-5 s, spread so the streams of a stopped instance do not all come back at once. */
@@ -63,7 +65,7 @@ type Group = {
 export class StreamHub {
   readonly options: StreamHubOptions;
   /** Redis commands sent and look-ups made (tests and the benchmark read them). */
-  readonly counts = { markReads: 0, placeReads: 0, lookups: 0 };
+  readonly counts = { markReads: 0, lookups: 0 };
   private readonly groups = new Map<number, Group>();
   private readonly notices: ChangeNotices;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -102,16 +104,13 @@ export class StreamHub {
     const stream = new LiveStream(parts, token, lastEventId, retryAdvice(), (gone) => this.forget(gone));
     if (!this.closed) this.add(stream);
     stream.lookingUp = true; // a notice meanwhile asks for another look-up after this one
-    let answer: StatusAnswer;
-    try {
-      answer = await this.answerFor(stream);
-    } catch (err) {
+    const [answer] = await this.answersFor([stream]);
+    stream.lookingUp = false;
+    if (answer instanceof Error) {
       stream.close();
-      throw err;
-    } finally {
-      stream.lookingUp = false;
+      throw answer;
     }
-    this.deliver(stream, answer);
+    this.deliver(stream, answer!);
     if (this.closed) stream.close();
     else if (stream.lookAgain) {
       stream.lookAgain = false;
@@ -288,7 +287,7 @@ export class StreamHub {
     for (const stream of group?.streams ?? []) if (which(stream)) this.lookUp(stream);
   }
 
-  /** Queues a look-up of one stream; at most lookupsAtOnce run at once. */
+  /** Queues a look-up of one stream; they run in batches of lookupBatch, one round trip each. */
   private lookUp(stream: LiveStream): void {
     if (stream.closed) return;
     if (stream.lookingUp) {
@@ -298,54 +297,67 @@ export class StreamHub {
     stream.lookingUp = true;
     stream.retryAt = Date.now() + RETRY_MS;
     this.waiting.push(stream);
-    this.runWaiting();
+    queueMicrotask(() => this.runWaiting()); // the rest of this tick's look-ups join the batch
   }
 
   private runWaiting(): void {
-    while (this.running < this.options.lookupsAtOnce && this.next < this.waiting.length) {
-      const stream = this.waiting[this.next++]!;
+    while (this.running < BATCHES_AT_ONCE && this.next < this.waiting.length) {
+      const batch = this.waiting.slice(this.next, this.next + this.options.lookupBatch);
+      this.next += batch.length;
       if (this.next === this.waiting.length) {
         this.waiting.length = 0;
         this.next = 0;
       }
       this.running++;
-      void this.refresh(stream).finally(() => {
+      void this.refresh(batch.filter((stream) => !stream.closed)).finally(() => {
         this.running--;
-        stream.lookingUp = false;
-        const group = this.groups.get(stream.parts.ticketTypeId);
-        if (group) group.dueAt = 0; // the next tick looks at it again
-        if (stream.lookAgain) {
-          stream.lookAgain = false;
-          this.lookUp(stream);
-        }
+        for (const stream of batch) this.lookedUp(stream);
         this.runWaiting();
       });
     }
   }
 
-  private async refresh(stream: LiveStream): Promise<void> {
-    if (stream.closed) return;
-    try {
-      const answer = await this.answerFor(stream);
-      stream.failed = false;
-      this.deliver(stream, answer);
-    } catch (err) {
-      stream.failed = true; // tried again from retryAt; the stream stays open meanwhile
-      this.warn("a live stream could not look its token up; trying again", err);
+  private lookedUp(stream: LiveStream): void {
+    stream.lookingUp = false;
+    const group = this.groups.get(stream.parts.ticketTypeId);
+    if (group) group.dueAt = 0; // the next tick looks at it again
+    if (stream.lookAgain) {
+      stream.lookAgain = false;
+      this.lookUp(stream);
     }
   }
 
-  /** The status route's answer; for a queued place, its place too (read once). */
-  private async answerFor(stream: LiveStream): Promise<StatusAnswer> {
-    this.counts.lookups++;
-    const answer = await reservationStatus(this.s, stream.parts, stream.token);
-    if (answer.status === "queued" && stream.place === null) {
-      this.counts.placeReads++;
-      const k = this.s.keys(stream.parts.ticketTypeId);
-      const place = Number(await this.s.redis.hget(k.record(stream.parts.id), "place"));
-      stream.place = Number.isSafeInteger(place) && place > 0 ? place : null;
-    }
-    return answer;
+  private async refresh(streams: LiveStream[]): Promise<void> {
+    const answers = await this.answersFor(streams);
+    streams.forEach((stream, i) => {
+      const answer = answers[i]!;
+      stream.failed = answer instanceof Error; // tried again from retryAt; the stream stays open meanwhile
+      if (answer instanceof Error) this.warn("a live stream could not look its token up; trying again", answer);
+      else this.deliver(stream, answer);
+    });
+  }
+
+  /**
+   * The status route's answer for each stream, from one pipeline of lookup-2.lua; a queued
+   * place is noted on the way. A look-up that failed goes the status route's own way
+   * (PostgreSQL while Redis is down); an error in place of an answer nobody could give.
+   */
+  private async answersFor(streams: LiveStream[]): Promise<(StatusAnswer | Error)[]> {
+    if (streams.length === 0) return [];
+    this.counts.lookups += streams.length;
+    const found = await this.s.redis.scripts
+      .lookupMany(streams.map((stream) => ({ keys: this.s.keys(stream.parts.ticketTypeId), id: stream.parts.id })))
+      .catch((err: Error) => streams.map(() => err));
+    return Promise.all(streams.map(async (stream, i): Promise<StatusAnswer | Error> => {
+      const lookup = found[i]!;
+      try {
+        if (lookup instanceof Error) return await reservationStatus(this.s, stream.parts, stream.token);
+        if (stream.place === null && lookup.place !== null && lookup.place > 0) stream.place = lookup.place;
+        return await statusFrom(this.s, stream.parts.ticketTypeId, stream.token, lookup);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    }));
   }
 
   private deliver(stream: LiveStream, answer: StatusAnswer): void {
