@@ -80,9 +80,11 @@ export async function streams(options: Options, progress: Progress): Promise<Res
     if (notExpired > 0) throw new Error(`${notExpired} streams ended without an expired message`);
     // from the deadline: a stream says expired once the cleaner has expired the hold (its
     // notice), or on its own a second after the deadline if the cleaner has not got to it yet
-    const deadlines = await env.sql<{ token: string; deadline: number }[]>`
-      SELECT token, extract(epoch FROM expires_at) * 1000 AS deadline FROM reservations
-      WHERE ticket_type_id = ${TYPE} AND token <> 'bench-holder'`;
+    const deadlines = await env.sql<{ token: string; deadline: number; cleaner: number | null }[]>`
+      SELECT token, extract(epoch FROM expires_at) * 1000 AS deadline,
+             extract(epoch FROM ended_at - expires_at) * 1000 AS cleaner
+      FROM reservations WHERE ticket_type_id = ${TYPE} AND token <> 'bench-holder'`;
+    const cleanerSummary = summarize(deadlines.filter((d) => d.cleaner !== null).map((d) => Number(d.cleaner)));
     const deadlineOf = new Map(deadlines.map((d) => [d.token, Number(d.deadline)]));
     const finalLags = open.map((s) => s.finalAt! - deadlineOf.get(s.token)!);
     const invariants = await env.expectInvariants();
@@ -107,6 +109,7 @@ export async function streams(options: Options, progress: Progress): Promise<Res
       ],
       details: {
         idle, idle_messages: idleMessages, summary, final_summary: finalSummary, hold_seconds: HOLD_SECONDS,
+        deadline_to_expired_in_postgresql: cleanerSummary,
         service_rss_kib: { before: none!.rssKiB, with_streams: all!.rssKiB }, invariants,
       },
     };

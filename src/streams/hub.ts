@@ -25,13 +25,14 @@ export type StreamHubOptions = {
   /**
    * A hold past its deadline is normally named by the cleaner's notice (finish-2.lua), and its
    * stream then reads "expired" from Redis; one not named this long after its deadline is looked
-   * up anyway (PostgreSQL then says how it ended).
+   * up anyway (PostgreSQL then says how it ended). Longer than the cleaner's own target (1 s):
+   * 10,000 such look-ups at once would go to PostgreSQL while the cleaner is busy with the same holds.
    */
   deadlineGraceMs: number;
 };
 
 export const STREAM_DEFAULTS: StreamHubOptions = {
-  tickMs: 250, keepAliveMs: 15_000, positionEveryMs: 1000, lookupBatch: 500, deadlineGraceMs: 1000,
+  tickMs: 250, keepAliveMs: 15_000, positionEveryMs: 1000, lookupBatch: 500, deadlineGraceMs: 2000,
 };
 
 /** Batches of look-ups under way at once. */
