@@ -80,17 +80,20 @@ export async function streams(options: Options, progress: Progress): Promise<Res
     if (notExpired > 0) throw new Error(`${notExpired} streams ended without an expired message`);
     // from the deadline: a stream says expired once the cleaner has expired the hold (its
     // notice), or on its own a second after the deadline if the cleaner has not got to it yet
-    const deadlines = await env.sql<{ token: string; deadline: number; cleaner: number | null }[]>`
-      SELECT token, extract(epoch FROM expires_at) * 1000 AS deadline,
-             extract(epoch FROM ended_at - expires_at) * 1000 AS cleaner
+    const holds = await env.sql<{ token: string; deadline: number; ended: number | null }[]>`
+      SELECT token, extract(epoch FROM expires_at) * 1000 AS deadline, extract(epoch FROM ended_at) * 1000 AS ended
       FROM reservations WHERE ticket_type_id = ${TYPE} AND token <> 'bench-holder'`;
-    const cleanerSummary = summarize(deadlines.filter((d) => d.cleaner !== null).map((d) => Number(d.cleaner)));
-    const deadlineOf = new Map(deadlines.map((d) => [d.token, Number(d.deadline)]));
-    const finalLags = open.map((s) => s.finalAt! - deadlineOf.get(s.token)!);
+    const holdOf = new Map(holds.map((h) => [h.token, h]));
+    const finalLags = open.map((s) => s.finalAt! - Number(holdOf.get(s.token)!.deadline));
+    // the change itself, for holds the cleaner expired first (the rest were told on their own)
+    const expiredByCleaner = open.filter((s) => holdOf.get(s.token)!.ended !== null);
+    const changeLags = expiredByCleaner.map((s) => s.finalAt! - Number(holdOf.get(s.token)!.ended));
+    const cleanerSummary = summarize(holds.filter((h) => h.ended !== null).map((h) => Number(h.ended) - Number(h.deadline)));
     const invariants = await env.expectInvariants();
 
     const summary = summarize(lags);
     const finalSummary = summarize(finalLags);
+    const changeSummary = summarize(changeLags);
     const [none, some, all] = idle;
     const perStreamKiB = (all!.rssKiB - none!.rssKiB) / n;
     return {
@@ -106,10 +109,14 @@ export async function streams(options: Options, progress: Progress): Promise<Res
         figure("streams that saw their final status", open.filter((s) => s.ended && s.finalAt !== null).length, "streams", { op: ">=", value: n }),
         figure("hold deadline to expired message p50", finalSummary.p50, "ms"),
         figure("hold deadline to expired message p99", finalSummary.p99, "ms"),
+        figure("hold deadline to expired in PostgreSQL (cleaner) p50", cleanerSummary.p50, "ms"),
+        figure("hold deadline to expired in PostgreSQL (cleaner) p99", cleanerSummary.p99, "ms"),
+        ...latencyFigures("expired in PostgreSQL to expired message", changeSummary, 1000),
       ],
       details: {
         idle, idle_messages: idleMessages, summary, final_summary: finalSummary, hold_seconds: HOLD_SECONDS,
-        deadline_to_expired_in_postgresql: cleanerSummary,
+        deadline_to_expired_in_postgresql: cleanerSummary, expired_to_message: changeSummary,
+        expired_by_cleaner_first: expiredByCleaner.length,
         service_rss_kib: { before: none!.rssKiB, with_streams: all!.rssKiB }, invariants,
       },
     };
