@@ -1,4 +1,4 @@
-// bun run bench [grants|joins|hold-latency|expiry|status|all] [--json FILE] [--n N] ...
+// bun run bench [grants|joins|hold-latency|expiry|status|streams|all] [--json FILE] [--n N] ...
 // Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
 // on stdout, writes every figure with its unit (and the machine) as JSON when asked.
 import { parseArgs as parseCommandLine } from "node:util";
@@ -15,19 +15,20 @@ import { grants } from "./scenarios/grants";
 import { holdLatency } from "./scenarios/hold-latency";
 import { joins } from "./scenarios/joins";
 import { status } from "./scenarios/status";
+import { streams } from "./scenarios/streams";
 
 const SCENARIOS: Record<string, Scenario> = {
-  grants, joins, "hold-latency": holdLatency, expiry, status,
+  grants, joins, "hold-latency": holdLatency, expiry, status, streams,
 };
 
 const DEFAULTS: Options = {
   n: 200_000, n1: 5_000, batchSize: loadEnv().PROCESSOR_BATCH_SIZE, runs: 3,
-  connections: 200, duration: 10, rate: 1000, m: 10_000, queued: 1_000_000,
+  connections: 200, duration: 10, rate: 1000, m: 10_000, queued: 1_000_000, streams: 10_000,
 };
 
 const USAGE = `usage: bun run bench [${[...Object.keys(SCENARIOS), "all"].join("|")}] [--json FILE]
   [--n ${DEFAULTS.n}] [--n1 ${DEFAULTS.n1}] [--batch-size ${DEFAULTS.batchSize}] [--runs ${DEFAULTS.runs}] [--connections ${DEFAULTS.connections}]
-  [--duration ${DEFAULTS.duration}] [--rate ${DEFAULTS.rate}] [--m ${DEFAULTS.m}] [--queued ${DEFAULTS.queued}]`;
+  [--duration ${DEFAULTS.duration}] [--rate ${DEFAULTS.rate}] [--m ${DEFAULTS.m}] [--queued ${DEFAULTS.queued}] [--streams ${DEFAULTS.streams}]`;
 
 /** --batch-size and the like, for each numeric option. */
 const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -18,6 +18,8 @@ export type Options = {
   m: number;
   /** people queued for `status` */
   queued: number;
+  /** open streams for `streams` */
+  streams: number;
 };
 
 export type Result = { figures: Figure[]; details: Record<string, unknown> };

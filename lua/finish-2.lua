@@ -12,7 +12,9 @@
     ARGV[2] mapping key prefix, token-ticket-type:{T}:
     ARGV[3] user key prefix, user:{T}:
     ARGV[4] seconds a record in a final state is kept
-    ARGV[5..] triples: token id, final state, booking id ('' for none)
+    ARGV[5] the type's changes channel, changes:{T}: the ids are published there, so live
+            streams (src/streams) holding these tokens, on any instance, look them up
+    ARGV[6..] triples: token id, final state, booking id ('' for none)
 
   Output:
     how many records were found and updated
@@ -21,11 +23,14 @@ local recordPrefix = ARGV[1]
 local mappingPrefix = ARGV[2]
 local userPrefix = ARGV[3]
 local endedTtl = ARGV[4]
+local changesChannel = ARGV[5]
 local boughtKey = KEYS[2]
 
 local updated = 0
-for i = 5, #ARGV, 3 do
+local ids = {}
+for i = 6, #ARGV, 3 do
   local id, state, bookingId = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  ids[#ids + 1] = id
   local record = recordPrefix .. id
   local found = redis.call('HMGET', record, 'user', 'state', 'qty')
   local user = found[1]
@@ -45,4 +50,5 @@ for i = 5, #ARGV, 3 do
   end
   redis.call('DEL', mappingPrefix .. id)
 end
+redis.call('PUBLISH', changesChannel, table.concat(ids, ','))
 return updated

@@ -12,6 +12,7 @@
     ARGV[3] the token id
     ARGV[4] mapping key prefix, token-ticket-type:{T}:
     ARGV[5] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
+    ARGV[6] changes:{T}, the channel live streams on every instance listen to (src/streams)
 
   Output:
     'released' when the place was given back, else the current state ('' when unknown)
@@ -22,6 +23,7 @@ local endedTtl = ARGV[2]
 local id = ARGV[3]
 local mappingPrefix = ARGV[4]
 local prequeueKey = ARGV[5]
+local changesChannel = ARGV[6]
 
 local found = redis.call('HMGET', record, 'state', 'user')
 local state, user = found[1], found[2]
@@ -35,4 +37,5 @@ redis.call('DEL', mappingPrefix .. id)
 if redis.call('GET', userPrefix .. user) == id then
   redis.call('DEL', userPrefix .. user)
 end
+redis.call('PUBLISH', changesChannel, id)
 return 'released'

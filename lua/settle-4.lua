@@ -29,7 +29,8 @@
     ARGV[10] batch id
     ARGV[11] codes, one character per token
     ARGV[12] the batch's hold deadline in ms ('' when nobody holds)
-    ARGV[13..] pairs: position in the batch (1-based), its own deadline in ms
+    ARGV[13] the type's changes channel, changes:{T} (live streams listen; src/streams)
+    ARGV[14..] pairs: position in the batch (1-based), its own deadline in ms
 
   Output:
     how many tokens went back to the head of the queue, or -1 when the batch is no longer
@@ -51,6 +52,7 @@ local rate = ARGV[9]
 local batchId = ARGV[10]
 local codes = ARGV[11]
 local deadline = ARGV[12]
+local changesChannel = ARGV[13]
 
 local FINAL = {S = 'sold_out', D = 'duplicate', I = 'invalid', L = 'limit_reached', C = 'confirmed', E = 'expired',
   X = 'released'}
@@ -63,7 +65,7 @@ local ids = string.sub(entry, string.find(entry, ':', 1, true) + 1)
 
 -- Holds with a deadline of their own (recovered ones) carry it in their record.
 local latest = tonumber(deadline) or 0
-for i = 13, #ARGV, 2 do
+for i = 14, #ARGV, 2 do
   local position, own = tonumber(ARGV[i]), ARGV[i + 1]
   local at = 0
   for id in string.gmatch(ids, '[^,]+') do
@@ -129,5 +131,23 @@ if served > 0 and served > tonumber(redis.call('HGET', metaKey, 'served') or '0'
 end
 if rate ~= '' then
   redis.call('HSET', metaKey, 'rate', rate)
+end
+
+-- Live streams learn a batch's outcome from the served mark (everyone up to it is done with),
+-- read once a tick per type. Whom the mark does not cover is named on the changes channel:
+-- everyone after the first person sent back (the mark stops before them), and the whole batch
+-- when the mark is left alone (a recovered batch). Usually nobody: nothing is published.
+local firstBack = string.find(codes, 'Q', 1, true)
+if served == 0 or firstBack then
+  local named, position = {}, 0
+  for id in string.gmatch(ids, '[^,]+') do
+    position = position + 1
+    if (served == 0 or position > firstBack) and string.sub(codes, position, position) ~= 'Q' then
+      named[#named + 1] = id
+    end
+  end
+  if #named > 0 then
+    redis.call('PUBLISH', changesChannel, table.concat(named, ','))
+  end
 end
 return #back

@@ -52,6 +52,9 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     lease: `${prefix}lease:${tag}`, //               which processor serves the type
     bought: `${prefix}bought:${tag}`, //             hash: user id -> tickets booked (the limit's tally)
     prequeue: `${prefix}prequeue:${tag}`, //         sorted set: token id -> random rank, waiting for the sale's start
+    // a pub/sub channel, not a key: token ids whose state changed where meta's served mark does
+    // not show it (settle-4.lua, finish-2.lua); live streams listen (src/streams/notices.ts)
+    changes: `${prefix}changes:${tag}`,
     recordPrefix, //                                 reservation:{T}:<id>, a token's record (the original's key)
     // token-ticket-type:{T}:<id>: the token's ticket type, the original service's mapping key.
     // Our tokens carry their type inside the signature, so nothing here reads it; it is kept,

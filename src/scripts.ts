@@ -82,6 +82,8 @@ function prequeueRanks(count: number): number[] {
   return Array.from({ length: count }, (_, i) => (words[2 * i]! & 0x1fffff) * 2 ** 32 + words[2 * i + 1]!);
 }
 
+const lookupArgs = (k: Keys, id: string): Arg[] => [k.record(id), k.meta, k.batchPrefix];
+
 export class Scripts {
   private readonly redis: WithScripts;
 
@@ -121,7 +123,7 @@ export class Scripts {
       k.queue, k.inflight, k.deadlines, k.meta,
       // a batch's outcome lives as long as a queue place, so no record outlives the outcome it points at
       k.recordPrefix, k.mappingPrefix, k.userPrefix, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
-      p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", ...d.overrides,
+      p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", k.changes, ...d.overrides,
     ));
   }
 
@@ -131,20 +133,30 @@ export class Scripts {
     const k = p.keys;
     const triples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? ""]);
     return Number(await this.redis.tqFinish(
-      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, ...triples,
+      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes, ...triples,
     ));
   }
 
   /** leave-1.lua: gives a queued or pre-queued place back; returns 'released', or the state it was in (null: no record). */
   async leave(p: { keys: Keys; id: string }): Promise<TokenState | null> {
     const k = p.keys;
-    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix, k.prequeue)));
+    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix, k.prequeue, k.changes)));
   }
 
   /** lookup-2.lua: everything status needs about one token, in O(1). */
   async lookup(p: { keys: Keys; id: string }): Promise<Lookup> {
-    const k = p.keys;
-    return lookupReply.decode(String(await this.redis.tqLookup(k.record(p.id), k.meta, k.batchPrefix)));
+    return lookupReply.decode(String(await this.redis.tqLookup(...lookupArgs(p.keys, p.id))));
+  }
+
+  /** lookup-2.lua for many tokens in one round trip; an error in place of each look-up that failed. */
+  async lookupMany(tokens: { keys: Keys; id: string }[]): Promise<(Lookup | Error)[]> {
+    const pipeline = this.redis.pipeline() as unknown as { tqLookup(...args: Arg[]): void; exec(): Promise<[Error | null, unknown][] | null> };
+    for (const t of tokens) pipeline.tqLookup(...lookupArgs(t.keys, t.id));
+    const replies = await pipeline.exec();
+    return tokens.map((_, i) => {
+      const [err, reply] = replies?.[i] ?? [new Error("no reply"), null];
+      return err ?? lookupReply.decode(String(reply));
+    });
   }
 
   /**

@@ -54,6 +54,9 @@ export async function startService(config: Config, log: Logger, options: { demo?
   return {
     port,
     async stop(timeoutMs = 10_000) {
+      // Live streams first: they would never finish by themselves, and their clients reconnect
+      // (to another instance) after the retry advice they were given.
+      s.streams.close();
       await app.stop(); // stop accepting; requests in progress finish
       await stopRest(timeoutMs);
     },

@@ -5,6 +5,7 @@ import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
+import { StreamHub } from "./streams/hub";
 import { createTokens, type Tokens } from "./tokens";
 
 export type Services = {
@@ -17,6 +18,8 @@ export type Services = {
   joinIdentity: JoinIdentity;
   keys: (ticketTypeId: number) => ReturnType<typeof keysFor>;
   activeKey: string;
+  /** The live streams this instance holds (idle, no connection, until the first one opens). */
+  streams: StreamHub;
 };
 
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL)): Services {
@@ -30,7 +33,7 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     log.warn("redis connection problem", { error: err });
   });
   const prefix = config.REDIS_KEY_PREFIX;
-  return {
+  const s: Omit<Services, "streams"> & { streams?: StreamHub } = {
     config,
     log,
     sql,
@@ -41,9 +44,12 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),
   };
+  s.streams = new StreamHub(s as Services);
+  return s as Services;
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  s.streams.close();
   s.redis.disconnect();
   await s.sql.end({ timeout: 2 });
 }

@@ -5,6 +5,7 @@ import type { TokenParts } from "../tokens";
 import { confirmHold } from "./confirm";
 import { releaseToken } from "./release";
 import { reservationStatus } from "./status";
+import { openStream } from "./stream";
 
 // Descriptions are what a refusal says (app.ts), so it never echoes input.
 const TokenString = t.String({ minLength: 1, maxLength: 512, description: "expected the queue_token string given on joining" });
@@ -26,6 +27,7 @@ export const reservationRoutes = (s: Services) => {
     .get("/status", ({ query }) => reservationStatus(s, verified(query.token), query.token), {
       query: StatusQuery,
     })
+    .get("/stream", ({ query, request, server }) => openStream(s, verified(query.token), query.token, request, server), { query: StatusQuery })
     .post("/confirm", ({ body }) => confirmHold(s, verified(body.token), body.token), { body: TokenBody })
     .post("/release", ({ body }) => releaseToken(s, verified(body.token), body.token), { body: TokenBody });
 };

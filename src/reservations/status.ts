@@ -32,6 +32,11 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
     // Redis is down: a hold is still known to PostgreSQL; a queue place is not.
     return fromPostgres(s, ticketTypeId, token, true);
   }
+  return statusFrom(s, ticketTypeId, token, found);
+}
+
+/** The answer for what lookup-2.lua found (live streams look many tokens up in one round trip). */
+export async function statusFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
   const answer = (status: Status, extra: Partial<StatusAnswer> = {}): StatusAnswer => ({
     status, ticket_type_id: ticketTypeId, quantity: found.quantity ?? 0, ...extra, message: STATUS_MESSAGES[status],
   });
@@ -43,13 +48,9 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
       return fromPostgres(s, ticketTypeId, token);
     case "queued":
     case "pending": {
-      const position = Math.max(1, (found.place ?? 0) - found.served);
-      if (await isPaused(s, ticketTypeId)) return answer("paused", { position });
-      const perSecond = found.rate ?? 0;
-      return answer(apiStatus(state), {
-        position,
-        ...(perSecond > 0 && { estimated_wait_seconds: Math.ceil(position / perSecond) }),
-      });
+      const place = placeInQueue(found.place ?? 0, found.served, found.rate ?? 0);
+      if (await isPaused(s, ticketTypeId)) return answer("paused", { position: place.position });
+      return answer(apiStatus(state), place);
     }
     case "reserved":
       if ((found.expiresAt ?? 0) > Date.now()) {
@@ -77,6 +78,15 @@ async function isPaused(s: Services, ticketTypeId: number): Promise<boolean> {
     if (!outageOf(err)) throw err;
     return false;
   }
+}
+
+/**
+ * A queued place's position and estimated wait, from its place and the type's served mark and
+ * grant rate (live streams compute theirs with it too, from one read of the mark per tick).
+ */
+export function placeInQueue(place: number, served: number, perSecond: number): Pick<StatusAnswer, "position" | "estimated_wait_seconds"> {
+  const position = Math.max(1, place - served);
+  return { position, ...(perSecond > 0 && { estimated_wait_seconds: Math.ceil(position / perSecond) }) };
 }
 
 async function fromPostgres(

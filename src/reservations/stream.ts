@@ -1,0 +1,20 @@
+// GET /reservation/stream?token=: the status answer as Server-Sent Events, pushed whenever it
+// changes (src/streams/hub.ts decides when), closed after a final status. The token is checked
+// and the first answer made before the stream starts, so refusals are the status route's JSON.
+import type { Server } from "bun";
+import type { Services } from "../services";
+import { lastEventIdOf, SSE_HEADERS } from "../streams/sse";
+import type { TokenParts } from "../tokens";
+
+export async function openStream(
+  s: Services, parts: TokenParts, token: string, request: Request, server: Server<unknown> | null,
+): Promise<Response> {
+  const stream = await s.streams.open(parts, token, lastEventIdOf(request.headers.get("last-event-id")));
+  // The body's cancel() tells of a client gone while streaming; this, of one gone before.
+  if (request.signal.aborted) stream.close();
+  else request.signal.addEventListener("abort", () => stream.close(), { once: true });
+  // Bun's idle timeout counts only what the client sends, so it would cut off a quiet stream.
+  // The keep-alive comments find a dead client instead.
+  server?.timeout(request, 0);
+  return new Response(stream.body, { headers: SSE_HEADERS });
+}

@@ -1,0 +1,91 @@
+// Change notices across instances. settle-4.lua and finish-2.lua publish, on the type's
+// changes:{T} channel, the ids of tokens whose state changed where the served mark does not
+// show it (a confirm, release or expiry, on any instance). One subscriber connection per
+// instance listens to the types it holds streams of. A notice lost while disconnected is made
+// good on reconnecting: every channel is subscribed again and `subscribed` is called for each
+// type, whose streams then look themselves up.
+import Redis from "ioredis";
+import type { Logger } from "../log";
+
+export type NoticeHandlers = {
+  /** Tokens of this type changed. */
+  notice(ticketTypeId: number, ids: string[]): void;
+  /** The type's channel is listened to from now on (first time, or again after a reconnect). */
+  subscribed(ticketTypeId: number): void;
+};
+
+export class ChangeNotices {
+  private subscriber: Redis | null = null;
+  /** channel -> ticket type */
+  private readonly channels = new Map<string, number>();
+  private lastWarning = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly channelOf: (ticketTypeId: number) => string,
+    private readonly handlers: NoticeHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  watch(ticketTypeId: number): void {
+    const channel = this.channelOf(ticketTypeId);
+    if (this.channels.has(channel)) return;
+    this.channels.set(channel, ticketTypeId);
+    const subscriber = this.connection();
+    if (subscriber.status === "ready") this.subscribe(subscriber, [channel]);
+    // otherwise 'ready' subscribes to every channel
+  }
+
+  unwatch(ticketTypeId: number): void {
+    const channel = this.channelOf(ticketTypeId);
+    if (!this.channels.delete(channel)) return;
+    if (this.subscriber?.status === "ready") this.subscriber.unsubscribe(channel).catch(() => {});
+  }
+
+  close(): void {
+    this.subscriber?.disconnect();
+    this.subscriber = null;
+    this.channels.clear();
+  }
+
+  private connection(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = new Redis(this.url, {
+      lazyConnect: true,
+      autoResubscribe: false, // 'ready' does it, and tells the hub which types to look up again
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 3000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    });
+    subscriber.on("message", (channel: string, message: string) => {
+      const ticketTypeId = this.channels.get(channel);
+      if (ticketTypeId !== undefined) this.handlers.notice(ticketTypeId, message.split(","));
+    });
+    subscriber.on("ready", () => this.subscribe(subscriber, [...this.channels.keys()]));
+    subscriber.on("error", (err) => this.warn("live streams' notice connection problem", err));
+    subscriber.connect().catch(() => {}); // it keeps trying; 'ready' says when it is there
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  private subscribe(subscriber: Redis, channels: string[]): void {
+    if (channels.length === 0) return;
+    subscriber.subscribe(...channels).then(
+      () => {
+        for (const channel of channels) {
+          const ticketTypeId = this.channels.get(channel);
+          if (ticketTypeId !== undefined) this.handlers.subscribed(ticketTypeId);
+        }
+      },
+      (err) => this.warn("could not subscribe to change notices; retried on reconnect", err),
+    );
+  }
+
+  /** At most one line every 5 s: ioredis repeats its error on every reconnect attempt. */
+  private warn(message: string, err: unknown): void {
+    if (Date.now() - this.lastWarning < 5000) return;
+    this.lastWarning = Date.now();
+    this.log.warn(message, { error: err });
+  }
+}
