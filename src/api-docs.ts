@@ -246,6 +246,34 @@ export const API_DOCS: Record<string, RouteDoc> = {
     },
   },
 
+  "GET /reservation/stream": {
+    tag: "reservations",
+    summary: "Where a token stands, pushed as it changes (Server-Sent Events)",
+    description:
+      "`text/event-stream`, read by the browser's `EventSource`. Every message is `event: status` with an `id` that " +
+      "grows and `data:` exactly the JSON that GET /reservation/status answers at that moment (its schema). The first " +
+      "message goes out at once, then one whenever the answer changes (a position at most once a second). After a " +
+      "final status (confirmed, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
+      "closes. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
+      "starts, as JSON, as the status route's.",
+    responses: {
+      200: {
+        description: "the stream of `status` events",
+        content: {
+          "text/event-stream": {
+            schema: S.Text,
+            examples: {
+              queued: `retry: 3412\n\nid: 1\nevent: status\ndata: ${JSON.stringify(statusAnswer("queued", { position: 42, estimated_wait_seconds: 3 }))}\n\n`,
+            },
+          },
+        },
+      },
+      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, DOWN), {
+        invalid_input: "token: expected the queue_token string given on joining",
+      }),
+    },
+  },
+
   "POST /reservation/confirm": {
     tag: "reservations",
     summary: "Confirm a hold",

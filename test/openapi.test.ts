@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { SignJWT } from "jose";
 import { API_DOCS, DOCS_PATHS } from "../src/api-docs";
+import { StatusAnswer as StatusAnswerSchema } from "../src/api-schemas";
 import { createApp } from "../src/app";
 import { createJoinIdentity } from "../src/queue/join-identity";
 import { createTestEnv, join, type TestEnv } from "./helpers";
@@ -197,6 +198,14 @@ describe("real answers match the document", () => {
     await expectDocumented(C, 200, "/reservation/confirm", { token: a });
     await expectDocumented(C, 200, "/reservation/confirm", { token: a }); // the same booking again
     expect((await expectDocumented(S, 200, status(a))).status).toBe("confirmed");
+    // the stream of a confirmed token: one message, the status route's answer, then it closes
+    const T = "GET /reservation/stream";
+    const sse: string = await expectDocumented(T, 200, `/reservation/stream?token=${encodeURIComponent(a)}`);
+    const data = sse.split("\n").filter((line) => line.startsWith("data: ")).map((line) => JSON.parse(line.slice(6)));
+    expect(data.map((d) => d.status)).toEqual(["confirmed"]);
+    expect([...Value.Errors(StatusAnswerSchema, data[0])]).toEqual([]);
+    await expectDocumented(T, 400, "/reservation/stream");
+    await expectDocumented(T, 404, `/reservation/stream?token=${"A".repeat(48)}`);
     await expectDocumented(R, 409, "/reservation/release", { token: a }); // already_confirmed
 
     await expectDocumented(R, 200, "/reservation/release", { token: b }); // gives the hold back
