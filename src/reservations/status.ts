@@ -37,9 +37,7 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
 
 /** The answer for what lookup-2.lua found (live streams look many tokens up in one round trip). */
 export async function statusFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
-  const answer = (status: Status, extra: Partial<StatusAnswer> = {}): StatusAnswer => ({
-    status, ticket_type_id: ticketTypeId, quantity: found.quantity ?? 0, ...extra, message: STATUS_MESSAGES[status],
-  });
+  const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, found.quantity ?? 0, extra);
 
   const state = found.state;
   switch (state) {
@@ -100,14 +98,14 @@ async function fromPostgres(
   return { status, ticket_type_id: ticketTypeId, message: STATUS_MESSAGES[status] };
 }
 
+/** One answer's shape, whether Redis or PostgreSQL knew it: a live stream compares answers as text. */
+function statusAnswer(status: Status, ticketTypeId: number, quantity: number, extra: Partial<StatusAnswer>): StatusAnswer {
+  return { status, ticket_type_id: ticketTypeId, quantity, ...extra, message: STATUS_MESSAGES[status] };
+}
+
 export function holdAnswer(ticketTypeId: number, hold: HoldRow): StatusAnswer {
-  const base = { ticket_type_id: ticketTypeId, quantity: hold.quantity };
-  if (hold.status === "held" && !hold.lapsed) {
-    return { ...base, status: "reserved", expires_at: hold.expires_at.toISOString(), message: STATUS_MESSAGES.reserved };
-  }
-  if (hold.status === "confirmed") {
-    return { ...base, status: "confirmed", booking_id: Number(hold.booking_id), message: STATUS_MESSAGES.confirmed };
-  }
-  const status = hold.status === "released" ? "released" : "expired";
-  return { ...base, status, message: STATUS_MESSAGES[status] };
+  const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, hold.quantity, extra);
+  if (hold.status === "held" && !hold.lapsed) return answer("reserved", { expires_at: hold.expires_at.toISOString() });
+  if (hold.status === "confirmed") return answer("confirmed", { booking_id: Number(hold.booking_id) });
+  return answer(hold.status === "released" ? "released" : "expired");
 }
