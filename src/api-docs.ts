@@ -366,7 +366,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
       200: ok("the figures", S.TicketTypeFigures, {
         figures: {
           id: 1, event_id: 1, name: "General Admission", capacity: 500, stock: 412, held: 36, confirmed: 52, expired: 6,
-          released: 4, people_queued: 118, batches_in_flight: 0, serving_rate: 240.5, oldest_waiting_place: 231,
+          released: 4, people_queued: 118, people_prequeued: 0, batches_in_flight: 0, serving_rate: 240.5, oldest_waiting_place: 231,
           next_hold_deadline: AT, redis: "ok",
         },
       }),

@@ -189,6 +189,7 @@ export const TicketTypeFigures = Type.Object(
     max_active_holds: saleFields.max_active_holds,
     holds_per_minute: saleFields.holds_per_minute,
     people_queued: fromRedis(Count(), "queue entries the processor has yet to reach (an upper bound)"),
+    people_prequeued: fromRedis(Count(), "people in the pre-queue of a sale that has not started"),
     batches_in_flight: fromRedis(Count(), "batches claimed and not yet settled"),
     serving_rate: fromRedis(Type.Number({ minimum: 0 }), "holds granted per second lately (null too before one was measured)"),
     oldest_waiting_place: fromRedis(Type.Integer({ minimum: 1 }), "place number of the first entry still queued (null too when none)"),

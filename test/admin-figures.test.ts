@@ -96,6 +96,7 @@ describe("GET /admin/ticket-types/:id", () => {
       expired: counts.expired,
       released: counts.released,
       people_queued: await env.s.redis.llen(k.queue), // the one who left is still an entry
+      people_prequeued: 0,
       batches_in_flight: 0,
       serving_rate: rate ? Number(rate) : null,
       // the head entry gave its place back: the oldest waiting place is the next one's
@@ -115,7 +116,7 @@ describe("GET /admin/ticket-types/:id", () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       capacity: 5, stock: 5, held: 0, confirmed: 0, expired: 0, released: 0,
-      people_queued: 0, batches_in_flight: 0, serving_rate: null, oldest_waiting_place: null, next_hold_deadline: null,
+      people_queued: 0, people_prequeued: 0, batches_in_flight: 0, serving_rate: null, oldest_waiting_place: null, next_hold_deadline: null,
     });
   });
 
@@ -128,6 +129,14 @@ describe("GET /admin/ticket-types/:id", () => {
     });
     await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: false, max_active_holds: null }, AUTH);
     expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({ paused: false, max_active_holds: null, holds_per_minute: 600 });
+  });
+
+  test("people waiting in a sale's pre-queue are counted apart from the queue", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    await env.call("PATCH", `/admin/ticket-types/${type}`, { sale_starts_at: soon }, AUTH);
+    for (const user of ["pq1", "pq2", "pq3"]) await join(env, user, type);
+    expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({ people_queued: 0, people_prequeued: 3 });
   });
 
   test("an unknown id is 404, a malformed one 400", async () => {
@@ -300,7 +309,7 @@ describe("while Redis is down", () => {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
         capacity: 7, stock: 7, held: 0, confirmed: 0, expired: 0, released: 0,
-        people_queued: null, batches_in_flight: null, serving_rate: null, oldest_waiting_place: null, redis: "unavailable",
+        people_queued: null, people_prequeued: null, batches_in_flight: null, serving_rate: null, oldest_waiting_place: null, redis: "unavailable",
       });
     } finally {
       await down.close();

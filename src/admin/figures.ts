@@ -33,6 +33,8 @@ export type PostgresFigures = {
 
 export type RedisFigures = {
   people_queued: number | null;
+  /** People in the pre-queue of a sale that has not started (they get places at its start). */
+  people_prequeued: number | null;
   batches_in_flight: number | null;
   serving_rate: number | null;
   oldest_waiting_place: number | null;
@@ -54,7 +56,7 @@ export const adminFiguresRoutes = (s: Services) =>
       const { next_hold_deadline, ...rest } = pg;
       return {
         ...rest,
-        ...(redis ?? { people_queued: null, batches_in_flight: null, serving_rate: null, oldest_waiting_place: null }),
+        ...(redis ?? { people_queued: null, people_prequeued: null, batches_in_flight: null, serving_rate: null, oldest_waiting_place: null }),
         next_hold_deadline,
         redis: redis ? "ok" : "unavailable",
       };
@@ -93,11 +95,12 @@ export async function redisFigures(redis: RedisClient, k: Keys): Promise<RedisFi
     .hlen(k.inflight)
     .hget(k.meta, "rate")
     .lrange(k.queue, 0, HEAD_SCAN - 1)
+    .zcard(k.prequeue)
     .exec();
-  const [length, inflight, rate, head] = (replies ?? []).map(([err, value]) => {
+  const [length, inflight, rate, head, prequeued] = (replies ?? []).map(([err, value]) => {
     if (err) throw err;
     return value;
-  }) as [number, number, string | null, string[]];
+  }) as [number, number, string | null, string[], number];
   let oldest: number | null = null;
   if (head.length > 0) {
     const pipeline = redis.pipeline();
@@ -113,6 +116,7 @@ export async function redisFigures(redis: RedisClient, k: Keys): Promise<RedisFi
   }
   return {
     people_queued: length,
+    people_prequeued: prequeued,
     batches_in_flight: inflight,
     serving_rate: rate === null || rate === "" ? null : Number(rate),
     oldest_waiting_place: oldest,
