@@ -88,6 +88,7 @@ describe("paused", () => {
       const res = await env.post("/queue/join", { user_id: `paused-${i}`, ticket_type_id: type });
       expect(res.status).toBe(200);
       expect(res.body.position).toBe(i + 1);
+      expect(res.body.message).toContain("The sale is paused for now; you keep your place.");
       tokens.push(res.body.queue_token);
     }
     const processor = env.processor();

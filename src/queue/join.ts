@@ -94,7 +94,9 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   const message = reply.kind === "existing"
     ? `You are already in the queue for "${type.name}", number ${position}.`
     : `You are number ${position} in the queue for "${type.name}".`;
-  return { ...base, position, status: "queued", message };
+  // the place is taken all the same; status answers paused until the operator resumes
+  const paused = type.paused ? " The sale is paused for now; you keep your place." : "";
+  return { ...base, position, status: "queued", message: message + paused };
 }
 
 /** A join too long before the sale's start for its pre-queue. */
