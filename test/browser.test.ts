@@ -239,7 +239,7 @@ async function statusBecomes(token: string, status: string) {
 }
 
 async function typeListing(ticketTypeId: number) {
-  const events = (await api("GET", "/events")).body as Array<{ ticket_types: Array<{ id: number }> }>;
+  const events = (await api("GET", "/events")).body as Array<{ ticket_types: Array<{ id: number; stock: number; status: string }> }>;
   return events.flatMap((e) => e.ticket_types).find((t) => t.id === ticketTypeId);
 }
 

@@ -205,11 +205,10 @@ export async function updateTicketType(sql: Sql, id: number, patch: TicketTypePa
     if (!locked) throw unknownTicketType(id);
     let delta = 0;
     if (patch.capacity !== undefined) {
-      const [{ sold }] = (await tx`
-        SELECT coalesce(sum(quantity), 0)::int AS sold FROM reservations
-        WHERE ticket_type_id = ${id} AND status IN ('held', 'confirmed')`) as unknown as [{ sold: number }];
+      // under the lock capacity = stock + held + confirmed (I2), so what is sold needs no scan
+      const sold = locked.capacity - locked.stock;
       delta = patch.capacity - locked.capacity;
-      if (patch.capacity < sold || locked.stock + delta < 0) {
+      if (patch.capacity < sold) {
         throw new AppError(409, "capacity_below_sold", `capacity cannot go below the ${sold} tickets held and confirmed`, {}, { sold });
       }
     }
