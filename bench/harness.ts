@@ -147,7 +147,7 @@ export class BenchEnv {
 }
 
 /** Reads the service's JSON log until it says where it listens; the rest of the log is drained. */
-async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
+export async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
   const reader = stdout.getReader();
   let buffered = "";
   for (;;) {

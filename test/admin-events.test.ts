@@ -3,10 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seedDemo } from "../src/demo";
 import { overdueHolds, stockLedger } from "../src/invariants";
-import { createTestEnv, joinMany, statusOf, type TestEnv } from "./helpers";
+import { createTestEnv, joinMany, statusOf, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
-const ADMIN_TOKEN = "admin-token-for-tests-".padEnd(48, "z");
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -16,7 +14,7 @@ afterAll(async () => {
   await env.close();
 });
 
-const admin = (method: string, path: string, body?: unknown) => env.call(method, `/admin${path}`, body, auth);
+const admin = (method: string, path: string, body?: unknown) => env.call(method, `/admin${path}`, body, ADMIN_AUTH);
 const newEvent = async (body: object = { name: "Gig" }) => (await admin("POST", "/events", body)).body;
 const newType = async (eventId: number, body: object = { name: "Floor", price: 10, capacity: 10 }) =>
   (await admin("POST", `/events/${eventId}/ticket-types`, body)).body;
@@ -38,10 +36,10 @@ describe("the guard", () => {
   test("403 admin_disabled when ADMIN_TOKEN is not set", async () => {
     const off = await createTestEnv();
     try {
-      const res = await off.call("POST", "/admin/events", { name: "x" }, auth);
+      const res = await off.call("POST", "/admin/events", { name: "x" }, ADMIN_AUTH);
       expect(res.status).toBe(403);
       expect(res.body.error).toBe("admin_disabled");
-      expect((await off.call("PATCH", "/admin/ticket-types/1", { capacity: 1 }, auth)).status).toBe(403);
+      expect((await off.call("PATCH", "/admin/ticket-types/1", { capacity: 1 }, ADMIN_AUTH)).status).toBe(403);
     } finally {
       await off.close();
     }
@@ -337,7 +335,7 @@ describe("capacity changes during a crowd, on two instances", () => {
       const http = async (i: number, method: string, path: string, body?: unknown) => {
         const res = await fetch(`http://127.0.0.1:${instances[i % 2]!.port}${path}`, {
           method,
-          headers: { "content-type": "application/json", ...auth },
+          headers: { "content-type": "application/json", ...ADMIN_AUTH },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         return { status: res.status, body: (await res.json()) as any };

@@ -1,9 +1,7 @@
 // The operator's read-only routes: a ticket type's live figures and an event's bookings export.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestEnv, join, type TestEnv } from "./helpers";
+import { createTestEnv, join, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
-const ADMIN_TOKEN = "admin-test-token-".padEnd(40, "a");
-const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -13,7 +11,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const admin = (path: string) => env.call("GET", path, undefined, AUTH);
+const admin = (path: string) => env.call("GET", path, undefined, ADMIN_AUTH);
 
 /** A tiny RFC 4180 reader: quoted fields, doubled quotes, CRLF (or LF) line ends. */
 function parseCsv(text: string): string[][] {
@@ -122,19 +120,19 @@ describe("GET /admin/ticket-types/:id", () => {
 
   test("the sale controls show as the operator set them", async () => {
     const type = await env.ticketType({ capacity: 5 });
-    const set = await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: true, max_active_holds: 50, holds_per_minute: 600 }, AUTH);
+    const set = await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: true, max_active_holds: 50, holds_per_minute: 600 }, ADMIN_AUTH);
     expect(set.status).toBe(200);
     expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({
       capacity: 5, stock: 5, paused: true, max_active_holds: 50, holds_per_minute: 600,
     });
-    await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: false, max_active_holds: null }, AUTH);
+    await env.call("PATCH", `/admin/ticket-types/${type}`, { paused: false, max_active_holds: null }, ADMIN_AUTH);
     expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({ paused: false, max_active_holds: null, holds_per_minute: 600 });
   });
 
   test("people waiting in a sale's pre-queue are counted apart from the queue", async () => {
     const type = await env.ticketType({ capacity: 5 });
     const soon = new Date(Date.now() + 60_000).toISOString();
-    await env.call("PATCH", `/admin/ticket-types/${type}`, { sale_starts_at: soon }, AUTH);
+    await env.call("PATCH", `/admin/ticket-types/${type}`, { sale_starts_at: soon }, ADMIN_AUTH);
     for (const user of ["pq1", "pq2", "pq3"]) await join(env, user, type);
     expect((await admin(`/admin/ticket-types/${type}`)).body).toMatchObject({ people_queued: 0, people_prequeued: 3 });
   });
@@ -289,7 +287,7 @@ describe("without ADMIN_TOKEN configured", () => {
     const off = await createTestEnv();
     try {
       for (const path of ["/admin/ticket-types/1", "/admin/events/1/bookings?format=csv"]) {
-        const res = await off.call("GET", path, undefined, AUTH);
+        const res = await off.call("GET", path, undefined, ADMIN_AUTH);
         expect(res.status).toBe(403);
         expect(res.body.error).toBe("admin_disabled");
       }
@@ -305,7 +303,7 @@ describe("while Redis is down", () => {
     try {
       const type = await down.ticketType({ capacity: 7 });
       down.s.redis.disconnect();
-      const res = await down.call("GET", `/admin/ticket-types/${type}`, undefined, AUTH);
+      const res = await down.call("GET", `/admin/ticket-types/${type}`, undefined, ADMIN_AUTH);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
         capacity: 7, stock: 7, held: 0, confirmed: 0, expired: 0, released: 0,

@@ -6,11 +6,9 @@ import { claimBatch } from "../src/processing/claim";
 import { claimSize, estimatedRate, roomAfterClaim, roomLeft } from "../src/processing/admission";
 import type { Processor } from "../src/processing/processor";
 import { STATUS_MESSAGES } from "../src/states";
-import { createTestEnv, databaseUrl, join, statusOf, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, join, statusOf, waitFor, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 import { TcpProxy } from "./proxy";
 
-const ADMIN_TOKEN = "admin-test-token-".padEnd(40, "a");
-const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -21,7 +19,7 @@ afterAll(async () => {
 });
 
 async function setControls(type: number, body: Record<string, unknown>): Promise<void> {
-  const res = await env.call("PATCH", `/admin/ticket-types/${type}`, body, AUTH);
+  const res = await env.call("PATCH", `/admin/ticket-types/${type}`, body, ADMIN_AUTH);
   if (res.status !== 200) throw new Error(`PATCH failed: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
@@ -291,7 +289,7 @@ describe("while PostgreSQL is away", () => {
     const cut = await createTestEnv({ ADMIN_TOKEN, DATABASE_URL: proxy.url(databaseUrl("postgres")) });
     try {
       const type = await cut.ticketType({ capacity: 10 });
-      await cut.call("PATCH", `/admin/ticket-types/${type}`, { paused: true }, AUTH);
+      await cut.call("PATCH", `/admin/ticket-types/${type}`, { paused: true }, ADMIN_AUTH);
       const token = await join(cut, "away-0", type);
       proxy.cut();
       await Bun.sleep(1100); // the catalog's reading is stale now

@@ -227,4 +227,8 @@ export async function statusOf(env: TestEnv, token: string) {
 }
 
 export const sleep = (ms: number) => Bun.sleep(ms);
+
+/** The admin token tests configure (ADMIN_TOKEN), and the header that carries it. */
+export const ADMIN_TOKEN = "admin-test-token-".padEnd(40, "a");
+export const ADMIN_AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 export { createSql };

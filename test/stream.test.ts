@@ -6,6 +6,7 @@ import { join as joinPath } from "node:path";
 import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
 import { StreamHub } from "../src/streams/hub";
+import { listeningPort } from "../bench/harness";
 import { countCommands } from "../bench/monitor";
 import { TcpProxy } from "./proxy";
 import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
@@ -354,7 +355,7 @@ test("SIGTERM closes a serving process' streams at once, and it still stops with
     stderr: "ignore",
   });
   try {
-    const listening = await portOf(child.stdout);
+    const listening = await listeningPort(child.stdout);
     const url = `http://127.0.0.1:${listening}`;
     const type = await heldType("sigterm");
     const joined = (await (await fetch(`${url}/queue/join`, {
@@ -372,19 +373,3 @@ test("SIGTERM closes a serving process' streams at once, and it still stops with
     child.kill("SIGKILL");
   }
 }, 40_000);
-
-/** Reads the JSON log until the service listens; the rest of the log is drained. */
-async function portOf(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stdout.getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the service exited before it listened");
-    buffered += new TextDecoder().decode(value);
-    const match = /"message":"listening","port":(\d+)/.exec(buffered);
-    if (match) {
-      void (async () => { while (!(await reader.read()).done); })();
-      return Number(match[1]);
-    }
-  }
-}
