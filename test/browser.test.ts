@@ -26,8 +26,8 @@ const browserSuite = PRESENT || REQUIRED ? describe : describe.skip;
 
 const SHOTS = joinPath(import.meta.dir, "..", "screenshots");
 const ADMIN_TOKEN = "browser-test-admin-token-0123456789abcdef";
-/** Long enough for the queue scenario's holds, short enough to watch one lapse. */
-const TTL_SECONDS = 15;
+/** Long enough for the queue scenario's holds on a loaded machine, short enough to watch one lapse. */
+const TTL_SECONDS = 40;
 const SEEN_MS = 15_000;
 
 let redis: LocalRedis;
