@@ -11,6 +11,7 @@ import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./openapi";
 import { queueRoutes } from "./queue/routes";
+import { Limits } from "./rate-limit/limits";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
 import type { Services } from "./services";
@@ -21,6 +22,7 @@ export function createApp(s: Services) {
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
   const app = new Elysia({ serve: { routes: PAGE_ROUTES } });
+  const limits = new Limits(s.config);
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
@@ -39,8 +41,8 @@ export function createApp(s: Services) {
     // Liveness only: answers without touching Redis or PostgreSQL (also the benchmark's bare ceiling).
     .get("/health", () => ({ status: "ok" }))
     .use(eventRoutes(s))
-    .use(queueRoutes(s))
-    .use(reservationRoutes(s))
+    .use(queueRoutes(s, limits))
+    .use(reservationRoutes(s, limits))
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
     .use(adminBookingsRoutes(s));
