@@ -89,6 +89,7 @@ function expectRefused(res: Answer) {
   expect(res.headers["retry-after"]).toMatch(/^[1-9][0-9]*$/);
   expect(res.body).toMatchObject({ error: "rate_limited", retry_after: Number(res.headers["retry-after"]) });
   expect(typeof res.body.message).toBe("string");
+  expect(res.body.request_id).toBe(res.headers["x-request-id"]!);
 }
 
 /** Everything of this test's in Redis (every key, dumped) and PostgreSQL (the rows that a join could add). */
