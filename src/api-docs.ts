@@ -52,6 +52,8 @@ function failures(...lists: Failures[]): Failures {
 const BAD_BODY: Failures = { 400: ["invalid_input", "invalid_json"], 413: ["body_too_large"] };
 const ADMIN: Failures = { 401: ["unauthorized"], 403: ["admin_disabled"] };
 const DOWN: Failures = { 503: ["unavailable"] };
+/** The routes with a per-client limit (src/rate-limit/limits.ts). */
+const LIMITED: Failures = { 429: ["rate_limited"] };
 
 /** confirm's or release's refusals (src/states.ts) by status, and their messages. */
 function refusals(table: Record<string, Refusal>): { failures: Failures; messages: Record<string, string> } {
@@ -84,6 +86,7 @@ const MESSAGES: Record<string, string> = {
   not_on_sale: '"General Admission" is not on sale yet',
   capacity_below_sold: "capacity cannot go below the 52 tickets held and confirmed",
   invalid_cursor: "cursor: expected a cursor from a previous page of this export",
+  rate_limited: "too many requests from your address; try again in 3 s",
 };
 
 /** Extra fields of an example, and which codes carry which fields. */
@@ -92,12 +95,17 @@ const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
   limit_reached: { remaining: 1 },
   capacity_below_sold: { sold: 52 },
   not_on_sale: { sale_starts_at: "2026-12-01T09:00:00.000Z" },
+  rate_limited: { retry_after: 3 },
 };
+
+/** Every error body ends with the request's id, as in X-Request-Id. */
+const REQUEST_ID_EXAMPLE = "k3x9q2ab-1f";
 
 /** Headers some codes come with. */
 const HEADERS: Record<string, Record<string, string>> = {
   unavailable: { "Retry-After": "seconds to wait before trying again" },
   in_progress: { "Retry-After": "with in_progress: seconds to wait before trying again" },
+  rate_limited: { "Retry-After": "whole seconds (at least 1) until this client may ask again" },
   unauthorized: { "WWW-Authenticate": "Bearer (with a realm and an error for the admin API and for JWTs)" },
 };
 
@@ -107,7 +115,9 @@ function errorAnswers(list: Failures, messages: Record<string, string> = {}): Re
   for (const [status, codes] of Object.entries(list)) {
     const fields = [...new Set(codes!.flatMap((c) => Object.keys(EXAMPLE_FIELDS[c] ?? {}) as ErrorField[]))];
     const examples = Object.fromEntries(
-      codes!.map((code) => [code, { error: code, message: messages[code] ?? MESSAGES[code] ?? code, ...EXAMPLE_FIELDS[code] }]),
+      codes!.map((code) => [code, {
+        error: code, message: messages[code] ?? MESSAGES[code] ?? code, ...EXAMPLE_FIELDS[code], request_id: REQUEST_ID_EXAMPLE,
+      }]),
     );
     const headers = Object.assign({}, ...codes!.map((c) => HEADERS[c] ?? {}));
     answers[Number(status)] = {
@@ -221,7 +231,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           403: ["user_mismatch"],
           404: ["unknown_ticket_type"],
           409: ["sold_out", "already_queued", "quantity_over_capacity", "limit_reached", "not_on_sale"],
-        }, DOWN),
+        }, LIMITED, DOWN),
         { unauthorized: "joining needs Authorization: Bearer <JWT> from your login" },
       ),
     },
@@ -240,7 +250,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
         confirmed: statusAnswer("confirmed", { booking_id: 7 }),
         expired: statusAnswer("expired", {}),
       }),
-      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, DOWN), {
+      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
         invalid_input: "token: expected the queue_token string given on joining",
       }),
     },
@@ -255,7 +265,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "message goes out at once, then one whenever the answer changes (a position at most once a second). After a " +
       "final status (confirmed, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
       "closes. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
-      "starts, as JSON, as the status route's.",
+      "starts, as JSON, as the status route's; so does 429 rate_limited for a client that already holds its cap of " +
+      "open streams (RATE_LIMIT_OPEN_STREAMS) or opens them too often.",
     responses: {
       200: {
         description: "the stream of `status` events",
@@ -268,7 +279,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           },
         },
       },
-      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, DOWN), {
+      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
         invalid_input: "token: expected the queue_token string given on joining",
       }),
     },
@@ -283,7 +294,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
       200: ok("booked", S.Confirmation, {
         confirmed: { status: "confirmed", booking_id: 7, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
       }),
-      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, confirm.failures, DOWN), confirm.messages),
+      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
     },
   },
 
@@ -297,7 +308,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
         hold: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "Your hold was released; the tickets are back on sale." },
         queue: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "You left the queue." },
       }),
-      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, release.failures, DOWN), release.messages),
+      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, release.failures, LIMITED, DOWN), release.messages),
     },
   },
 

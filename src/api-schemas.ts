@@ -231,11 +231,14 @@ export const ERROR_FIELDS = {
   remaining: Count("limit_reached on a join: tickets the user may still book"),
   sold: Count("capacity_below_sold: tickets held and confirmed right now"),
   sale_starts_at: DateTime("not_on_sale: when the sale starts"),
+  retry_after: Type.Integer({ minimum: 1, description: "rate_limited: seconds to wait, as in Retry-After" }),
 };
 export type ErrorField = keyof typeof ERROR_FIELDS;
+
+const RequestId = Type.String({ minLength: 1, maxLength: 128, description: "the request's id, as in its X-Request-Id header: quote it when reporting a problem" });
 
 /** An error answer whose `error` is one of `codes`, with the optional `fields` some of them add. */
 export function ErrorBody(codes: readonly string[], fields: readonly ErrorField[] = []) {
   const extra = Object.fromEntries(fields.map((f) => [f, Type.Optional(ERROR_FIELDS[f])]));
-  return Type.Object({ error: OneOf(codes, "a stable code to match on"), message: Message, ...extra }, strict);
+  return Type.Object({ error: OneOf(codes, "a stable code to match on"), message: Message, ...extra, request_id: RequestId }, strict);
 }

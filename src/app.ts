@@ -11,6 +11,8 @@ import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./openapi";
 import { queueRoutes } from "./queue/routes";
+import { Limits } from "./rate-limit/limits";
+import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
 import type { Services } from "./services";
@@ -21,26 +23,31 @@ export function createApp(s: Services) {
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
   const app = new Elysia({ serve: { routes: PAGE_ROUTES } });
+  const limits = new Limits(s.config);
+  // First of all: every answer carries the request's id, errors and 404s included; the hooks
+  // below read it back from set.headers.
+  app.onRequest(({ request, set }) => void (set.headers[REQUEST_ID_HEADER] = requestIdOf(request)));
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
     .onParse(({ request }) => parseBody(request))
     .onError(({ code, error, set, request, path }) => {
+      const requestId = set.headers[REQUEST_ID_HEADER] as string;
       // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>
-        s.log.error("request failed", { method: request.method, path, error: err }),
+        s.log.error("request failed", { method: request.method, path, request_id: requestId, error: err }),
       );
       set.status = failure.status;
       Object.assign(set.headers, failure.headers);
-      return failure.body;
+      return { ...failure.body, request_id: requestId };
     })
     // GET /openapi and /openapi/json: every route below, described (src/api-docs.ts)
     .use(apiDocs(() => app.routes))
     // Liveness only: answers without touching Redis or PostgreSQL (also the benchmark's bare ceiling).
     .get("/health", () => ({ status: "ok" }))
     .use(eventRoutes(s))
-    .use(queueRoutes(s))
-    .use(reservationRoutes(s))
+    .use(queueRoutes(s, limits))
+    .use(reservationRoutes(s, limits))
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
     .use(adminBookingsRoutes(s));
@@ -51,7 +58,7 @@ export function createApp(s: Services) {
 export type App = ReturnType<typeof createApp>;
 
 /**
- * At debug, one line per request, errors included: method, path, status, milliseconds. Never
+ * At debug, one line per request, errors included: method, path, status, milliseconds, request id. Never
  * the query string (GET /reservation/status carries the token there) nor the body. At other
  * levels the hooks are not even added: nothing on the hot path.
  */
@@ -61,7 +68,7 @@ function logRequests(app: Elysia, log: Logger): void {
     .onRequest(({ request }) => void started.set(request, performance.now()))
     .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
       const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
-      log.debug("request", { method: request.method, path, status: set.status, ms });
+      log.debug("request", { method: request.method, path, status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
     });
 }
 
@@ -71,7 +78,7 @@ function corsFor(origins: string[]) {
   return cors({
     origin: origins, // exact matches only
     methods: ["GET", "POST"],
-    exposeHeaders: ["retry-after"], // so a front end can honour a 503's Retry-After
+    exposeHeaders: ["retry-after", REQUEST_ID_HEADER], // a 503's or 429's Retry-After; the id to quote
     credentials: false, // no cookies: tokens travel in the body and the query
     maxAge: 600,
   });

@@ -44,7 +44,36 @@ export const ConfigSchema = Type.Object({
   JOIN_JWT_PUBLIC_KEY: Type.Optional(Type.String()), // PEM: RS256 or ES256 (checked below)
   JOIN_JWT_ISSUER: Type.Optional(Type.String()),
   JOIN_JWT_AUDIENCE: Type.Optional(Type.String()),
+  // Per-client rate limits (src/rate-limit/): "off" turns them all off (tests, benchmarks).
+  RATE_LIMITS: Type.Union([Type.Literal("on"), Type.Literal("off")], { default: "on" }),
+  // Each "<burst>,<per minute>": a token bucket of <burst> requests, refilled <per minute>.
+  // Defaults far above a real buyer (a page polls status every 2 s, reconnects a stream after
+  // a blip, reloads), far below a script hammering the API (README Configuration).
+  RATE_LIMIT_JOIN: RateSetting("20,60"),
+  RATE_LIMIT_STATUS: RateSetting("60,300"),
+  RATE_LIMIT_STREAM: RateSetting("30,120"),
+  RATE_LIMIT_CONFIRM: RateSetting("20,60"), // confirm and release share it
+  // Live streams one client may hold open at once.
+  RATE_LIMIT_OPEN_STREAMS: Int(1, 1_000_000, 20),
+  // How many proxies in front append to X-Forwarded-For; the client is the hop the outermost of
+  // them added (that many from the right). 0: the header is ignored, the client is the socket's peer.
+  TRUST_PROXY: Int(0, 10, 0),
 });
+
+/** A rate setting's text: "<burst>,<per minute>", each a whole number from 1 (checked in loadEnv). */
+function RateSetting(fallback: string) {
+  return Type.String({ pattern: String.raw`^\s*[0-9]{1,9}\s*,\s*[0-9]{1,9}\s*$`, default: fallback });
+}
+
+export type Rate = { burst: number; perMinute: number };
+
+/** "20,60" -> { burst: 20, perMinute: 60 } (the text already matched RateSetting's pattern). */
+export function rateOf(setting: string): Rate {
+  const [burst, perMinute] = setting.split(",").map(Number) as [number, number];
+  return { burst, perMinute };
+}
+
+const RATE_SETTINGS = ["RATE_LIMIT_JOIN", "RATE_LIMIT_STATUS", "RATE_LIMIT_STREAM", "RATE_LIMIT_CONFIRM"] as const;
 
 export type Env = Static<typeof ConfigSchema>;
 export type Config = Omit<Env, "TOKEN_SECRET"> & { TOKEN_SECRET: string };
@@ -56,6 +85,7 @@ const describe = (name: string): string => {
   if (!schema) return "";
   if ("anyOf" in schema) return `one of ${(schema.anyOf as { const: string }[]).map((v) => v.const).join(", ")}`;
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if ((RATE_SETTINGS as readonly string[]).includes(name)) return '"<burst>,<per minute>", two whole numbers from 1, like "20,60"';
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
@@ -102,6 +132,10 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   const problem = Value.Errors(ConfigSchema, value).First();
   if (problem) fail(problem.path.split("/")[1] ?? "config");
+  for (const name of RATE_SETTINGS) {
+    const rate = rateOf((value as Env)[name]);
+    if (rate.burst < 1 || rate.perMinute < 1) fail(name);
+  }
   checkJoinAuth(value as Env);
   return value as Env;
 }

@@ -26,7 +26,14 @@ const DESCRIPTION = [
   "Besides the statuses each route lists: an unknown path is 404 not_found, a known path asked with another",
   "method is 405 method_not_allowed with an Allow header, and anything unexpected is 500 internal (never for",
   "what a client sends). Bodies are read as JSON whatever their content type, at most 64 KiB.",
+  "Every answer carries X-Request-Id: the one the request sent when it is 1-128 characters of [A-Za-z0-9._:-],",
+  "otherwise a new one; error bodies repeat it as request_id, and the service's log lines name it.",
+  "Joins, status look-ups, stream openings and confirms/releases are limited per client (its address; see",
+  "TRUST_PROXY in the README): over a limit the answer is 429 rate_limited with Retry-After, and nothing was done.",
 ].join(" ");
+
+/** A header of every answer (src/request-id.ts). */
+const REQUEST_ID_HEADER_DOC = { "X-Request-Id": "this request's id: the one it sent, when sane, or a new one" };
 
 /** The documentation routes, mounted on the app (which passes its routes, read when the document is first asked for). */
 export function apiDocs(routes: () => readonly Route[]) {
@@ -114,13 +121,12 @@ function describe(operation: Operation, doc: RouteDoc, body: TSchema | undefined
 }
 
 function response(answer: Answer) {
+  const headers = { ...REQUEST_ID_HEADER_DOC, ...answer.headers };
   return {
     description: answer.description,
-    ...(answer.headers && {
-      headers: Object.fromEntries(
-        Object.entries(answer.headers).map(([name, description]) => [name, { description, schema: { type: "string" } }]),
-      ),
-    }),
+    headers: Object.fromEntries(
+      Object.entries(headers).map(([name, description]) => [name, { description, schema: { type: "string" } }]),
+    ),
     content: Object.fromEntries(
       Object.entries(answer.content).map(([type, { schema, examples }]) => {
         const named = Object.entries(examples).map(([name, value]) => [name, { value }]);

@@ -146,7 +146,7 @@ describe("GET /admin/ticket-types/:id", () => {
     for (const id of ["abc", "1.5", "0", "-1", "01", "1e3", "99999999999"]) {
       const res = await admin(`/admin/ticket-types/${id}`);
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: "invalid_input", message: "id: expected a whole number from 1 to 2147483647" });
+      expect(res.body).toEqual({ error: "invalid_input", message: "id: expected a whole number from 1 to 2147483647", request_id: expect.any(String) });
     }
   });
 });

@@ -38,7 +38,7 @@ test("a preflight from an allowed origin gets the CORS headers", async () => {
   }));
   expect(refused.status).toBe(400);
   expect(refused.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
-  expect(refused.headers.get("access-control-expose-headers")).toBe("retry-after");
+  expect(refused.headers.get("access-control-expose-headers")).toBe("retry-after, x-request-id");
 });
 
 test("another origin is not allowed", async () => {

@@ -298,6 +298,35 @@ describe("real answers match the document", () => {
       createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } }));
   });
 
+  test("rate limits: 429 rate_limited with Retry-After on each limited route, X-Request-Id on every answer", async () => {
+    const limited = createApp({
+      ...env.s,
+      config: { ...env.config, RATE_LIMITS: "on", RATE_LIMIT_JOIN: "1,1", RATE_LIMIT_STATUS: "1,1", RATE_LIMIT_STREAM: "1,1", RATE_LIMIT_CONFIRM: "1,1" },
+    });
+    const type = await env.ticketType({ capacity: 5 });
+    const token = encodeURIComponent(await join(env, "rl", type));
+    const asks: [string, number, string, unknown?][] = [
+      ["POST /queue/join", 200, "/queue/join", { user_id: "rl2", ticket_type_id: type }],
+      ["POST /queue/join", 429, "/queue/join", { user_id: "rl3", ticket_type_id: type }],
+      ["GET /reservation/status", 200, `/reservation/status?token=${token}`],
+      ["GET /reservation/status", 429, `/reservation/status?token=${token}`],
+      ["GET /reservation/stream", 404, `/reservation/stream?token=${"A".repeat(48)}`],
+      ["GET /reservation/stream", 429, `/reservation/stream?token=${token}`],
+      ["POST /reservation/confirm", 409, "/reservation/confirm", { token: decodeURIComponent(token) }],
+      ["POST /reservation/confirm", 429, "/reservation/confirm", { token: decodeURIComponent(token) }],
+      ["POST /reservation/release", 429, "/reservation/release", { token: decodeURIComponent(token) }],
+    ];
+    for (const [route, status, path, body] of asks) {
+      const answer = await expectDocumented(route, status, path, body, { "x-request-id": `rl-${status}` }, limited);
+      if (status === 429) expect(answer).toMatchObject({ error: "rate_limited", retry_after: 60, request_id: "rl-429" });
+    }
+    for (const path of ["/queue/join", "/reservation/status", "/reservation/stream", "/reservation/confirm", "/reservation/release"]) {
+      const op = Object.values(document.paths[path])[0] as any;
+      expect(op.responses[429].headers["Retry-After"]).toBeDefined();
+      for (const answer of Object.values(op.responses) as any[]) expect(answer.headers["X-Request-Id"]).toBeDefined();
+    }
+  });
+
   test("every route was asked at least once above", () => {
     expect([...exercised].sort()).toEqual(routeKeys(env.app).sort());
   });

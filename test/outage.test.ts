@@ -34,7 +34,7 @@ async function untilAvailable(request: () => Promise<{ status: number; body: any
 
 function expectUnavailable(res: { status: number; body: any; headers: Headers }, dependency: string) {
   expect(res.status).toBe(503);
-  expect(res.body).toEqual({ error: "unavailable", message: `${dependency} is unavailable; try again shortly` });
+  expect(res.body).toEqual({ error: "unavailable", message: `${dependency} is unavailable; try again shortly`, request_id: expect.any(String) });
   expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
 }
 

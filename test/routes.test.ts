@@ -59,7 +59,7 @@ describe("POST /queue/join", () => {
     const b = await post("/queue/join", { user_id: "bea", ticket_type_id: type });
     expectError(b, 409, "already_queued");
     expect(b.body.status).toBe("queued");
-    expect(Object.keys(b.body).sort()).toEqual(["error", "message", "status"]);
+    expect(Object.keys(b.body).sort()).toEqual(["error", "message", "request_id", "status"]);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(1);
     // ... and while the hold is live, too
     await env.drain();

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
+import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import { joinQueue } from "./join";
 import { JoinBatcher } from "./join-batcher";
@@ -22,7 +23,7 @@ export const JoinBody = Type.Object(
   { description: "expected a JSON object {user_id, ticket_type_id, quantity?}" },
 );
 
-export const queueRoutes = (s: Services) => {
+export const queueRoutes = (s: Services, limits: Limits) => {
   const batcher = new JoinBatcher(s);
   return new Elysia().post(
     "/queue/join",
@@ -34,6 +35,6 @@ export const queueRoutes = (s: Services) => {
         quantity: body.quantity ?? 1,
       });
     },
-    { body: JoinBody },
+    { body: JoinBody, ...limits.hook("join") },
   );
 };

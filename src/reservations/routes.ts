@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import { notFound } from "../errors";
+import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import type { TokenParts } from "../tokens";
 import { confirmHold } from "./confirm";
@@ -16,7 +17,7 @@ export const StatusQuery = t.Object(
   { description: "expected ?token=<queue_token>" },
 );
 
-export const reservationRoutes = (s: Services) => {
+export const reservationRoutes = (s: Services, limits: Limits) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
     const parts = s.tokens.verify(token);
@@ -25,9 +26,12 @@ export const reservationRoutes = (s: Services) => {
   };
   return new Elysia({ prefix: "/reservation" })
     .get("/status", ({ query }) => reservationStatus(s, verified(query.token), query.token), {
-      query: StatusQuery,
+      query: StatusQuery, ...limits.hook("status"),
     })
-    .get("/stream", ({ query, request, server }) => openStream(s, verified(query.token), query.token, request, server), { query: StatusQuery })
-    .post("/confirm", ({ body }) => confirmHold(s, verified(body.token), body.token), { body: TokenBody })
-    .post("/release", ({ body }) => releaseToken(s, verified(body.token), body.token), { body: TokenBody });
+    .get("/stream", ({ query, request, server }) => {
+      const parts = verified(query.token);
+      return openStream(s, parts, query.token, request, server, limits.openStream(request, server));
+    }, { query: StatusQuery, ...limits.hook("stream") })
+    .post("/confirm", ({ body }) => confirmHold(s, verified(body.token), body.token), { body: TokenBody, ...limits.hook("confirm") })
+    .post("/release", ({ body }) => releaseToken(s, verified(body.token), body.token), { body: TokenBody, ...limits.hook("confirm") });
 };

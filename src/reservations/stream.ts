@@ -6,10 +6,18 @@ import type { Services } from "../services";
 import { lastEventIdOf, SSE_HEADERS } from "../streams/sse";
 import type { TokenParts } from "../tokens";
 
+/** `closed` is called once the stream is gone (or never started): its client's open-stream count (src/rate-limit). */
 export async function openStream(
-  s: Services, parts: TokenParts, token: string, request: Request, server: Server<unknown> | null,
+  s: Services, parts: TokenParts, token: string, request: Request, server: Server<unknown> | null, closed: () => void = () => {},
 ): Promise<Response> {
-  const stream = await s.streams.open(parts, token, lastEventIdOf(request.headers.get("last-event-id")));
+  let stream;
+  try {
+    stream = await s.streams.open(parts, token, lastEventIdOf(request.headers.get("last-event-id")));
+  } catch (err) {
+    closed();
+    throw err;
+  }
+  stream.whenGone(closed);
   // The body's cancel() tells of a client gone while streaming; this, of one gone before.
   if (request.signal.aborted) stream.close();
   else request.signal.addEventListener("abort", () => stream.close(), { once: true });

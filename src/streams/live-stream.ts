@@ -24,6 +24,7 @@ export class LiveStream {
   /** A look-up was asked for while one was running: run another after it. */
   lookAgain = false;
   closed = false;
+  private goneHooks: (() => void)[] = [];
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
 
@@ -72,9 +73,17 @@ export class LiveStream {
     this.gone();
   }
 
+  /** Runs `hook` once the stream is gone, whoever closed it (at once if it already is). */
+  whenGone(hook: () => void): void {
+    if (this.closed) hook();
+    else this.goneHooks.push(hook);
+  }
+
   private gone(): void {
     if (this.closed) return;
     this.closed = true;
     this.onGone(this);
+    for (const hook of this.goneHooks) hook();
+    this.goneHooks = [];
   }
 }

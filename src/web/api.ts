@@ -41,16 +41,16 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    /** Seconds to wait before trying again, when the service said (503) or we chose (offline). */
+    /** Seconds to wait before trying again, when the service said (503, 429) or we chose (offline). */
     readonly retryAfter: number | null,
     readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }
 
-  /** Worth repeating as it was: the service is busy or out of reach, not refusing. */
+  /** Worth repeating as it was: the service is busy, out of reach, or asks this client to slow down (429), not refusing. */
   get passing(): boolean {
-    return this.status === 503 || this.status === 0;
+    return this.status === 503 || this.status === 429 || this.status === 0;
   }
 }
 

@@ -33,6 +33,8 @@ export function refusalWords(error: ApiError): string {
       return "The service cannot be reached. Check your connection.";
     case "unavailable":
       return "The service is busy right now.";
+    case "rate_limited":
+      return "Too many requests from your connection.";
     case "sold_out":
       return "Sorry: these tickets are sold out.";
     case "limit_reached": {

@@ -1,0 +1,88 @@
+// The per-client limits of the public API: a token bucket per client for joins, status
+// look-ups, stream openings and confirms (release shares confirm's), and a cap on the streams
+// one client holds open. Limits are per instance. /health, /admin, the docs and the page are
+// not limited.
+//
+// Written here rather than taken from elysia-rate-limit (5.x): that plugin counts requests in
+// fixed windows (no token bucket: a client may send twice its limit across a window's edge),
+// its Retry-After is always the whole window rather than the time until a request would pass,
+// one plugin instance has one limit (four would mean four async hooks on each route), its LRU
+// store of 5,000 clients forgets the heaviest client once 5,000 others pass by, it cuts no IPv6
+// address to its /64, and it has no cap on open streams. What we need is about 100 lines.
+import type { Server } from "bun";
+import { rateOf, type Config } from "../config";
+import { AppError } from "../errors";
+import { clientOf } from "./client";
+import { TokenBuckets } from "./token-buckets";
+
+export type LimitName = "join" | "status" | "stream" | "confirm";
+
+/** Over a limit: nothing was done; try again in `seconds`. */
+export class RateLimited extends AppError {
+  constructor(seconds: number, message: string) {
+    super(429, "rate_limited", message, { "retry-after": String(seconds) }, { retry_after: seconds });
+  }
+}
+
+/** How long a client over its open-stream cap is told to wait: a stream of it may end by then. */
+const STREAMS_RETRY_SECONDS = 5;
+
+type Context = { request: Request; server: Server<unknown> | null };
+
+export class Limits {
+  private readonly buckets: Record<LimitName, TokenBuckets> | null;
+  private readonly openStreams = new Map<string, number>();
+
+  constructor(private readonly config: Config) {
+    if (config.RATE_LIMITS === "off") {
+      this.buckets = null;
+      return;
+    }
+    this.buckets = {
+      join: new TokenBuckets(rateOf(config.RATE_LIMIT_JOIN)),
+      status: new TokenBuckets(rateOf(config.RATE_LIMIT_STATUS)),
+      stream: new TokenBuckets(rateOf(config.RATE_LIMIT_STREAM)),
+      confirm: new TokenBuckets(rateOf(config.RATE_LIMIT_CONFIRM)),
+    };
+  }
+
+  /**
+   * A route's options that limit it: a transform hook (it runs before the body and query are
+   * validated, so invalid requests count too) that refuses a client with no token left. No hook
+   * at all when limits are off.
+   */
+  hook(name: LimitName): { transform?: (context: Context) => void } {
+    const buckets = this.buckets?.[name];
+    if (!buckets) return {};
+    const trustProxy = this.config.TRUST_PROXY;
+    // The parameter destructured: Elysia reads a hook's signature to decide what to prepare.
+    return {
+      transform: ({ request, server }: Context) => {
+        const seconds = buckets.take(clientOf(request, server, trustProxy));
+        if (seconds > 0) throw new RateLimited(seconds, `too many requests from your address; try again in ${seconds} s`);
+      },
+    };
+  }
+
+  /**
+   * Counts a stream its client opens; throws when the client already holds its cap. Returns the
+   * function that counts it closed (safe to call more than once).
+   */
+  openStream(request: Request, server: Server<unknown> | null): () => void {
+    if (!this.buckets) return () => {};
+    const client = clientOf(request, server, this.config.TRUST_PROXY);
+    const open = this.openStreams.get(client) ?? 0;
+    if (open >= this.config.RATE_LIMIT_OPEN_STREAMS) {
+      throw new RateLimited(STREAMS_RETRY_SECONDS, `too many live streams open from your address (${open}); close one or poll the status`);
+    }
+    this.openStreams.set(client, open + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.openStreams.get(client) ?? 1) - 1;
+      if (left > 0) this.openStreams.set(client, left);
+      else this.openStreams.delete(client); // only clients with a stream open are remembered
+    };
+  }
+}
