@@ -52,6 +52,8 @@ export const readinessRoutes = (s: Services) =>
   new Elysia().get("/readyz", async ({ set }) => {
     const report = await s.readiness.check();
     set.headers["cache-control"] = "no-store";
-    if (report.status !== "ready") set.status = 503;
-    return report;
+    if (report.status === "ready") return report;
+    set.status = 503;
+    // an error body like every other ({error, message}), with the report
+    return { error: "not_ready", message: `not ready: ${report.failing.join(", ")}`, ...report };
   });

@@ -149,7 +149,8 @@ describe("a sale, scraped", () => {
 
 describe("the bearer check", () => {
   test("401 with WWW-Authenticate without a token or with a wrong one; 200 with METRICS_TOKEN or ADMIN_TOKEN", async () => {
-    for (const headers of [{}, { authorization: "Bearer nope" }, { authorization: `Basic ${btoa(`x:${METRICS_TOKEN}`)}` }]) {
+    const wrong: Record<string, string>[] = [{}, { authorization: "Bearer nope" }, { authorization: `Basic ${btoa(`x:${METRICS_TOKEN}`)}` }];
+    for (const headers of wrong) {
       const res = await fetch(`${base}/metrics`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toStartWith("Bearer");
