@@ -23,5 +23,5 @@ export const DEPENDENCY_TIMEOUT_MS = 5000;
 export const WORKER_STALL_MS = 5000;
 /** How long GET /readyz waits for Redis' PING and PostgreSQL's SELECT 1. */
 export const READY_PROBE_TIMEOUT_MS = 1000;
-/** How long GET /metrics waits for a worker's registry before leaving it out. */
+/** How long GET /metrics waits for a worker's registry before using its last answer. */
 export const WORKER_METRICS_TIMEOUT_MS = 1000;

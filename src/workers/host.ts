@@ -12,7 +12,10 @@ export type WorkerHealth = "ok" | "stalled" | "stopped";
 export type RunningWorker = {
   stop(timeoutMs: number): Promise<void>;
   health(): WorkerHealth;
-  /** The worker's registry as JSON; null if it does not answer in time. */
+  /**
+   * The worker's registry as JSON. One that does not answer in time gets its last answer used
+   * (null before any): its counters left out would look like a reset to Prometheus.
+   */
   metrics(): Promise<MetricsJson | null>;
 };
 
@@ -24,6 +27,7 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger)
   let stopped = false;
   const asked = new Map<number, (metrics: MetricsJson) => void>();
   let nextId = 0;
+  let lastMetrics: MetricsJson | null = null;
 
   const running: RunningWorker = {
     stop: (timeoutMs) => {
@@ -32,16 +36,16 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger)
     },
     health: () => (stopped ? "stopped" : Date.now() > beatAt + nextInMs + WORKER_STALL_MS ? "stalled" : "ok"),
     metrics: () => {
-      if (stopped) return Promise.resolve(null);
+      if (stopped) return Promise.resolve(lastMetrics);
       const id = nextId++;
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           asked.delete(id);
-          resolve(null);
+          resolve(lastMetrics);
         }, WORKER_METRICS_TIMEOUT_MS);
         asked.set(id, (metrics) => {
           clearTimeout(timer);
-          resolve(metrics);
+          resolve((lastMetrics = metrics));
         });
         send({ type: "metrics", id });
       });
