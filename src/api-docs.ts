@@ -20,8 +20,11 @@ export type RouteDoc = {
   summary: string;
   description: string;
   tag: "service" | "events" | "queue" | "reservations" | "admin" | "documentation";
-  /** admin: the admin bearer token is required; join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise. */
-  auth?: "admin" | "join-jwt";
+  /**
+   * admin: the admin bearer token is required; metrics: METRICS_TOKEN or the admin token;
+   * join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise.
+   */
+  auth?: "admin" | "metrics" | "join-jwt";
   requestExample?: unknown;
   responses: Record<number, Answer>;
 };
@@ -74,6 +77,7 @@ const MESSAGES: Record<string, string> = {
   unavailable: "Redis is unavailable; try again shortly",
   unauthorized: "the admin API needs Authorization: Bearer <ADMIN_TOKEN>",
   admin_disabled: "the admin API is off: set ADMIN_TOKEN to turn it on",
+  metrics_disabled: "metrics are off: set METRICS_TOKEN or ADMIN_TOKEN to turn them on",
   user_mismatch: "user_id is not the user the token was issued to",
   quantity_over_limit: 'at most 4 tickets of "General Admission" per person',
   unknown_ticket_type: "ticket type 99 does not exist",
@@ -163,6 +167,40 @@ export const API_DOCS: Record<string, RouteDoc> = {
     summary: "Liveness",
     description: "Answers while the process serves, without touching Redis or PostgreSQL.",
     responses: { 200: ok("the process serves", S.Health, { ok: { status: "ok" } }) },
+  },
+  "GET /readyz": {
+    tag: "service",
+    summary: "Readiness",
+    description:
+      "200 while Redis answers a PING and PostgreSQL a SELECT 1 (within a second each) and the processor and the " +
+      "cleaner are looping; otherwise 503 naming what is not (a worker is `stalled` when it has not stepped for " +
+      "5 seconds past when it said it would). No auth: for load balancers. GET /health is liveness alone.",
+    responses: {
+      200: ok("ready to serve", S.Ready, {
+        ready: { status: "ready", failing: [], checks: { redis: "ok", postgresql: "ok", processor: "ok", cleaner: "ok" } },
+      }),
+      503: ok("not ready: what fails is named", S.NotReady, {
+        not_ready: {
+          error: "not_ready", message: "not ready: redis", status: "not_ready", failing: ["redis"],
+          checks: { redis: "unreachable", postgresql: "ok", processor: "ok", cleaner: "ok" },
+        },
+      }),
+    },
+  },
+  "GET /metrics": {
+    tag: "service",
+    auth: "metrics",
+    summary: "Prometheus metrics",
+    description:
+      "The instance's metrics in Prometheus' text format: the main thread's, the processor's and the cleaner's in one " +
+      "scrape (the README lists them). Per-type gauges are read from the stores at most once a second. " +
+      "`Authorization: Bearer` with METRICS_TOKEN or ADMIN_TOKEN; 403 when neither is configured.",
+    responses: {
+      200: { description: "the metrics", content: { "text/plain": { schema: S.MetricsText, examples: {} } } },
+      ...errorAnswers({ 401: ["unauthorized"], 403: ["metrics_disabled"] }, {
+        unauthorized: "metrics need Authorization: Bearer <METRICS_TOKEN or ADMIN_TOKEN>",
+      }),
+    },
   },
 
   [`GET ${DOCS_PATHS.page}`]: {

@@ -37,6 +37,24 @@ export const OpenApiDocument = Type.Object(
 
 export const Health = Type.Object({ status: Type.Literal("ok") }, strict);
 
+// GET /readyz (src/readiness.ts)
+const Check = OneOf(["ok", "unreachable", "stalled", "stopped"] as const, "ok; a store: unreachable; a worker: stalled (not looping) or stopped");
+const readinessFields = {
+  failing: Type.Array(OneOf(["redis", "postgresql", "processor", "cleaner"] as const), { description: "what is not ok" }),
+  checks: Type.Object(
+    // the workers are listed when the instance runs them (a served instance always does)
+    { redis: Check, postgresql: Check, processor: Type.Optional(Check), cleaner: Type.Optional(Check) },
+    strict,
+  ),
+};
+export const Ready = Type.Object({ status: Type.Literal("ready"), ...readinessFields }, strict);
+export const NotReady = Type.Object(
+  { error: Type.Literal("not_ready", { description: "a stable code to match on" }), message: Message, status: Type.Literal("not_ready"), ...readinessFields },
+  strict,
+);
+
+export const MetricsText = Type.String({ description: "Prometheus text exposition format 0.0.4" });
+
 // ---- public: events, queue, reservations
 
 const saleFields = {

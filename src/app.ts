@@ -15,6 +15,9 @@ import { Limits } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
+import { httpMetrics } from "./metrics/http";
+import { metricsRoutes } from "./metrics/routes";
+import { readinessRoutes } from "./readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
@@ -29,6 +32,7 @@ export function createApp(s: Services) {
   app.onRequest(({ request, set }) => void (set.headers[REQUEST_ID_HEADER] = requestIdOf(request)));
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
+    .use(httpMetrics(s.metrics)) // first: it times every request and sees every error
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
     .onParse(({ request }) => parseBody(request))
     .onError(({ code, error, set, request, path }) => {
@@ -45,6 +49,8 @@ export function createApp(s: Services) {
     .use(apiDocs(() => app.routes))
     // Liveness only: answers without touching Redis or PostgreSQL (also the benchmark's bare ceiling).
     .get("/health", () => ({ status: "ok" }))
+    .use(readinessRoutes(s))
+    .use(metricsRoutes(s))
     .use(eventRoutes(s))
     .use(queueRoutes(s, limits))
     .use(reservationRoutes(s, limits))

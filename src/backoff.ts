@@ -13,11 +13,21 @@ export type BackoffLog = {
   resumed: string;
 };
 
+/** What a worker's loop tells its host besides the log (src/workers: readiness and metrics). */
+export type LoopHooks = {
+  /** The loop is alive: it steps again after `nextInMs` (plus the next step's own time). */
+  beat?: (nextInMs: number) => void;
+  /** A step failed; `first`: the first failure after a success (an outage, if it is one, starts). */
+  failed?: (err: unknown, first: boolean) => void;
+};
+
 /**
  * Runs `step` until `signal` fires. A step returns how long to wait before the next one (0: go
  * on at once); a failing step is retried after the back-off. Waits end early on abort.
  */
-export async function runWithBackoff(signal: AbortSignal, say: BackoffLog, step: () => Promise<number>): Promise<void> {
+export async function runWithBackoff(
+  signal: AbortSignal, say: BackoffLog, step: () => Promise<number>, hooks: LoopHooks = {},
+): Promise<void> {
   let backoff = 0;
   while (!signal.aborted) {
     let wait: number;
@@ -27,9 +37,11 @@ export async function runWithBackoff(signal: AbortSignal, say: BackoffLog, step:
       backoff = 0;
     } catch (err) {
       if (backoff === 0) say.log.warn(say.failed, { error: err });
+      hooks.failed?.(err, backoff === 0);
       backoff = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_FIRST_MS, backoff * 2));
       wait = backoff;
     }
+    hooks.beat?.(wait);
     if (wait > 0) await sleepUnlessAborted(wait, signal);
   }
 }

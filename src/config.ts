@@ -38,6 +38,9 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ pattern: `^\\s*(${ORIGIN}(\\s*,\\s*${ORIGIN})*)?\\s*$`, default: "" }),
   // The operator's bearer token for /admin (at least 32 characters); without it /admin is off.
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  // A bearer token for GET /metrics alone (at least 32 characters), so Prometheus need not hold
+  // ADMIN_TOKEN; the admin token is accepted there too. Without either, /metrics is off.
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   // jwt: joining needs the operator's login's JWT, whose sub is the user (README Threat model).
   JOIN_AUTH: Type.Union([Type.Literal("none"), Type.Literal("jwt")], { default: "none" }),
   JOIN_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })), // HS256
@@ -92,7 +95,7 @@ const describe = (name: string): string => {
   return "valid";
 };
 
-const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN"]);
+const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METRICS_TOKEN"]);
 
 /** JWT mode needs exactly one way to check signatures; the settings mean nothing without it. */
 function checkJoinAuth(env: Env): void {

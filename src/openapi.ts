@@ -16,6 +16,7 @@ type Document = { paths: Record<string, Record<string, Operation>> } & Record<st
 
 const SECURITY = {
   admin: [{ adminToken: [] }],
+  metrics: [{ metricsToken: [] }],
   // optional: JOIN_AUTH=none (the default) needs none
   "join-jwt": [{}, { joinJwt: [] }],
 };
@@ -66,6 +67,7 @@ export function apiDocs(routes: () => readonly Route[]) {
             components: {
               securitySchemes: {
                 adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" },
+                metricsToken: { type: "http", scheme: "bearer", description: "METRICS_TOKEN, or ADMIN_TOKEN" },
                 joinJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "with JOIN_AUTH=jwt: the operator's login JWT" },
               },
             },

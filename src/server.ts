@@ -1,6 +1,7 @@
 // One running instance: dependencies reached and migrated, processor and cleaner workers
 // started, HTTP served. main.ts runs one; tests run several side by side.
 import { hostname } from "node:os";
+import { collectDefaultMetrics } from "prom-client";
 import { createApp } from "./app";
 import { describeUrl, type Config } from "./config";
 import { seedDemo } from "./demo";
@@ -29,6 +30,11 @@ export async function startService(config: Config, log: Logger, options: { demo?
       `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
     startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
   ]);
+  for (const [name, worker] of [["processor", workers[0]], ["cleaner", workers[1]]] as const) {
+    s.readiness.watch(name, worker.health);
+    s.metrics.addSource(worker.metrics);
+  }
+  collectDefaultMetrics({ register: s.metrics.registry }); // process metrics: once, in the main thread
   const stopRest = async (timeoutMs: number) => {
     await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch
     await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));

@@ -3,7 +3,10 @@ import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
 import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
+import { Metrics, type Thread } from "./metrics/metrics";
+import { watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
+import { Readiness } from "./readiness";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
 import { StreamHub } from "./streams/hub";
 import { createTokens, type Tokens } from "./tokens";
@@ -20,9 +23,14 @@ export type Services = {
   activeKey: string;
   /** The live streams this instance holds (idle, no connection, until the first one opens). */
   streams: StreamHub;
+  /** This thread's metrics (GET /metrics); the main thread's also reads the workers'. */
+  metrics: Metrics;
+  /** What GET /readyz checks: the stores, and the workers src/server.ts started. */
+  readiness: Readiness;
 };
 
-export function createServices(config: Config, log = createLogger(config.LOG_LEVEL)): Services {
+/** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
+export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
   const sql = createSql(config.DATABASE_URL);
   const redis = createRedis(config.REDIS_URL);
   let lastRedisError = 0;
@@ -33,7 +41,7 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     log.warn("redis connection problem", { error: err });
   });
   const prefix = config.REDIS_KEY_PREFIX;
-  const s: Omit<Services, "streams"> & { streams?: StreamHub } = {
+  const s: Omit<Services, "streams" | "readiness"> & { streams?: StreamHub; readiness?: Readiness } = {
     config,
     log,
     sql,
@@ -43,8 +51,11 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     joinIdentity: createJoinIdentity(config),
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),
+    metrics: new Metrics(thread),
   };
   s.streams = new StreamHub(s as Services);
+  s.readiness = new Readiness(s as Services);
+  if (thread === "main") watchSaleFigures(s as Services);
   return s as Services;
 }
 

@@ -15,3 +15,13 @@ export const RECOVER_AFTER_MS = 5000;
  * would hold a request forever); confirm and release are idempotent, so a late success is harmless.
  */
 export const DEPENDENCY_TIMEOUT_MS = 5000;
+/**
+ * A worker (processor, cleaner) whose loop has not stepped this long after it said it would is
+ * stuck: not ready (GET /readyz). Its steps take milliseconds; a processor's turn a type at most
+ * half a second, and it beats between types.
+ */
+export const WORKER_STALL_MS = 5000;
+/** How long GET /readyz waits for Redis' PING and PostgreSQL's SELECT 1. */
+export const READY_PROBE_TIMEOUT_MS = 1000;
+/** How long GET /metrics waits for a worker's registry before using its last answer. */
+export const WORKER_METRICS_TIMEOUT_MS = 1000;

@@ -102,6 +102,7 @@ test("the compiled binary serves a whole booking on its own", async () => {
       // JSON): the page must still be Bun's.
       CORS_ORIGINS: "http://shop.example",
       LOG_LEVEL: "debug",
+      METRICS_TOKEN: "binary-smoke-test-metrics-token-0123456789",
     },
     stdout: "pipe",
     stderr: "pipe",
@@ -134,6 +135,13 @@ test("the compiled binary serves a whole booking on its own", async () => {
       body: JSON.stringify({ token: joined.queue_token }),
     })).json()) as any;
     expect(confirmed).toMatchObject({ status: "confirmed", quantity: 1 });
+
+    // the workers' heartbeats and metrics reach the main thread in the binary too
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: "ready", checks: { processor: "ok", cleaner: "ok" } });
+    const scraped = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer binary-smoke-test-metrics-token-0123456789" } });
+    const metrics = await scraped.text();
+    expect(metrics).toContain(`ticketqueue_holds_granted_total{ticket_type="${type.id}"} 1`);
+    expect(metrics).toContain(`ticketqueue_confirmations_total{ticket_type="${type.id}"} 1`);
 
     // the API documentation, its page's script included, comes from the binary itself
     const spec = (await (await fetch(`${base}/openapi/json`)).json()) as any;

@@ -9,6 +9,7 @@ import { API_DOCS, DOCS_PATHS } from "../src/api-docs";
 import { StatusAnswer as StatusAnswerSchema } from "../src/api-schemas";
 import { createApp } from "../src/app";
 import { createJoinIdentity } from "../src/queue/join-identity";
+import { Readiness } from "../src/readiness";
 import { createTestEnv, join, type TestEnv } from "./helpers";
 
 const ADMIN_TOKEN = "openapi-test-admin-token-".padEnd(40, "a");
@@ -134,6 +135,17 @@ describe("real answers match the document", () => {
   test("service and events", async () => {
     await env.ticketType({ capacity: 5 });
     await expectDocumented("GET /health", 200, "/health");
+    await expectDocumented("GET /readyz", 200, "/readyz");
+    // not ready: a worker that stopped (this in-process app runs none of its own)
+    const readiness = new Readiness(env.s);
+    readiness.watch("processor", () => "stopped");
+    const notReady = await expectDocumented("GET /readyz", 503, "/readyz", undefined, {}, createApp({ ...env.s, readiness }));
+    expect(notReady).toMatchObject({ failing: ["processor"] });
+    const metrics = await expectDocumented("GET /metrics", 200, "/metrics", undefined, admin);
+    expect(metrics).toContain("ticketqueue_http_requests_total");
+    await expectDocumented("GET /metrics", 401, "/metrics");
+    const noTokens = createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } });
+    await expectDocumented("GET /metrics", 403, "/metrics", undefined, admin, noTokens);
     const events = await expectDocumented("GET /events", 200, "/events");
     expect(events.length).toBeGreaterThan(0);
     await expectDocumented(`GET ${DOCS_PATHS.spec}`, 200, DOCS_PATHS.spec);

@@ -1,7 +1,7 @@
 // The cleaner loop: expires due holds, wakes for the next deadline (never later than
 // CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
 // Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
-import { runWithBackoff } from "../backoff";
+import { runWithBackoff, type LoopHooks } from "../backoff";
 import { crashPoint } from "../crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
@@ -14,8 +14,10 @@ const EXPIRE_BATCH = 1000;
 const RECONCILE_EVERY_MS = 5000;
 const DRIFT_CHECK_EVERY_MS = 60_000;
 
-export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log"> & {
+export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log" | "metrics"> & {
   intervalMs: number;
+  /** The worker's heartbeat and failure count (src/workers/cleaner.ts). */
+  hooks?: LoopHooks;
 };
 
 export class Cleaner {
@@ -30,6 +32,10 @@ export class Cleaner {
     for (;;) {
       const expired = await expireDueHolds(this.ctx.sql, EXPIRE_BATCH);
       total += expired.length;
+      for (const e of expired) {
+        this.ctx.metrics.expiries.inc(e.ticket_type_id);
+        this.ctx.metrics.cleanerLag.observe(e.lag_seconds);
+      }
       if (expired.length > 0) {
         crashPoint("expire:expired");
         const ended: Ended[] = expired.map((e) => ({ token: e.token, ticketTypeId: e.ticket_type_id, state: "expired" }));
@@ -59,7 +65,7 @@ export class Cleaner {
 
   async run(signal: AbortSignal): Promise<void> {
     const say = { log: this.ctx.log, failed: "cleaner pass failed; backing off", resumed: "cleaner resumed" };
-    await runWithBackoff(signal, say, () => this.tick());
+    await runWithBackoff(signal, say, () => this.tick(), this.ctx.hooks);
   }
 
   /** I2 recomputed from the tables; drift means a bug lost or made up seats, so say it loudly. */

@@ -3,7 +3,8 @@
 // other, and the status condition means a hold is refilled exactly once, whoever gets it.
 import type { Sql } from "../db";
 
-export type ExpiredHold = { token: string; ticket_type_id: number };
+/** lag_seconds: how long after its deadline it expired, by PostgreSQL's clock (the cleaner's lag, a metric). */
+export type ExpiredHold = { token: string; ticket_type_id: number; lag_seconds: number };
 
 export async function expireDueHolds(sql: Sql, limit: number): Promise<ExpiredHold[]> {
   return sql.begin(async (sql) => {
@@ -17,7 +18,8 @@ export async function expireDueHolds(sql: Sql, limit: number): Promise<ExpiredHo
         FOR UPDATE SKIP LOCKED
       ) due
       WHERE r.token = due.token AND r.status = 'held'
-      RETURNING r.token, r.ticket_type_id, r.quantity`;
+      RETURNING r.token, r.ticket_type_id, r.quantity,
+                extract(epoch FROM r.ended_at - r.expires_at)::float8 AS lag_seconds`;
     const refills = new Map<number, number>();
     for (const e of expired) refills.set(e.ticket_type_id, (refills.get(e.ticket_type_id) ?? 0) + e.quantity);
     // Plain UPDATEs, each in a statement of its own, so each re-reads a row a concurrent grant
@@ -25,7 +27,7 @@ export async function expireDueHolds(sql: Sql, limit: number): Promise<ExpiredHo
     for (const [id, quantity] of [...refills].sort(([a], [b]) => a - b)) {
       await sql`UPDATE ticket_types SET stock = stock + ${quantity} WHERE id = ${id}`;
     }
-    return expired.map(({ token, ticket_type_id }) => ({ token, ticket_type_id }));
+    return expired.map(({ token, ticket_type_id, lag_seconds }) => ({ token, ticket_type_id, lag_seconds }));
   });
 }
 

@@ -11,6 +11,7 @@
 import { crashPoint } from "../crash-points";
 import { claimSize, roomAfterClaim } from "./admission";
 import type { Sql } from "../db";
+import type { Metrics } from "../metrics/metrics";
 import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
 import type { Tokens } from "../tokens";
@@ -31,6 +32,8 @@ export type BatchContext = {
   batchSize: number;
   /** Called after each step of a batch: where tests (a throw) and the fault suite (crash-points.ts) crash. */
   after?: (step: Step, ticketTypeId: number) => void | Promise<void>;
+  /** Where holds granted and each step's time are counted (GET /metrics). */
+  metrics?: Metrics;
 };
 
 /** The batch context of a running service: its clients and the configured hold and batch sizes. */
@@ -43,6 +46,7 @@ export function batchContextOf(s: Services): BatchContext {
     holdSeconds: s.config.RESERVATION_TTL_SECONDS,
     batchSize: s.config.PROCESSOR_BATCH_SIZE,
     after: (step) => crashPoint(`process:${step}`),
+    metrics: s.metrics,
   };
 }
 
@@ -99,7 +103,7 @@ export async function serveTicketType(ctx: BatchContext, ticketTypeId: number, o
   const room = options.room ?? null;
   const firstSize = claimSize(options.firstBatch ?? ctx.batchSize, room);
   const holdsPerMinute = options.holdsPerMinute ?? null;
-  const first = await claimBatch(ctx.redis, ctx.keys(ticketTypeId), firstSize, [], holdsPerMinute);
+  const first = await claim(ctx, ctx.keys(ticketTypeId), firstSize, [], holdsPerMinute);
   if (first.kind !== "claimed") return first;
   await ctx.after?.("claimed", ticketTypeId);
   const turn = { rate: options.rate, turnOver: options.turnOver, onBatch: options.onBatch ?? (() => {}), room, holdsPerMinute };
@@ -183,7 +187,7 @@ class TurnPipeline {
     const state = { claimedAhead: this.claimed.length, claiming: this.claiming !== null, stop: this.stop, turnOver: this.turn.turnOver() };
     if (!shouldClaimAhead(state)) return;
     const size = claimSize(this.ctx.batchSize, this.room);
-    const claiming = claimBatch(this.ctx.redis, this.k, size, this.inFlight, this.turn.holdsPerMinute).then(async (claim) => {
+    const claiming = claim(this.ctx, this.k, size, this.inFlight, this.turn.holdsPerMinute).then(async (claim) => {
       this.stop = stopAfterClaim(this.stop, claim, size);
       if (claim.kind === "claimed") {
         this.took(claim);
@@ -209,7 +213,10 @@ class TurnPipeline {
    */
   private async grant(batch: Claimed): Promise<ShortBatch | null> {
     if (batch.size === 0) return null; // everyone popped had left the queue: nothing to settle
+    const started = performance.now();
     const grant = await grantHolds(this.ctx.sql, this.ticketTypeId, batch.epoch, batch.lines, this.ctx.holdSeconds);
+    this.ctx.metrics?.grantSeconds.observe((performance.now() - started) / 1000);
+    this.ctx.metrics?.holdsGranted.inc(this.ticketTypeId, grant.granted); // new hold rows only: a retry's are "prior"
     await this.ctx.after?.("granted", this.ticketTypeId);
     this.stockLeft = grant.stockLeft;
     if (allHold(grant, batch.size)) {
@@ -256,7 +263,9 @@ class TurnPipeline {
 
   /** Sends a batch's settle after the ones sent before; from now on the batch is not ours in flight. */
   private settle(batch: Claimed, decision: Decision, served: number): void {
+    const started = performance.now();
     const sent = settleBatch(this.ctx.redis, this.k, batch.batchId, decision, { served, rate: this.turn.rate });
+    sent.then(() => this.ctx.metrics?.settleSeconds.observe((performance.now() - started) / 1000), () => {});
     this.inFlight.delete(batch.batchId);
     this.settled = Promise.all([this.settled, sent]).then(() => this.ctx.after?.("settled", this.ticketTypeId));
     this.settled.catch(() => {}); // observed now; awaited (and rethrown) before returning
@@ -270,6 +279,17 @@ class TurnPipeline {
   private result(blocked: boolean): ServeResult {
     return { kind: "done", ...this.counts, blocked, stockLeft: this.stockLeft };
   }
+}
+
+/** claimBatch, timed and its batch sized for the metrics. */
+async function claim(
+  ctx: BatchContext, k: Keys, size: number, owned: Iterable<string>, holdsPerMinute: number | null,
+): Promise<Claim> {
+  const started = performance.now();
+  const claimed = await claimBatch(ctx.redis, k, size, owned, holdsPerMinute);
+  ctx.metrics?.claimSeconds.observe((performance.now() - started) / 1000);
+  if (claimed.kind === "claimed") ctx.metrics?.batchSize.observe(claimed.size);
+  return claimed;
 }
 
 /** A granted batch in which someone waits for stock: what endShort() needs to settle it. */

@@ -1,7 +1,7 @@
 // The processor loop: serves every ticket type that has people waiting, in turns, under a
 // lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
 // for tests, directly.
-import { runWithBackoff } from "../backoff";
+import { runWithBackoff, type LoopHooks } from "../backoff";
 import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
 import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
@@ -20,6 +20,8 @@ export type ProcessorOptions = {
   recoverAfterMs?: number;
   /** How long a blocked type waits before it is retried though its stock did not move (BLOCKED_RETRY_MS). */
   blockedRetryMs?: number;
+  /** The worker's heartbeat and failure count (src/workers/processor.ts). */
+  hooks?: LoopHooks;
 };
 
 /** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
@@ -79,6 +81,7 @@ export class Processor {
     for (const ticketTypeId of types) {
       if (signal?.aborted) break;
       if (this.blocked.has(ticketTypeId) || this.waits(ticketTypeId)) continue;
+      this.options.hooks?.beat?.(0); // a round over many types is long: alive between them too
       try {
         if (!(await this.leases.hold(ticketTypeId))) continue;
         handled += await this.serve(ticketTypeId, !types.some((id) => this.othersCanBeServed(ticketTypeId, id)));
@@ -96,7 +99,7 @@ export class Processor {
   async run(signal: AbortSignal): Promise<void> {
     const idleMs = this.options.idleMs ?? 5;
     const say = { log: this.options.log, failed: "processor round failed; backing off", resumed: "processor resumed" };
-    await runWithBackoff(signal, say, async () => ((await this.tick(signal)) === 0 ? idleMs : 0));
+    await runWithBackoff(signal, say, async () => ((await this.tick(signal)) === 0 ? idleMs : 0), this.options.hooks);
     await this.leases.releaseAll().catch(() => {});
   }
 

@@ -62,6 +62,7 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
       { remaining },
     );
   }
+  if (reply.kind !== "existing") s.metrics.joins.inc(ticketTypeId); // a new place, queued or pre-queued
   crashPoint("join:queued");
   if (reply.kind === "joined" && reply.queueLength === 1) {
     // This join found the queue empty (one join of a call at most): tell the processors it

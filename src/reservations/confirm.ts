@@ -39,6 +39,7 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string,
   });
 
   if (booked) {
+    s.metrics.confirmations.inc(parts.ticketTypeId);
     crashPoint("confirm:booked");
     // No token or user id in the log: a user id may be an e-mail address.
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: Number(booked.id), quantity: booked.quantity });

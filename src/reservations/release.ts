@@ -17,6 +17,7 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   });
   const quantity = await releaseHold(s, token);
   if (quantity !== null) {
+    s.metrics.releases.inc(parts.ticketTypeId);
     crashPoint("release:released");
     s.log.info("released", { ticket_type_id: parts.ticketTypeId, quantity, what: "hold" });
     await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "released" }]);

@@ -4,10 +4,11 @@ import { createLogger } from "../log";
 import { closeServices, createServices } from "../services";
 import { serveAsWorker } from "./protocol";
 
-serveAsWorker(async (config, _name, signal) => {
+serveAsWorker(async (config, _name, signal, beat) => {
   const log = createLogger(config.LOG_LEVEL, { worker: "cleaner" });
-  const s = createServices(config, log);
+  const s = createServices(config, log, "cleaner");
   await s.redis.connect();
-  const cleaner = new Cleaner({ ...s, intervalMs: config.CLEANER_INTERVAL_MS });
-  return { done: cleaner.run(signal), close: () => closeServices(s) };
+  const hooks = { beat, failed: (err: unknown, first: boolean) => s.metrics.roundFailed(err, first) };
+  const cleaner = new Cleaner({ ...s, intervalMs: config.CLEANER_INTERVAL_MS, hooks });
+  return { done: cleaner.run(signal), close: () => closeServices(s), registry: s.metrics.registry };
 });

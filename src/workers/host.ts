@@ -1,26 +1,80 @@
-// Main-thread side of a worker: start it, wait until it is ready, stop it gracefully.
+// Main-thread side of a worker: start it, wait until it is ready, stop it gracefully; follow its
+// heartbeats (readiness) and read its metrics (GET /metrics).
 import type { Config } from "../config";
 import type { Logger } from "../log";
+import type { MetricsJson } from "../metrics/scrape";
+import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../timing";
 import type { FromWorker, ToWorker } from "./protocol";
 
-export type RunningWorker = { stop(timeoutMs: number): Promise<void> };
+/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
+export type WorkerHealth = "ok" | "stalled" | "stopped";
+
+export type RunningWorker = {
+  stop(timeoutMs: number): Promise<void>;
+  health(): WorkerHealth;
+  /**
+   * The worker's registry as JSON. One that does not answer in time gets its last answer used
+   * (null before any): its counters left out would look like a reset to Prometheus.
+   */
+  metrics(): Promise<MetricsJson | null>;
+};
 
 export function startWorker(url: URL, name: string, config: Config, log: Logger): Promise<RunningWorker> {
   const worker = new Worker(url);
   const send = (message: ToWorker) => worker.postMessage(message);
+  let beatAt = Date.now();
+  let nextInMs = 0;
+  let stopped = false;
+  const asked = new Map<number, (metrics: MetricsJson) => void>();
+  let nextId = 0;
+  let lastMetrics: MetricsJson | null = null;
+
+  const running: RunningWorker = {
+    stop: (timeoutMs) => {
+      stopped = true;
+      return stopWorker(worker, timeoutMs);
+    },
+    health: () => (stopped ? "stopped" : Date.now() > beatAt + nextInMs + WORKER_STALL_MS ? "stalled" : "ok"),
+    metrics: () => {
+      if (stopped) return Promise.resolve(lastMetrics);
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          asked.delete(id);
+          resolve(lastMetrics);
+        }, WORKER_METRICS_TIMEOUT_MS);
+        asked.set(id, (metrics) => {
+          clearTimeout(timer);
+          resolve((lastMetrics = metrics));
+        });
+        send({ type: "metrics", id });
+      });
+    },
+  };
+
   return new Promise((resolve, reject) => {
     let ready = false;
     // Errors in a worker are silent unless someone listens.
     worker.addEventListener("error", (event) => {
       log.error("worker crashed", { worker: name, error: event.message });
+      stopped = true;
       if (!ready) reject(new Error(`${name} worker crashed while starting: ${event.message}`));
     });
+    worker.addEventListener("close", () => void (stopped = true));
     worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
-      if (event.data.type === "ready") {
+      const message = event.data;
+      if (message.type === "heartbeat") {
+        beatAt = Date.now();
+        nextInMs = message.nextInMs;
+      } else if (message.type === "metrics") {
+        asked.get(message.id)?.(message.metrics);
+        asked.delete(message.id);
+      } else if (message.type === "ready") {
         ready = true;
-        resolve({ stop: (timeoutMs) => stopWorker(worker, timeoutMs) });
-      } else if (event.data.type === "failed") {
-        reject(new Error(`${name} worker could not start: ${event.data.message}`));
+        beatAt = Date.now();
+        resolve(running);
+      } else if (message.type === "failed") {
+        reject(new Error(`${name} worker could not start: ${message.message}`));
       }
     });
     send({ type: "start", config, name });

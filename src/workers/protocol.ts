@@ -1,27 +1,60 @@
 // Messages between the main thread and a worker.
+import type { Registry } from "prom-client";
 import type { Config } from "../config";
+import type { MetricsJson } from "../metrics/scrape";
 
-export type ToWorker = { type: "start"; config: Config; name: string } | { type: "stop" };
-export type FromWorker = { type: "ready" } | { type: "failed"; message: string } | { type: "stopped" };
+export type ToWorker =
+  | { type: "start"; config: Config; name: string }
+  | { type: "stop" }
+  /** Asks for the worker's metrics registry (GET /metrics); answered with the same id. */
+  | { type: "metrics"; id: number };
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
+  | { type: "stopped" }
+  /** The worker's loop is alive and steps again within `nextInMs` (plus a step's time): readiness. */
+  | { type: "heartbeat"; nextInMs: number }
+  | { type: "metrics"; id: number; metrics: MetricsJson };
 
-/** Worker side: start on "start", report "ready", wind down on "stop" and report "stopped". */
+/** What a worker's start gives back: its loop, how to close it, and the registry its metrics live in. */
+export type WorkerRun = { done: Promise<void>; close: () => Promise<void>; registry: Registry };
+
+/**
+ * Heartbeats at most this often: the processor steps every few ms when idle. One announcing a
+ * longer sleep than this is always sent, or the host would expect the next too soon.
+ */
+const BEAT_EVERY_MS = 250;
+
+/**
+ * Worker side: start on "start", report "ready", wind down on "stop" and report "stopped";
+ * answer "metrics" with the registry's JSON. `beat` is for the worker's loop (LoopHooks.beat).
+ */
 export function serveAsWorker(
-  start: (config: Config, name: string, signal: AbortSignal) => Promise<{ done: Promise<void>; close: () => Promise<void> }>,
+  start: (config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void) => Promise<WorkerRun>,
 ): void {
   const scope = globalThis as unknown as Worker;
   const stop = new AbortController();
-  let running: { done: Promise<void>; close: () => Promise<void> } | null = null;
+  let running: WorkerRun | null = null;
   const send = (message: FromWorker) => scope.postMessage(message);
+  let lastBeat = 0;
+  const beat = (nextInMs: number) => {
+    const now = Date.now();
+    if (nextInMs < BEAT_EVERY_MS && now - lastBeat < BEAT_EVERY_MS) return;
+    lastBeat = now;
+    send({ type: "heartbeat", nextInMs });
+  };
 
   scope.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === "start") {
       try {
-        running = await start(message.config, message.name, stop.signal);
+        running = await start(message.config, message.name, stop.signal, beat);
         send({ type: "ready" });
       } catch (err) {
         send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
       }
+    } else if (message.type === "metrics") {
+      send({ type: "metrics", id: message.id, metrics: running ? await running.registry.getMetricsAsJSON() : [] });
     } else if (message.type === "stop") {
       stop.abort();
       if (running) {

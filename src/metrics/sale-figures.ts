@@ -1,0 +1,74 @@
+// Gauges read when scraped, in the main thread: per ticket type the people queued (Redis),
+// the stock and the tickets held (PostgreSQL); and the streams this instance holds open. The
+// stores are read at most once a second, whoever scrapes, so a scrape storm costs them nothing
+// more; while a store does not answer, the last reading stays (a scrape never fails for it).
+import { Gauge } from "prom-client";
+import type { Services } from "../services";
+
+/** A reading this young is served again instead of asking the stores. */
+export const FIGURES_MAX_AGE_MS = 1000;
+/** How long a scrape waits for the stores before serving the last reading. */
+const READ_TIMEOUT_MS = 1000;
+
+type Figures = { id: number; stock: number; held: number; queued: number | null };
+
+export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys" | "streams">): void {
+  const registers = [s.metrics.registry];
+  let figures: Figures[] = [];
+  let readAt = 0;
+  let reading: Promise<void> | null = null;
+  const fresh = (): Promise<void> => {
+    if (Date.now() - readAt < FIGURES_MAX_AGE_MS) return Promise.resolve();
+    reading ??= withTimeout(readFigures(s), READ_TIMEOUT_MS)
+      .then((read) => void (figures = read), (err) => s.metrics.failed(err))
+      .finally(() => {
+        readAt = Date.now(); // a failed reading is not retried within the second either
+        reading = null;
+      });
+    return reading;
+  };
+  const perType = (name: string, help: string, pick: (f: Figures) => number | null) =>
+    new Gauge({
+      name, help, labelNames: ["ticket_type"], registers,
+      async collect() {
+        await fresh();
+        this.reset(); // a type gone from the database leaves the scrape
+        for (const f of figures) {
+          const value = pick(f);
+          if (value !== null) this.set({ ticket_type: String(f.id) }, value);
+        }
+      },
+    });
+  perType("ticketqueue_people_queued", "entries in a ticket type's queue (LLEN; may include places given back and not yet reached)", (f) => f.queued);
+  perType("ticketqueue_stock", "a ticket type's tickets on sale now (PostgreSQL)", (f) => f.stock);
+  perType("ticketqueue_held", "a ticket type's tickets in outstanding holds (PostgreSQL)", (f) => f.held);
+  new Gauge({
+    name: "ticketqueue_open_streams", help: "live status streams (GET /reservation/stream) open on this instance", registers,
+    collect() {
+      this.set(s.streams.size);
+    },
+  });
+}
+
+async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): Promise<Figures[]> {
+  // held: from the partial index of held holds (reservations_one_live_hold), never a scan of all
+  const rows = await s.sql<{ id: number; stock: number; held: number }[]>`
+    SELECT t.id, t.stock, coalesce(h.held, 0)::int AS held
+    FROM ticket_types t
+    LEFT JOIN (
+      SELECT ticket_type_id, sum(quantity) AS held FROM reservations WHERE status = 'held' GROUP BY ticket_type_id
+    ) h ON h.ticket_type_id = t.id
+    ORDER BY t.id`;
+  // one LLEN a type (each key in its own slot on a cluster); Redis down: PostgreSQL's figures alone
+  const queued = await Promise.all(rows.map((r) => s.redis.llen(s.keys(r.id).queue))).catch((err) => {
+    s.metrics.failed(err);
+    return null;
+  });
+  return rows.map((r, i) => ({ ...r, queued: queued?.[i] ?? null }));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("figures took too long")), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,59 @@
+// GET /readyz: whether this instance can serve now. Ready while Redis answers a PING and
+// PostgreSQL a SELECT 1, each within READY_PROBE_TIMEOUT_MS, and while the processor and the
+// cleaner are alive and looping (their heartbeats, src/workers/host.ts). Otherwise 503, naming
+// what is not. No auth: load balancers call it. GET /health stays liveness alone.
+import { Elysia } from "elysia";
+import type { Services } from "./services";
+import { READY_PROBE_TIMEOUT_MS } from "./timing";
+import type { WorkerHealth } from "./workers/host";
+
+export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
+export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };
+
+export class Readiness {
+  private readonly workers = new Map<string, () => WorkerHealth>();
+  private checking: Promise<ReadinessReport> | null = null;
+
+  constructor(private readonly s: Pick<Services, "redis" | "sql">) {}
+
+  /** A worker whose health counts (src/server.ts adds the processor and the cleaner). */
+  watch(name: string, health: () => WorkerHealth): void {
+    this.workers.set(name, health);
+  }
+
+  /** Asks at once share one probe: several load balancers polling cost the stores one round trip each. */
+  check(): Promise<ReadinessReport> {
+    return (this.checking ??= this.probe().finally(() => (this.checking = null)));
+  }
+
+  private async probe(): Promise<ReadinessReport> {
+    const [redis, postgresql] = await Promise.all([answers(() => this.s.redis.ping()), answers(() => this.s.sql`SELECT 1`)]);
+    const checks: Record<string, Check> = { redis, postgresql };
+    for (const [name, health] of this.workers) checks[name] = health();
+    const failing = Object.keys(checks).filter((name) => checks[name] !== "ok");
+    return { status: failing.length === 0 ? "ready" : "not_ready", failing, checks };
+  }
+}
+
+/** ok if the probe succeeds in time. postgres.js waits through reconnects: a late answer is no answer. */
+async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
+  let timer: Timer | undefined;
+  const late = new Promise<"unreachable">((resolve) => (timer = setTimeout(() => resolve("unreachable"), READY_PROBE_TIMEOUT_MS)));
+  try {
+    return await Promise.race([probe().then(() => "ok" as const), late]);
+  } catch {
+    return "unreachable";
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const readinessRoutes = (s: Services) =>
+  new Elysia().get("/readyz", async ({ set }) => {
+    const report = await s.readiness.check();
+    set.headers["cache-control"] = "no-store";
+    if (report.status === "ready") return report;
+    set.status = 503;
+    // an error body like every other ({error, message}), with the report
+    return { error: "not_ready", message: `not ready: ${report.failing.join(", ")}`, ...report };
+  });

@@ -1,0 +1,134 @@
+// GET /readyz on a real listening service whose Redis and PostgreSQL are reached through proxies
+// of this test's own (test/proxy.ts), so they can be cut and given back: 200 while all answer
+// and both workers loop; 503 naming Redis or PostgreSQL while it is cut, 200 again once it is
+// back; 503 naming a worker stuck on a row lock for longer than WORKER_STALL_MS. /health stays 200.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { startService, type RunningService } from "../src/server";
+import { WORKER_STALL_MS } from "../src/timing";
+import { createTestEnv, databaseUrl, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import { parseMetrics, valueOf } from "./prometheus";
+import { TcpProxy } from "./proxy";
+
+const ADMIN_TOKEN = "readyz-test-admin-token-".padEnd(40, "a");
+
+let env: TestEnv;
+let service: RunningService;
+let redisProxy: TcpProxy;
+let pgProxy: TcpProxy;
+let base: string;
+
+beforeAll(async () => {
+  redisProxy = await TcpProxy.start(REDIS_URL);
+  pgProxy = await TcpProxy.start(databaseUrl("postgres"));
+  env = await createTestEnv({
+    REDIS_URL: redisProxy.url(REDIS_URL), DATABASE_URL: pgProxy.url(databaseUrl("postgres")), ADMIN_TOKEN, LOG_LEVEL: "error",
+  });
+  service = await startService({ ...env.config, PORT: 0 }, quietLog);
+  base = `http://127.0.0.1:${service.port}`;
+});
+afterAll(async () => {
+  redisProxy.restore();
+  pgProxy.restore();
+  await service.stop(5000);
+  await env.close();
+  await redisProxy.stop();
+  await pgProxy.stop();
+});
+
+async function readyz(): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+const ALL_OK = { redis: "ok", postgresql: "ok", processor: "ok", cleaner: "ok" };
+
+/** Waits for /readyz to say `ready`, or not ready with `failing` among what fails; returns the last answer. */
+async function until(ready: boolean, failing: string[] = [], timeoutMs = 20_000) {
+  let last!: { status: number; body: any };
+  await waitFor(`readyz to say ${ready ? "ready" : `not ready: ${failing}`}`, async () => {
+    last = await readyz();
+    if (ready) return last.status === 200;
+    return last.status === 503 && failing.every((f) => last.body.failing.includes(f));
+  }, timeoutMs, 100);
+  return last;
+}
+
+async function expectLive() {
+  expect((await fetch(`${base}/health`)).status).toBe(200);
+}
+
+test("ready while Redis, PostgreSQL and both workers are well", async () => {
+  expect(await readyz()).toEqual({ status: 200, body: { status: "ready", failing: [], checks: ALL_OK } });
+});
+
+test("503 naming redis while Redis is cut off, ready again once it is back; the outage is counted", async () => {
+  redisProxy.cut();
+  const down = await until(false, ["redis"]);
+  expect(down.body).toEqual({
+    error: "not_ready", message: "not ready: redis", status: "not_ready", failing: ["redis"], checks: { ...ALL_OK, redis: "unreachable" },
+  });
+  await expectLive();
+  // the processor steps every few ms: its rounds failed while Redis was away
+  const counted = async (name: string) => {
+    const scraped = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    return valueOf(parseMetrics(await scraped.text()), name, { dependency: "redis", thread: "processor" }) ?? 0;
+  };
+  await waitFor("the processor's outage in /metrics", async () => (await counted("ticketqueue_dependency_outages_total")) >= 1, 10_000, 200);
+  expect(await counted("ticketqueue_dependency_errors_total")).toBeGreaterThanOrEqual(1);
+  redisProxy.restore();
+  await until(true);
+});
+
+test("503 naming postgresql while PostgreSQL is cut off, ready again once it is back", async () => {
+  pgProxy.cut();
+  const down = await until(false, ["postgresql"]);
+  expect(down.body.status).toBe("not_ready");
+  expect(down.body.checks.postgresql).toBe("unreachable");
+  await expectLive();
+  pgProxy.restore();
+  await until(true);
+});
+
+/** Holds the ticket type's row locked (as a long transaction of someone else's would) until release() is called. */
+async function lockRow(ticketTypeId: number) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const done = env.sql.begin(async (sql) => {
+    await sql`SELECT 1 FROM ticket_types WHERE id = ${ticketTypeId} FOR UPDATE`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return async () => {
+    release();
+    await done;
+  };
+}
+
+test("a worker stuck for longer than WORKER_STALL_MS is not ready; ready again once it moves", async () => {
+  const type = await env.ticketType({ capacity: 5 });
+  // the processor's grant waits on the row lock: its loop stops
+  let unlock = await lockRow(type);
+  const join = await fetch(`${base}/queue/join`, { method: "POST", body: JSON.stringify({ user_id: "stuck", ticket_type_id: type }) });
+  const token = ((await join.json()) as any).queue_token;
+  const stuckSince = Date.now();
+  const stuck = await until(false, ["processor"], WORKER_STALL_MS + 10_000);
+  expect(Date.now() - stuckSince).toBeGreaterThanOrEqual(WORKER_STALL_MS - 500); // not before its time
+  expect(stuck.body).toMatchObject({ status: "not_ready", failing: ["processor"], checks: { ...ALL_OK, processor: "stalled" } });
+  await expectLive();
+  await unlock();
+  await until(true);
+
+  // the cleaner's refill waits on the row lock once the hold is past its deadline
+  const status = async () => ((await (await fetch(`${base}/reservation/status?token=${encodeURIComponent(token)}`)).json()) as any).status;
+  await waitFor("the hold", async () => (await status()) === "reserved");
+  unlock = await lockRow(type);
+  await env.backdate(token);
+  const cleanerStuck = await until(false, ["cleaner"], WORKER_STALL_MS + 10_000);
+  expect(cleanerStuck.body).toMatchObject({ status: "not_ready", failing: ["cleaner"], checks: { ...ALL_OK, cleaner: "stalled" } });
+  await unlock();
+  await until(true);
+  await waitFor("the hold to expire", async () => (await status()) === "expired");
+});
