@@ -1,0 +1,23 @@
+// One more HTTP thread of an instance (HTTP_THREADS): its own connections to Redis and
+// PostgreSQL, its own live streams, serving the port the main thread already serves.
+import { listen } from "../http/listen";
+import { createLogger } from "../log";
+import { closeServices, createServices } from "../services";
+import { serveAsWorker } from "./protocol";
+
+serveAsWorker(async (config, name, signal) => {
+  const log = createLogger(config.LOG_LEVEL, { worker: name });
+  const s = createServices(config, log);
+  // the main thread has just reached Redis; if it is gone again, ioredis keeps trying
+  await s.redis.connect().catch(() => {});
+  const server = listen(s, config.PORT, true);
+  const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  return {
+    done: stopped,
+    async close() {
+      s.streams.close(); // first: they never finish by themselves; their clients reconnect
+      await server.stop();
+      await closeServices(s);
+    },
+  };
+});
