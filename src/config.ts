@@ -2,6 +2,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { jwtPublicKey } from "./queue/jwt-key";
 
@@ -20,6 +21,9 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.String({ pattern: "^rediss?://", default: "redis://127.0.0.1:6379" }),
   // Prepended to every Redis key: lets tests, or two deployments, share one Redis.
   REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: "^[A-Za-z0-9:_-]*$", default: "" }),
+  // Threads serving HTTP on the one port (Bun's reusePort), by default one per core; still one
+  // processor and one cleaner per instance.
+  HTTP_THREADS: Int(1, 256, availableParallelism()),
   RESERVATION_TTL_SECONDS: Int(1, 86400, 120),
   CLEANER_INTERVAL_MS: Int(10, 600_000, 1000),
   // 2000 drained fastest and steadiest on the 2-core machine (500-4000 compared; see README Performance)

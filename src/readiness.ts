@@ -50,7 +50,7 @@ async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachab
 
 export const readinessRoutes = (s: Services) =>
   new Elysia().get("/readyz", async ({ set }) => {
-    const report = await s.readiness.check();
+    const report = await s.instance.readiness();
     set.headers["cache-control"] = "no-store";
     if (report.status === "ready") return report;
     set.status = 503;

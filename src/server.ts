@@ -2,20 +2,13 @@
 // started, HTTP served. main.ts runs one; tests run several side by side.
 import { hostname } from "node:os";
 import { collectDefaultMetrics } from "prom-client";
-import { createApp } from "./app";
 import { describeUrl, type Config } from "./config";
 import { seedDemo } from "./demo";
 import type { Logger } from "./log";
 import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./startup";
-import { startWorker } from "./workers/host";
-
-/**
- * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is
- * far smaller (src/body.ts, checked on the declared length before reading, and counted while
- * reading a chunked one), so Bun's is set out of reach: every refusal is our JSON 413.
- */
-const BUN_BODY_LIMIT = Number.MAX_SAFE_INTEGER;
+import { assertPortFree, listen, type Listening } from "./http/listen";
+import { startWorker, type RunningWorker } from "./workers/host";
 
 export type RunningService = { port: number; stop(timeoutMs?: number): Promise<void> };
 
@@ -39,22 +32,31 @@ export async function startService(config: Config, log: Logger, options: { demo?
     await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch
     await closeServices(s).catch((err) => log.warn("closing connections failed", { error: err }));
   };
-  let app: ReturnType<typeof createApp>;
+  let http: Listening;
+  let threads: RunningWorker[] = [];
   try {
-    // Elysia asks Bun for reusePort, which lets a second instance share the port unnoticed
-    // (each with its own --dev secret). Several HTTP threads on one port must ask for it here.
-    // development: false: the page is bundled once, as in the binary (Bun's dev mode adds an
-    // inline script that the page's Content-Security-Policy refuses).
-    app = createApp(s).listen({ port: config.PORT, reusePort: false, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
+    const shared = config.HTTP_THREADS > 1;
+    if (shared) assertPortFree(config.PORT);
+    http = listen(s, config.PORT, shared);
+    // the other threads serve the port this one got (PORT=0 picks one)
+    const threadConfig = { ...config, PORT: http.port };
+    threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>
+      startWorker(new URL("./workers/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance)));
+    for (const [i, thread] of threads.entries()) {
+      s.readiness.watch(`http-${i + 2}`, thread.health);
+      s.metrics.addSource(thread.metrics);
+    }
   } catch (err) {
+    await Promise.all(threads.map((t) => t.stop(2000)));
     await stopRest(5000);
     if ((err as { code?: string }).code === "EADDRINUSE") throw new StartupError(`port ${config.PORT} is already in use`);
     throw err;
   }
-  const port = app.server!.port!;
+  const port = http.port;
   // port first: bench/harness.ts reads it off this line. No passwords: describeUrl drops them.
   log.info("listening", {
-    port, url: app.server!.url.origin, redis: describeUrl(config.REDIS_URL), postgres: describeUrl(config.DATABASE_URL),
+    port, url: http.url, http_threads: config.HTTP_THREADS,
+    redis: describeUrl(config.REDIS_URL), postgres: describeUrl(config.DATABASE_URL),
   });
 
   return {
@@ -63,7 +65,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
       // Live streams first: they would never finish by themselves, and their clients reconnect
       // (to another instance) after the retry advice they were given.
       s.streams.close();
-      await app.stop(); // stop accepting; requests in progress finish
+      await Promise.all([http.stop(), ...threads.map((t) => t.stop(timeoutMs - 3000))]);
       await stopRest(timeoutMs);
     },
   };

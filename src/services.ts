@@ -4,9 +4,9 @@ import { createSql, type Sql } from "./db";
 import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
 import { Metrics, type Thread } from "./metrics/metrics";
-import { watchSaleFigures } from "./metrics/sale-figures";
+import { countOpenStreams, watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
-import { Readiness } from "./readiness";
+import { Readiness, type ReadinessReport } from "./readiness";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
 import { StreamHub } from "./streams/hub";
 import { createTokens, type Tokens } from "./tokens";
@@ -27,7 +27,14 @@ export type Services = {
   metrics: Metrics;
   /** What GET /readyz checks: the stores, and the workers src/server.ts started. */
   readiness: Readiness;
+  /**
+   * The whole instance's reports, whichever HTTP thread is asked (the port is shared, so any may
+   * be): the main thread's own; another HTTP thread asks the main thread (src/workers/http.ts).
+   */
+  instance: InstanceReports;
 };
+
+export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics(): Promise<string> };
 
 /** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
@@ -41,7 +48,7 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     log.warn("redis connection problem", { error: err });
   });
   const prefix = config.REDIS_KEY_PREFIX;
-  const s: Omit<Services, "streams" | "readiness"> & { streams?: StreamHub; readiness?: Readiness } = {
+  const s: Omit<Services, "streams" | "readiness" | "instance"> & Partial<Services> = {
     config,
     log,
     sql,
@@ -55,7 +62,10 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
   };
   s.streams = new StreamHub(s as Services);
   s.readiness = new Readiness(s as Services);
+  const { readiness, metrics } = s as Services;
+  s.instance = { readiness: () => readiness.check(), metrics: () => metrics.scrape() };
   if (thread === "main") watchSaleFigures(s as Services);
+  if (thread === "main" || thread === "http") countOpenStreams(s as Services);
   return s as Services;
 }
 

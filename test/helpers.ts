@@ -73,6 +73,8 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     CLEANER_INTERVAL_MS: "50",
     // Off unless a test turns them on: tests send thousands of requests from one client.
     RATE_LIMITS: "off",
+    // One HTTP thread (the default is one per core): test/http-threads.test.ts runs several.
+    HTTP_THREADS: "1",
     ...env,
     DATABASE_URL: reach.toString(),
   });

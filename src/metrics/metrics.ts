@@ -10,7 +10,7 @@ import { outageOf, type Dependency } from "../errors";
 import { HttpMetrics } from "./http";
 import { mergedText, type MetricsJson } from "./scrape";
 
-export type Thread = "main" | "processor" | "cleaner";
+export type Thread = "main" | "http" | "processor" | "cleaner"; // http: HTTP_THREADS beyond the main one
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const PEOPLE = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10_000];

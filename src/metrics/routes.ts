@@ -21,5 +21,5 @@ export function checkMetricsAuth(config: Pick<Config, "ADMIN_TOKEN" | "METRICS_T
 export const metricsRoutes = (s: Services) =>
   new Elysia().get("/metrics", async ({ request }) => {
     checkMetricsAuth(s.config, request.headers.get("authorization"));
-    return new Response(await s.metrics.scrape(), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+    return new Response(await s.instance.metrics(), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
   });

@@ -1,5 +1,5 @@
 // Gauges read when scraped, in the main thread: per ticket type the people queued (Redis),
-// the stock and the tickets held (PostgreSQL); and the streams this instance holds open. The
+// the stock and the tickets held (PostgreSQL); and, in every HTTP thread, its open streams. The
 // stores are read at most once a second, whoever scrapes, so a scrape storm costs them nothing
 // more; while a store does not answer, the last reading stays (a scrape never fails for it).
 import { Gauge } from "prom-client";
@@ -12,7 +12,7 @@ const READ_TIMEOUT_MS = 1000;
 
 type Figures = { id: number; stock: number; held: number; queued: number | null };
 
-export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys" | "streams">): void {
+export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): void {
   const registers = [s.metrics.registry];
   let figures: Figures[] = [];
   let readAt = 0;
@@ -42,8 +42,13 @@ export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" |
   perType("ticketqueue_people_queued", "entries in a ticket type's queue (LLEN; may include places given back and not yet reached)", (f) => f.queued);
   perType("ticketqueue_stock", "a ticket type's tickets on sale now (PostgreSQL)", (f) => f.stock);
   perType("ticketqueue_held", "a ticket type's tickets in outstanding holds (PostgreSQL)", (f) => f.held);
+}
+
+/** The streams this thread holds open; every HTTP thread has its own, and a scrape sums them. */
+export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void {
   new Gauge({
-    name: "ticketqueue_open_streams", help: "live status streams (GET /reservation/stream) open on this instance", registers,
+    name: "ticketqueue_open_streams", help: "live status streams (GET /reservation/stream) open on this instance",
+    registers: [s.metrics.registry],
     collect() {
       this.set(s.streams.size);
     },

@@ -2,6 +2,7 @@
 // heartbeats (readiness) and read its metrics (GET /metrics).
 import type { Config } from "../config";
 import type { Logger } from "../log";
+import type { InstanceReports } from "../services";
 import type { MetricsJson } from "../metrics/scrape";
 import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../timing";
 import type { FromWorker, ToWorker } from "./protocol";
@@ -19,7 +20,8 @@ export type RunningWorker = {
   metrics(): Promise<MetricsJson | null>;
 };
 
-export function startWorker(url: URL, name: string, config: Config, log: Logger): Promise<RunningWorker> {
+/** `reports`: what the worker may ask of the main thread (an HTTP thread answering /readyz, /metrics). */
+export function startWorker(url: URL, name: string, config: Config, log: Logger, reports?: InstanceReports): Promise<RunningWorker> {
   const worker = new Worker(url);
   const send = (message: ToWorker) => worker.postMessage(message);
   let beatAt = Date.now();
@@ -69,6 +71,8 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger)
       } else if (message.type === "metrics") {
         asked.get(message.id)?.(message.metrics);
         asked.delete(message.id);
+      } else if (message.type === "ask" && reports) {
+        void reports[message.what]().then((body) => send({ type: "answer", id: message.id, body }));
       } else if (message.type === "ready") {
         ready = true;
         beatAt = Date.now();

@@ -2,19 +2,24 @@
 import type { Registry } from "prom-client";
 import type { Config } from "../config";
 import type { MetricsJson } from "../metrics/scrape";
+import type { InstanceReports } from "../services";
 
 export type ToWorker =
   | { type: "start"; config: Config; name: string }
   | { type: "stop" }
   /** Asks for the worker's metrics registry (GET /metrics); answered with the same id. */
-  | { type: "metrics"; id: number };
+  | { type: "metrics"; id: number }
+  /** The main thread's answer to an "ask". */
+  | { type: "answer"; id: number; body: unknown };
 export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "stopped" }
   /** The worker's loop is alive and steps again within `nextInMs` (plus a step's time): readiness. */
   | { type: "heartbeat"; nextInMs: number }
-  | { type: "metrics"; id: number; metrics: MetricsJson };
+  | { type: "metrics"; id: number; metrics: MetricsJson }
+  /** An HTTP thread asks for the whole instance's report (GET /readyz, GET /metrics). */
+  | { type: "ask"; id: number; what: keyof InstanceReports };
 
 /** What a worker's start gives back: its loop, how to close it, and the registry its metrics live in. */
 export type WorkerRun = { done: Promise<void>; close: () => Promise<void>; registry: Registry };
@@ -30,7 +35,7 @@ const BEAT_EVERY_MS = 250;
  * answer "metrics" with the registry's JSON. `beat` is for the worker's loop (LoopHooks.beat).
  */
 export function serveAsWorker(
-  start: (config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void) => Promise<WorkerRun>,
+  start: (config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void, main: InstanceReports) => Promise<WorkerRun>,
 ): void {
   const scope = globalThis as unknown as Worker;
   const stop = new AbortController();
@@ -44,11 +49,24 @@ export function serveAsWorker(
     send({ type: "heartbeat", nextInMs });
   };
 
+  const answers = new Map<number, (body: unknown) => void>();
+  let nextAsk = 0;
+  const ask = <T>(what: keyof InstanceReports) =>
+    new Promise<T>((resolve) => {
+      const id = nextAsk++;
+      answers.set(id, resolve as (body: unknown) => void);
+      send({ type: "ask", id, what });
+    });
+  const main: InstanceReports = { readiness: () => ask("readiness"), metrics: () => ask("metrics") };
+
   scope.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
-    if (message.type === "start") {
+    if (message.type === "answer") {
+      answers.get(message.id)?.(message.body);
+      answers.delete(message.id);
+    } else if (message.type === "start") {
       try {
-        running = await start(message.config, message.name, stop.signal, beat);
+        running = await start(message.config, message.name, stop.signal, beat, main);
         send({ type: "ready" });
       } catch (err) {
         send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
