@@ -1,10 +1,13 @@
 // joins: the built binary under C concurrent connections for D seconds, every request a
 // distinct user joining a flash sale (a few thousand tickets, the crowd far larger); and in
 // the same run the bare HTTP ceiling of the same server, a route that touches nothing.
-// The rate limiter's cost, in the same run: a second instance with limits on takes turns with
-// the first (limits off): off, on, off, on. The load comes from one address, so the "on"
-// instance's join bucket is too large to ever refuse, while the limiter does all its work
-// (the client's address, its bucket, the refill) on every join.
+// Three instances of one deployment take turns, twice each (1, limited, 2, 1, limited, 2):
+//  - one HTTP thread, limits off: the reference;
+//  - one HTTP thread, limits on: the rate limiter's cost. The load comes from one address, so
+//    its join bucket is too large to ever refuse, while the limiter does all its work (the
+//    client's address, its bucket, the refill) on every join;
+//  - two HTTP threads (HTTP_THREADS), limits off: what a second core of HTTP buys, and the
+//    service's CPU per join and per bare request, from which a larger host is sized.
 import autocannon from "autocannon";
 import { BenchEnv, type Service } from "../harness";
 import { measureCpu } from "../machine";
@@ -16,49 +19,64 @@ const TYPE = 1;
 /** A join bucket no load generator empties: a billion at once, a billion a minute. */
 const NEVER_REFUSES = "999999999,999999999";
 
+type Measured = { result: LoadResult; cpu: { service: number; load_generator: number; redis: number } };
+
 export async function joins(options: Options, progress: Progress): Promise<Result> {
   const env = await BenchEnv.create("joins");
   try {
     await env.ticketType(TYPE, 5000);
-    const service = await env.start({ RATE_LIMITS: "off" });
-    const limited = await env.start({ RATE_LIMITS: "on", RATE_LIMIT_JOIN: NEVER_REFUSES });
-    for (const s of [service, limited]) await load(s, options.connections, 2, "GET", "/health", null, progress, "warming up"); // JIT warm-up
-    const bare = await measureCpu(env.redis, service.pid, () =>
-      load(service, options.connections, options.duration, "GET", "/health", null, progress, "bare ceiling: GET /health"));
+    const one = await env.start({ RATE_LIMITS: "off", HTTP_THREADS: "1" });
+    const limited = await env.start({ RATE_LIMITS: "on", RATE_LIMIT_JOIN: NEVER_REFUSES, HTTP_THREADS: "1" });
+    const two = await env.start({ RATE_LIMITS: "off", HTTP_THREADS: "2" });
+    const instances = { "1 thread": one, "1 thread, limits on": limited, "2 threads": two };
+    for (const s of Object.values(instances)) await load(s, options.connections, 2, "GET", "/health", null, progress, "warming up"); // JIT warm-up
+    const bareOf = (s: Service, label: string) => measureCpu(env.redis, s.pid, () =>
+      load(s, options.connections, options.duration, "GET", "/health", null, progress, `bare ceiling: GET /health, ${label}`));
+    const bare = { one: await bareOf(one, "1 thread"), two: await bareOf(two, "2 threads") };
     let user = 0;
-    const joinsOn = (s: Service, label: string) =>
-      load(s, options.connections, options.duration, "POST", "/queue/join",
-        () => JSON.stringify({ user_id: `crowd-${user++}`, ticket_type_id: TYPE }), progress, label);
-    const off: LoadResult[] = [];
-    const on: LoadResult[] = [];
-    const joined = await measureCpu(env.redis, service.pid, () => joinsOn(service, "POST /queue/join, limits off"));
-    off.push(joined.result);
-    on.push(await joinsOn(limited, "POST /queue/join, limits on"));
-    off.push(await joinsOn(service, "POST /queue/join, limits off"));
-    on.push(await joinsOn(limited, "POST /queue/join, limits on"));
-    for (const r of [...off, ...on]) {
-      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} joins were refused and ${r.errors} failed`);
+    const runs = new Map<string, Measured[]>(Object.keys(instances).map((k) => [k, []]));
+    for (let round = 0; round < 2; round++) {
+      for (const [label, s] of Object.entries(instances)) {
+        runs.get(label)!.push(await measureCpu(env.redis, s.pid, () =>
+          load(s, options.connections, options.duration, "POST", "/queue/join",
+            () => JSON.stringify({ user_id: `crowd-${user++}`, ticket_type_id: TYPE }), progress, `POST /queue/join, ${label}`)));
+      }
+    }
+    for (const r of [...runs.values()].flat()) {
+      if (r.result.non2xx > 0 || r.result.errors > 0) throw new Error(`${r.result.non2xx} joins were refused and ${r.result.errors} failed`);
     }
     await Bun.sleep(1500); // the processor serves the first few thousand
     const invariants = await env.expectInvariants();
-    const ratio = joined.result.perSecond / bare.result.perSecond;
-    const mean = (runs: LoadResult[]) => runs.reduce((sum, r) => sum + r.perSecond, 0) / runs.length;
-    const limiterRatio = mean(on) / mean(off);
+    const mean = (label: string, pick: (m: Measured) => number) => {
+      const list = runs.get(label)!;
+      return list.reduce((sum, m) => sum + pick(m), 0) / list.length;
+    };
+    const perSecond = (label: string) => mean(label, (m) => m.result.perSecond);
+    // core-µs of the service per request: its CPU share of a core over the requests it served
+    const cpuPerRequest = (m: Measured) => (m.cpu.service / 100) * 1e6 / m.result.perSecond;
+    const first = runs.get("1 thread")![0]!;
     return {
       figures: [
-        figure("bare ceiling (GET /health)", bare.result.perSecond, "req/s"),
-        figure("joins", joined.result.perSecond, "joins/s"),
-        figure("joins / bare ceiling", ratio * 100, "%", { op: ">=", value: 50 }),
-        ...off.map((r, i) => figure(`joins, limits off, run ${i + 1}`, r.perSecond, "joins/s")),
-        ...on.map((r, i) => figure(`joins, limits on, run ${i + 1}`, r.perSecond, "joins/s")),
-        figure("joins with limits on / off (means)", limiterRatio * 100, "%", { op: ">=", value: 95 }),
-        ...latencyFigures(`join latency at ${options.connections} conns`, joined.result.latency, 20),
-        figure("bare ceiling latency p99", bare.result.latency.p99, "ms"),
-        figure("load generator CPU during joins", joined.cpu.load_generator, "% of a core"),
-        figure("service CPU during joins", joined.cpu.service, "% of a core"),
-        figure("Redis CPU during joins", joined.cpu.redis, "% of a core"),
+        figure("bare ceiling (GET /health), 1 HTTP thread", bare.one.result.perSecond, "req/s"),
+        figure("bare ceiling (GET /health), 2 HTTP threads", bare.two.result.perSecond, "req/s"),
+        figure("joins, 1 HTTP thread (mean of 2)", perSecond("1 thread"), "joins/s"),
+        figure("joins, 2 HTTP threads (mean of 2)", perSecond("2 threads"), "joins/s"),
+        figure("joins / bare ceiling, 1 HTTP thread", (perSecond("1 thread") / bare.one.result.perSecond) * 100, "%", { op: ">=", value: 50 }),
+        figure("joins, 2 HTTP threads / 1", (perSecond("2 threads") / perSecond("1 thread")) * 100, "%"),
+        figure("joins, limits on (mean of 2)", perSecond("1 thread, limits on"), "joins/s"),
+        figure("joins with limits on / off (1 thread, means)", (perSecond("1 thread, limits on") / perSecond("1 thread")) * 100, "%", { op: ">=", value: 95 }),
+        figure("service CPU per join, 1 HTTP thread", mean("1 thread", cpuPerRequest), "core-µs"),
+        figure("service CPU per join, 2 HTTP threads", mean("2 threads", cpuPerRequest), "core-µs"),
+        figure("service CPU per bare request, 1 HTTP thread", cpuPerRequest(bare.one), "core-µs"),
+        figure("service CPU per bare request, 2 HTTP threads", cpuPerRequest(bare.two), "core-µs"),
+        ...latencyFigures(`join latency at ${options.connections} conns, 1 HTTP thread`, first.result.latency, 20),
+        figure("bare ceiling latency p99, 1 HTTP thread", bare.one.result.latency.p99, "ms"),
+        figure("load generator CPU during joins, 1 HTTP thread", mean("1 thread", (m) => m.cpu.load_generator), "% of a core"),
+        figure("service CPU during joins, 1 HTTP thread", mean("1 thread", (m) => m.cpu.service), "% of a core"),
+        figure("service CPU during joins, 2 HTTP threads", mean("2 threads", (m) => m.cpu.service), "% of a core"),
+        figure("Redis CPU during joins, 1 HTTP thread", mean("1 thread", (m) => m.cpu.redis), "% of a core"),
       ],
-      details: { bare: { ...bare.result, cpu: bare.cpu }, joins: { ...joined.result, cpu: joined.cpu }, limiter: { off, on }, invariants },
+      details: { bare, joins: Object.fromEntries(runs), invariants },
     };
   } finally {
     await env.close();
