@@ -27,6 +27,9 @@ configuration comes from the environment; see README.md.`;
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
+/** Read before start-up, which takes seconds: a parent that dies meanwhile is still noticed. */
+const PARENT_AT_START = process.ppid;
+
 const OPTIONS = { dev: { type: "boolean" }, demo: { type: "boolean" }, help: { type: "boolean" } } as const;
 
 /** The command (serve by default), the flags, and the first argument not understood, as given. */
@@ -100,7 +103,7 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
  */
 function stopWithParent(stop: () => void) {
   const parent = loadToolingEnv().TQ_STOP_WITH_PARENT;
-  if (!parent || process.ppid !== parent) return;
+  if (!parent || PARENT_AT_START !== parent) return;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(watch);

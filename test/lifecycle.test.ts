@@ -113,19 +113,20 @@ describe("processor", () => {
     // An env of its own: a type still queued by another test would make no turn here lone.
     const own = await createTestEnv();
     try {
-      // Each claim takes 15 ms, so a turn's length shows in how many of the 300 people it serves.
-      const paced = (onFirstClaim?: () => Promise<void>) => {
+      // Each claim takes `ms` more, so a turn's length shows in how many of the 300 people it serves.
+      const paced = (ms: number, onFirstClaim?: () => Promise<void>) => {
         let claims = 0;
         return async (step: string) => {
           if (step !== "claimed") return;
           if (++claims === 1) await onFirstClaim?.();
-          await Bun.sleep(15);
+          await Bun.sleep(ms);
         };
       };
       // Nobody else waiting: one turn serves the whole queue.
       const alone = await own.ticketType({ capacity: 1000 });
       await joinMany(own, alone, 300, "alone");
-      const lone = own.processor({ batch: { batchSize: 20, after: paced() } });
+      // 10 claims of 10 ms: well inside a lone turn (500 ms), even on a loaded machine
+      const lone = own.processor({ batch: { batchSize: 30, after: paced(10) } });
       expect(await lone.tick()).toBe(300);
       await own.drain(lone); // the emptied type leaves the active set
       expect(await own.s.redis.smembers(own.s.activeKey)).toEqual([]);
@@ -136,7 +137,8 @@ describe("processor", () => {
       await joinMany(own, busy, 300, "lone");
       let latecomer = "";
       const processor = own.processor({
-        batch: { batchSize: 20, after: paced(async () => void (latecomer = await join(own, "late", other))) },
+        // 15 claims of 25 ms: far longer than a shared turn (100 ms)
+        batch: { batchSize: 20, after: paced(25, async () => void (latecomer = await join(own, "late", other))) },
       });
       const served = await processor.tick();
       // the busy type's turn ended with people still queued, where a lone turn served them all
