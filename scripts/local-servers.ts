@@ -162,6 +162,15 @@ export class LocalPostgres {
     await this.pgCtl("restart");
   }
 
+  /** Stopped at once (every connection dropped), its data kept: up() starts it again. */
+  async down(): Promise<void> {
+    await this.pgCommand("pg_ctl", ["-D", this.data, "-w", "-m", "immediate", "stop"]);
+  }
+
+  async up(): Promise<void> {
+    await this.pgCtl("start");
+  }
+
   async stop(): Promise<void> {
     Bun.spawnSync([...this.runAs, join(this.bin, "pg_ctl"), "-D", this.data, "-m", "immediate", "stop"]);
     rmSync(this.dir, { recursive: true, force: true });

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
 import { WORKER_STALL_MS } from "../src/timing";
-import { createTestEnv, databaseUrl, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, databaseUrl, deleteKeys, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 import { parseMetrics, valueOf } from "./prometheus";
 import { TcpProxy } from "./proxy";
+import { LocalPostgres, LocalRedis } from "../scripts/local-servers";
 
 const ADMIN_TOKEN = "readyz-test-admin-token-".padEnd(40, "a");
 
@@ -132,3 +133,51 @@ test("a worker stuck for longer than WORKER_STALL_MS is not ready; ready again o
   await until(true);
   await waitFor("the hold to expire", async () => (await status()) === "expired");
 });
+
+/** Asks an instance's /readyz until `ok` holds of the answer; returns it. */
+async function readyzOf(port: number, what: string, ok: (status: number) => boolean, timeoutMs = 20_000) {
+  let last!: { status: number; failing: string[] };
+  await waitFor(what, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+    last = { status: res.status, failing: ((await res.json()) as { failing: string[] }).failing };
+    return ok(last.status);
+  }, timeoutMs, 100);
+  return last;
+}
+
+test("a Redis of the test's own stopped (the process, not a proxy): 503 naming redis, 200 once it runs again", async () => {
+  const redis = await LocalRedis.start();
+  const own = await createTestEnv({ REDIS_URL: redis.url, LOG_LEVEL: "error" });
+  const instance = await startService({ ...own.config, PORT: 0 }, quietLog);
+  try {
+    await readyzOf(instance.port, "ready", (s) => s === 200);
+    await redis.stop();
+    const down = await readyzOf(instance.port, "readyz to name redis", (s) => s === 503, 10_000);
+    expect(down.failing).toEqual(["redis"]);
+    await redis.restart();
+    await readyzOf(instance.port, "ready again", (s) => s === 200);
+  } finally {
+    await instance.stop(5000);
+    await own.close();
+    await redis.stop();
+  }
+}, 60_000);
+
+test("a PostgreSQL of the test's own stopped: 503 naming postgresql, 200 once it runs again", async () => {
+  const pg = await LocalPostgres.start();
+  const prefix = `test:readyz-pg:${crypto.randomUUID().slice(0, 8)}:`;
+  const instance = await startService({ ...env.config, DATABASE_URL: pg.url, REDIS_URL, REDIS_KEY_PREFIX: prefix, PORT: 0 }, quietLog);
+  try {
+    await readyzOf(instance.port, "ready", (s) => s === 200);
+    await pg.down();
+    const down = await readyzOf(instance.port, "readyz to name postgresql", (s) => s === 503, 10_000);
+    expect(down.failing).toContain("postgresql");
+    expect(down.failing).not.toContain("redis");
+    await pg.up();
+    await readyzOf(instance.port, "ready again", (s) => s === 200);
+  } finally {
+    await instance.stop(5000);
+    await pg.stop();
+    await deleteKeys(REDIS_URL, prefix);
+  }
+}, 60_000);
