@@ -10,6 +10,11 @@ import { createTokens, type Tokens } from "../src/tokens";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/**
+ * The service measured: this checkout's build, or BENCH_BINARY, another commit's build (old and
+ * new measured in turns in one sitting, each with this checkout's scenarios).
+ */
+export const SERVICE_BINARY = process.env.BENCH_BINARY ?? DIST_BINARY;
 
 const databaseUrl = (name: string) => {
   const url = new URL(DATABASE_URL);
@@ -93,7 +98,7 @@ export class BenchEnv {
 
   /** Starts the built binary on this scenario's database and key prefix. */
   async start(env: Record<string, string> = {}): Promise<Service> {
-    const child = Bun.spawn([DIST_BINARY, "serve"], {
+    const child = Bun.spawn([SERVICE_BINARY, "serve"], {
       env: {
         PATH: process.env.PATH ?? "",
         PORT: "0",

@@ -5,7 +5,8 @@ import { parseArgs as parseCommandLine } from "node:util";
 import { loadEnv } from "../src/config";
 import { createSql } from "../src/db";
 import { createRedis } from "../src/redis";
-import { buildBinary } from "../scripts/binary";
+import { buildBinary, DIST_BINARY } from "../scripts/binary";
+import { SERVICE_BINARY } from "./harness";
 import { DATABASE_URL, REDIS_URL } from "./harness";
 import { describeMachine } from "./machine";
 import { Progress } from "./progress";
@@ -91,8 +92,12 @@ async function main() {
   redis.disconnect();
   await sql.end();
 
-  process.stderr.write("building dist/ticket-queue ...\n");
-  await buildBinary();
+  if (SERVICE_BINARY === DIST_BINARY) {
+    process.stderr.write("building dist/ticket-queue ...\n");
+    await buildBinary();
+  } else {
+    process.stderr.write(`measuring ${SERVICE_BINARY} (BENCH_BINARY), not this checkout's code\n`);
+  }
   const started = Date.now();
   const results: Record<string, Result | { error: string }> = {};
   for (const name of chosen) {
