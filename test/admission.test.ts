@@ -266,22 +266,22 @@ describe("holds_per_minute", () => {
     await crowd(type, 300, "bucket-");
     const k = env.s.keys(type);
     // 60,000 a minute: a token a millisecond; the bucket starts empty
+    const firstAsked = performance.now();
     const first = await claimBatch(env.s.redis, k, 500, [], 60_000);
     expect(first.kind === "limited" || (first.kind === "claimed" && first.size <= 2)).toBe(true);
     const owned = first.kind === "claimed" ? [first.batchId] : [];
     // a token a millisecond: a claim takes at most the milliseconds since the one before (+1 for
     // rounding), however slow the machine
-    const firstDone = performance.now();
     await Bun.sleep(100);
+    const secondAsked = performance.now();
     const second = await claimBatch(env.s.redis, k, 500, owned, 60_000);
-    const secondDone = performance.now();
     if (second.kind !== "claimed") throw new Error(`expected a claim, got ${second.kind}`);
     expect(second.size).toBeGreaterThanOrEqual(90);
-    expect(second.size).toBeLessThanOrEqual(Math.ceil(secondDone - firstDone) + 2);
+    expect(second.size).toBeLessThanOrEqual(Math.ceil(performance.now() - firstAsked) + 2);
     const third = await claimBatch(env.s.redis, k, 500, [...owned, second.batchId], 60_000);
     const thirdSize = third.kind === "claimed" ? third.size : 0;
     expect(third.kind === "limited" || third.kind === "claimed").toBe(true);
-    expect(thirdSize).toBeLessThanOrEqual(Math.ceil(performance.now() - secondDone) + 2);
+    expect(thirdSize).toBeLessThanOrEqual(Math.ceil(performance.now() - secondAsked) + 2);
     // without a ceiling the bucket is neither read nor paid: a whole batch
     const free = await claimBatch(env.s.redis, k, 50, [...owned, second.batchId, ...(third.kind === "claimed" ? [third.batchId] : [])]);
     expect(free.kind === "claimed" && free.size).toBe(50);

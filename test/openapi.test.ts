@@ -139,7 +139,7 @@ describe("real answers match the document", () => {
     // not ready: a worker that stopped (this in-process app runs none of its own)
     const readiness = new Readiness(env.s);
     readiness.watch("processor", () => "stopped");
-    const notReady = await expectDocumented("GET /readyz", 503, "/readyz", undefined, {}, createApp({ ...env.s, readiness }));
+    const notReady = await expectDocumented("GET /readyz", 503, "/readyz", undefined, {}, createApp({ ...env.s, instance: { ...env.s.instance, readiness: () => readiness.check() } }));
     expect(notReady).toMatchObject({ failing: ["processor"] });
     const metrics = await expectDocumented("GET /metrics", 200, "/metrics", undefined, admin);
     expect(metrics).toContain("ticketqueue_http_requests_total");

@@ -315,8 +315,9 @@ describe("exactly once, with several instances", () => {
     const pre = 200;
     const racing = 90;
     const type = await env.ticketType({ capacity: pre + racing });
-    const startsAt = await startSaleIn(env, type, 4000);
+    // the instances first: their start-up (seconds on a loaded machine) must not eat the window
     instances = await Promise.all([0, 1, 2].map(() => startService(env.config, quietLog)));
+    const startsAt = await startSaleIn(env, type, 4000);
 
     const waiting = await Promise.all(range(0, pre - 1).map((i) => http(i, joinBody(`pre-${i}`, type))));
     expect(waiting.every((a) => a.status === 200 && a.body.status === "waiting_for_sale")).toBe(true);
