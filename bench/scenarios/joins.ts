@@ -54,6 +54,7 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
     const perSecond = (label: string) => mean(label, (m) => m.result.perSecond);
     // core-µs of the service per request: its CPU share of a core over the requests it served
     const cpuPerRequest = (m: Measured) => (m.cpu.service / 100) * 1e6 / m.result.perSecond;
+    const redisPerRequest = (m: Measured) => (m.cpu.redis / 100) * 1e6 / m.result.perSecond;
     const first = runs.get("1 thread")![0]!;
     return {
       figures: [
@@ -67,6 +68,7 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
         figure("joins with limits on / off (1 thread, means)", (perSecond("1 thread, limits on") / perSecond("1 thread")) * 100, "%", { op: ">=", value: 95 }),
         figure("service CPU per join, 1 HTTP thread", mean("1 thread", cpuPerRequest), "core-µs"),
         figure("service CPU per join, 2 HTTP threads", mean("2 threads", cpuPerRequest), "core-µs"),
+        figure("Redis CPU per join, 1 HTTP thread", mean("1 thread", redisPerRequest), "core-µs"),
         figure("service CPU per bare request, 1 HTTP thread", cpuPerRequest(bare.one), "core-µs"),
         figure("service CPU per bare request, 2 HTTP threads", cpuPerRequest(bare.two), "core-µs"),
         ...latencyFigures(`join latency at ${options.connections} conns, 1 HTTP thread`, first.result.latency, 20),
