@@ -24,14 +24,16 @@ export type Services = {
 
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL)): Services {
   const sql = createSql(config.DATABASE_URL);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
   let lastRedisError = 0;
-  redis.on("error", (err) => {
+  const warn = (err: Error) => {
     // ioredis repeats this on every reconnect attempt; once every 5 s is enough to read.
     if (Date.now() - lastRedisError < 5000) return;
     lastRedisError = Date.now();
     log.warn("redis connection problem", { error: err });
-  });
+  };
+  redis.on("error", warn);
+  redis.on("node error", warn); // a cluster's: one of its nodes failed
   const prefix = config.REDIS_KEY_PREFIX;
   const s: Omit<Services, "streams"> & { streams?: StreamHub } = {
     config,

@@ -1,0 +1,160 @@
+// A throwaway Redis Cluster from the installed redis-server: 3 masters with one replica each
+// on loopback ports BASE..BASE+5 (default 7101-7106), no persistence, a short node timeout so
+// a replica takes over within a few seconds of its master's death. For the tests
+// (TEST_REDIS=cluster, via scripts/with-services.ts), the fault suite and the benchmarks.
+//   bun scripts/redis-cluster.ts start|stop|status   (REDIS_CLUSTER_BASE_PORT=7101)
+// start is idempotent: a cluster already answering on those ports is reused. The servers are
+// daemons (they outlive this script) kept in one folder under the temp dir; stop kills them
+// by the pids in their pid files and removes the folder.
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Redis from "ioredis";
+
+const NODES = 6;
+/** Milliseconds a master may be silent before it is failed over: small, for quick tests. */
+const NODE_TIMEOUT_MS = 1000;
+
+export class LocalRedisCluster {
+  readonly ports: number[];
+  readonly dir: string;
+
+  constructor(readonly basePort = Number(process.env.REDIS_CLUSTER_BASE_PORT ?? 7101)) {
+    this.ports = Array.from({ length: NODES }, (_, i) => basePort + i);
+    this.dir = join(tmpdir(), `ticket-queue-redis-cluster-${basePort}`);
+  }
+
+  /** REDIS_CLUSTER_NODES for the service. */
+  get nodes(): string {
+    return this.ports.map((p) => `127.0.0.1:${p}`).join(",");
+  }
+
+  /** Starts the cluster unless it already answers whole (then false); resolves once every slot is served. */
+  async start(): Promise<boolean> {
+    if (await this.healthy()) return false;
+    await this.stop();
+    if (!Bun.which("redis-server") || !Bun.which("redis-cli")) {
+      throw new Error("a Redis Cluster needs redis-server and redis-cli: sudo apt-get install -y redis-server");
+    }
+    mkdirSync(this.dir, { recursive: true });
+    for (const port of this.ports) await this.launch(port);
+    const create = Bun.spawn(
+      ["redis-cli", "--cluster", "create", ...this.ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    if ((await create.exited) !== 0) {
+      throw new Error(`redis-cli --cluster create failed: ${await new Response(create.stdout).text()}${await new Response(create.stderr).text()}`);
+    }
+    await this.waitHealthy();
+    return true;
+  }
+
+  /** Kills every node (by its pid file) and removes the folder. */
+  async stop(): Promise<void> {
+    for (const port of this.ports) {
+      const pid = this.pidOf(port);
+      if (pid) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    }
+    await Bun.sleep(100);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The node's redis-server process id, from its pid file (null: not started here). */
+  pidOf(port: number): number | null {
+    const file = join(this.dir, `${port}.pid`);
+    return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) || null : null;
+  }
+
+  /** Starts one node (again, after a kill): it rejoins from its nodes file, empty, as it was configured. */
+  async launch(port: number): Promise<void> {
+    const run = Bun.spawn([
+      "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--daemonize", "yes",
+      "--dir", this.dir, "--pidfile", join(this.dir, `${port}.pid`), "--logfile", join(this.dir, `${port}.log`),
+      "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`,
+      "--cluster-node-timeout", String(NODE_TIMEOUT_MS),
+      // a replica may always take over, however long it was cut off (no persistence to prefer)
+      "--cluster-replica-validity-factor", "0",
+      // slots of a living master keep serving while another master's slots fail over
+      "--cluster-require-full-coverage", "no",
+      "--save", "", "--appendonly", "no",
+    ], { stdout: "ignore", stderr: "inherit" });
+    if ((await run.exited) !== 0) throw new Error(`redis-server on port ${port} did not start`);
+    for (let i = 0; i < 100 && !(await info(port, "server")); i++) await Bun.sleep(50);
+  }
+
+  /** The ports of the masters now, and each one's replica port (null when it has none). */
+  async masters(): Promise<{ port: number; replica: number | null }[]> {
+    for (const port of this.ports) {
+      const text = await command(port, ["CLUSTER", "NODES"]);
+      if (typeof text !== "string") continue;
+      const rows = text.trim().split("\n").map((line) => line.split(" "));
+      const portOf = (addr: string) => Number(addr.split("@")[0]!.split(":")[1]);
+      const live = rows.filter((r) => !r[2]!.includes("fail"));
+      return live
+        .filter((r) => r[2]!.includes("master") && r.length > 8)
+        .map((m) => ({ port: portOf(m[1]!), replica: live.filter((r) => r[3] === m[0]).map((r) => portOf(r[1]!))[0] ?? null }));
+    }
+    return [];
+  }
+
+  /** Every node answers, the cluster state is ok everywhere, and 3 masters each have a synced replica. */
+  async healthy(): Promise<boolean> {
+    for (const port of this.ports) {
+      const cluster = await info(port, "cluster", ["CLUSTER", "INFO"]);
+      if (!cluster?.includes("cluster_state:ok") || !cluster.includes(`cluster_known_nodes:${NODES}`)) return false;
+      const replication = await info(port, "replication");
+      if (replication?.includes("role:slave") && !replication.includes("master_link_status:up")) return false;
+    }
+    const masters = await this.masters();
+    return masters.length === NODES / 2 && masters.every((m) => m.replica !== null);
+  }
+
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!(await this.healthy())) {
+      if (Date.now() > until) throw new Error(`the Redis Cluster on ${this.nodes} did not become healthy`);
+      await Bun.sleep(200);
+    }
+  }
+}
+
+/** One command to one node on a short-lived connection; null when the node does not answer. */
+export async function command(port: number, args: string[]): Promise<unknown> {
+  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    return await redis.call(args[0]!, ...args.slice(1));
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function info(port: number, section: string, args = ["INFO", section]): Promise<string | null> {
+  const reply = await command(port, args);
+  return typeof reply === "string" ? reply : null;
+}
+
+if (import.meta.main) {
+  const cluster = new LocalRedisCluster();
+  const action = process.argv[2];
+  if (action === "start") {
+    await cluster.start();
+    console.log(cluster.nodes);
+  } else if (action === "stop") {
+    await cluster.stop();
+  } else if (action === "status") {
+    const healthy = await cluster.healthy();
+    console.log(healthy ? `healthy: ${cluster.nodes}` : "not running (or not whole)");
+    process.exit(healthy ? 0 : 1);
+  } else {
+    console.error("usage: bun scripts/redis-cluster.ts start|stop|status   (REDIS_CLUSTER_BASE_PORT, default 7101)");
+    process.exit(2);
+  }
+}
