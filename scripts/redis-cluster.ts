@@ -101,6 +101,17 @@ export class LocalRedisCluster {
     return [];
   }
 
+  /** The port of the master serving `slot` now, as a living node sees it (null: none). */
+  async ownerOf(slot: number): Promise<number | null> {
+    for (const port of this.ports) {
+      const ranges = await command(port, ["CLUSTER", "SLOTS"]);
+      if (!Array.isArray(ranges)) continue;
+      const range = (ranges as [number, number, [string, number]][]).find(([from, to]) => from <= slot && slot <= to);
+      return range ? range[2][1] : null;
+    }
+    return null;
+  }
+
   /** Every node answers, the cluster state is ok everywhere, and 3 masters each have a synced replica. */
   async healthy(): Promise<boolean> {
     for (const port of this.ports) {
