@@ -24,7 +24,7 @@
     ARGV[6] holds_per_minute, the ceiling on the rate people are taken ('' for none)
 
   Output:
-    'busy'  other batches are in flight
+    'busy'  other batches are in flight, or this batch id is in flight already (a repeated call)
     'empty' nobody is waiting
     'limited <ms>' people wait, but the ceiling allows nobody for about this long
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
@@ -40,6 +40,12 @@ local batchId = ARGV[4]
 local owned = ARGV[5]
 local perMinute = tonumber(ARGV[6])
 
+-- The same claim again (a client's retry after its connection closed under it, as ioredis'
+-- Cluster does in a failover): the batch is in flight already and must not be overwritten by a
+-- second one; it is recovered from PostgreSQL like any batch whose processor went quiet.
+if redis.call('HEXISTS', inflightKey, batchId) == 1 then
+  return 'busy'
+end
 local inflight = redis.call('HLEN', inflightKey)
 if inflight > 0 then
   local mine = 0
