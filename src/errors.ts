@@ -53,10 +53,12 @@ const PG_CLIENT_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNE
  */
 const REDIS_UNAVAILABLE_REPLIES = new Set(["LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK"]);
 /**
- * A script's error when its slot is no longer (or not yet wholly) on the node that ran it: a
- * failover or a slot migration under way. (A script touching two slots fails otherwise: a bug, not this.)
+ * A script's errors when its slot is no longer (or not yet wholly) on the node that ran it, or
+ * the cluster is down there: a failover or a slot migration under way. (A script touching two slots fails otherwise: a bug, not this.)
  */
-const SCRIPT_SLOT_AWAY = "Script attempted to access a non local key in a cluster node";
+const SCRIPT_SLOT_AWAY = ["Script attempted to access a non local key in a cluster node",
+  "Script attempted to execute a command while the cluster is down",
+  "Script attempted to execute a write command while the cluster is down and readonly"];
 /**
  * ioredis' errors derive from redis-errors' RedisError, which ioredis exports only as the parent
  * of ReplyError. Other than a reply, one says a command was aborted or ran out of retries.
@@ -94,7 +96,7 @@ export function outageOf(err: unknown, dependency?: Dependency): Dependency | nu
     return PG_UNAVAILABLE_STATES.has(err.code) || err.code.startsWith("08") ? "PostgreSQL" : null;
   }
   if (err instanceof ReplyError) {
-    return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) || err.message.includes(SCRIPT_SLOT_AWAY) ? "Redis" : null;
+    return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) || SCRIPT_SLOT_AWAY.some((words) => err.message.includes(words)) ? "Redis" : null;
   }
   if (err instanceof RedisError) return "Redis";
   if (err.constructor === Error && (IOREDIS_UNAVAILABLE.has(err.message) || err.message.startsWith(CLUSTER_GAVE_UP))) return "Redis";
