@@ -101,6 +101,15 @@ export class LocalRedisCluster {
     return [];
   }
 
+  /** The hash slot of `key`. */
+  async slotOf(key: string): Promise<number> {
+    for (const port of this.ports) {
+      const slot = await command(port, ["CLUSTER", "KEYSLOT", key]);
+      if (typeof slot === "number") return slot;
+    }
+    throw new Error("no node of the cluster answers");
+  }
+
   /** The port of the master serving `slot` now, as a living node sees it (null: none). */
   async ownerOf(slot: number): Promise<number | null> {
     for (const port of this.ports) {
@@ -110,6 +119,31 @@ export class LocalRedisCluster {
       return range ? range[2][1] : null;
     }
     return null;
+  }
+
+  /**
+   * Moves one slot, keys and all, to the master on port `to` while it serves, as
+   * `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE in small batches (clients
+   * are sent ASK meanwhile), then the slot's new owner is told to every master. Returns how
+   * many keys moved.
+   */
+  async moveSlot(slot: number, to: number): Promise<number> {
+    const from = await this.ownerOf(slot);
+    if (from === null || from === to) throw new Error(`slot ${slot} is not on another master than ${to}`);
+    const [fromId, toId] = [await must(from, ["CLUSTER", "MYID"]), await must(to, ["CLUSTER", "MYID"])] as string[];
+    await must(to, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId!]);
+    await must(from, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId!]);
+    let moved = 0;
+    for (;;) {
+      const keys = (await must(from, ["CLUSTER", "GETKEYSINSLOT", String(slot), "50"])) as string[];
+      if (keys.length === 0) break;
+      await must(from, ["MIGRATE", "127.0.0.1", String(to), "", "0", "5000", "REPLACE", "KEYS", ...keys]);
+      moved += keys.length;
+    }
+    // the new owner first, then the old one, then the rest (the order redis-cli uses)
+    const others = (await this.masters()).map((m) => m.port).filter((p) => p !== to && p !== from);
+    for (const port of [to, from, ...others]) await must(port, ["CLUSTER", "SETSLOT", String(slot), "NODE", toId!]);
+    return moved;
   }
 
   /** Every node answers, the cluster state is ok everywhere, and 3 masters each have a synced replica. */
@@ -142,6 +176,18 @@ export async function command(port: number, args: string[]): Promise<unknown> {
     return await redis.call(args[0]!, ...args.slice(1));
   } catch {
     return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** One command to one node; its error is thrown. */
+async function must(port: number, args: string[]): Promise<unknown> {
+  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    return await redis.call(args[0]!, ...args.slice(1));
   } finally {
     redis.disconnect();
   }
