@@ -79,16 +79,24 @@ if perMinute then
   bucket = {tokens = tokens, at = nowMs}
 end
 
-local ids = redis.call('LPOP', queueKey, count)
-if not ids then
+-- Every record is read before anything is written: on a cluster whose slot is being moved, a
+-- record already gone to the new node fails the script at its read (an outage, retried), and a
+-- script that fails keeps its earlier writes: popped people would be lost.
+local ids = redis.call('LRANGE', queueKey, 0, count - 1)
+if #ids == 0 then
   return 'empty'
 end
+local records = {}
+for i, id in ipairs(ids) do
+  records[i] = redis.call('HMGET', recordPrefix .. id, 'state', 'line')
+end
+redis.call('LTRIM', queueKey, #ids, -1)
 
 local lines = {(redis.call('HGET', metaKey, 'epoch') or '0') .. ' ' .. #ids}
 local taken = {}
-for _, id in ipairs(ids) do
+for i, id in ipairs(ids) do
   local record = recordPrefix .. id
-  local found = redis.call('HMGET', record, 'state', 'line')
+  local found = records[i]
   if found[1] == 'queued' then
     redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
     taken[#taken + 1] = id

@@ -95,9 +95,9 @@ export function outageOf(err: unknown, dependency?: Dependency): Dependency | nu
   if (err instanceof postgres.PostgresError) {
     return PG_UNAVAILABLE_STATES.has(err.code) || err.code.startsWith("08") ? "PostgreSQL" : null;
   }
-  if (err instanceof ReplyError) {
-    return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) || SCRIPT_SLOT_AWAY.some((words) => err.message.includes(words)) ? "Redis" : null;
-  }
+  // also when a script caught it and passed it on in its reply (join-3.lua's per-join errors)
+  if (SCRIPT_SLOT_AWAY.some((words) => err.message.includes(words))) return "Redis";
+  if (err instanceof ReplyError) return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) ? "Redis" : null;
   if (err instanceof RedisError) return "Redis";
   if (err.constructor === Error && (IOREDIS_UNAVAILABLE.has(err.message) || err.message.startsWith(CLUSTER_GAVE_UP))) return "Redis";
   const code = String((err as { code?: unknown }).code ?? "");

@@ -142,6 +142,8 @@ describe("errors are told by the client that raised them, not by their text or p
         expect(outageOf(await reply(text))).toBe("Redis");
       }
       expect(outageOf(new Error("Too many Cluster redirections. Last error: Error: Connection is closed."))).toBe("Redis");
+      // one join of a call failed so, passed on in join-3.lua's reply (queue/join-batcher.ts)
+      expect(outageOf(new Error("join-3.lua: ERR Script attempted to access a non local key in a cluster node script: f_1"))).toBe("Redis");
       expect(outageOf(new Error("Cluster isn't ready and enableOfflineQueue options is false"))).toBe("Redis");
       // two slots in one script is a bug, not an outage
       expect(outageOf(await reply("ERR Script attempted to access keys that do not hash to the same slot"))).toBeNull();
