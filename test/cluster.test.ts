@@ -4,7 +4,9 @@
 // skipped on one Redis.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Cluster } from "ioredis";
+import { clusterNodesNow } from "../src/redis";
 import { SCRIPT_FILES } from "../src/scripts";
+import { ChangeNotices } from "../src/streams/notices";
 import { startService, type RunningService } from "../src/server";
 import { LocalRedisCluster } from "../scripts/redis-cluster";
 import { createTestEnv, join, quietLog, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
@@ -59,6 +61,34 @@ describe.skipIf(!onCluster)("slots", () => {
     expect(slots.size).toBe(types.length); // one slot per ticket type
     await env.expectInvariants();
   });
+});
+
+describe.skipIf(!onCluster)("change notices", () => {
+  test("the notice connection moves to another node when its node dies, subscribes again and hears on", async () => {
+    const cluster = new LocalRedisCluster();
+    const heard: string[][] = [];
+    let subscribed = 0;
+    const notices = new ChangeNotices({ nodes: () => clusterNodesNow(env.s.redis, TEST_CLUSTER_NODES!) }, (id) => env.s.keys(id).changes, {
+      notice: (_, ids) => heard.push(ids),
+      subscribed: () => subscribed++,
+    }, quietLog);
+    let killed: number | null = null;
+    try {
+      notices.watch(7);
+      await waitFor("the first subscription", () => subscribed === 1);
+      const port = (notices as unknown as { subscriber: { options: { port: number } } }).subscriber.options.port;
+      process.kill(cluster.pidOf(port)!, "SIGKILL");
+      killed = port;
+      await waitFor("a subscription on another node", () => subscribed === 2, 10_000);
+      await env.s.redis.publish(env.s.keys(7).changes, "a,b");
+      await waitFor("the notice", () => heard.length > 0, 5000);
+      expect(heard).toEqual([["a", "b"]]);
+    } finally {
+      notices.close();
+      if (killed !== null) await cluster.launch(killed);
+      await cluster.waitHealthy(60_000);
+    }
+  }, 90_000);
 });
 
 describe.skipIf(!onCluster)("failover", () => {
