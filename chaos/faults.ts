@@ -113,7 +113,7 @@ async function clusterFault(ctx: FaultContext, kind: "redis master kill -9" | "r
   }
   const victim = kind === "redis master kill -9" ? master : (await cluster.masters()).find((m) => m.port === master)?.replica;
   if (!victim) return { detail: `the master of slot ${slot} has no replica to kill`, ok: false };
-  process.kill(cluster.pidOf(victim)!, "SIGKILL");
+  await cluster.kill9(victim);
   let took = "";
   if (kind === "redis master kill -9") {
     while ([master, null].includes(await cluster.ownerOf(slot))) {

@@ -69,8 +69,26 @@ export class LocalRedisCluster {
     return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) || null : null;
   }
 
+  /** Whether this cluster's folder is here: its nodes were started by this script (and may be killed by it). */
+  get ours(): boolean {
+    return existsSync(this.dir);
+  }
+
+  /** kill -9 of one of our nodes, found by the process id it reports itself; resolves once it is gone. */
+  async kill9(port: number): Promise<void> {
+    if (!this.ours) throw new Error(`the cluster on ${this.nodes} was not started by scripts/redis-cluster.ts`);
+    const pid = Number(/process_id:(\d+)/.exec((await info(port, "server")) ?? "")?.[1]) || this.pidOf(port);
+    if (!pid) throw new Error(`no redis-server answers on port ${port}`);
+    process.kill(pid, "SIGKILL");
+    while ((await command(port, ["PING"])) !== null) await Bun.sleep(20);
+  }
+
   /** Starts one node (again, after a kill): it rejoins from its nodes file, empty, as it was configured. */
   async launch(port: number): Promise<void> {
+    // A node starts empty, whatever it or a replica saved before: no persistence, as the
+    // service expects of a Redis (PostgreSQL is the truth).
+    const dump = `dump-${port}.rdb`;
+    rmSync(join(this.dir, dump), { force: true });
     const run = Bun.spawn([
       "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--daemonize", "yes",
       "--dir", this.dir, "--pidfile", join(this.dir, `${port}.pid`), "--logfile", join(this.dir, `${port}.log`),
@@ -80,7 +98,9 @@ export class LocalRedisCluster {
       "--cluster-replica-validity-factor", "0",
       // slots of a living master keep serving while another master's slots fail over
       "--cluster-require-full-coverage", "no",
-      "--save", "", "--appendonly", "no",
+      "--save", "", "--appendonly", "no", "--dbfilename", dump,
+      // a replica loads its master's data straight from the socket, never through a file
+      "--repl-diskless-load", "swapdb",
     ], { stdout: "ignore", stderr: "inherit" });
     if ((await run.exited) !== 0) throw new Error(`redis-server on port ${port} did not start`);
     for (let i = 0; i < 100 && !(await info(port, "server")); i++) await Bun.sleep(50);
