@@ -4,7 +4,8 @@ import postgres from "postgres";
 import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/db";
 import { checkInvariants } from "../src/invariants";
-import { activeKey, createRedis, keysFor, type RedisClient } from "../src/redis";
+import Redis, { Cluster } from "ioredis";
+import { activeKey, createRedis, hashTag, keysFor, type RedisClient } from "../src/redis";
 import { joinArgs, type Join } from "../src/scripts";
 import { createTokens, type Tokens } from "../src/tokens";
 
@@ -35,20 +36,22 @@ export class BenchEnv {
     readonly name: string,
     readonly sql: Sql,
     readonly redis: RedisClient,
+    /** REDIS_CLUSTER_NODES when on a Redis Cluster (else the Redis at REDIS_URL). */
+    readonly clusterNodes?: string,
   ) {
     this.prefix = `bench:${name}:`;
   }
 
-  static async create(scenario: string): Promise<BenchEnv> {
+  static async create(scenario: string, clusterNodes?: string): Promise<BenchEnv> {
     const name = `bench_${scenario.replace(/-/g, "_")}_${crypto.randomUUID().slice(0, 6)}`;
     const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
     await admin`CREATE DATABASE ${admin(name)}`;
     await admin.end();
     const sql = createSql(databaseUrl(name));
     await migrate(sql);
-    const redis = createRedis(REDIS_URL);
+    const redis = createRedis(REDIS_URL, clusterNodes);
     await redis.connect();
-    return new BenchEnv(name, sql, redis);
+    return new BenchEnv(name, sql, redis, clusterNodes);
   }
 
   keys = (ticketTypeId: number) => keysFor(this.prefix, ticketTypeId);
@@ -104,6 +107,7 @@ export class BenchEnv {
         PORT: "0",
         DATABASE_URL: databaseUrl(this.name),
         REDIS_URL,
+        ...(this.clusterNodes ? { REDIS_CLUSTER_NODES: this.clusterNodes } : {}),
         REDIS_KEY_PREFIX: this.prefix,
         TOKEN_SECRET: this.secret,
         LOG_LEVEL: "info",
@@ -137,12 +141,16 @@ export class BenchEnv {
 
   async close(): Promise<void> {
     await Promise.all(this.services.map((s) => s.stop()));
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${this.prefix}*`, "COUNT", 10_000);
-      if (keys.length > 0) await this.redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
+    // on a cluster, each master holds the keys of its slots, and one UNLINK takes one slot's
+    for (const node of nodesOf(this.redis, "master")) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", `${this.prefix}*`, "COUNT", 10_000);
+        const bySlot = Map.groupBy(keys, (key) => hashTag(key));
+        await Promise.all([...bySlot.values()].map((group) => this.redis.unlink(...group)));
+        cursor = next;
+      } while (cursor !== "0");
+    }
     this.redis.disconnect();
     await this.sql.end();
     const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
@@ -170,3 +178,7 @@ export async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise
 }
 
 export type { Sql };
+
+/** The servers behind a client: itself, or a cluster's nodes of that role. */
+export const nodesOf = (redis: Redis | Cluster, role: "master" | "all" = "all"): Redis[] =>
+  redis instanceof Cluster ? redis.nodes(role) : [redis];

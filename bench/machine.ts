@@ -3,6 +3,7 @@ import { cpus, totalmem } from "node:os";
 import { readdirSync, readFileSync } from "node:fs";
 import type { Sql } from "../src/db";
 import type { RedisClient } from "../src/redis";
+import { nodesOf } from "./harness";
 
 export async function describeMachine(sql: Sql, redis: RedisClient) {
   const info = await redis.info("server");
@@ -43,9 +44,14 @@ export function commandCpu(command: string): number {
   return total;
 }
 
+/** CPU seconds Redis has used: on a cluster, all its nodes together (replicas work too). */
 export async function redisCpu(redis: RedisClient): Promise<number> {
-  const info = await redis.info("cpu");
-  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+  let total = 0;
+  for (const node of nodesOf(redis)) {
+    const info = await node.info("cpu");
+    total += Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+  }
+  return total;
 }
 
 export const selfCpu = () => {

@@ -1,9 +1,11 @@
 // The faults of a run, injected one after another at random moments while the crowd buys:
 // kill -9 of an instance, a graceful stop (SIGTERM) under load, Redis losing its data or
-// restarting, PostgreSQL restarting, and the crash points of src/crash-points.ts, each
-// followed by a restart.
+// restarting (on a Redis Cluster: a master killed, a replica killed, a busy slot moved),
+// PostgreSQL restarting, and the crash points of src/crash-points.ts, each followed by a restart.
 import Redis from "ioredis";
 import type { LocalPostgres, LocalRedis } from "../scripts/local-servers";
+import type { LocalRedisCluster } from "../scripts/redis-cluster";
+import { keysFor } from "../src/redis";
 import type { CrashPoint } from "../src/crash-points";
 import { jitter, type Client } from "./client";
 import type { Instance } from "./cluster";
@@ -14,6 +16,9 @@ export type Fault =
   | { kind: "SIGTERM" }
   | { kind: "redis FLUSHDB" }
   | { kind: "redis restart" }
+  | { kind: "redis master kill -9" }
+  | { kind: "redis replica kill -9" }
+  | { kind: "redis slot move" }
   | { kind: "postgres restart" }
   | { kind: "crash point"; point: CrashPoint };
 
@@ -21,7 +26,11 @@ export type FaultRecord = { at_s: number; fault: string; detail: string; took_ms
 
 export type FaultContext = {
   instances: Instance[];
-  redis: LocalRedis;
+  /** One Redis, or (a cluster run) null and `cluster`. */
+  redis: LocalRedis | null;
+  cluster: LocalRedisCluster | null;
+  /** The crowd's ticket type: the cluster faults aim at its slot. */
+  crowdTypeId: number;
   postgres: LocalPostgres;
   client: Client;
   journal: Journal;
@@ -65,14 +74,18 @@ async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string
       const ok = code === 0 && ms <= 10_000;
       return { detail: `instance ${victim.index} stopped in ${ms} ms with exit code ${code} under load, restarted`, ok };
     }
+    case "redis master kill -9":
+    case "redis replica kill -9":
+    case "redis slot move":
+      return clusterFault(ctx, fault.kind);
     case "redis FLUSHDB": {
-      const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 3 });
+      const redis = new Redis(ctx.redis!.url, { maxRetriesPerRequest: 3 });
       await redis.flushdb();
       redis.disconnect();
       return { detail: "every key gone: queues, places, batches in flight, leases", ok: true };
     }
     case "redis restart":
-      await ctx.redis.restart(1000);
+      await ctx.redis!.restart(1000);
       return { detail: "killed, down 1 s, started empty", ok: true };
     case "postgres restart":
       await ctx.postgres.restart();
@@ -80,6 +93,40 @@ async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string
     case "crash point":
       return crashAt(ctx, fault.point);
   }
+}
+
+/**
+ * A cluster's faults, aimed at the slot of the crowd's ticket type: its master killed (its
+ * replica takes over; the dead node comes back as a replica), a replica killed and restarted,
+ * or the slot moved to another master while buyers buy.
+ */
+async function clusterFault(ctx: FaultContext, kind: "redis master kill -9" | "redis replica kill -9" | "redis slot move") {
+  const cluster = ctx.cluster!;
+  const slot = await cluster.slotOf(keysFor("", ctx.crowdTypeId).queue); // chaos runs without a key prefix
+  const started = Date.now();
+  const master = await cluster.ownerOf(slot);
+  if (master === null) return { detail: `slot ${slot} has no master`, ok: false };
+  if (kind === "redis slot move") {
+    const to = (await cluster.masters()).map((m) => m.port).find((p) => p !== master)!;
+    const keys = await cluster.moveSlot(slot, to);
+    return { detail: `slot ${slot} (${keys} keys) moved from ${master} to ${to} in ${Date.now() - started} ms`, ok: true };
+  }
+  const victim = kind === "redis master kill -9" ? master : (await cluster.masters()).find((m) => m.port === master)?.replica;
+  if (!victim) return { detail: `the master of slot ${slot} has no replica to kill`, ok: false };
+  await cluster.kill9(victim);
+  let took = "";
+  if (kind === "redis master kill -9") {
+    while ([master, null].includes(await cluster.ownerOf(slot))) {
+      if (Date.now() - started > 30_000) return { detail: `no replica took over slot ${slot} within 30 s`, ok: false };
+      await Bun.sleep(100);
+    }
+    took = `; a replica took over in ${Date.now() - started} ms`;
+  } else {
+    await Bun.sleep(jitter(ctx.random, 500, 2000));
+  }
+  await cluster.launch(victim);
+  await cluster.waitHealthy(60_000);
+  return { detail: `node ${victim} (${kind === "redis master kill -9" ? "master" : "replica"} of slot ${slot}) killed${took}; back as a replica`, ok: true };
 }
 
 /**

@@ -1,20 +1,23 @@
-// `bun run chaos [--quick] [--seed N] [--no-postgres-restart] [--json FILE]`: the fault suite
+// `bun run chaos [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]`: the fault suite
 // against the binary built from the code as it is now. Exits 1 when any check fails.
 import { buildBinary } from "../scripts/binary";
 import { runChaos, type ChaosReport } from "./run";
 import { FULL_RUN, QUICK_RUN } from "./runs";
 
-const USAGE = `usage: bun run chaos [--quick] [--seed N] [--no-postgres-restart] [--json FILE]
+const USAGE = `usage: bun run chaos [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]
   --quick                the short version (as in bun test)
+  --cluster              on a Redis Cluster of its own (3 masters, 3 replicas): kill -9 a master,
+                         kill a replica, move a busy ticket type's slot, instead of Redis' data loss and restart
   --seed N               replay a run
   --no-postgres-restart  leave PostgreSQL running (it is the suite's own server either way)
   --json FILE            write every figure there`;
 
 function parse(argv: string[]) {
-  const options = { quick: false, seed: Math.floor(Math.random() * 2 ** 31), postgresRestart: true, json: null as string | null };
+  const options = { quick: false, cluster: false, seed: Math.floor(Math.random() * 2 ** 31), postgresRestart: true, json: null as string | null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--quick") options.quick = true;
+    else if (arg === "--cluster") options.cluster = true;
     else if (arg === "--no-postgres-restart") options.postgresRestart = false;
     else if (arg === "--seed" && argv[i + 1]) options.seed = Number(argv[++i]);
     else if (arg === "--json" && argv[i + 1]) options.json = argv[++i]!;
@@ -28,7 +31,7 @@ function parse(argv: string[]) {
 
 export function printReport(r: ChaosReport): void {
   const out: string[] = [];
-  out.push(`\nfault suite, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.options.instances} instances`);
+  out.push(`\nfault suite, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.options.instances} instances${r.options.cluster ? ", Redis Cluster" : ""}`);
   out.push("\nfaults injected");
   const counts = new Map<string, number>();
   for (const f of r.faults) counts.set(f.fault, (counts.get(f.fault) ?? 0) + 1);
@@ -59,7 +62,7 @@ if (import.meta.main) {
   say("building the binary");
   const binary = await buildBinary();
   const base = args.quick ? QUICK_RUN : FULL_RUN;
-  const report = await runChaos({ ...base, postgresRestart: args.postgresRestart && base.postgresRestart, binary, seed: args.seed, say });
+  const report = await runChaos({ ...base, postgresRestart: args.postgresRestart && base.postgresRestart, binary, seed: args.seed, cluster: args.cluster, say });
   printReport(report);
   if (args.json) await Bun.write(args.json, JSON.stringify(report, null, 2));
   process.exit(report.passed ? 0 : 1);

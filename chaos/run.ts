@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalPostgres, LocalRedis, freePort } from "../scripts/local-servers";
+import { LocalRedisCluster } from "../scripts/redis-cluster";
 import type { CrashPoint } from "../src/crash-points";
 import { createSql, type Sql } from "../src/db";
 import { checkInvariants, overdueHolds } from "../src/invariants";
@@ -26,8 +27,13 @@ export type ChaosOptions = {
   holdSeconds: number;
   gapMs: [number, number];
   seed: number;
+  /** On a Redis Cluster of its own: Redis faults are then a master's death, a replica's, a slot move. */
+  cluster: boolean;
   say: (line: string) => void;
 };
+
+/** The fault suite's own cluster, on ports apart from the tests' (7101-7106). */
+const CHAOS_CLUSTER_BASE_PORT = 7121;
 
 /** The instances' JOIN_JWT_SECRET, which the buyers' JWTs are signed with. */
 const JOIN_JWT_SECRET = "chaos-join-secret-".padEnd(48, "j");
@@ -56,18 +62,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const random = seededRandom(o.seed);
   const logs = mkdtempSync(join(tmpdir(), "ticket-queue-chaos-"));
-  const redis = await LocalRedis.start();
+  const cluster = o.cluster ? new LocalRedisCluster(CHAOS_CLUSTER_BASE_PORT) : null;
+  const redis = cluster ? null : await LocalRedis.start();
   let postgres: LocalPostgres | null = null;
   let sql: Sql | null = null;
   const instances: Instance[] = [];
   let passed = false;
   try {
+    await cluster?.stop(); // a cluster left by an earlier run: started afresh
+    await cluster?.start();
     postgres = await LocalPostgres.start();
-    o.say(`own Redis ${redis.url}, own PostgreSQL ${postgres.url}, logs in ${logs}`);
+    o.say(`own Redis ${redis?.url ?? `cluster ${cluster!.nodes}`}, own PostgreSQL ${postgres.url}, logs in ${logs}`);
     const env = {
       PATH: process.env.PATH ?? "",
       DATABASE_URL: postgres.url,
-      REDIS_URL: redis.url,
+      ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : { REDIS_URL: redis!.url }),
       TOKEN_SECRET: "chaos-secret-".padEnd(48, "x"),
       // the mode we recommend: joins verified, so a retried join gets its own token back
       JOIN_AUTH: "jwt",
@@ -104,7 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     });
     const plan = faultPlan(o, random);
     const faults = await injectFaults(
-      { instances, redis, postgres, client, journal, probeTypeId: probeType!.id, random, started, say: o.say },
+      { instances, redis, cluster, crowdTypeId: crowdType!.id, postgres, client, journal, probeTypeId: probeType!.id, random, started, say: o.say },
       plan, o.gapMs,
     );
     o.say("faults done; waiting for the crowd to finish");
@@ -153,18 +162,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (passed) rmSync(logs, { recursive: true, force: true }); // kept for reading when a run fails
     await sql?.end({ timeout: 1 });
     await postgres?.stop();
-    await redis.stop();
+    await redis?.stop();
+    await cluster?.stop();
   }
 }
 
-/** The faults in a random order: kills, the crash points, and Redis and PostgreSQL ones. */
+/** The faults in a random order: kills, the crash points, and Redis (one server's or a cluster's) and PostgreSQL ones. */
 function faultPlan(o: ChaosOptions, random: () => number): Fault[] {
   const faults: Fault[] = [
     ...Array.from({ length: o.kills }, () => ({ kind: "kill -9" as const })),
     { kind: "SIGTERM" },
     ...o.crashPoints.map((point) => ({ kind: "crash point" as const, point })),
-    { kind: "redis FLUSHDB" },
-    { kind: "redis restart" },
+    ...(o.cluster
+      ? [{ kind: "redis master kill -9" as const }, { kind: "redis replica kill -9" as const }, { kind: "redis slot move" as const }]
+      : [{ kind: "redis FLUSHDB" as const }, { kind: "redis restart" as const }]),
     ...(o.postgresRestart ? [{ kind: "postgres restart" as const }] : []),
   ];
   for (let i = faults.length - 1; i > 0; i--) {

@@ -4,7 +4,7 @@
 import { CRASH_POINTS } from "../src/crash-points";
 import type { ChaosOptions } from "./run";
 
-export const FULL_RUN: Omit<ChaosOptions, "binary" | "seed" | "say"> = {
+export const FULL_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster"> = {
   instances: 3,
   buyers: 3000,
   seats: 300,
@@ -16,7 +16,7 @@ export const FULL_RUN: Omit<ChaosOptions, "binary" | "seed" | "say"> = {
   gapMs: [1000, 3000],
 };
 
-export const QUICK_RUN: Omit<ChaosOptions, "binary" | "seed" | "say"> = {
+export const QUICK_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster"> = {
   instances: 2,
   buyers: 400,
   seats: 60,

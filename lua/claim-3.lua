@@ -24,7 +24,7 @@
     ARGV[6] holds_per_minute, the ceiling on the rate people are taken ('' for none)
 
   Output:
-    'busy'  other batches are in flight
+    'busy'  other batches are in flight, or this batch id is in flight already (a repeated call)
     'empty' nobody is waiting
     'limited <ms>' people wait, but the ceiling allows nobody for about this long
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
@@ -40,6 +40,12 @@ local batchId = ARGV[4]
 local owned = ARGV[5]
 local perMinute = tonumber(ARGV[6])
 
+-- The same claim again (a client's retry after its connection closed under it, as ioredis'
+-- Cluster does in a failover): the batch is in flight already and must not be overwritten by a
+-- second one; it is recovered from PostgreSQL like any batch whose processor went quiet.
+if redis.call('HEXISTS', inflightKey, batchId) == 1 then
+  return 'busy'
+end
 local inflight = redis.call('HLEN', inflightKey)
 if inflight > 0 then
   local mine = 0
@@ -73,16 +79,24 @@ if perMinute then
   bucket = {tokens = tokens, at = nowMs}
 end
 
-local ids = redis.call('LPOP', queueKey, count)
-if not ids then
+-- Every record is read before anything is written: on a cluster whose slot is being moved, a
+-- record already gone to the new node fails the script at its read (an outage, retried), and a
+-- script that fails keeps its earlier writes: popped people would be lost.
+local ids = redis.call('LRANGE', queueKey, 0, count - 1)
+if #ids == 0 then
   return 'empty'
 end
+local records = {}
+for i, id in ipairs(ids) do
+  records[i] = redis.call('HMGET', recordPrefix .. id, 'state', 'line')
+end
+redis.call('LTRIM', queueKey, #ids, -1)
 
 local lines = {(redis.call('HGET', metaKey, 'epoch') or '0') .. ' ' .. #ids}
 local taken = {}
-for _, id in ipairs(ids) do
+for i, id in ipairs(ids) do
   local record = recordPrefix .. id
-  local found = redis.call('HMGET', record, 'state', 'line')
+  local found = records[i]
   if found[1] == 'queued' then
     redis.call('HSET', record, 'state', 'pending', 'batch', batchId, 'pos', #taken + 1)
     taken[#taken + 1] = id

@@ -5,6 +5,10 @@
   (being served) or reserved. A join sees the joins before it: a user joining twice in one
   call gets the first place back.
 
+  A join whose token id already is the user's live place (the same call again: a client
+  retries a command whose connection closed, as ioredis' Cluster does in a failover) answers
+  'joined' with that place, so a join may be repeated safely.
+
   A join whose user has already booked so many tickets of the type that this quantity would
   pass the per-user limit is refused here, early; PostgreSQL decides for sure when it grants
   (it still knows after Redis lost its data).
@@ -85,6 +89,11 @@ local function join(id, userId, quantity, token, rank)
     local place, held = found[2], found[3]
     local state, expiresAt = resolveState(batchPrefix, found[1], found[5], found[6], found[4])
     local stillHeld = state == 'reserved' and tonumber(expiresAt) > tonumber(now)
+    if existing == id and state == 'queued' then
+      -- this very join ran already: a client's retry after a connection closed under it (a
+      -- cluster failover) gets its own new place back, not a conflict with itself
+      return table.concat({'joined', id, state, place, served, held, '', redis.call('LLEN', queueKey)}, '\t')
+    end
     if state == 'waiting_for_sale' or state == 'queued' or state == 'pending' or stillHeld then
       return table.concat({'existing', existing, state, place or '', served, held, expiresAt or '', 0}, '\t')
     end

@@ -19,4 +19,28 @@ if [ ! -x "$CHROMIUM" ]; then
     echo "################################################################################"
   } >&2
 fi
-exec bun scripts/with-services.ts bun test --timeout 60000 "$@"
+# TEST_REDIS says on which Redis: single (one server), cluster (a Redis Cluster, started by
+# scripts/with-services.ts), or both (the default): the suite on one Redis, then the
+# cluster's files below again on a cluster (of the files given, those among them; with
+# TEST_REDIS=cluster, the files given, or else these).
+CLUSTER_FILES="test/lifecycle.test.ts test/concurrency.test.ts test/crash.test.ts test/stream.test.ts test/admin-events.test.ts test/admin-figures.test.ts test/prequeue.test.ts test/cluster.test.ts"
+MODE="${TEST_REDIS:-both}"
+case "$MODE" in
+  single|both) TEST_REDIS=single bun scripts/with-services.ts bun test --timeout 60000 "$@" ;;
+  cluster) ;;
+  *) echo "TEST_REDIS must be single, cluster or both (got $MODE)" >&2; exit 2 ;;
+esac
+[ "$MODE" = single ] && exit 0
+if [ "$#" -eq 0 ]; then
+  # shellcheck disable=SC2086 # the list splits into files on purpose
+  set -- $CLUSTER_FILES
+elif [ "$MODE" = both ]; then
+  picked=""
+  for file in "$@"; do
+    case " $CLUSTER_FILES " in *" ${file#./} "*) picked="$picked $file" ;; esac
+  done
+  [ -z "$picked" ] && exit 0
+  # shellcheck disable=SC2086
+  set -- $picked
+fi
+TEST_REDIS=cluster exec bun scripts/with-services.ts bun test --timeout 60000 "$@"

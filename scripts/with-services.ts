@@ -1,12 +1,15 @@
 // Runs a command with Redis and PostgreSQL it can reach: the configured ones (REDIS_URL,
 // DATABASE_URL) when they answer, else throwaway servers started here from the installed
 // redis-server / postgres binaries on free ports, removed again when the command ends.
+// With TEST_REDIS=cluster and no REDIS_CLUSTER_NODES, also a Redis Cluster of 6 nodes
+// (scripts/redis-cluster.ts; one already running on its ports is reused and left running).
 //   bun scripts/with-services.ts <command...>
 // Signals (SIGINT, SIGTERM, SIGHUP) go on to the command, and so does a SIGTERM when our own
 // parent dies: `npm start` runs us under `sh -c`, and when npm passes a SIGTERM on, that shell
 // dies of it without passing it further.
 import { constants } from "node:os";
 import { LocalPostgres, LocalRedis, postgresAnswers, redisAnswers } from "./local-servers";
+import { LocalRedisCluster } from "./redis-cluster";
 
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ticket_queue";
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -40,6 +43,14 @@ async function main() {
     cleanups.push(() => redis.stop());
     env.REDIS_URL = redis.url;
     say(`started a throwaway Redis on ${redis.url}`);
+  }
+  if (env.TEST_REDIS === "cluster" && !env.REDIS_CLUSTER_NODES) {
+    const cluster = new LocalRedisCluster();
+    if (await cluster.start()) {
+      cleanups.push(() => cluster.stop());
+      say(`started a throwaway Redis Cluster on ${cluster.nodes}`);
+    }
+    env.REDIS_CLUSTER_NODES = cluster.nodes;
   }
   if (!(await postgresAnswers(env.DATABASE_URL))) {
     say(`no PostgreSQL answers at ${new URL(env.DATABASE_URL).host}`);

@@ -12,6 +12,9 @@ const Int = (min: number, max: number, fallback: number) =>
 // scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash.
 const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?`;
 
+// host:port of one Redis Cluster node: a name or IPv4 address (IPv6 in brackets) and a port.
+const NODE = String.raw`([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}`;
+
 export const ConfigSchema = Type.Object({
   PORT: Int(0, 65535, 3000),
   DATABASE_URL: Type.String({
@@ -19,6 +22,8 @@ export const ConfigSchema = Type.Object({
     default: "postgres://postgres@127.0.0.1:5432/ticket_queue",
   }),
   REDIS_URL: Type.String({ pattern: "^rediss?://", default: "redis://127.0.0.1:6379" }),
+  // A Redis Cluster instead: some of its nodes as host:port,host:port (REDIS_URL is then unused).
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: `^\\s*${NODE}(\\s*,\\s*${NODE})*\\s*$` })),
   // Prepended to every Redis key: lets tests, or two deployments, share one Redis.
   REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: "^[A-Za-z0-9:_-]*$", default: "" }),
   // Threads serving HTTP on the one port (Bun's reusePort), by default one per core; still one
@@ -93,6 +98,7 @@ const describe = (name: string): string => {
   if ("anyOf" in schema) return `one of ${(schema.anyOf as { const: string }[]).map((v) => v.const).join(", ")}`;
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
   if ((RATE_SETTINGS as readonly string[]).includes(name)) return '"<burst>,<per minute>", two whole numbers from 1, like "20,60"';
+  if (name === "REDIS_CLUSTER_NODES") return "a comma-separated list of host:port, like 10.0.0.1:6379,10.0.0.2:6379";
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
@@ -222,6 +228,17 @@ function devSecret(file: string): string {
 /** The origins in CORS_ORIGINS, as a list; lower case, as browsers send them. */
 export const corsOrigins = (value: string): string[] =>
   value.split(",").map((origin) => origin.trim().toLowerCase()).filter((origin) => origin !== "");
+
+/** The nodes in REDIS_CLUSTER_NODES (brackets taken off an IPv6 host). */
+export const clusterNodes = (value: string): { host: string; port: number }[] =>
+  value.split(",").map((node) => node.trim()).filter((node) => node !== "").map((node) => {
+    const colon = node.lastIndexOf(":");
+    return { host: node.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(node.slice(colon + 1)) };
+  });
+
+/** Where Redis is, for log lines: the URL without its password, or the cluster's nodes. */
+export const describeRedis = (config: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_NODES">): string =>
+  config.REDIS_CLUSTER_NODES ? `cluster ${config.REDIS_CLUSTER_NODES.replace(/\s/g, "")}` : describeUrl(config.REDIS_URL);
 
 /** Where a URL points, without its password, for log lines and error messages. */
 export function describeUrl(url: string): string {

@@ -46,8 +46,19 @@ const PG_UNAVAILABLE_STATES = new Set([
 ]);
 /** postgres.js' own codes for a connection it lost or could not make. */
 const PG_CLIENT_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
-/** Error replies by which a Redis says it cannot serve now; a reply's first word is its code. */
-const REDIS_UNAVAILABLE_REPLIES = new Set(["LOADING", "READONLY", "MASTERDOWN"]);
+/**
+ * Error replies by which a Redis says it cannot serve now; a reply's first word is its code.
+ * A cluster's: CLUSTERDOWN (slots without a master, mid-failover), TRYAGAIN (a slot half
+ * moved), MOVED/ASK (left over when ioredis ran out of redirections).
+ */
+const REDIS_UNAVAILABLE_REPLIES = new Set(["LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK"]);
+/**
+ * A script's errors when its slot is no longer (or not yet wholly) on the node that ran it, or
+ * the cluster is down there: a failover or a slot migration under way. (A script touching two slots fails otherwise: a bug, not this.)
+ */
+const SCRIPT_SLOT_AWAY = ["Script attempted to access a non local key in a cluster node",
+  "Script attempted to execute a command while the cluster is down",
+  "Script attempted to execute a write command while the cluster is down and readonly"];
 /**
  * ioredis' errors derive from redis-errors' RedisError, which ioredis exports only as the parent
  * of ReplyError. Other than a reply, one says a command was aborted or ran out of retries.
@@ -61,7 +72,14 @@ const IOREDIS_UNAVAILABLE = new Set([
   "Stream isn't writeable and enableOfflineQueue options is false",
   "Connection is closed.",
   "Command timed out",
+  // a cluster client's (src/redis.ts)
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  "None of startup nodes is available",
+  "Cluster is disconnected.",
+  "Node is disconnected",
 ]);
+/** ioredis' Cluster gives up on a command that kept being redirected or retried with this, then the last error. */
+const CLUSTER_GAVE_UP = "Too many Cluster redirections.";
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
 
 /**
@@ -77,11 +95,11 @@ export function outageOf(err: unknown, dependency?: Dependency): Dependency | nu
   if (err instanceof postgres.PostgresError) {
     return PG_UNAVAILABLE_STATES.has(err.code) || err.code.startsWith("08") ? "PostgreSQL" : null;
   }
-  if (err instanceof ReplyError) {
-    return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) ? "Redis" : null;
-  }
+  // also when a script caught it and passed it on in its reply (join-3.lua's per-join errors)
+  if (SCRIPT_SLOT_AWAY.some((words) => err.message.includes(words))) return "Redis";
+  if (err instanceof ReplyError) return REDIS_UNAVAILABLE_REPLIES.has(err.message.split(" ", 1)[0]!) ? "Redis" : null;
   if (err instanceof RedisError) return "Redis";
-  if (err.constructor === Error && IOREDIS_UNAVAILABLE.has(err.message)) return "Redis";
+  if (err.constructor === Error && (IOREDIS_UNAVAILABLE.has(err.message) || err.message.startsWith(CLUSTER_GAVE_UP))) return "Redis";
   const code = String((err as { code?: unknown }).code ?? "");
   if (PG_CLIENT_CODES.has(code)) return "PostgreSQL";
   if (SOCKET_CODES.has(code)) return dependency ?? "PostgreSQL";

@@ -1,13 +1,24 @@
 // Redis client factory and key builders (hash-tagged by ticket type). The scripts are
 // registered on every client made here (src/scripts.ts) and called through `redis.scripts`.
-import Redis from "ioredis";
+// One Redis, or a Redis Cluster (REDIS_CLUSTER_NODES): callers use either the same way.
+import Redis, { Cluster, type ChainableCommander } from "ioredis";
+import { clusterNodes } from "./config";
 import { defineScripts, Scripts } from "./scripts";
 import { DEPENDENCY_TIMEOUT_MS } from "./timing";
 
-export type RedisClient = Redis & { readonly scripts: Scripts };
+export type RedisClient = (Redis | Cluster) & { readonly scripts: Scripts };
 
-export function createRedis(url: string): RedisClient {
-  const redis = new Redis(url, {
+const reconnect = (attempt: number) => Math.min(attempt * 100, 2000);
+
+/** A client of the Redis at `url`, or of the cluster whose nodes `clusterNodeList` names (then `url` is unused). */
+export function createRedis(url: string, clusterNodeList?: string): RedisClient {
+  const perConnection = {
+    connectTimeout: 3000,
+    // A Redis that accepts but never answers (stopped, overloaded) fails the command instead.
+    commandTimeout: DEPENDENCY_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+  };
+  const shared = {
     lazyConnect: true,
     // No auto-pipelining: joins are already batched (queue/join-batcher.ts), and its per-tick
     // pipeline cost more than the writes it saved: in A/B runs without it joins went 7-15%
@@ -15,14 +26,50 @@ export function createRedis(url: string): RedisClient {
     enableAutoPipelining: false,
     // Fail fast while disconnected: callers answer 503 or back off instead of piling up.
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 3000,
-    // A Redis that accepts but never answers (stopped, overloaded) fails the command instead.
-    commandTimeout: DEPENDENCY_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-  });
+  };
+  const redis = clusterNodeList
+    ? new Cluster(clusterNodes(clusterNodeList), {
+      ...shared,
+      clusterRetryStrategy: reconnect,
+      redisOptions: perConnection,
+      // MOVED, ASK, TRYAGAIN, CLUSTERDOWN and a closed node are retried (ioredis) up to 16
+      // times 100 ms apart, through most of a failover (node timeout + election, 2-3 s);
+      // what is left fails as an outage (errors.ts: 503, or the worker backs off).
+      slotsRefreshTimeout: 1000,
+    })
+    : new Redis(url, { ...shared, ...perConnection, retryStrategy: reconnect });
   defineScripts(redis);
   return Object.assign(redis, { scripts: new Scripts(redis) });
+}
+
+/**
+ * Runs `add` for each item in pipelines and returns the replies in the items' order. On one
+ * Redis that is one pipeline; on a cluster one per hash tag, as a cluster pipeline may not
+ * span nodes (`keyOf` names a key of the item's commands: they must share its tag).
+ */
+export async function pipelined<T>(
+  redis: Redis | Cluster, items: T[], keyOf: (item: T) => string, add: (pipeline: ChainableCommander, item: T) => void,
+): Promise<[Error | null, unknown][]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const group = redis.isCluster ? hashTag(keyOf(item)) : "";
+    groups.get(group)?.push(i) ?? groups.set(group, [i]);
+  });
+  const replies: [Error | null, unknown][] = items.map(() => [new Error("no reply"), null]);
+  await Promise.all([...groups.values()].map(async (indexes) => {
+    const pipeline = redis.pipeline();
+    for (const i of indexes) add(pipeline, items[i]!);
+    const got = await pipeline.exec();
+    indexes.forEach((item, j) => (replies[item] = got?.[j] ?? [new Error("no reply"), null]));
+  }));
+  return replies;
+}
+
+/** What Redis Cluster hashes a key by: the first non-empty {...}, else the whole key. */
+export function hashTag(key: string): string {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 /** Every key of one ticket type shares the hash tag {T}, so each script stays in one slot. */
@@ -78,3 +125,9 @@ export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;
  * the active set: whoever knows that one (the processor) knows this one.
  */
 export const prequeuedKey = (active: string) => `${active}:prequeued`;
+
+/** The nodes a cluster client knows now (masters and replicas), else the configured ones. */
+export function clusterNodesNow(redis: Redis | Cluster, configured: string): { host: string; port: number }[] {
+  const known = redis instanceof Cluster ? redis.nodes("all").map((n) => ({ host: n.options.host!, port: n.options.port! })) : [];
+  return known.length > 0 ? known : clusterNodes(configured);
+}

@@ -1,7 +1,7 @@
 // Every Lua script, registered once on a client and called through one typed method each
 // (BullMQ's Scripts): callers pass named arguments, in the order of the script's header, and
 // get its reply parsed (src/formats.ts). Nothing else calls a script.
-import type Redis from "ioredis";
+import type { Cluster, default as Redis } from "ioredis";
 import claim from "../lua/claim-3.lua" with { type: "text" };
 import finish from "../lua/finish-2.lua" with { type: "text" };
 import join from "../lua/join-3.lua" with { type: "text" };
@@ -14,7 +14,7 @@ import enqueue from "../lua/includes/enqueue.lua" with { type: "text" };
 import openPrequeueInclude from "../lua/includes/openPrequeue.lua" with { type: "text" };
 import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
 import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
-import type { Keys } from "./redis";
+import { pipelined, type Keys } from "./redis";
 import { storedState, type TokenState } from "./states";
 import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "./timing";
 
@@ -34,7 +34,7 @@ export const SCRIPT_FILES = {
 export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude };
 
 type Arg = string | number;
-type WithScripts = Redis & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
+type WithScripts = (Redis | Cluster) & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
 
 function expandIncludes(lua: string): string {
   return lua.replace(/^--@include (\w+)$/gm, (_, name: string) => {
@@ -45,7 +45,7 @@ function expandIncludes(lua: string): string {
 }
 
 /** Defines every script as a command of the client (and of its pipelines). */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: Redis | Cluster): void {
   for (const [name, [file, lua]] of Object.entries(SCRIPT_FILES)) {
     redis.defineCommand(name, { numberOfKeys: Number(file.split("-").pop()), lua: expandIncludes(lua) });
   }
@@ -87,7 +87,7 @@ const lookupArgs = (k: Keys, id: string): Arg[] => [k.record(id), k.meta, k.batc
 export class Scripts {
   private readonly redis: WithScripts;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis | Cluster) {
     this.redis = redis as WithScripts;
   }
 
@@ -150,13 +150,10 @@ export class Scripts {
 
   /** lookup-2.lua for many tokens in one round trip; an error in place of each look-up that failed. */
   async lookupMany(tokens: { keys: Keys; id: string }[]): Promise<(Lookup | Error)[]> {
-    const pipeline = this.redis.pipeline() as unknown as { tqLookup(...args: Arg[]): void; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const t of tokens) pipeline.tqLookup(...lookupArgs(t.keys, t.id));
-    const replies = await pipeline.exec();
-    return tokens.map((_, i) => {
-      const [err, reply] = replies?.[i] ?? [new Error("no reply"), null];
-      return err ?? lookupReply.decode(String(reply));
-    });
+    // one pipeline per ticket type on a cluster (pipelined), one in all on one Redis
+    const replies = await pipelined(this.redis, tokens, (t) => t.keys.meta, (pipeline, t) =>
+      (pipeline as unknown as { tqLookup(...args: Arg[]): void }).tqLookup(...lookupArgs(t.keys, t.id)));
+    return replies.map(([err, reply]) => err ?? lookupReply.decode(String(reply)));
   }
 
   /**

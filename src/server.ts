@@ -2,7 +2,7 @@
 // started, HTTP served. main.ts runs one; tests run several side by side.
 import { hostname } from "node:os";
 import { collectDefaultMetrics } from "prom-client";
-import { describeUrl, type Config } from "./config";
+import { describeRedis, describeUrl, type Config } from "./config";
 import { seedDemo } from "./demo";
 import type { Logger } from "./log";
 import { closeServices, createServices } from "./services";
@@ -56,7 +56,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
   // port first: bench/harness.ts reads it off this line. No passwords: describeUrl drops them.
   log.info("listening", {
     port, url: http.url, http_threads: config.HTTP_THREADS,
-    redis: describeUrl(config.REDIS_URL), postgres: describeUrl(config.DATABASE_URL),
+    redis: describeRedis(config), postgres: describeUrl(config.DATABASE_URL),
   });
 
   return {

@@ -39,14 +39,16 @@ export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics()
 /** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
   const sql = createSql(config.DATABASE_URL);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
   let lastRedisError = 0;
-  redis.on("error", (err) => {
+  const warn = (err: Error) => {
     // ioredis repeats this on every reconnect attempt; once every 5 s is enough to read.
     if (Date.now() - lastRedisError < 5000) return;
     lastRedisError = Date.now();
     log.warn("redis connection problem", { error: err });
-  });
+  };
+  redis.on("error", warn);
+  redis.on("node error", warn); // a cluster's: one of its nodes failed
   const prefix = config.REDIS_KEY_PREFIX;
   const s: Omit<Services, "streams" | "readiness" | "instance"> & Partial<Services> = {
     config,

@@ -1,5 +1,5 @@
 // Start-up: wait for PostgreSQL and Redis (saying which and where), then migrate.
-import { describeUrl, type Config } from "./config";
+import { describeRedis, describeUrl, type Config } from "./config";
 import { ensureDatabase, migrate } from "./db";
 import type { Logger } from "./log";
 import type { Services } from "./services";
@@ -16,7 +16,7 @@ export async function waitForDependencies(s: Services, config: Config, log: Logg
   let socketError: Error | null = null;
   const remember = (err: Error) => (socketError = err);
   s.redis.on("error", remember);
-  await retryUntil(deadline, log, `Redis at ${describeUrl(config.REDIS_URL)}`, async () => {
+  await retryUntil(deadline, log, `Redis at ${describeRedis(config)}`, async () => {
     // One connect() call; ioredis keeps reconnecting by itself after a failed first attempt.
     connecting ??= s.redis.connect().catch(() => {});
     await connecting;

@@ -4,7 +4,8 @@ import { statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config";
+import { clusterNodes, ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config";
+import { hashTag } from "../src/redis";
 
 describe("config", () => {
   test("config.ts is the one reader of the environment in src/", async () => {
@@ -45,12 +46,32 @@ describe("config", () => {
       LOG_LEVEL: "loud",
       DATABASE_URL: "mysql://nope",
       REDIS_URL: "http://nope",
+      REDIS_CLUSTER_NODES: "10.0.0.1",
       TOKEN_SECRET: "short",
     };
     for (const [name, value] of Object.entries(cases)) {
       expect(() => loadEnv({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
     }
     expect(() => loadEnv({ TOKEN_SECRET: "short" })).not.toThrow(/short"/); // never echo a secret
+  });
+
+  test("REDIS_CLUSTER_NODES: host:port, comma-separated (IPv6 in brackets)", () => {
+    const nodes = " 10.0.0.1:7000, redis-b.internal:7001,[::1]:7002 ";
+    expect(loadEnv({ REDIS_CLUSTER_NODES: nodes }).REDIS_CLUSTER_NODES).toBe(nodes);
+    expect(clusterNodes(nodes)).toEqual([
+      { host: "10.0.0.1", port: 7000 }, { host: "redis-b.internal", port: 7001 }, { host: "::1", port: 7002 },
+    ]);
+    for (const bad of ["10.0.0.1", "10.0.0.1:7000,", "redis://10.0.0.1:7000", "a:1 b:2"]) {
+      expect(() => loadEnv({ REDIS_CLUSTER_NODES: bad })).toThrow(/^REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
+    }
+    expect(loadEnv({}).REDIS_CLUSTER_NODES).toBeUndefined();
+  });
+
+  test("a key's hash tag is its first non-empty {...}, as Redis Cluster reads it", () => {
+    expect(hashTag("queue:{12}")).toBe("12");
+    expect(hashTag("p:reservation:{12}:abc{9}")).toBe("12");
+    expect(hashTag("a{}b{c}")).toBe("a{}b{c}"); // an empty first tag: the whole key
+    expect(hashTag("active-ticket-types")).toBe("active-ticket-types");
   });
 
   test("JOIN_AUTH=jwt needs exactly one of JOIN_JWT_SECRET and JOIN_JWT_PUBLIC_KEY", async () => {

@@ -1,5 +1,6 @@
 // Each test file gets its own PostgreSQL database and its own Redis key prefix, both real,
 // and removes them afterwards.
+import { Cluster } from "ioredis";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app";
 import { loadConfig, type Config } from "../src/config";
@@ -14,6 +15,12 @@ import { closeServices, createServices, type Services } from "../src/services";
 
 export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/**
+ * TEST_REDIS=cluster runs every test env on the Redis Cluster in REDIS_CLUSTER_NODES
+ * (scripts/with-services.ts starts one); single (the default) on the Redis at REDIS_URL.
+ */
+export const TEST_CLUSTER_NODES = process.env.TEST_REDIS === "cluster" ? process.env.REDIS_CLUSTER_NODES : undefined;
+if (process.env.TEST_REDIS === "cluster" && !TEST_CLUSTER_NODES) throw new Error("TEST_REDIS=cluster needs REDIS_CLUSTER_NODES");
 export const quietLog = createLogger((process.env.TEST_LOG_LEVEL as "debug") ?? "error");
 
 const random = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
@@ -66,6 +73,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
   reach.pathname = `/${dbName}`;
   const config = loadConfig({
     REDIS_URL,
+    ...(TEST_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: TEST_CLUSTER_NODES } : {}),
     REDIS_KEY_PREFIX: `test:${random()}:`,
     TOKEN_SECRET: "test-secret-".padEnd(40, "x"),
     RESERVATION_TTL_SECONDS: "60",
@@ -163,7 +171,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
       if (findings.length > 0) throw new Error(`invariants broken:\n${JSON.stringify(findings, null, 2)}`);
     },
     async close() {
-      await deleteKeys(REDIS_URL, config.REDIS_KEY_PREFIX);
+      await deleteKeys(config.REDIS_URL, config.REDIS_KEY_PREFIX, config.REDIS_CLUSTER_NODES);
       await closeServices(s);
       await withAdmin((admin) => admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`);
     },
@@ -178,15 +186,20 @@ async function inFlight(s: Services): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
-export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = createRedis(redisUrl);
+/** Deletes every key under `prefix`: on a cluster, SCAN on each master (keys live where their slot does). */
+export async function deleteKeys(redisUrl: string, prefix: string, clusterNodes?: string): Promise<void> {
+  const redis = createRedis(redisUrl, clusterNodes);
   await redis.connect();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
+  for (const server of servers) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await server.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      // one by one: keys of many slots may not go in one command on a cluster
+      await Promise.all(keys.map((key) => redis.unlink(key)));
+      cursor = next;
+    } while (cursor !== "0");
+  }
   redis.disconnect();
 }
 

@@ -116,6 +116,16 @@ describe("join-3.lua", () => {
     expect(replies.map(lengthOf)).toEqual([0, 1, 2]);
   });
 
+  test("the same call again (a retry after its connection closed) gives the same new place, not a conflict", async () => {
+    const { ticketTypeId, k } = fresh();
+    const id = env.s.tokens.issue(ticketTypeId).id;
+    const first = await joinMany(ticketTypeId, [["a", 1, id], ["b"]]);
+    const again = await joinMany(ticketTypeId, [["a", 1, id]]);
+    expect(again).toEqual([{ kind: "joined", id, place: 1, served: 0, quantity: 1, queueLength: 2 }]);
+    expect(first[0]).toEqual({ kind: "joined", id, place: 1, served: 0, quantity: 1, queueLength: 1 });
+    expect(await env.s.redis.lrange(k.queue, 0, -1)).toHaveLength(2); // no second entry
+  });
+
   test("a join that fails in the script fails alone; the others of the call stand", async () => {
     const { ticketTypeId, k, r } = fresh();
     await r.set(k.user("damaged"), "broken-id");
@@ -154,6 +164,17 @@ describe("claim-3.lua", () => {
     expect(await claimBatch(r, k, 2)).toEqual({ kind: "busy" });
     expect(await claimBatch(r, k, 2, ["another-batch"])).toEqual({ kind: "busy" });
     expect((await claimBatch(r, k, 2, [claim.batchId])).kind).toBe("claimed");
+  });
+
+  test("the same claim again (a retry after its connection closed) takes nobody more", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    for (const user of ["a", "b", "c"]) await joinRaw(ticketTypeId, user);
+    const args = { keys: k, size: 1, now: Date.now(), batchId: "repeated", owned: ["repeated"] };
+    expect(await r.scripts.claim(args)).toMatchObject({ kind: "claimed" });
+    const inflight = await r.hgetall(k.inflight);
+    expect(await r.scripts.claim(args)).toEqual({ kind: "busy" });
+    expect(await r.hgetall(k.inflight)).toEqual(inflight);
+    expect(await r.llen(k.queue)).toBe(2);
   });
 
   test("drops tokens that left the queue", async () => {

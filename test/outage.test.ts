@@ -136,6 +136,17 @@ describe("errors are told by the client that raised them, not by their text or p
     try {
       expect(outageOf(await reply("READONLY You can not write against a read only replica."))).toBe("Redis");
       expect(outageOf(await reply("LOADING Redis is loading the dataset in memory"))).toBe("Redis");
+      // a cluster's: mid-failover, a slot half moved, a script's slot gone from its node
+      for (const text of ["CLUSTERDOWN The cluster is down", "TRYAGAIN Multiple keys request during rehashing of slot",
+        "ERR Error running script: Script attempted to access a non local key in a cluster node script: f_1"]) {
+        expect(outageOf(await reply(text))).toBe("Redis");
+      }
+      expect(outageOf(new Error("Too many Cluster redirections. Last error: Error: Connection is closed."))).toBe("Redis");
+      // one join of a call failed so, passed on in join-3.lua's reply (queue/join-batcher.ts)
+      expect(outageOf(new Error("join-3.lua: ERR Script attempted to access a non local key in a cluster node script: f_1"))).toBe("Redis");
+      expect(outageOf(new Error("Cluster isn't ready and enableOfflineQueue options is false"))).toBe("Redis");
+      // two slots in one script is a bug, not an outage
+      expect(outageOf(await reply("ERR Script attempted to access keys that do not hash to the same slot"))).toBeNull();
       const scriptError = await reply("ERR the script saw READONLY and LOADING in its data");
       expect(outageOf(scriptError)).toBeNull();
       expect(toErrorResponse(scriptError, () => {}).status).toBe(500);

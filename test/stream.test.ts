@@ -9,7 +9,7 @@ import { StreamHub } from "../src/streams/hub";
 import { listeningPort } from "../bench/harness";
 import { countCommands } from "../bench/monitor";
 import { TcpProxy } from "./proxy";
-import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
 
 type Message = { at: number; event?: string; id?: number; data?: any; retry?: number; comment?: string };
 
@@ -251,7 +251,9 @@ describe("changes reach the stream", () => {
   });
 });
 
-describe("Redis outage", () => {
+// Both cut off or watch one Redis (a TCP proxy in front of it, MONITOR on it): single Redis
+// only. On a cluster, test/cluster.test.ts kills a master instead.
+describe.skipIf(TEST_CLUSTER_NODES !== undefined)("Redis outage", () => {
   let cut: TestEnv;
   let proxy: TcpProxy;
   let cutServer: ReturnType<TestEnv["app"]["listen"]>;
@@ -301,7 +303,7 @@ describe("Redis outage", () => {
   }, 30_000);
 });
 
-describe("cost", () => {
+describe.skipIf(TEST_CLUSTER_NODES !== undefined)("cost", () => {
   beforeAll(async () => {
     // only the streams each test opens
     for (const c of controllers.splice(0)) c.abort();

@@ -6,12 +6,13 @@
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
 // change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
 // its type's queue started anew (Redis lost it); or the notice connection came back.
+import { clusterNodesNow, pipelined } from "../redis";
 import { placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
 import { LiveStream } from "./live-stream";
-import { ChangeNotices } from "./notices";
+import { ChangeNotices, type NoticeSource } from "./notices";
 import { sse } from "./sse";
 
 export type StreamHubOptions = {
@@ -83,7 +84,9 @@ export class StreamHub {
     options: Partial<StreamHubOptions> = {},
   ) {
     this.options = { ...STREAM_DEFAULTS, ...options };
-    this.notices = new ChangeNotices(s.config.REDIS_URL, (id) => s.keys(id).changes, {
+    const { REDIS_URL, REDIS_CLUSTER_NODES } = s.config;
+    const source: NoticeSource = REDIS_CLUSTER_NODES ? { nodes: () => clusterNodesNow(s.redis, REDIS_CLUSTER_NODES) } : { url: REDIS_URL };
+    this.notices = new ChangeNotices(source, (id) => s.keys(id).changes, {
       notice: (ticketTypeId, ids) => this.noticed(ticketTypeId, ids),
       subscribed: (ticketTypeId) => this.lookUpAll(this.groups.get(ticketTypeId)),
     }, s.log);
@@ -182,12 +185,11 @@ export class StreamHub {
 
   /** Each type's served mark, grant rate and epoch: one HMGET a type, in one round trip. */
   private async readMarks(groups: Group[]): Promise<void> {
-    const pipeline = this.s.redis.pipeline();
-    for (const group of groups) pipeline.hmget(this.s.keys(group.ticketTypeId).meta, "served", "rate", "epoch");
+    const meta = (group: Group) => this.s.keys(group.ticketTypeId).meta;
     this.counts.markReads += groups.length;
     let replies;
     try {
-      replies = await pipeline.exec();
+      replies = await pipelined(this.s.redis, groups, meta, (pipeline, group) => pipeline.hmget(meta(group), "served", "rate", "epoch"));
     } catch {
       return; // Redis is away: positions wait; streams stay open and keep alive
     }

@@ -4,8 +4,14 @@
 // instance listens to the types it holds streams of. A notice lost while disconnected is made
 // good on reconnecting: every channel is subscribed again and `subscribed` is called for each
 // type, whose streams then look themselves up.
-import Redis from "ioredis";
+// On a Redis Cluster every node hears every PUBLISH (classic pub/sub goes over the cluster
+// bus), so the subscriber is one connection to any node; when that node goes, another is
+// taken and everything is subscribed again, as after a reconnect.
+import Redis, { type RedisOptions } from "ioredis";
 import type { Logger } from "../log";
+
+/** Where the subscriber connects: one Redis's URL, or (a cluster) the nodes known now, to try in turn. */
+export type NoticeSource = { url: string } | { nodes: () => { host: string; port: number }[] };
 
 export type NoticeHandlers = {
   /** Tokens of this type changed. */
@@ -19,9 +25,11 @@ export class ChangeNotices {
   /** channel -> ticket type */
   private readonly channels = new Map<string, number>();
   private lastWarning = 0;
+  /** Connections made to cluster nodes, to take the next node each time. */
+  private attempts = 0;
 
   constructor(
-    private readonly url: string,
+    private readonly source: NoticeSource,
     private readonly channelOf: (ticketTypeId: number) => string,
     private readonly handlers: NoticeHandlers,
     private readonly log: Logger,
@@ -50,14 +58,30 @@ export class ChangeNotices {
 
   private connection(): Redis {
     if (this.subscriber) return this.subscriber;
-    const subscriber = new Redis(this.url, {
+    const options: RedisOptions = {
       lazyConnect: true,
       autoResubscribe: false, // 'ready' does it, and tells the hub which types to look up again
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 3000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-    });
+    };
+    let subscriber: Redis;
+    if ("url" in this.source) {
+      subscriber = new Redis(this.source.url, options);
+    } else {
+      const nodes = this.source.nodes();
+      const node = nodes[this.attempts++ % nodes.length]!;
+      // no reconnecting to a node that went away: 'end' below moves on to the next one
+      subscriber = new Redis({ ...options, ...node, retryStrategy: () => null });
+      subscriber.on("end", () => {
+        if (this.subscriber !== subscriber) return;
+        this.subscriber = null;
+        setTimeout(() => {
+          if (!this.subscriber && this.channels.size > 0) this.connection();
+        }, Math.min(this.attempts * 100, 1000));
+      });
+    }
     subscriber.on("message", (channel: string, message: string) => {
       const ticketTypeId = this.channels.get(channel);
       if (ticketTypeId !== undefined) this.handlers.notice(ticketTypeId, message.split(","));
