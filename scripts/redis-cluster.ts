@@ -189,21 +189,12 @@ export class LocalRedisCluster {
 
 /** One command to one node on a short-lived connection; null when the node does not answer. */
 export async function command(port: number, args: string[]): Promise<unknown> {
-  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    return await redis.call(args[0]!, ...args.slice(1));
-  } catch {
-    return null;
-  } finally {
-    redis.disconnect();
-  }
+  return must(port, args, 500).catch(() => null);
 }
 
-/** One command to one node; its error is thrown. */
-async function must(port: number, args: string[]): Promise<unknown> {
-  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/** One command to one node on a short-lived connection; its error is thrown. */
+async function must(port: number, args: string[], connectTimeout = 1000): Promise<unknown> {
+  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, connectTimeout, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on("error", () => {});
   try {
     await redis.connect();
