@@ -20,7 +20,8 @@
 
   Input:
     KEYS[1] queue:{T}                  list of token ids, head first
-    KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served
+    KEYS[2] meta:{T}                   hash: epoch, seq (last place handed out), served, and
+                                       sale_starts_at (the operator's last word, over ARGV[9])
     KEYS[3] bought:{T}                 hash: user id -> tickets booked (finish-2.lua adds)
     ARGV[1] seconds a queue place lives
     ARGV[2] now in ms (the epoch of a queue that starts now)
@@ -31,7 +32,7 @@
     ARGV[6] batch key prefix, batch:{T}: (where a served token's hold is written)
     ARGV[7] ticket type id (the mappings' value)
     ARGV[8] the type's per_user_limit, in tickets
-    ARGV[9] the sale's start in ms (0: none)
+    ARGV[9] the sale's start in ms (0: none), as the caller's catalog has it; meta's wins
     ARGV[10] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
     ARGV[11..] quintuples, one per join: new token id, user id, quantity, the new token itself
             (signed): the record keeps the line claim-3.lua hands to PostgreSQL
@@ -61,13 +62,14 @@ local batchPrefix = ARGV[6]
 local ticketTypeId = ARGV[7]
 local perUserLimit = tonumber(ARGV[8])
 local boughtKey = KEYS[3]
-local saleStart = tonumber(ARGV[9])
 local prequeueKey = ARGV[10]
 
+--@include saleStart
 --@include resolveState
 --@include enqueue
 --@include openPrequeue
 
+local saleStart = saleStartOf(metaKey, ARGV[9])
 local time = redis.call('TIME')
 local redisNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local beforeSale = redisNow < saleStart

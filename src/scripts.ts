@@ -13,6 +13,7 @@ import settle from "../lua/settle-4.lua" with { type: "text" };
 import enqueue from "../lua/includes/enqueue.lua" with { type: "text" };
 import openPrequeueInclude from "../lua/includes/openPrequeue.lua" with { type: "text" };
 import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
+import saleStart from "../lua/includes/saleStart.lua" with { type: "text" };
 import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
 import { pipelined, type Keys } from "./redis";
 import { storedState, type TokenState } from "./states";
@@ -31,7 +32,7 @@ export const SCRIPT_FILES = {
 } as const;
 
 /** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
-export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude };
+export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude, saleStart };
 
 type Arg = string | number;
 type WithScripts = (Redis | Cluster) & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
@@ -67,8 +68,9 @@ export type Finished = { id: string; state: Extract<TokenState, "confirmed" | "r
 export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, joins: Join[], saleStartsAt = 0): Arg[] {
   const args: Arg[] = [k.queue, k.meta, k.bought, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
     k.mappingPrefix, k.batchPrefix, ticketTypeId, perUserLimit, saleStartsAt, k.prequeue];
-  const ranks = saleStartsAt > 0 ? prequeueRanks(joins.length) : undefined;
-  joins.forEach((j, i) => args.push(j.id, j.userId, j.quantity, j.token, ranks?.[i] ?? 0));
+  // ranks always: the operator's start in meta:{T} may be ahead where the catalog has none yet
+  const ranks = prequeueRanks(joins.length);
+  joins.forEach((j, i) => args.push(j.id, j.userId, j.quantity, j.token, ranks[i]!));
   return args;
 }
 

@@ -17,7 +17,7 @@ const row = (outcome: GrantRow["outcome"], fields: Partial<GrantRow> = {}): Gran
   outcome, expires_at: outcome === "granted" ? deadline : null, prior_status: null, ...fields,
 });
 const grant = (fields: Partial<Grant> = {}): Grant => ({
-  rows: null, granted: 0, expiresAt: deadline, stockLeft: 0, refused: new Map(), ...fields,
+  rows: null, granted: 0, expiresAt: deadline, stockLeft: 0, refused: new Map(), closed: null, ...fields,
 });
 const states = (outcomes: Outcome[]) => outcomes.map((o) => o.state);
 
@@ -82,6 +82,7 @@ describe("allHold and stockRanShort", () => {
   test("stock ran short when someone waits", () => {
     expect(stockRanShort([row("granted"), row("invalid"), row("limit"), row("duplicate"), row("prior")])).toBe(false);
     expect(stockRanShort([row("granted"), row("waiting")])).toBe(true);
+    expect(stockRanShort([row("prior"), row("closed")])).toBe(true);
     expect(stockRanShort([])).toBe(false);
   });
 });
@@ -108,6 +109,16 @@ describe("prefixRows", () => {
 
 describe("decide", () => {
   const at = deadline.getTime();
+
+  test("a closed sale (paused, not started) keeps everyone queued whatever the stock; a prior hold stays held", () => {
+    const earlier = new Date(at - 5000);
+    const outcomes = decide(
+      [person(1, 5), person(2), person(3)],
+      [row("closed"), row("prior", { prior_status: "held", expires_at: earlier }), row("closed")],
+      { stock: 0, held: 0 },
+    );
+    expect(outcomes).toEqual([{ state: "queued" }, { state: "reserved", expiresAt: earlier.getTime() }, { state: "queued" }]);
+  });
 
   test("granted and a prior hold still held: reserved, with their own deadline", () => {
     const earlier = new Date(at - 5000);

@@ -11,6 +11,7 @@ import { AppError, badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
+import { publishSaleStart } from "./sale-start";
 
 /** A connection or a transaction: the demo creates its event and types in one. */
 export type Db = Sql | postgres.TransactionSql<{}>;
@@ -194,9 +195,12 @@ export async function createTicketType(sql: Db, eventId: number, input: TicketTy
 /**
  * Changes the fields given. A new capacity moves the stock by the same delta, under the row
  * lock; below what is held and confirmed it is refused (409 capacity_below_sold) and nothing
- * changes. Throws 404 unknown_ticket_type.
+ * changes. `beforeCommit` runs last, still under the lock: should it fail, nothing changes.
+ * Throws 404 unknown_ticket_type.
  */
-export async function updateTicketType(sql: Sql, id: number, patch: TicketTypePatch): Promise<AdminTicketType> {
+export async function updateTicketType(
+  sql: Sql, id: number, patch: TicketTypePatch, beforeCommit?: (changed: AdminTicketType) => Promise<void>,
+): Promise<AdminTicketType> {
   checkValues(patch);
   return sql.begin(async (tx) => {
     // the row lock first, in a statement of its own (as the grant): nothing takes or returns
@@ -226,7 +230,9 @@ export async function updateTicketType(sql: Sql, id: number, patch: TicketTypePa
         holds_per_minute = CASE WHEN ${has("holds_per_minute")} THEN ${patch.holds_per_minute ?? null}::int ELSE holds_per_minute END
       WHERE id = ${id}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
-    return typeOf(row);
+    const changed = typeOf(row);
+    await beforeCommit?.(changed);
+    return changed;
   }) as Promise<AdminTicketType>;
 }
 
@@ -285,7 +291,12 @@ export const adminEventRoutes = (s: Services) => {
       ({ body, params }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownTicketType(null);
-        return db(() => updateTicketType(s.sql, id, body));
+        // a new start is in Redis too before this answers (admin/sale-start.ts); should Redis
+        // refuse it, PostgreSQL keeps the old one and the answer is 503
+        const publish = body.sale_starts_at === undefined
+          ? undefined
+          : (changed: AdminTicketType) => publishSaleStart(s, id, changed.sale_starts_at);
+        return db(() => updateTicketType(s.sql, id, body, publish));
       },
       { body: UpdateTicketTypeBody, transform: onlyKnownFields(UpdateTicketTypeBody) },
     );

@@ -12,9 +12,11 @@ export type SaleControls = {
   maxActiveHolds: number | null;
   /** Most people taken off the queue a minute (null: no ceiling). */
   holdsPerMinute: number | null;
+  /** When the sale starts, in ms (0: it has); nobody is served before. */
+  saleStartsAt: number;
 };
 
-export const NO_CONTROLS: SaleControls = Object.freeze({ paused: false, maxActiveHolds: null, holdsPerMinute: null });
+export const NO_CONTROLS: SaleControls = Object.freeze({ paused: false, maxActiveHolds: null, holdsPerMinute: null, saleStartsAt: 0 });
 
 /** How old the processor's reading of the controls may be: a PATCH takes effect within about this. */
 export const CONTROLS_MAX_AGE_MS = 250;
@@ -39,12 +41,21 @@ export class SaleControlsCache {
     if (ids.length === 0) return;
     if (Date.now() - this.at < this.maxAgeMs && ids.every((id) => this.read.has(id))) return;
     const at = Date.now();
-    const rows = await this.sql<{ id: number; paused: boolean; max_active_holds: number | null; holds_per_minute: number | null }[]>`
-      SELECT id, paused, max_active_holds, holds_per_minute FROM ticket_types
-      WHERE id = ANY(${ids}::int[]) AND (paused OR max_active_holds IS NOT NULL OR holds_per_minute IS NOT NULL)`;
-    this.byId = new Map(rows.map((r) => [r.id, { paused: r.paused, maxActiveHolds: r.max_active_holds, holdsPerMinute: r.holds_per_minute }]));
+    const rows = await this.sql<{ id: number; paused: boolean; max_active_holds: number | null; holds_per_minute: number | null; sale_starts_at: Date | null }[]>`
+      SELECT id, paused, max_active_holds, holds_per_minute, sale_starts_at FROM ticket_types
+      WHERE id = ANY(${ids}::int[])
+        AND (paused OR max_active_holds IS NOT NULL OR holds_per_minute IS NOT NULL OR sale_starts_at > now())`;
+    this.byId = new Map(rows.map((r) => [r.id, {
+      paused: r.paused, maxActiveHolds: r.max_active_holds, holdsPerMinute: r.holds_per_minute,
+      saleStartsAt: r.sale_starts_at?.getTime() ?? 0,
+    }]));
     this.read = new Set(ids);
     this.at = at;
+  }
+
+  /** Makes the next refresh() read the controls again, however recent the last reading. */
+  forget(): void {
+    this.at = -Infinity;
   }
 
   /** The controls of a type as last read. */

@@ -16,7 +16,7 @@ import type { Keys, RedisClient } from "../redis";
 import type { Services } from "../services";
 import type { Tokens } from "../tokens";
 import { claimBatch, lastPlace, peopleOf, type Claim, type Claimed, type Person } from "./claim";
-import { availability, grantHolds, type Grant, type GrantRow } from "./grant";
+import { availability, grantHolds, type Grant, type GrantRow, type SaleClosed } from "./grant";
 import { allQueued, allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
 
 export { allQueued } from "./settle";
@@ -69,6 +69,8 @@ export type ServeResult =
       overLimit: number;
       /** The new head of the queue needs more than the stock left: wait until stock moves. */
       blocked: boolean;
+      /** The grant served nobody: the sale is paused or has not started (PostgreSQL's word at the grant). */
+      closed: SaleClosed | null;
       stockLeft: number | null;
     };
 
@@ -163,7 +165,7 @@ class TurnPipeline {
         if (shortOf) return await this.endShort(shortOf);
       }
       await this.settled;
-      return this.result(false);
+      return this.result(false, null);
     } catch (err) {
       this.stop = "failed";
       // What was sent runs anyway: let it finish first. What was claimed and not settled stays
@@ -227,7 +229,7 @@ class TurnPipeline {
     // Not everyone holds: the rare path, person by person.
     const people = peopleOf(batch);
     const rows = grant.rows ?? prefixRows(grant, batch.size);
-    if (stockRanShort(rows)) return { batch, granted: grant.granted, people, rows };
+    if (stockRanShort(rows)) return { batch, granted: grant.granted, people, rows, closed: grant.closed };
     const outcomes = decide(people, rows, null);
     this.count(batchCounts(batch.size, grant.granted, outcomes));
     this.settle(batch, encode(outcomes), servedMark(people, outcomes));
@@ -235,12 +237,12 @@ class TurnPipeline {
   }
 
   /**
-   * Stock ran short in `short.batch`: the turn ends with it. The batches claimed ahead go back
+   * Stock ran short in `short.batch`, or the sale is closed: the turn ends with it. The batches claimed ahead go back
    * first, newest first, so that this one's unserved end up in front of them at the head of
    * the queue, in join order. Then one reading of what is available decides who waits and who
    * is told sold out, and whether the new head is blocked (see availability()).
    */
-  private async endShort({ batch, granted, people, rows }: ShortBatch): Promise<ServeResult> {
+  private async endShort({ batch, granted, people, rows, closed }: ShortBatch): Promise<ServeResult> {
     this.stop = "stock-short";
     if (this.claiming) await this.claiming;
     for (const ahead of this.claimed.splice(0).reverse()) {
@@ -258,7 +260,7 @@ class TurnPipeline {
     this.count(batchCounts(batch.size, granted, outcomes));
     this.settle(batch, encode(outcomes), servedMark(people, outcomes));
     await this.settled;
-    return this.result(headBlocked(people, outcomes, available));
+    return this.result(closed === null && headBlocked(people, outcomes, available), closed);
   }
 
   /** Sends a batch's settle after the ones sent before; from now on the batch is not ours in flight. */
@@ -276,8 +278,8 @@ class TurnPipeline {
     this.turn.onBatch(more, this.stockLeft);
   }
 
-  private result(blocked: boolean): ServeResult {
-    return { kind: "done", ...this.counts, blocked, stockLeft: this.stockLeft };
+  private result(blocked: boolean, closed: SaleClosed | null): ServeResult {
+    return { kind: "done", ...this.counts, blocked, closed, stockLeft: this.stockLeft };
   }
 }
 
@@ -293,7 +295,7 @@ async function claim(
 }
 
 /** A granted batch in which someone waits for stock: what endShort() needs to settle it. */
-type ShortBatch = { batch: Claimed; granted: number; people: Person[]; rows: GrantRow[] };
+type ShortBatch = { batch: Claimed; granted: number; people: Person[]; rows: GrantRow[]; closed: SaleClosed | null };
 
 // The turn's decisions: pure functions of what the steps returned (test/pipeline.test.ts).
 
@@ -335,9 +337,9 @@ export function allHold(grant: Grant, size: number): boolean {
   return grant.rows === null && grant.refused.size === 0 && grant.granted === size;
 }
 
-/** Whether someone in the batch was not served for want of stock. */
+/** Whether someone in the batch was not served for want of stock, or because the sale is closed. */
 export function stockRanShort(rows: GrantRow[]): boolean {
-  return rows.some((r) => r.outcome === "waiting");
+  return rows.some((r) => r.outcome === "waiting" || r.outcome === "closed");
 }
 
 /** A fast-path grant, person by person: the refused as listed, the first `granted` of the rest hold, the others wait. */
@@ -373,6 +375,8 @@ export function decide(
         return { state: "invalid" };
       case "limit":
         return { state: "limit_reached" };
+      case "closed": // paused, or not started: they keep their place, whatever the stock
+        return { state: "queued" };
       case "waiting": {
         const servable = available !== null && person.quantity <= available.stock + available.held;
         return { state: servable ? "queued" : "sold_out" };
@@ -404,7 +408,7 @@ export function headBlocked(
 }
 
 /** The turn's counts, as ServeResult reports them and the processor logs them. */
-export type TurnCounts = Omit<Extract<ServeResult, { kind: "done" }>, "kind" | "blocked" | "stockLeft">;
+export type TurnCounts = Omit<Extract<ServeResult, { kind: "done" }>, "kind" | "blocked" | "closed" | "stockLeft">;
 
 export const NO_COUNTS: TurnCounts = Object.freeze({
   batches: 0, people: 0, granted: 0, requeued: 0, soldOut: 0, invalid: 0, overLimit: 0,

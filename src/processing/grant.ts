@@ -8,11 +8,18 @@
 // line the screening let through; then grant_holds_carefully runs instead, which checks every
 // field and reports those rather than granting them. Both are rare, and the careful statement
 // costs more per row.
+//
+// A sale the operator paused, or whose start is still ahead as PostgreSQL has it, grants
+// nobody (sql/0006_grant_gates.sql decides it under the row lock): the fast path says so in
+// `closed`, and the careful path then tells who already has a hold (a retry, a recovery) from
+// who waits for the sale.
 import type { Sql } from "../db";
 import { refusedList, type Refusals } from "../formats";
 import type { HoldStatus } from "../states";
 
-export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting";
+export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting" | "closed";
+/** Why a grant granted nobody whatever its stock: the sale is paused, or has not started. */
+export type SaleClosed = "paused" | "not_on_sale";
 export type GrantRow = {
   outcome: GrantOutcome;
   expires_at: Date | null;
@@ -29,6 +36,7 @@ export type Grant = {
   expiresAt: Date | null;
   stockLeft: number | null;
   refused: Refusals;
+  closed: SaleClosed | null;
 };
 
 const UNIQUE_VIOLATION = "23505";
@@ -40,7 +48,9 @@ export async function grantHolds(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
   try {
-    return await grantRun(sql, ticketTypeId, epoch, lines, holdSeconds);
+    const grant = await grantRun(sql, ticketTypeId, epoch, lines, holdSeconds);
+    // rare (the processor skips a type it knows is closed): who already holds, who waits
+    return grant.closed ? await grantCarefully(sql, ticketTypeId, epoch, lines, holdSeconds) : grant;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code !== UNIQUE_VIOLATION && !isDataException(code)) throw err;
@@ -51,22 +61,23 @@ export async function grantHolds(
 async function grantRun(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const [result] = await sql<{ held: number; deadline: Date | null; stock_left: number | null; refused: string | null }[]>`
-    SELECT held, deadline, stock_left, refused FROM grant_holds(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
+  const [result] = await sql<{ held: number; deadline: Date | null; stock_left: number | null; refused: string | null; closed: SaleClosed | null }[]>`
+    SELECT held, deadline, stock_left, refused, closed FROM grant_holds(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
   return {
     rows: null,
     granted: result!.held,
     expiresAt: result!.deadline,
     stockLeft: result!.stock_left,
     refused: refusedList.decode(result!.refused),
+    closed: result!.closed,
   };
 }
 
 async function grantCarefully(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const rows = await sql<(GrantRow & { stock_left: number | null })[]>`
-    SELECT outcome, expires_at, prior_status, stock_left
+  const rows = await sql<(GrantRow & { stock_left: number | null; closed: SaleClosed | null })[]>`
+    SELECT outcome, expires_at, prior_status, stock_left, closed
     FROM grant_holds_carefully(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
   const granted = rows.filter((r) => r.outcome === "granted");
   return {
@@ -75,6 +86,7 @@ async function grantCarefully(
     expiresAt: granted[0]?.expires_at ?? null,
     stockLeft: rows[0]?.stock_left ?? null,
     refused: new Map(),
+    closed: rows[0]?.closed ?? null,
   };
 }
 

@@ -44,6 +44,11 @@ const SWEEP_MS = 1000;
 export const ROOM_RETRY_MS = 50;
 /** The least a type held back by holds_per_minute waits, so that its claims still take several people. */
 export const RATE_RETRY_MIN_MS = 50;
+/**
+ * A type whose grant found the sale closed (paused, or its start moved ahead, since the controls
+ * were read) is left alone this long; the controls are read again before it is looked at.
+ */
+const CLOSED_RETRY_MS = 250;
 
 export class Processor {
   private readonly leases: Leases;
@@ -142,6 +147,12 @@ export class Processor {
     }
     if (result.kind === "busy") return this.recover(ticketTypeId);
     this.rate(ticketTypeId, result.granted);
+    if (result.closed) {
+      // PostgreSQL closed it at the grant, and everyone claimed went back in order
+      this.holdBack(ticketTypeId, CLOSED_RETRY_MS);
+      this.controls.forget();
+      return result.people;
+    }
     if (result.blocked) {
       this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
       this.probing.add(ticketTypeId);
@@ -198,11 +209,13 @@ export class Processor {
   }
 
   /**
-   * Whether a type is not to be served now: paused (it stays on the active set, its queue
-   * intact), or held back by admission control for a little while.
+   * Whether a type is not to be served now: paused or its sale not started (it stays on the
+   * active set, its queue intact), or held back by admission control for a little while. The
+   * controls may be a moment old: the grant itself refuses a closed sale exactly.
    */
   private waits(ticketTypeId: number): boolean {
-    if (this.controls.of(ticketTypeId).paused) return true;
+    const controls = this.controls.of(ticketTypeId);
+    if (controls.paused || controls.saleStartsAt > Date.now()) return true;
     const until = this.heldBack.get(ticketTypeId);
     if (until === undefined) return false;
     if (Date.now() < until) return true;
