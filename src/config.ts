@@ -4,6 +4,7 @@ import { Value } from "@sinclair/typebox/value";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
+import { WORKER_CONNECTIONS_AT_LEAST } from "./db-pool";
 import { jwtPublicKey } from "./queue/jwt-key";
 
 const Int = (min: number, max: number, fallback: number) =>
@@ -26,9 +27,12 @@ export const ConfigSchema = Type.Object({
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: `^\\s*${NODE}(\\s*,\\s*${NODE})*\\s*$` })),
   // Prepended to every Redis key: lets tests, or two deployments, share one Redis.
   REDIS_KEY_PREFIX: Type.String({ maxLength: 64, pattern: "^[A-Za-z0-9:_-]*$", default: "" }),
-  // Threads serving HTTP on the one port (Bun's reusePort), by default one per core; still one
-  // processor and one cleaner per instance.
+  // Threads serving HTTP on the one port (Bun's reusePort), by default one per core (as many as
+  // DATABASE_POOL_SIZE leaves room for); still one processor and one cleaner per instance.
   HTTP_THREADS: Int(1, 256, availableParallelism()),
+  // The most PostgreSQL connections one instance opens, all threads and workers together
+  // (src/db-pool.ts shares them out); a request waits for a free one rather than open more.
+  DATABASE_POOL_SIZE: Int(3, 1000, 20),
   RESERVATION_TTL_SECONDS: Int(1, 86400, 120),
   CLEANER_INTERVAL_MS: Int(10, 600_000, 1000),
   // 2000 drained fastest and steadiest on the 2-core machine (500-4000 compared; see README Performance)
@@ -127,6 +131,21 @@ function checkJoinAuth(env: Env): void {
   }
 }
 
+/**
+ * Every HTTP thread needs a connection of its own, and the processor and the cleaner one each:
+ * the default thread count stays within DATABASE_POOL_SIZE; a count asked for must fit.
+ */
+function fitThreadsToPool(env: Env, threadsGiven: boolean): void {
+  const most = env.DATABASE_POOL_SIZE - WORKER_CONNECTIONS_AT_LEAST;
+  if (!threadsGiven) env.HTTP_THREADS = Math.min(env.HTTP_THREADS, most);
+  else if (env.HTTP_THREADS > most) {
+    throw new ConfigError(
+      `HTTP_THREADS=${env.HTTP_THREADS} needs DATABASE_POOL_SIZE of at least ${env.HTTP_THREADS + WORKER_CONNECTIONS_AT_LEAST} ` +
+      `(a connection per HTTP thread, one for the processor, one for the cleaner; got ${env.DATABASE_POOL_SIZE})`,
+    );
+  }
+}
+
 /** Reads the variables the service knows; a bad one is a ConfigError naming it. */
 export function loadEnv(env: Record<string, string | undefined> = process.env): Env {
   const raw: Record<string, unknown> = {};
@@ -134,6 +153,7 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
     const value = env[name];
     if (value !== undefined && value !== "") raw[name] = value;
   }
+  const threadsGiven = raw.HTTP_THREADS !== undefined; // (TypeBox fills defaults into raw below)
   const fail = (name: string): never => {
     const given = SECRETS.has(name) ? "a value that is too short" : JSON.stringify(raw[name]);
     throw new ConfigError(`${name} must be ${describe(name)} (got ${given})`);
@@ -150,6 +170,7 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
     if (rate.burst < 1 || rate.perMinute < 1) fail(name);
   }
   checkJoinAuth(value as Env);
+  fitThreadsToPool(value as Env, threadsGiven);
   return value as Env;
 }
 

@@ -1,6 +1,7 @@
 // The shared singletons a server or a worker runs on, made from one config.
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
+import { poolShares } from "./db-pool";
 import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
 import { Metrics, type Thread } from "./metrics/metrics";
@@ -38,7 +39,7 @@ export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics()
 
 /** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
-  const sql = createSql(config.DATABASE_URL);
+  const sql = createSql(config.DATABASE_URL, { max: poolShares(config.DATABASE_POOL_SIZE, config.HTTP_THREADS)[thread] });
   const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
   let lastRedisError = 0;
   const warn = (err: Error) => {
