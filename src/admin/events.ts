@@ -4,6 +4,8 @@
 // A capacity change moves the stock by the same amount, in one transaction under the ticket
 // type's row lock (taken first, as the grant takes it), so capacity = stock + held + confirmed
 // (I2) holds at every moment. Capacity never drops below what is held and confirmed.
+//
+// Each change through the routes is audited in its own transaction (src/admin/audit.ts).
 import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
 import type { Sql } from "../db";
@@ -163,8 +165,9 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?
   checkValues(patch);
   const has = (k: keyof EventPatch) => patch[k] !== undefined;
   return inTransaction(sql, async (tx) => {
-    // locked first: the audit's old values are the ones this change replaces
-    const [locked] = await tx`SELECT id, name, description, venue, starts_at FROM events WHERE id = ${id} FOR UPDATE`;
+    // locked first, so the audit's old values are the ones this change replaces; NO KEY UPDATE
+    // is the UPDATE's own lock: a ticket type being added to the event does not wait on it
+    const [locked] = await tx`SELECT id, name, description, venue, starts_at FROM events WHERE id = ${id} FOR NO KEY UPDATE`;
     if (!locked) throw unknownEvent(id);
     const [row] = await tx`
       UPDATE events SET
