@@ -460,5 +460,31 @@ export const API_DOCS: Record<string, RouteDoc> = {
       }),
     },
   },
+
+  "GET /admin/audit": {
+    tag: "admin",
+    auth: "admin",
+    summary: "The audit log of admin changes",
+    description:
+      "Every change made through the admin routes, newest first, `limit` a page (default 1000, at most 10000); pass " +
+      "the last page's cursor back for the next (older) one. Each entry is written in the change's own transaction: " +
+      "a refused change has none, a PATCH that changed no value has one with empty `changes`.",
+    responses: {
+      200: ok("a page of entries", S.AuditPage, {
+        page: {
+          entries: [{
+            id: 12, at: AT, route: "PATCH /admin/ticket-types/:id", target: { type: "ticket_type", id: 4 },
+            changes: { capacity: { old: 300, new: 350 }, paused: { old: false, new: true } },
+            request_id: REQUEST_ID_EXAMPLE, client: "203.0.113.7",
+          }],
+          next_cursor: "YXVkaXQ6MTI",
+        },
+      }),
+      ...errorAnswers(failures({ 400: ["invalid_input", "invalid_cursor"] }, ADMIN, DOWN), {
+        invalid_input: "limit: expected a whole number from 1 to 10000",
+        invalid_cursor: "cursor: expected a cursor from a previous page of the audit log",
+      }),
+    },
+  },
 };
 

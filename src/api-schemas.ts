@@ -241,6 +241,35 @@ export const BookingsCsv = Type.String({
   description: "RFC 4180 CSV: a header row (booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at), CRLF line ends",
 });
 
+/** A field's value in the audit log: what the admin routes answer for it. */
+const FieldValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+
+export const AuditEntry = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, description: "the entry's id; newer entries have greater ones" }),
+    at: DateTime("when the change's transaction began"),
+    route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id" }),
+    target: Type.Object(
+      { type: OneOf(["event", "ticket_type"] as const, "what was changed"), id: Id("its id (of a creation: the new one)") },
+      strict,
+    ),
+    changes: Type.Record(Type.String(), Type.Object({ old: FieldValue, new: FieldValue }, strict), {
+      description: "each field whose value changed, old and new (a creation: every field set, old null); empty when none did",
+    }),
+    request_id: Type.String({ description: "the change request's X-Request-Id" }),
+    client: Type.String({ description: "the change request's client address, as the rate limits count clients" }),
+  },
+  strict,
+);
+
+export const AuditPage = Type.Object(
+  {
+    entries: Type.Array(AuditEntry, { description: "newest first" }),
+    next_cursor: Nullable(Type.String(), "pass it back as `cursor` for the next (older) page; null on the last page"),
+  },
+  strict,
+);
+
 // ---- errors
 
 /** Extra fields some errors carry besides `error` and `message`. */

@@ -1,6 +1,7 @@
 // Builds the HTTP app from its parts. It never listens: main.ts does, tests call app.handle().
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
+import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
 import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods } from "./allowed-methods";
@@ -56,7 +57,8 @@ export function createApp(s: Services) {
     .use(reservationRoutes(s, limits))
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
-    .use(adminBookingsRoutes(s));
+    .use(adminBookingsRoutes(s))
+    .use(adminAuditRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);
   return app;
 }

@@ -6,6 +6,7 @@ import byteOrderTextKeys from "../sql/0003_byte_order_text_keys.sql" with { type
 import grantChecks from "../sql/0004_grant_checks.sql" with { type: "text" };
 import saleControls from "../sql/0005_sale_controls.sql" with { type: "text" };
 import grantGates from "../sql/0006_grant_gates.sql" with { type: "text" };
+import adminAudit from "../sql/0007_admin_audit.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -17,6 +18,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0004_grant_checks", text: grantChecks },
   { version: "0005_sale_controls", text: saleControls },
   { version: "0006_grant_gates", text: grantGates },
+  { version: "0007_admin_audit", text: adminAudit },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

@@ -310,6 +310,20 @@ describe("real answers match the document", () => {
       createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } }));
   });
 
+  test("admin: the audit log", async () => {
+    const A = "GET /admin/audit";
+    const type = await env.ticketType({ capacity: 5 });
+    await expectDocumented("PATCH /admin/ticket-types/:id", 200, `/admin/ticket-types/${type}`, { capacity: 6, paused: true }, admin);
+    await expectDocumented("PATCH /admin/ticket-types/:id", 200, `/admin/ticket-types/${type}`, { paused: true }, admin); // no change
+    const page = await expectDocumented(A, 200, "/admin/audit?limit=1", undefined, admin);
+    expect(page.entries).toHaveLength(1);
+    expect(page.next_cursor).toEqual(expect.any(String));
+    await expectDocumented(A, 200, `/admin/audit?limit=10000&cursor=${page.next_cursor}`, undefined, admin);
+    await expectDocumented(A, 400, "/admin/audit?cursor=bogus", undefined, admin);
+    await expectDocumented(A, 400, "/admin/audit?limit=0", undefined, admin);
+    await expectDocumented(A, 401, "/admin/audit");
+  });
+
   test("rate limits: 429 rate_limited with Retry-After on each limited route, X-Request-Id on every answer", async () => {
     const limited = createApp({
       ...env.s,

@@ -4,11 +4,14 @@
 // A capacity change moves the stock by the same amount, in one transaction under the ticket
 // type's row lock (taken first, as the grant takes it), so capacity = stock + held + confirmed
 // (I2) holds at every moment. Capacity never drops below what is held and confirmed.
+//
+// Each change through the routes is audited in its own transaction (src/admin/audit.ts).
 import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
 import type { Sql } from "../db";
 import { AppError, badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
+import { auditContext, inTransaction, logChange, recordChange, type AuditContext } from "./audit";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
 import { publishSaleStart } from "./sale-start";
@@ -136,6 +139,7 @@ const unknownEvent = (id: number | null) => notFound("unknown_event", id === nul
 const unknownTicketType = (id: number | null) =>
   notFound("unknown_ticket_type", id === null ? "no such ticket type" : `ticket type ${id} does not exist`);
 
+const EVENT_FIELDS = ["name", "description", "venue", "starts_at"] as const;
 const eventOf = (row: any): AdminEvent => ({
   id: row.id,
   name: row.name,
@@ -144,33 +148,47 @@ const eventOf = (row: any): AdminEvent => ({
   starts_at: row.starts_at ? (row.starts_at as Date).toISOString() : null,
 });
 
-export async function createEvent(sql: Db, input: EventInput): Promise<AdminEvent> {
+export async function createEvent(sql: Db, input: EventInput, audit?: AuditContext): Promise<AdminEvent> {
   checkValues(input);
-  const [row] = await sql`
-    INSERT INTO events (name, description, venue, starts_at)
-    VALUES (${input.name}, ${input.description ?? ""}, ${input.venue ?? ""}, ${input.starts_at ?? null})
-    RETURNING id, name, description, venue, starts_at`;
-  return eventOf(row);
+  return inTransaction(sql, async (tx) => {
+    const [row] = await tx`
+      INSERT INTO events (name, description, venue, starts_at)
+      VALUES (${input.name}, ${input.description ?? ""}, ${input.venue ?? ""}, ${input.starts_at ?? null})
+      RETURNING id, name, description, venue, starts_at`;
+    const event = eventOf(row);
+    await recordChange(tx, audit, "event", null, event, EVENT_FIELDS);
+    return event;
+  });
 }
 
 /** Changes the fields given; throws 404 unknown_event. */
-export async function updateEvent(sql: Db, id: number, patch: EventPatch): Promise<AdminEvent> {
+export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?: AuditContext): Promise<AdminEvent> {
   checkValues(patch);
   const has = (k: keyof EventPatch) => patch[k] !== undefined;
-  const [row] = await sql`
-    UPDATE events SET
-      name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
-      description = CASE WHEN ${has("description")} THEN ${patch.description ?? null}::text ELSE description END,
-      venue = CASE WHEN ${has("venue")} THEN ${patch.venue ?? null}::text ELSE venue END,
-      starts_at = CASE WHEN ${has("starts_at")} THEN ${patch.starts_at ?? null}::timestamptz ELSE starts_at END
-    WHERE id = ${id}
-    RETURNING id, name, description, venue, starts_at`;
-  if (!row) throw unknownEvent(id);
-  return eventOf(row);
+  return inTransaction(sql, async (tx) => {
+    // locked first, so the audit's old values are the ones this change replaces; NO KEY UPDATE
+    // is the UPDATE's own lock: a ticket type being added to the event does not wait on it
+    const [locked] = await tx`SELECT id, name, description, venue, starts_at FROM events WHERE id = ${id} FOR NO KEY UPDATE`;
+    if (!locked) throw unknownEvent(id);
+    const [row] = await tx`
+      UPDATE events SET
+        name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
+        description = CASE WHEN ${has("description")} THEN ${patch.description ?? null}::text ELSE description END,
+        venue = CASE WHEN ${has("venue")} THEN ${patch.venue ?? null}::text ELSE venue END,
+        starts_at = CASE WHEN ${has("starts_at")} THEN ${patch.starts_at ?? null}::timestamptz ELSE starts_at END
+      WHERE id = ${id}
+      RETURNING id, name, description, venue, starts_at`;
+    const event = eventOf(row);
+    await recordChange(tx, audit, "event", eventOf(locked), event, Object.keys(patch));
+    return event;
+  });
 }
 
 const TYPE_COLUMNS =
   "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute";
+const TYPE_FIELDS = [
+  "event_id", "name", "price", "capacity", "stock", "per_user_limit", "sale_starts_at", "paused", "max_active_holds", "holds_per_minute",
+] as const;
 const typeOf = (row: any): AdminTicketType => ({
   id: row.id, event_id: row.event_id, name: row.name, price: row.price,
   capacity: row.capacity, stock: row.stock, per_user_limit: row.per_user_limit,
@@ -179,17 +197,21 @@ const typeOf = (row: any): AdminTicketType => ({
 });
 
 /** A ticket type on sale at once, its whole capacity in stock; throws 404 unknown_event. */
-export async function createTicketType(sql: Db, eventId: number, input: TicketTypeInput): Promise<AdminTicketType> {
+export async function createTicketType(sql: Db, eventId: number, input: TicketTypeInput, audit?: AuditContext): Promise<AdminTicketType> {
   checkValues(input);
-  const [row] = await sql`
-    INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit, sale_starts_at, max_active_holds, holds_per_minute)
-    SELECT id, ${input.name}, ${input.price}, ${input.capacity}, ${input.capacity},
-           ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}, ${input.sale_starts_at ?? null},
-           ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}
-    FROM events WHERE id = ${eventId}
-    RETURNING ${sql.unsafe(TYPE_COLUMNS)}`;
-  if (!row) throw unknownEvent(eventId);
-  return typeOf(row);
+  return inTransaction(sql, async (tx) => {
+    const [row] = await tx`
+      INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit, sale_starts_at, max_active_holds, holds_per_minute)
+      SELECT id, ${input.name}, ${input.price}, ${input.capacity}, ${input.capacity},
+             ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}, ${input.sale_starts_at ?? null},
+             ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}
+      FROM events WHERE id = ${eventId}
+      RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
+    if (!row) throw unknownEvent(eventId);
+    const type = typeOf(row);
+    await recordChange(tx, audit, "ticket_type", null, type, TYPE_FIELDS);
+    return type;
+  });
 }
 
 /**
@@ -199,13 +221,13 @@ export async function createTicketType(sql: Db, eventId: number, input: TicketTy
  * Throws 404 unknown_ticket_type.
  */
 export async function updateTicketType(
-  sql: Sql, id: number, patch: TicketTypePatch, beforeCommit?: (changed: AdminTicketType) => Promise<void>,
+  sql: Sql, id: number, patch: TicketTypePatch, audit?: AuditContext, beforeCommit?: (changed: AdminTicketType) => Promise<void>,
 ): Promise<AdminTicketType> {
   checkValues(patch);
   return sql.begin(async (tx) => {
     // the row lock first, in a statement of its own (as the grant): nothing takes or returns
     // stock, nor ends or makes a hold, until this commits
-    const [locked] = await tx`SELECT capacity, stock FROM ticket_types WHERE id = ${id} FOR UPDATE`;
+    const [locked] = await tx`SELECT ${tx.unsafe(TYPE_COLUMNS)} FROM ticket_types WHERE id = ${id} FOR UPDATE`;
     if (!locked) throw unknownTicketType(id);
     let delta = 0;
     if (patch.capacity !== undefined) {
@@ -231,6 +253,7 @@ export async function updateTicketType(
       WHERE id = ${id}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
     const changed = typeOf(row);
+    await recordChange(tx, audit, "ticket_type", typeOf(locked), changed, Object.keys(patch));
     await beforeCommit?.(changed);
     return changed;
   }) as Promise<AdminTicketType>;
@@ -255,12 +278,15 @@ export const adminEventRoutes = (s: Services) => {
     s.catalog.invalidate();
     return result;
   };
-  const db = <T>(step: () => Promise<T>) => during("PostgreSQL", step).then(changed);
+  // a change's log line once it committed (src/admin/audit.ts)
+  const db = <T>(audit: AuditContext, step: () => Promise<T>) =>
+    during("PostgreSQL", step).then((result) => (logChange(s.log, audit), changed(result)));
   return adminScope(s)
     .post(
       "/events",
-      async ({ body, set }) => {
-        const event = await db(() => createEvent(s.sql, body));
+      async ({ body, set, ...context }) => {
+        const audit = auditContext(s, { ...context, set });
+        const event = await db(audit, () => createEvent(s.sql, body, audit));
         set.status = 201;
         return event;
       },
@@ -268,19 +294,21 @@ export const adminEventRoutes = (s: Services) => {
     )
     .patch(
       "/events/:id",
-      ({ body, params }) => {
+      ({ body, params, ...context }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownEvent(null);
-        return db(() => updateEvent(s.sql, id, body));
+        const audit = auditContext(s, context);
+        return db(audit, () => updateEvent(s.sql, id, body, audit));
       },
       { body: UpdateEventBody, transform: onlyKnownFields(UpdateEventBody) },
     )
     .post(
       "/events/:id/ticket-types",
-      async ({ body, params, set }) => {
+      async ({ body, params, set, ...context }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownEvent(null);
-        const type = await db(() => createTicketType(s.sql, id, body));
+        const audit = auditContext(s, { ...context, set });
+        const type = await db(audit, () => createTicketType(s.sql, id, body, audit));
         set.status = 201;
         return type;
       },
@@ -288,15 +316,16 @@ export const adminEventRoutes = (s: Services) => {
     )
     .patch(
       "/ticket-types/:id",
-      ({ body, params }) => {
+      ({ body, params, ...context }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownTicketType(null);
+        const audit = auditContext(s, context);
         // a new start is in Redis too before this answers (admin/sale-start.ts); should Redis
         // refuse it, PostgreSQL keeps the old one and the answer is 503
         const publish = body.sale_starts_at === undefined
           ? undefined
           : (changed: AdminTicketType) => publishSaleStart(s, id, changed.sale_starts_at);
-        return db(() => updateTicketType(s.sql, id, body, publish));
+        return db(audit, () => updateTicketType(s.sql, id, body, audit, publish));
       },
       { body: UpdateTicketTypeBody, transform: onlyKnownFields(UpdateTicketTypeBody) },
     );

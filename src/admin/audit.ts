@@ -1,0 +1,142 @@
+// Every change made through the admin API, kept and told: a row in admin_audit written inside
+// the change's own transaction (the change and its row commit together, or neither does), and
+// one info log line once it committed. A refused change (404, 409) writes neither. A PATCH that
+// leaves every value as it was is still recorded, with no changes: someone tried.
+//
+// GET /admin/audit pages through the rows newest first, as the bookings export pages: `limit`
+// (default 1000, at most 10,000) and an opaque cursor, base64url of "audit:<last id seen>".
+import { Type } from "@sinclair/typebox";
+import type { Server } from "bun";
+import type postgres from "postgres";
+import type { Sql } from "../db";
+import { badRequest, during } from "../errors";
+import type { Logger } from "../log";
+import { clientOf } from "../rate-limit/client";
+import { REQUEST_ID_HEADER } from "../request-id";
+import type { Services } from "../services";
+import { adminScope } from "./auth";
+import { DEFAULT_LIMIT, MAX_LIMIT } from "./bookings";
+
+type Tx = postgres.TransactionSql<{}>;
+export type TargetType = "event" | "ticket_type";
+export type Changes = Record<string, { old: unknown; new: unknown }>;
+
+/** Who asks for a change (never their token), and the change once recorded, to log after the commit. */
+export type AuditContext = {
+  route: string;
+  request_id: string;
+  client: string;
+  recorded?: { id: number; target_type: TargetType; target_id: number; changes: Changes };
+};
+
+/** A route's audit context: its method and pattern, the request's id, the client as the rate limiter counts it. */
+export function auditContext(
+  s: Services,
+  { request, server, route, set }: { request: Request; server: Server<unknown> | null; route: string; set: { headers: Record<string, unknown> } },
+): AuditContext {
+  return {
+    route: `${request.method} ${route}`,
+    request_id: String(set.headers[REQUEST_ID_HEADER]),
+    client: clientOf(request, server, s.config.TRUST_PROXY),
+  };
+}
+
+/** Runs `step` in a transaction: a new one on a connection, or the caller's own (the demo's). */
+export function inTransaction<T>(db: Sql | Tx, step: (tx: Tx) => Promise<T>): Promise<T> {
+  return "savepoint" in db ? step(db) : (db.begin(step) as Promise<T>);
+}
+
+/**
+ * Writes the change's row in `tx`: the `fields` whose value differs between `before` and
+ * `after` (a creation: `before` null, every field set). No context (the demo's seeding): nothing.
+ */
+export async function recordChange(
+  tx: Tx, audit: AuditContext | undefined, targetType: TargetType,
+  before: Record<string, unknown> | null, after: { id: number } & Record<string, unknown>, fields: readonly string[],
+): Promise<void> {
+  if (!audit) return;
+  const changes: Changes = {};
+  for (const field of fields) {
+    const old = before === null ? null : before[field];
+    if (before === null || old !== after[field]) changes[field] = { old, new: after[field] };
+  }
+  const [row] = await tx`
+    INSERT INTO admin_audit (route, target_type, target_id, changes, request_id, client)
+    VALUES (${audit.route}, ${targetType}, ${after.id}, ${tx.json(changes as postgres.JSONValue)}, ${audit.request_id}, ${audit.client})
+    RETURNING id`;
+  audit.recorded = { id: row!.id, target_type: targetType, target_id: after.id, changes };
+}
+
+/** The info line of a change that committed; nothing when none was recorded (a refusal). */
+export function logChange(log: Logger, audit: AuditContext): void {
+  const r = audit.recorded;
+  if (!r) return;
+  log.info("admin change", {
+    route: audit.route, target_type: r.target_type, target_id: r.target_id, changes: r.changes,
+    request_id: audit.request_id, client: audit.client, audit_id: r.id,
+  });
+}
+
+// ---- GET /admin/audit
+
+const AuditQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ maxLength: 100, description: "expected a cursor from a previous page" })),
+    limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,4}$", description: `expected a whole number from 1 to ${MAX_LIMIT}` })),
+  },
+  { description: "expected cursor and limit" },
+);
+
+export type AuditEntry = {
+  id: number;
+  at: string;
+  route: string;
+  target: { type: TargetType; id: number };
+  changes: Changes;
+  request_id: string;
+  client: string;
+};
+
+export const cursor = {
+  encode: (lastId: number) => Buffer.from(`audit:${lastId}`).toString("base64url"),
+  /** The last entry id a cursor names, or null unless it is exactly one this route made. */
+  decode(text: string): number | null {
+    if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+    const match = Buffer.from(text, "base64url").toString("latin1").match(/^audit:([1-9][0-9]{0,15})$/);
+    if (!match) return null;
+    const lastId = Number(match[1]);
+    return cursor.encode(lastId) === text ? lastId : null;
+  },
+};
+
+export const adminAuditRoutes = (s: Services) =>
+  adminScope(s).get(
+    "/audit",
+    async ({ query }) => {
+      const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
+      if (limit > MAX_LIMIT) throw badRequest("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
+      let before: number | null = null;
+      if (query.cursor !== undefined) {
+        before = cursor.decode(query.cursor);
+        if (before === null) throw badRequest("invalid_cursor", "cursor: expected a cursor from a previous page of the audit log");
+      }
+      const page = await during("PostgreSQL", () => auditPage(s.sql, before, limit));
+      return { entries: page.entries, next_cursor: page.more ? cursor.encode(page.entries.at(-1)!.id) : null };
+    },
+    { query: AuditQuery },
+  );
+
+/** One page of entries older than id `before` (all when null), newest first, and whether more follow. */
+export async function auditPage(sql: Sql, before: number | null, limit: number): Promise<{ entries: AuditEntry[]; more: boolean }> {
+  const rows = await sql`
+    SELECT id, at, route, target_type, target_id, changes, request_id, client
+    FROM admin_audit
+    ${before === null ? sql`` : sql`WHERE id < ${before}`}
+    ORDER BY id DESC
+    LIMIT ${limit + 1}`;
+  const entries = rows.slice(0, limit).map((r) => ({
+    id: r.id, at: (r.at as Date).toISOString(), route: r.route, target: { type: r.target_type, id: r.target_id },
+    changes: r.changes, request_id: r.request_id, client: r.client,
+  }));
+  return { entries, more: rows.length > limit };
+}
