@@ -1,14 +1,15 @@
 // The per-client limits of the public API: a token bucket per client for joins, status
 // look-ups, stream openings and confirms (release shares confirm's), and a cap on the streams
-// one client holds open. Limits are per instance. /health, /admin, the docs and the page are
-// not limited.
+// one client holds open. Limits are per instance: the main thread makes their memory
+// (limitsMemory) and hands it to every HTTP thread, so whichever thread a connection lands on
+// counts in the same buckets. /health, /admin, the docs and the page are not limited.
 //
 // Written here rather than taken from elysia-rate-limit (5.x): that plugin counts requests in
 // fixed windows (no token bucket: a client may send twice its limit across a window's edge),
 // its Retry-After is always the whole window rather than the time until a request would pass,
 // one plugin instance has one limit (four would mean four async hooks on each route), its LRU
 // store of 5,000 clients forgets the heaviest client once 5,000 others pass by, it cuts no IPv6
-// address to its /64, and it has no cap on open streams. What we need is about 100 lines.
+// address to its /64, it has no cap on open streams, and its store is one thread's.
 import type { Server } from "bun";
 import { rateOf, type Config } from "../config";
 import { AppError } from "../errors";
