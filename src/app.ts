@@ -12,7 +12,7 @@ import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./openapi";
 import { queueRoutes } from "./queue/routes";
-import { Limits } from "./rate-limit/limits";
+import { Limits, type LimitsMemory } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
 import type { Logger } from "./log";
@@ -22,12 +22,13 @@ import { readinessRoutes } from "./readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
-export function createApp(s: Services) {
+/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. */
+export function createApp(s: Services, limitsMemory?: LimitsMemory | null) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
   const app = new Elysia({ serve: { routes: PAGE_ROUTES } });
-  const limits = new Limits(s.config);
+  const limits = new Limits(s.config, limitsMemory);
   // First of all: every answer carries the request's id, errors and 404s included; the hooks
   // below read it back from set.headers.
   app.onRequest(({ request, set }) => void (set.headers[REQUEST_ID_HEADER] = requestIdOf(request)));

@@ -8,6 +8,7 @@ import type { Logger } from "./log";
 import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./startup";
 import { assertPortFree, listen, type Listening } from "./http/listen";
+import { limitsMemory } from "./rate-limit/limits";
 import { startWorker, type RunningWorker } from "./workers/host";
 
 export type RunningService = { port: number; stop(timeoutMs?: number): Promise<void> };
@@ -37,11 +38,12 @@ export async function startService(config: Config, log: Logger, options: { demo?
   try {
     const shared = config.HTTP_THREADS > 1;
     if (shared) assertPortFree(config.PORT);
-    http = listen(s, config.PORT, shared);
+    const limits = limitsMemory(config); // one for all threads: a client's limits are the instance's
+    http = listen(s, config.PORT, shared, limits);
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };
     threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>
-      startWorker(new URL("./workers/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance)));
+      startWorker(new URL("./workers/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance, limits)));
     for (const [i, thread] of threads.entries()) {
       s.readiness.watch(`http-${i + 2}`, thread.health);
       s.metrics.addSource(thread.metrics);

@@ -1,6 +1,7 @@
 // HTTP_THREADS: one instance serves its port from several threads (Bun's reusePort), each
 // with its own connections and streams, sharing one processor and one cleaner. A real serving
-// process, a crowd over many connections, and the invariants at the end.
+// process, a crowd over many connections, and the invariants at the end; rate limits counted
+// once for the instance, whichever thread a connection lands on.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
@@ -110,3 +111,44 @@ test("with several threads a port already in use is still refused, not shared", 
     first.kill("SIGKILL");
   }
 }, 40_000);
+
+test("rate limits are the instance's, not each thread's: one client over many connections gets one burst", async () => {
+  const child = serve({ PORT: "0", HTTP_THREADS: "2", RATE_LIMITS: "on", RATE_LIMIT_JOIN: "20,60", RATE_LIMIT_OPEN_STREAMS: "2" });
+  try {
+    const reader = child.stdout.tee();
+    const port = await listeningPort(reader[0]);
+    const log = rest(reader[1]);
+    const url = `http://127.0.0.1:${port}`;
+    const type = await env.ticketType({ capacity: 1 });
+    // 60 joins from this one address, a new connection each: the kernel spreads them over both threads
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+      const res = await fetch(`${url}/queue/join`, {
+        method: "POST", headers: { "content-type": "application/json", connection: "close" },
+        body: JSON.stringify({ user_id: `burst-${i}`, ticket_type_id: type }),
+      });
+      return { status: res.status, body: (await res.json()) as { queue_token?: string } };
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    const passed = answers.filter((a) => a.status === 200);
+    expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 429)).toBe(true);
+    expect(passed.length).toBeGreaterThanOrEqual(20);
+    expect(passed.length).toBeLessThanOrEqual(20 + Math.floor(seconds * 1)); // the burst + one a second refilled meanwhile
+
+    // open streams: at most 2 for this address, whichever thread each lands on (the tokens wait: one ticket)
+    const tokens = passed.map((a) => a.body.queue_token!);
+    const streams = await Promise.all(tokens.slice(0, 8).map((token) => fetch(`${url}/reservation/stream?token=${encodeURIComponent(token)}`)));
+    expect(streams.filter((s) => s.status === 200).length).toBe(2);
+    expect(streams.filter((s) => s.status === 429).length).toBe(6);
+    for (const s of streams) await s.body?.cancel();
+
+    child.kill("SIGTERM");
+    await child.exited;
+    // both threads did serve: otherwise this would prove nothing
+    const lines = (await log).split("\n").filter((l) => l.includes('"message":"request"')).map((l) => JSON.parse(l) as { worker?: string; path: string });
+    const joinsBy = Map.groupBy(lines.filter((l) => l.path === "/queue/join"), (l) => l.worker ?? "main");
+    expect([...joinsBy.keys()].sort()).toEqual(["http-2", "main"]);
+  } finally {
+    child.kill("SIGKILL");
+  }
+}, 60_000);

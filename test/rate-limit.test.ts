@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import { createApp } from "../src/app";
 import { ConfigError, loadEnv, type Config } from "../src/config";
 import { addressKey } from "../src/rate-limit/client";
+import { OpenStreams } from "../src/rate-limit/open-streams";
 import { TokenBuckets } from "../src/rate-limit/token-buckets";
 import { createTestEnv, join, waitFor, type TestEnv } from "./helpers";
 
@@ -211,6 +212,24 @@ describe("who the client is", () => {
     expect((await statusOf(port, A, { "x-forwarded-for": "2001:db8:1:3::1" })).status).toBe(404);
   });
 
+  test("with TRUST_PROXY a hop's port or spelling makes no other client; special addresses are not one /64 with strangers", async () => {
+    const port = serve({ RATE_LIMIT_STATUS: "1,1", TRUST_PROXY: 1 });
+    const via = (hop: string) => statusOf(port, A, { "x-forwarded-for": `10.0.0.1, ${hop}` });
+    expect((await via("7.7.7.7:5123")).status).toBe(404);
+    for (const same of ["7.7.7.7:5124", "7.7.7.7", "::ffff:7.7.7.7", "[::FFFF:0707:0707]:1", "0:0:0:0:0:ffff:7.7.7.7", "64:ff9b::7.7.7.7"]) {
+      expectRefused(await via(same));
+    }
+    expect((await via("[2001:db8::1]:443")).status).toBe(404);
+    expectRefused(await via("2001:db8::2"));
+    // loopback, link-local: each address its own client, not one /64 with every other
+    for (const apart of ["::1", "::2", "fe80::1", "fe80::2", "[fe80::3%eth0]:80"]) expect((await via(apart)).status).toBe(404);
+    expectRefused(await via("::1"));
+    // garbage: no crash, a client of its own
+    expect((await via("not an address")).status).toBe(404);
+    expectRefused(await via("not an address"));
+    expect((await via("8.8.8.8")).status).toBe(404);
+  });
+
   test("the socket's own addresses: IPv4 over a dual-stack socket as IPv4, IPv6 loopback apart", async () => {
     const port = serve({ RATE_LIMIT_STATUS: "1,1" });
     expect((await fetch(`http://127.0.0.1:${port}/reservation/status?token=${FORGED}`)).status).toBe(404);
@@ -219,15 +238,37 @@ describe("who the client is", () => {
     expect((await fetch(`http://[::1]:${port}/reservation/status?token=${FORGED}`)).status).toBe(429);
   });
 
-  test("addresses as counted", () => {
-    expect(addressKey("192.0.2.1")).toBe("192.0.2.1");
-    expect(addressKey("::ffff:192.0.2.1")).toBe("192.0.2.1");
-    expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
-    expect(addressKey("2001:0db8:0000:0000:abcd::1")).toBe("2001:db8:0:0::/64");
-    expect(addressKey("[2001:db8:a:b::1]")).toBe("2001:db8:a:b::/64");
-    expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
-    expect(addressKey("::1")).toBe("0:0:0:0::/64");
-    expect(addressKey("1::2::3")).toBe("1::2::3"); // not an address: kept as it is
+  test("addresses as counted, whatever their spelling", () => {
+    const cases: [string, string][] = [
+      // IPv4, a port dropped
+      ["192.0.2.1", "192.0.2.1"], ["7.7.7.7:5123", "7.7.7.7"],
+      // IPv6 by its /64, brackets, a port, a zone, capitals and leading zeros dropped
+      ["2001:db8::1", "2001:db8:0:0::/64"], ["2001:0db8:0000:0000:abcd::1", "2001:db8:0:0::/64"], ["[2001:db8:a:b::1]", "2001:db8:a:b::/64"],
+      ["[2001:db8::1]:443", "2001:db8:0:0::/64"], ["2001:DB8:A:B:C:D:E:F", "2001:db8:a:b::/64"], ["2001:db8::1%eth0", "2001:db8:0:0::/64"],
+      ["fd12:3456:789a:1::1", "fd12:3456:789a:1::/64"], // unique-local: by /64 like a global address
+      // IPv4-mapped, -compatible and NAT64: the IPv4 address
+      ["::ffff:1.2.3.4", "1.2.3.4"], ["::FFFF:1.2.3.4", "1.2.3.4"], ["::ffff:0102:0304", "1.2.3.4"], ["::ffff:102:304", "1.2.3.4"],
+      ["0:0:0:0:0:ffff:1.2.3.4", "1.2.3.4"], ["0000:0000:0000:0000:0000:FFFF:0102:0304", "1.2.3.4"], ["[::ffff:1.2.3.4]:80", "1.2.3.4"],
+      ["::1.2.3.4", "1.2.3.4"], ["64:ff9b::1.2.3.4", "1.2.3.4"], ["64:FF9B::102:304", "1.2.3.4"],
+      // special addresses whose /64 is everyone's: the whole address
+      ["::1", "0:0:0:0:0:0:0:1"], ["[::1]:8080", "0:0:0:0:0:0:0:1"], ["0:0:0:0:0:0:0:1", "0:0:0:0:0:0:0:1"], ["::", "0:0:0:0:0:0:0:0"],
+      ["fe80::1%eth0", "fe80:0:0:0:0:0:0:1"], ["FE80::2", "fe80:0:0:0:0:0:0:2"], ["febf::3", "febf:0:0:0:0:0:0:3"], ["ff02::1", "ff02:0:0:0:0:0:0:1"],
+    ];
+    for (const [address, key] of cases) expect([address, addressKey(address)]).toEqual([address, key]);
+    expect(addressKey("fe80::1")).not.toBe(addressKey("fe80::2")); // two machines on a link
+    expect(addressKey("::1")).not.toBe(addressKey("::2"));
+  });
+
+  test("garbage is a client of its own: never a crash, never a real address's key", () => {
+    const garbage = ["1::2::3", "unknown", "", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4:x", "1.2.3.4:123456", "[::1", "[::1]x",
+      "[::1]:", "::ffff:1.2.3", "::ffff:1.2.3.400", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::", ":::", "g::1", "x".repeat(5000),
+      "[1.2.3.4]", "1.2.3.4::", "::1.2.3.4:5", "%", "\u0000"];
+    for (const g of garbage) {
+      const key = addressKey(g);
+      expect(key.startsWith("invalid:")).toBe(true);
+      expect(key.length).toBeLessThanOrEqual(72);
+    }
+    expect(addressKey("1.2.3.4:x")).not.toBe(addressKey("1.2.3.4"));
   });
 
   test("in-process calls (no socket, no address) count as one client", async () => {
@@ -274,7 +315,7 @@ describe("live streams", () => {
 describe("buckets", () => {
   test("refill at their rate up to the burst; a refusal takes nothing", () => {
     let now = 0;
-    const buckets = new TokenBuckets({ burst: 2, perMinute: 60 }, 1000, () => now);
+    const buckets = new TokenBuckets({ burst: 2, perMinute: 60 }, TokenBuckets.memory(1024), () => now);
     expect([buckets.take("a"), buckets.take("a")]).toEqual([0, 0]);
     expect(buckets.take("a")).toBe(1);
     now = 500;
@@ -285,27 +326,101 @@ describe("buckets", () => {
     expect([buckets.take("a"), buckets.take("a"), buckets.take("a")]).toEqual([0, 0, 1]); // never more than the burst
   });
 
-  test("memory stays bounded under many distinct clients, and a busy client keeps its empty bucket", () => {
+  test("a busy client keeps its empty bucket under a flood of distinct clients far more than the table holds", () => {
     let now = 0;
-    const buckets = new TokenBuckets({ burst: 1, perMinute: 1 }, 1000, () => now);
-    expect(buckets.take("abuser")).toBe(0);
+    const buckets = new TokenBuckets({ burst: 5, perMinute: 1 }, TokenBuckets.memory(1024), () => now);
+    for (let i = 0; i < 5; i++) expect(buckets.take("abuser")).toBe(0);
+    // the flood's buckets stay fuller (4 tokens) than the abuser's (0): theirs are taken over
     for (let i = 0; i < 20_000; i++) {
       buckets.take(`client-${i}`);
       if (i % 100 === 0) expect(buckets.take("abuser")).toBeGreaterThan(0); // still empty, not forgotten
       now += 1;
     }
-    expect(buckets.size).toBeLessThanOrEqual(2000);
   });
 
-  test("idle buckets are forgotten once full again", () => {
+  test("clients never share a bucket: a full table gives a newcomer the fullest one, a stranger's tokens never", () => {
     let now = 0;
-    const buckets = new TokenBuckets({ burst: 5, perMinute: 60 }, 1000, () => now); // full again after 5 s
-    for (let i = 0; i < 100; i++) buckets.take(`c${i}`);
-    now = 5_000;
-    buckets.take("late");
-    now = 10_001;
-    buckets.take("later");
-    expect(buckets.size).toBe(2);
+    const buckets = new TokenBuckets({ burst: 1, perMinute: 1 }, TokenBuckets.memory(8), () => now); // each may use any slot
+    const clients = Array.from({ length: 8 }, (_, i) => `c${i}`);
+    for (const [i, c] of clients.entries()) {
+      now = i * 1000;
+      expect(buckets.take(c)).toBe(0);
+    }
+    now = 10_000;
+    for (const c of clients) expect(buckets.take(c)).toBeGreaterThan(0); // all eight remembered, each its own
+    expect(buckets.take("newcomer")).toBe(0); // takes over c0's, the fullest, starting full
+    expect(buckets.take("newcomer")).toBe(60);
+    for (const c of clients.slice(1)) expect(buckets.take(c)).toBeGreaterThan(0); // still remembered
+    expect(buckets.take("c0")).toBe(0); // forgotten, in its favour
+  });
+
+  test("idle buckets, full again, are taken over first", () => {
+    let now = 0;
+    const buckets = new TokenBuckets({ burst: 1, perMinute: 60 }, TokenBuckets.memory(8), () => now); // full again after 1 s
+    for (let i = 0; i < 7; i++) buckets.take(`idle-${i}`);
+    now = 2000;
+    expect(buckets.take("busy")).toBe(0); // the eighth slot, empty
+    expect(buckets.take("busy")).toBe(1);
+    for (let i = 0; i < 7; i++) expect(buckets.take(`new-${i}`)).toBe(0); // each takes an idle one's, not busy's
+    expect(buckets.take("busy")).toBe(1);
+  });
+
+  test("threads sharing the memory count one client once: its burst is the instance's", async () => {
+    const memory = TokenBuckets.memory(1024);
+    const go = new Int32Array(new SharedArrayBuffer(4));
+    const burst = 100_000;
+    const take = `
+      import { TokenBuckets } from ${JSON.stringify(`${import.meta.dir}/../src/rate-limit/token-buckets.ts`)};
+      onmessage = ({ data: { memory, go } }) => {
+        const buckets = new TokenBuckets({ burst: ${burst}, perMinute: 1 }, memory);
+        postMessage("ready");
+        Atomics.wait(go, 0, 0); // all at once
+        let passed = 0;
+        for (let i = 0; i < ${burst}; i++) if (buckets.take("shared") === 0) passed++;
+        postMessage(passed);
+      };`;
+    const url = URL.createObjectURL(new Blob([take], { type: "text/javascript" }));
+    const threads = Array.from({ length: 3 }, () => new Worker(url));
+    const ready = threads.map((w) => new Promise((resolve) => w.addEventListener("message", resolve, { once: true })));
+    for (const w of threads) w.postMessage({ memory, go });
+    await Promise.all(ready);
+    const passed = threads.map((w) => new Promise<number>((resolve) => w.addEventListener("message", (e) => resolve(e.data), { once: true })));
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    const counts = await Promise.all(passed);
+    for (const w of threads) w.terminate();
+    const total = counts.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(burst); // 3 x the burst asked for; all of them together got it once
+    expect(total).toBeLessThanOrEqual(burst + 1); // + what one token a minute refills meanwhile
+    expect(counts.filter((p) => p > 0).length).toBeGreaterThan(1); // they did race
+  });
+});
+
+describe("open streams", () => {
+  test("are counted per client across threads sharing the memory, and given back once", () => {
+    const memory = OpenStreams.memory(8);
+    const [one, two] = [new OpenStreams(2, memory), new OpenStreams(2, memory)];
+    const first = one.open("a")!;
+    expect(two.open("a")).not.toBeNull();
+    expect(one.open("a")).toBeNull();
+    expect(two.open("a")).toBeNull();
+    expect(two.open("b")).not.toBeNull(); // another client is not held back
+    first();
+    first(); // twice changes nothing
+    expect(two.open("a")).not.toBeNull();
+    expect(one.open("a")).toBeNull();
+  });
+
+  test("a client with none open gives up its slot; a full table lets a stream through uncounted rather than refuse it", () => {
+    const streams = new OpenStreams(1, OpenStreams.memory(8));
+    const closers = Array.from({ length: 8 }, (_, i) => streams.open(`c${i}`)!);
+    expect(closers.every((c) => c !== null)).toBe(true);
+    expect(streams.open("c0")).toBeNull(); // remembered
+    expect(streams.open("newcomer")).not.toBeNull(); // every slot held: let through
+    expect(streams.open("newcomer")).not.toBeNull(); // ... uncounted
+    closers[3]!();
+    expect(streams.open("newcomer")).not.toBeNull(); // c3's slot, now counted
+    expect(streams.open("newcomer")).toBeNull();
   });
 });
 

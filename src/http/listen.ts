@@ -1,6 +1,7 @@
 // Serves the app on a port: one call per HTTP thread (server.ts for the main thread,
 // workers/http.ts for the others).
 import { createApp } from "../app";
+import type { LimitsMemory } from "../rate-limit/limits";
 import type { Services } from "../services";
 
 /**
@@ -16,10 +17,11 @@ export type Listening = { port: number; url: string; stop(): Promise<void> };
  * reusePort: whether threads of this instance share the port. Off for a single thread, so a
  * second instance started on a port in use fails (EADDRINUSE) instead of sharing it unnoticed.
  * development: false: the page is bundled once, as in the binary (Bun's dev mode adds an
- * inline script that the page's Content-Security-Policy refuses).
+ * inline script that the page's Content-Security-Policy refuses). `limits`: the instance's rate
+ * limits' memory, the same for every thread.
  */
-export function listen(s: Services, port: number, reusePort: boolean): Listening {
-  const app = createApp(s).listen({ port, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
+export function listen(s: Services, port: number, reusePort: boolean, limits: LimitsMemory | null): Listening {
+  const app = createApp(s, limits).listen({ port, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
   return {
     port: app.server!.port!,
     url: app.server!.url.origin,

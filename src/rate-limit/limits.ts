@@ -1,18 +1,20 @@
 // The per-client limits of the public API: a token bucket per client for joins, status
 // look-ups, stream openings and confirms (release shares confirm's), and a cap on the streams
-// one client holds open. Limits are per instance. /health, /admin, the docs and the page are
-// not limited.
+// one client holds open. Limits are per instance: the main thread makes their memory
+// (limitsMemory) and hands it to every HTTP thread, so whichever thread a connection lands on
+// counts in the same buckets. /health, /admin, the docs and the page are not limited.
 //
 // Written here rather than taken from elysia-rate-limit (5.x): that plugin counts requests in
 // fixed windows (no token bucket: a client may send twice its limit across a window's edge),
 // its Retry-After is always the whole window rather than the time until a request would pass,
 // one plugin instance has one limit (four would mean four async hooks on each route), its LRU
 // store of 5,000 clients forgets the heaviest client once 5,000 others pass by, it cuts no IPv6
-// address to its /64, and it has no cap on open streams. What we need is about 100 lines.
+// address to its /64, it has no cap on open streams, and its store is one thread's.
 import type { Server } from "bun";
 import { rateOf, type Config } from "../config";
 import { AppError } from "../errors";
 import { clientOf } from "./client";
+import { OpenStreams } from "./open-streams";
 import { TokenBuckets } from "./token-buckets";
 
 export type LimitName = "join" | "status" | "stream" | "confirm";
@@ -29,21 +31,33 @@ const STREAMS_RETRY_SECONDS = 5;
 
 type Context = { request: Request; server: Server<unknown> | null };
 
-export class Limits {
-  private readonly buckets: Record<LimitName, TokenBuckets> | null;
-  private readonly openStreams = new Map<string, number>();
+/** The memory of an instance's limits, shared by its HTTP threads (SharedArrayBuffers survive postMessage as themselves). */
+export type LimitsMemory = { buckets: Record<LimitName, SharedArrayBuffer>; openStreams: SharedArrayBuffer };
 
-  constructor(private readonly config: Config) {
-    if (config.RATE_LIMITS === "off") {
-      this.buckets = null;
-      return;
-    }
+/** New memory for an instance's limits; null when they are off (nothing to share). */
+export function limitsMemory(config: Config): LimitsMemory | null {
+  if (config.RATE_LIMITS === "off") return null;
+  const buckets = { join: TokenBuckets.memory(), status: TokenBuckets.memory(), stream: TokenBuckets.memory(), confirm: TokenBuckets.memory() };
+  return { buckets, openStreams: OpenStreams.memory() };
+}
+
+export class Limits {
+  private readonly buckets: Record<LimitName, TokenBuckets> | null = null;
+  private readonly openStreams: OpenStreams | null = null;
+
+  /** `memory`: the instance's (limitsMemory(), made once); without it, this app's own. */
+  constructor(
+    private readonly config: Config,
+    memory = limitsMemory(config),
+  ) {
+    if (config.RATE_LIMITS === "off" || memory === null) return;
     this.buckets = {
-      join: new TokenBuckets(rateOf(config.RATE_LIMIT_JOIN)),
-      status: new TokenBuckets(rateOf(config.RATE_LIMIT_STATUS)),
-      stream: new TokenBuckets(rateOf(config.RATE_LIMIT_STREAM)),
-      confirm: new TokenBuckets(rateOf(config.RATE_LIMIT_CONFIRM)),
+      join: new TokenBuckets(rateOf(config.RATE_LIMIT_JOIN), memory.buckets.join),
+      status: new TokenBuckets(rateOf(config.RATE_LIMIT_STATUS), memory.buckets.status),
+      stream: new TokenBuckets(rateOf(config.RATE_LIMIT_STREAM), memory.buckets.stream),
+      confirm: new TokenBuckets(rateOf(config.RATE_LIMIT_CONFIRM), memory.buckets.confirm),
     };
+    this.openStreams = new OpenStreams(config.RATE_LIMIT_OPEN_STREAMS, memory.openStreams);
   }
 
   /**
@@ -69,20 +83,12 @@ export class Limits {
    * function that counts it closed (safe to call more than once).
    */
   openStream(request: Request, server: Server<unknown> | null): () => void {
-    if (!this.buckets) return () => {};
-    const client = clientOf(request, server, this.config.TRUST_PROXY);
-    const open = this.openStreams.get(client) ?? 0;
-    if (open >= this.config.RATE_LIMIT_OPEN_STREAMS) {
-      throw new RateLimited(STREAMS_RETRY_SECONDS, `too many live streams open from your address (${open}); close one or poll the status`);
+    if (!this.openStreams) return () => {};
+    const close = this.openStreams.open(clientOf(request, server, this.config.TRUST_PROXY));
+    if (close === null) {
+      const cap = this.config.RATE_LIMIT_OPEN_STREAMS;
+      throw new RateLimited(STREAMS_RETRY_SECONDS, `too many live streams open from your address (${cap}); close one or poll the status`);
     }
-    this.openStreams.set(client, open + 1);
-    let closed = false;
-    return () => {
-      if (closed) return;
-      closed = true;
-      const left = (this.openStreams.get(client) ?? 1) - 1;
-      if (left > 0) this.openStreams.set(client, left);
-      else this.openStreams.delete(client); // only clients with a stream open are remembered
-    };
+    return close;
   }
 }

@@ -2,6 +2,7 @@
 // heartbeats (readiness) and read its metrics (GET /metrics).
 import type { Config } from "../config";
 import type { Logger } from "../log";
+import type { LimitsMemory } from "../rate-limit/limits";
 import type { InstanceReports } from "../services";
 import type { MetricsJson } from "../metrics/scrape";
 import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../timing";
@@ -20,8 +21,11 @@ export type RunningWorker = {
   metrics(): Promise<MetricsJson | null>;
 };
 
-/** `reports`: what the worker may ask of the main thread (an HTTP thread answering /readyz, /metrics). */
-export function startWorker(url: URL, name: string, config: Config, log: Logger, reports?: InstanceReports): Promise<RunningWorker> {
+/**
+ * `reports`: what the worker may ask of the main thread (an HTTP thread answering /readyz,
+ * /metrics); `limits`: the instance's rate limits' memory (an HTTP thread), shared, not copied.
+ */
+export function startWorker(url: URL, name: string, config: Config, log: Logger, reports?: InstanceReports, limits: LimitsMemory | null = null): Promise<RunningWorker> {
   const worker = new Worker(url);
   const send = (message: ToWorker) => worker.postMessage(message);
   let beatAt = Date.now();
@@ -81,7 +85,7 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger,
         reject(new Error(`${name} worker could not start: ${message.message}`));
       }
     });
-    send({ type: "start", config, name });
+    send({ type: "start", config, name, limits });
   });
 }
 

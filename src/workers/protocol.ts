@@ -2,10 +2,12 @@
 import type { Registry } from "prom-client";
 import type { Config } from "../config";
 import type { MetricsJson } from "../metrics/scrape";
+import type { LimitsMemory } from "../rate-limit/limits";
 import type { InstanceReports } from "../services";
 
 export type ToWorker =
-  | { type: "start"; config: Config; name: string }
+  /** `limits`: the instance's rate limits' memory, for an HTTP thread. */
+  | { type: "start"; config: Config; name: string; limits: LimitsMemory | null }
   | { type: "stop" }
   /** Asks for the worker's metrics registry (GET /metrics); answered with the same id. */
   | { type: "metrics"; id: number }
@@ -35,7 +37,9 @@ const BEAT_EVERY_MS = 250;
  * answer "metrics" with the registry's JSON. `beat` is for the worker's loop (LoopHooks.beat).
  */
 export function serveAsWorker(
-  start: (config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void, main: InstanceReports) => Promise<WorkerRun>,
+  start: (
+    config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void, main: InstanceReports, limits: LimitsMemory | null,
+  ) => Promise<WorkerRun>,
 ): void {
   const scope = globalThis as unknown as Worker;
   const stop = new AbortController();
@@ -66,7 +70,7 @@ export function serveAsWorker(
       answers.delete(message.id);
     } else if (message.type === "start") {
       try {
-        running = await start(message.config, message.name, stop.signal, beat, main);
+        running = await start(message.config, message.name, stop.signal, beat, main, message.limits);
         send({ type: "ready" });
       } catch (err) {
         send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
