@@ -24,7 +24,8 @@ const SECURITY = {
 const DESCRIPTION = [
   "A queue-based ticket booking service: join a fair FIFO queue per ticket type, get a short hold, confirm it.",
   "Every error is JSON {error, message} (some add fields) with a fitting status; `error` is a stable code.",
-  "Besides the statuses each route lists: an unknown path is 404 not_found, a known path asked with another",
+  "Besides the statuses each route lists: an unknown path is 404 not_found (a trailing slash or a dot segment makes",
+  "one unknown), a known path asked with another",
   "method is 405 method_not_allowed with an Allow header, and anything unexpected is 500 internal (never for",
   "what a client sends). Bodies are read as JSON whatever their content type, at most 64 KiB.",
   "Every answer carries X-Request-Id: the one the request sent when it is 1-128 characters of [A-Za-z0-9._:-],",
