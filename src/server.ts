@@ -36,7 +36,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
   let threads: RunningWorker[] = [];
   try {
     const shared = config.HTTP_THREADS > 1;
-    if (shared) assertPortFree(config.PORT);
+    if (shared) assertPortFree(config.PORT, config.HOST);
     http = listen(s, config.PORT, shared);
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };

@@ -19,7 +19,9 @@ export type Listening = { port: number; url: string; stop(): Promise<void> };
  * inline script that the page's Content-Security-Policy refuses).
  */
 export function listen(s: Services, port: number, reusePort: boolean): Listening {
-  const app = createApp(s).listen({ port, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
+  // HOST unset: Bun's default, every interface
+  const hostname = s.config.HOST;
+  const app = createApp(s).listen({ port, hostname, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
   return {
     port: app.server!.port!,
     url: app.server!.url.origin,
@@ -31,7 +33,7 @@ export function listen(s: Services, port: number, reusePort: boolean): Listening
  * Several threads share the port through SO_REUSEPORT, which would also let another process
  * of the same user share it unnoticed: bind without it first, so a port in use still fails.
  */
-export function assertPortFree(port: number): void {
+export function assertPortFree(port: number, hostname: string | undefined): void {
   if (port === 0) return; // the kernel picks a free one
-  Bun.serve({ port, reusePort: false, fetch: () => new Response() }).stop(true);
+  Bun.serve({ port, hostname, reusePort: false, fetch: () => new Response() }).stop(true);
 }
