@@ -22,13 +22,14 @@ import { readinessRoutes } from "./readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
-export function createApp(s: Services) {
+/** `pageRoutes`: how Bun serves GET / when listening (http/page.ts adds the page's headers). */
+export function createApp(s: Services, pageRoutes = PAGE_ROUTES) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
   // The other methods of every route path join it below (methodRoutes), before Bun reads them.
-  const bunRoutes: Record<string, object> = { ...(PAGE_ROUTES as Record<string, object>) };
-  const app = new Elysia({ serve: { routes: bunRoutes as typeof PAGE_ROUTES } });
+  const bunRoutes: Record<string, object> = { ...(pageRoutes as Record<string, object>) };
+  const app = new Elysia({ serve: { routes: bunRoutes as typeof pageRoutes } });
   const limits = new Limits(s.config);
   // First of all: every answer carries the request's id, errors and 404s included; the hooks
   // below read it back from set.headers.

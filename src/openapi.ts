@@ -37,13 +37,20 @@ const DESCRIPTION = [
 /** A header of every answer (src/request-id.ts). */
 const REQUEST_ID_HEADER_DOC = { "X-Request-Id": "this request's id: the one it sent, when sane, or a new one" };
 
+/**
+ * The documentation page may not be framed by another site (clickjacking). Only frame-ancestors:
+ * Swagger UI's page starts itself with an inline script that a default-src policy would refuse.
+ */
+const UNFRAMED = { "content-security-policy": "frame-ancestors 'none'", "x-frame-options": "DENY" };
+
 /** The documentation routes, mounted on the app (which passes its routes, read when the document is first asked for). */
 export function apiDocs(routes: () => readonly Route[]) {
   const completed = new WeakMap<object, Document>();
   return (
     new Elysia({ name: "api-docs" })
       // a local hook: it runs for this instance's routes only, never on the API's
-      .onAfterHandle(({ path, response }) => {
+      .onAfterHandle(({ path, response, set }) => {
+        if (path === DOCS_PATHS.page) Object.assign(set.headers, UNFRAMED);
         if (path !== DOCS_PATHS.spec || typeof response !== "object" || response === null) return;
         let document = completed.get(response); // the plugin hands out one object until routes change
         if (!document) completed.set(response, (document = complete(response as Document, routes())));

@@ -37,7 +37,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
   try {
     const shared = config.HTTP_THREADS > 1;
     if (shared) assertPortFree(config.PORT, config.HOST);
-    http = listen(s, config.PORT, shared);
+    http = await listen(s, config.PORT, shared);
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };
     threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>

@@ -12,7 +12,7 @@ let server: Listening;
 let eventId: number;
 beforeAll(async () => {
   env = await createTestEnv({ ADMIN_TOKEN });
-  server = listen(env.s, 0, false);
+  server = await listen(env.s, 0, false);
   const type = await env.ticketType({ capacity: 5 });
   [{ event_id: eventId }] = await env.sql`SELECT event_id FROM ticket_types WHERE id = ${type}`;
 });

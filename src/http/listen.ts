@@ -2,6 +2,7 @@
 // workers/http.ts for the others).
 import { createApp } from "../app";
 import type { Services } from "../services";
+import { framedPageRoutes } from "./page";
 
 /**
  * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is
@@ -18,10 +19,10 @@ export type Listening = { port: number; url: string; stop(): Promise<void> };
  * development: false: the page is bundled once, as in the binary (Bun's dev mode adds an
  * inline script that the page's Content-Security-Policy refuses).
  */
-export function listen(s: Services, port: number, reusePort: boolean): Listening {
+export async function listen(s: Services, port: number, reusePort: boolean): Promise<Listening> {
   // HOST unset: Bun's default, every interface
   const hostname = s.config.HOST;
-  const app = createApp(s).listen({ port, hostname, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
+  const app = createApp(s, await framedPageRoutes()).listen({ port, hostname, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
   return {
     port: app.server!.port!,
     url: app.server!.url.origin,
