@@ -27,7 +27,7 @@ export function createApp(s: Services, pageRoutes = PAGE_ROUTES) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
-  // The other methods of every route path join it below (methodRoutes), before Bun reads them.
+  // The other methods of every route path join it below (bunRoutesForEveryMethod), before Bun reads them.
   const bunRoutes: Record<string, object> = { ...(pageRoutes as Record<string, object>) };
   const app = new Elysia({ serve: { routes: bunRoutes as typeof pageRoutes } });
   const limits = new Limits(s.config);
