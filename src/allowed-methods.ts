@@ -1,6 +1,6 @@
 // Which methods a path answers to, from the app's own routes: a known path asked with another
 // method is a 405 listing them (Allow), not a 404.
-type Route = { method: string; path: string };
+type Route = { method: string; path: string; handler?: unknown };
 
 /** A lookup from a request path to its routes' methods (empty for an unknown path). */
 export function allowedMethods(routes: readonly Route[]): (path: string) => string[] {
@@ -15,22 +15,55 @@ export function allowedMethods(routes: readonly Route[]): (path: string) => stri
 }
 
 function buildTable(routes: readonly Route[]) {
-  const byPath = new Map<string, Set<string>>();
+  return [...byPath(routes)].map(([path, methods]) => ({ pattern: patternOf(path), methods }));
+}
+
+function byPath(routes: readonly Route[]): Map<string, Set<string>> {
+  const paths = new Map<string, Set<string>>();
   for (const r of routes) {
     // OPTIONS is CORS' preflight, answered for every path when CORS is on: not a route's method
     if (r.method === "ALL" || r.method === "WS" || r.method === "OPTIONS") continue;
-    if (!byPath.has(r.path)) byPath.set(r.path, new Set());
-    byPath.get(r.path)!.add(r.method);
+    if (!paths.has(r.path)) paths.set(r.path, new Set());
+    paths.get(r.path)!.add(r.method);
   }
-  return [...byPath].map(([path, methods]) => ({ pattern: patternOf(path), methods }));
+  return paths;
 }
 
-/** "/a/:id/*" -> /^\/a\/[^/]+\/.*$/ (a trailing slash is optional, as Elysia treats it). */
+/** "/a/:id/*" -> /^\/a\/[^/]+\/.*$/ (exactly: "/a/1/" is no route's path, see canonical-path.ts). */
 function patternOf(path: string): RegExp {
   const body = path
     .replace(/\/+$/, "")
     .split("/")
     .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
     .join("/");
-  return new RegExp(`^${body}/?$`);
+  return new RegExp(`^${body || "/"}$`);
 }
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+type Handle = (request: Request) => Response | Promise<Response>;
+
+/**
+ * Bun matches its routes on the path as sent, then hands the app a URL with dot segments
+ * resolved: "GET /x/../admin/..." misses every Bun route and reaches the app's fallback as
+ * "/admin/...". So each route path gets a Bun route for every method Elysia has not put there
+ * (methods it lacks, handlers that are not functions), handing the request to the app: then
+ * every request on a route's path comes in through a Bun route (a BunRequest, with `params`),
+ * and one on such a path that reached the fallback had a path no route has.
+ */
+export function bunRoutesForEveryMethod(routes: readonly Route[], handle: Handle): Record<string, Record<string, Handle>> {
+  const native = new Map<string, Set<string>>();
+  for (const r of routes) {
+    if (typeof r.handler !== "function") continue;
+    if (!native.has(r.path)) native.set(r.path, new Set());
+    native.get(r.path)!.add(r.method);
+  }
+  const table: Record<string, Record<string, Handle>> = {};
+  for (const path of byPath(routes).keys()) {
+    table[path] = {};
+    for (const method of METHODS) if (!native.get(path)?.has(method)) table[path][method] = handle;
+  }
+  return table;
+}
+
+/** A request on a route's path that Bun did not route: its path as sent was another ("/x/../events"). */
+export const fellThrough = (request: Request): boolean => !("params" in request);

@@ -4,8 +4,9 @@ import { Elysia } from "elysia";
 import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
 import { adminFiguresRoutes } from "./admin/figures";
-import { allowedMethods } from "./allowed-methods";
+import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
+import { isCanonicalPath, pathOf } from "./canonical-path";
 import { corsOrigins } from "./config";
 import { adminEventRoutes } from "./admin/events";
 import { AppError, badRequest, toErrorResponse } from "./errors";
@@ -22,16 +23,26 @@ import { readinessRoutes } from "./readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
-/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. */
-export function createApp(s: Services, limitsMemory?: LimitsMemory | null) {
+/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. `pageRoutes`: how Bun serves GET / when listening (http/page.ts adds the page's headers). */
+export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageRoutes = PAGE_ROUTES) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
-  const app = new Elysia({ serve: { routes: PAGE_ROUTES } });
+  // The other methods of every route path join it below (bunRoutesForEveryMethod), before Bun reads them.
+  const bunRoutes: Record<string, object> = { ...(pageRoutes as Record<string, object>) };
+  const app = new Elysia({ serve: { routes: bunRoutes as typeof pageRoutes } });
   const limits = new Limits(s.config, limitsMemory);
   // First of all: every answer carries the request's id, errors and 404s included; the hooks
   // below read it back from set.headers.
   app.onRequest(({ request, set }) => void (set.headers[REQUEST_ID_HEADER] = requestIdOf(request)));
+  // "/events/", "/x/../admin/...": no route's path, whatever a router or URL parser would make of
+  // it. Over a socket Bun has already resolved the dot segments: such a request is one that Bun
+  // routed nowhere although its path now names a route (allowed-methods.ts).
+  app.onRequest(({ request, server }) => {
+    const path = pathOf(request.url);
+    const odd = !isCanonicalPath(path) || (fellThrough(request) && !!server?.requestIP(request) && methodsOf(path).length > 0);
+    if (odd) throw new AppError(404, "not_found", "no such route");
+  });
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(httpMetrics(s.metrics)) // first: it times every request and sees every error
@@ -61,6 +72,8 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null) {
     .use(adminBookingsRoutes(s))
     .use(adminAuditRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);
+  const everyMethod = bunRoutesForEveryMethod(routes, (request) => app.handle(request));
+  for (const [path, methods] of Object.entries(everyMethod)) bunRoutes[path] = { ...methods, ...bunRoutes[path] };
   return app;
 }
 
@@ -103,7 +116,7 @@ function asAppError(code: unknown, error: unknown, request: Request, methodsOf: 
     return badRequest("invalid_json", "request body could not be read");
   }
   if (code === "NOT_FOUND") {
-    const allowed = methodsOf(new URL(request.url).pathname);
+    const allowed = methodsOf(pathOf(request.url));
     if (allowed.length === 0) return new AppError(404, "not_found", "no such route");
     const list = allowed.join(", ");
     return new AppError(405, "method_not_allowed", `this route answers ${list} only`, { allow: list });

@@ -2,6 +2,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { WORKER_CONNECTIONS_AT_LEAST } from "./db-pool";
@@ -16,8 +17,15 @@ const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f
 // host:port of one Redis Cluster node: a name or IPv4 address (IPv6 in brackets) and a port.
 const NODE = String.raw`([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}`;
 
+// A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), the last
+// not all digits (that would be a broken IPv4 address, like 256.1.1.1).
+const HOST_NAME = /^(?=.{1,253}\.?$)(?!(.*\.)?[0-9]+\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
 export const ConfigSchema = Type.Object({
   PORT: Int(0, 65535, 3000),
+  // The address to listen on: an IP address or a host name; unset, every interface (behind a
+  // proxy on the same machine, 127.0.0.1 keeps the service off the network). Checked in loadEnv.
+  HOST: Type.Optional(Type.String()),
   DATABASE_URL: Type.String({
     pattern: "^postgres(ql)?://",
     default: "postgres://postgres@127.0.0.1:5432/ticket_queue",
@@ -103,6 +111,7 @@ const describe = (name: string): string => {
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
   if ((RATE_SETTINGS as readonly string[]).includes(name)) return '"<burst>,<per minute>", two whole numbers from 1, like "20,60"';
   if (name === "REDIS_CLUSTER_NODES") return "a comma-separated list of host:port, like 10.0.0.1:6379,10.0.0.2:6379";
+  if (name === "HOST") return "an IP address (like 127.0.0.1 or ::1) or a host name";
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
@@ -165,6 +174,8 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   const problem = Value.Errors(ConfigSchema, value).First();
   if (problem) fail(problem.path.split("/")[1] ?? "config");
+  const host = (value as Env).HOST;
+  if (host !== undefined && isIP(host) === 0 && !HOST_NAME.test(host)) fail("HOST");
   for (const name of RATE_SETTINGS) {
     const rate = rateOf((value as Env)[name]);
     if (rate.burst < 1 || rate.perMinute < 1) fail(name);

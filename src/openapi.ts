@@ -24,7 +24,8 @@ const SECURITY = {
 const DESCRIPTION = [
   "A queue-based ticket booking service: join a fair FIFO queue per ticket type, get a short hold, confirm it.",
   "Every error is JSON {error, message} (some add fields) with a fitting status; `error` is a stable code.",
-  "Besides the statuses each route lists: an unknown path is 404 not_found, a known path asked with another",
+  "Besides the statuses each route lists: an unknown path is 404 not_found (a trailing slash or a dot segment makes",
+  "one unknown), a known path asked with another",
   "method is 405 method_not_allowed with an Allow header, and anything unexpected is 500 internal (never for",
   "what a client sends). Bodies are read as JSON whatever their content type, at most 64 KiB.",
   "Every answer carries X-Request-Id: the one the request sent when it is 1-128 characters of [A-Za-z0-9._:-],",
@@ -36,13 +37,20 @@ const DESCRIPTION = [
 /** A header of every answer (src/request-id.ts). */
 const REQUEST_ID_HEADER_DOC = { "X-Request-Id": "this request's id: the one it sent, when sane, or a new one" };
 
+/**
+ * The documentation page may not be framed by another site (clickjacking). Only frame-ancestors:
+ * Swagger UI's page starts itself with an inline script that a default-src policy would refuse.
+ */
+const UNFRAMED = { "content-security-policy": "frame-ancestors 'none'", "x-frame-options": "DENY" };
+
 /** The documentation routes, mounted on the app (which passes its routes, read when the document is first asked for). */
 export function apiDocs(routes: () => readonly Route[]) {
   const completed = new WeakMap<object, Document>();
   return (
     new Elysia({ name: "api-docs" })
       // a local hook: it runs for this instance's routes only, never on the API's
-      .onAfterHandle(({ path, response }) => {
+      .onAfterHandle(({ path, response, set }) => {
+        if (path === DOCS_PATHS.page) Object.assign(set.headers, UNFRAMED);
         if (path !== DOCS_PATHS.spec || typeof response !== "object" || response === null) return;
         let document = completed.get(response); // the plugin hands out one object until routes change
         if (!document) completed.set(response, (document = complete(response as Document, routes())));

@@ -37,9 +37,9 @@ export async function startService(config: Config, log: Logger, options: { demo?
   let threads: RunningWorker[] = [];
   try {
     const shared = config.HTTP_THREADS > 1;
-    if (shared) assertPortFree(config.PORT);
+    if (shared) assertPortFree(config.PORT, config.HOST);
     const limits = limitsMemory(config); // one for all threads: a client's limits are the instance's
-    http = listen(s, config.PORT, shared, limits);
+    http = await listen(s, config.PORT, shared, limits);
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };
     threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>

@@ -1,5 +1,6 @@
 // The operator's read-only routes: a ticket type's live figures and an event's bookings export.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { text } from "../src/admin/bookings";
 import { createTestEnv, join, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
 
@@ -154,7 +155,9 @@ describe("GET /admin/ticket-types/:id", () => {
 describe("GET /admin/events/:id/bookings", () => {
   let eventId: number;
   let otherType: number;
-  const ODD_USERS = ['comma,and "quote"', "=HYPERLINK(\"http://x\")", "+1", "-2", "@sum", "plain"];
+  const ODD_USERS = ['comma,and "quote"', "=HYPERLINK(\"http://x\")", "+1", "-2", "@sum", "plain",
+    // a spreadsheet skips spaces and invisible characters before a formula: a space, NBSP, zero-width space, BOM
+    " =1+1", "\u00a0+1", "\u200b-1", "\ufeff@sum", " spaced"];
 
   beforeAll(async () => {
     // two types in one event, a third in another event; 2,500 bookings of the event, interleaved
@@ -227,7 +230,7 @@ describe("GET /admin/events/:id/bookings", () => {
       pages++;
     }
     expect(pages).toBe(3);
-    const guard = (v: string) => (/^[=+\-@]/.test(v) ? `'${v}` : v);
+    const guard = (v: string) => (/^[\s\u200b]*[=+\-@]/.test(v) ? `'${v}` : v);
     expect(rows).toEqual(
       all.map((b) => [String(b.id), guard(b.user_id), String(b.ticket_type_id), guard(b.name), String(b.quantity), b.created_at.toISOString()]),
     );
@@ -240,6 +243,15 @@ describe("GET /admin/events/:id/bookings", () => {
     expect(texts).toContain("'-2");
     expect(texts).toContain("'@sum");
     expect(first).toContain(`"'=cmd|' /C calc'!A0"`);
+    for (const hidden of [" =1+1", "\u00a0+1", "\u200b-1", "\ufeff@sum"]) expect(texts).toContain(`'${hidden}`);
+    expect(texts).toContain(" spaced"); // no formula after the space: left alone
+  });
+
+  test("the formula guard looks past any leading whitespace, format or control characters", () => {
+    for (const hidden of ["\t=1", "\r=1", "\n=1", "\u2028=1", "\u3000=1", "\u2060=1", "\u202e=1", "\u200e+1", " \u00a0\u200b\ufeff=1"]) {
+      expect(text(hidden)).toBe(`"'${hidden}"`);
+    }
+    for (const fine of ["a=1", " a", "\u200b", "1-2", "é=1"]) expect(text(fine)).toBe(`"${fine}"`);
   });
 
   test("limit: default 1000, at most 10,000", async () => {

@@ -36,6 +36,11 @@ async function expectWaitingRoom(base: string) {
   const page = await fetch(`${base}/`);
   expect(page.status).toBe(200);
   expect(page.headers.get("content-type")).toStartWith("text/html");
+  const unframable = (response: Response) => {
+    expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(response.headers.get("x-frame-options")).toBe("DENY");
+  };
+  unframable(page);
   const html = await page.text();
   expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'self'`);
   expect(html).not.toMatch(REMOTE_URL);
@@ -46,6 +51,7 @@ async function expectWaitingRoom(base: string) {
     expect(asset).toStartWith("/"); // this host only
     const response = await fetch(`${base}${asset}`);
     expect(response.status).toBe(200);
+    unframable(response);
     expect(await response.text()).not.toMatch(REMOTE_URL);
   }
   // only GET (and HEAD): another method is the API's 405

@@ -48,6 +48,7 @@ describe("config", () => {
       REDIS_URL: "http://nope",
       REDIS_CLUSTER_NODES: "10.0.0.1",
       TOKEN_SECRET: "short",
+      HOST: "not a host",
     };
     for (const [name, value] of Object.entries(cases)) {
       expect(() => loadEnv({ [name]: value })).toThrow(new RegExp(`^${name} must be`));
@@ -65,6 +66,16 @@ describe("config", () => {
       expect(() => loadEnv({ REDIS_CLUSTER_NODES: bad })).toThrow(/^REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
     }
     expect(loadEnv({}).REDIS_CLUSTER_NODES).toBeUndefined();
+  });
+
+  test("HOST: an IP address or a host name; unset, every interface", () => {
+    expect(loadEnv({}).HOST).toBeUndefined();
+    for (const host of ["127.0.0.1", "0.0.0.0", "::1", "::", "fd00::2", "localhost", "app-1.internal", "example.com.", "3com.example"]) {
+      expect(loadEnv({ HOST: host }).HOST).toBe(host);
+    }
+    for (const bad of ["[::1]", "127.0.0.1:3000", "http://127.0.0.1", "256.1.1.1", "1.2.3", "256.1.1.1.", "-bad.example", "a..b", "under_score", "a b", "x".repeat(64), "::g"]) {
+      expect(() => loadEnv({ HOST: bad })).toThrow(`HOST must be an IP address (like 127.0.0.1 or ::1) or a host name (got ${JSON.stringify(bad)})`);
+    }
   });
 
   test("a key's hash tag is its first non-empty {...}, as Redis Cluster reads it", () => {
@@ -120,6 +131,18 @@ describe("config", () => {
     const stderr = (await new Response(run.stderr).text()).trim();
     expect(stderr.split("\n")).toHaveLength(1);
     expect(stderr).toContain("PORT must be a whole number");
+  });
+
+  test("a bad HOST is a configuration error: exit 2, one line", async () => {
+    const run = Bun.spawn(["bun", "src/main.ts", "serve"], {
+      env: { ...process.env, HOST: "127.0.0.1:3000", TOKEN_SECRET: "x".repeat(40) },
+      stderr: "pipe",
+      stdout: "pipe",
+    });
+    expect(await run.exited).toBe(2);
+    expect((await new Response(run.stderr).text()).trim()).toBe(
+      'ticket-queue: bad configuration: HOST must be an IP address (like 127.0.0.1 or ::1) or a host name (got "127.0.0.1:3000")',
+    );
   });
 
   test("unknown commands and flags exit 2", async () => {

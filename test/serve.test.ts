@@ -25,7 +25,11 @@ afterAll(async () => {
 
 /** `serve --dev` in `cwd` without a TOKEN_SECRET, on its own database and key prefix. */
 function serve(cwd: string, port: number, ...flags: string[]) {
-  const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl(dbName), REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info" };
+  return serveWith({}, cwd, port, ...flags);
+}
+
+function serveWith(settings: Record<string, string>, cwd: string, port: number, ...flags: string[]) {
+  const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl(dbName), REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info", ...settings };
   delete env.TOKEN_SECRET;
   const child = Bun.spawn(["bun", MAIN, "serve", "--dev", ...flags], { cwd, env, stdout: "pipe", stderr: "pipe" });
   started.push(child);
@@ -84,4 +88,42 @@ test("a taken port stops the second instance; --dev tokens survive a restart", a
   expect(status.status).toBe(200); // a new secret would make it an unknown token (404)
   third.kill("SIGTERM");
   expect(await third.exited).toBe(0);
+}, 60_000);
+
+/** Whether a TCP connection to host:port is accepted. */
+function accepts(hostname: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    Bun.connect({
+      hostname, port,
+      socket: { open: (socket) => (socket.end(), resolve(true)), data() {}, connectError: () => resolve(false), error: () => resolve(false) },
+    }).catch(() => resolve(false));
+  });
+}
+
+test("HOST=127.0.0.1: every HTTP thread answers there, and nowhere else on the machine", async () => {
+  const cwd = await mkdtemp(join(tmpdir(), "tq-serve-"));
+  folders.push(cwd);
+  const child = serveWith({ HOST: "127.0.0.1", HTTP_THREADS: "2" }, cwd, 0);
+  const { port, lines } = await listening(child);
+  expect(lines.find((l) => l.message === "listening")).toMatchObject({ url: `http://127.0.0.1:${port}`, http_threads: 2 });
+  // several connections: the kernel spreads them over both threads
+  for (let i = 0; i < 8; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { headers: { connection: "close" } });
+    expect(res.status).toBe(200);
+  }
+  // other loopback addresses of this machine: nothing listens there
+  expect(await accepts("127.0.0.2", port)).toBe(false);
+  expect(await accepts("::1", port)).toBe(false);
+  child.kill("SIGTERM");
+  expect(await child.exited).toBe(0);
+}, 60_000);
+
+test("without HOST the service listens on every interface (another loopback address answers)", async () => {
+  const cwd = await mkdtemp(join(tmpdir(), "tq-serve-"));
+  folders.push(cwd);
+  const child = serveWith({ HTTP_THREADS: "1" }, cwd, 0);
+  const { port } = await listening(child);
+  expect(await accepts("127.0.0.2", port)).toBe(true);
+  child.kill("SIGTERM");
+  expect(await child.exited).toBe(0);
 }, 60_000);

@@ -1,6 +1,10 @@
 // User ids that would collide with another user's on the way to Redis are refused or made equal.
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { normalizeUserId } from "../src/queue/user-id";
+import { createTestEnv, type TestEnv } from "./helpers";
+
+// embeddings, overrides, isolates and the LRM/RLM/ALM marks: "\u202eabc" shows as "cba"
+const BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"];
 
 describe("normalizeUserId", () => {
   test("a number and its decimal string name the same user", () => {
@@ -48,6 +52,15 @@ describe("normalizeUserId", () => {
     expect(normalizeUserId("a\u00a0b")).toBe("a\u00a0b"); // no-break space is not a control
   });
 
+  test("bidirectional controls are refused: they make two ids look alike", () => {
+    for (const c of BIDI) {
+      expect(normalizeUserId(`ann${c}`)).toBeNull();
+      expect(normalizeUserId(`${c}bob`)).toBeNull();
+    }
+    expect(normalizeUserId("\u0627\u0644\u0639\u0631\u0628\u064a\u0629")).not.toBeNull(); // right-to-left text itself is fine
+    expect(normalizeUserId("a\u200db")).toBe("a\u200db"); // a zero-width joiner (emoji sequences) is not a bidi control
+  });
+
   test("composed and decomposed é are the same user after NFC", () => {
     const composed = "caf\u00e9";
     const decomposed = "cafe\u0301";
@@ -68,5 +81,28 @@ describe("normalizeUserId", () => {
     for (const bad of [-1, 1.5, NaN, Infinity, 1e300, null, undefined, true, {}, [], [7]]) {
       expect(normalizeUserId(bad)).toBeNull();
     }
+  });
+});
+
+describe("POST /queue/join", () => {
+  let env: TestEnv;
+  beforeAll(async () => void (env = await createTestEnv()));
+  afterAll(() => env?.close());
+
+  test("a user id with a bidirectional control is 400 invalid_input and takes no place", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    for (const c of BIDI) {
+      const res = await env.post("/queue/join", { user_id: `evil${c}`, ticket_type_id: type });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe("invalid_input");
+      expect(res.body.message).toStartWith("user_id: expected a non-empty string");
+      expect(res.body.request_id).toBeString();
+    }
+    const spoof = await env.post("/queue/join", { user_id: "\u202emoc.elpmaxe@nna", ticket_type_id: type });
+    expect(spoof.status).toBe(400);
+    expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
+    expect(await env.s.redis.keys(`${env.config.REDIS_KEY_PREFIX}*`)).toEqual([]);
+    // the same id without the control joins
+    expect((await env.post("/queue/join", { user_id: "evil", ticket_type_id: type })).status).toBe(200);
   });
 });

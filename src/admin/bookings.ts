@@ -98,8 +98,9 @@ export async function bookingsPage(
 /**
  * RFC 4180: CRLF line ends, a header row; text cells always quoted, their quotes doubled. A
  * text cell a spreadsheet would read as a formula (starting with = + - @, a tab or a carriage
- * return) gets a leading apostrophe first (OWASP's advice on CSV injection). JSON keeps the
- * values as they are.
+ * return) gets a leading apostrophe first (OWASP's advice on CSV injection). Spreadsheets skip
+ * spaces and invisible characters before a formula, so " =1+1" or a BOM, NBSP or zero-width
+ * space before the = is guarded too. JSON keeps the values as they are.
  */
 export function toCsv(bookings: Booking[]): string {
   const lines = [CSV_COLUMNS.join(",")];
@@ -109,7 +110,9 @@ export function toCsv(bookings: Booking[]): string {
   return lines.join("\r\n") + "\r\n";
 }
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+// after any run of whitespace (Unicode spaces, line breaks, tabs), format characters (BOM,
+// zero-width space, bidi marks) or controls
+const FORMULA_START = /^[\t\r]|^[\s\p{Z}\p{Cf}\p{Cc}]*[=+\-@]/u;
 
 export function text(value: string): string {
   const safe = FORMULA_START.test(value) ? `'${value}` : value;

@@ -3,6 +3,7 @@
 import { createApp } from "../app";
 import type { LimitsMemory } from "../rate-limit/limits";
 import type { Services } from "../services";
+import { framedPageRoutes } from "./page";
 
 /**
  * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is
@@ -20,8 +21,10 @@ export type Listening = { port: number; url: string; stop(): Promise<void> };
  * inline script that the page's Content-Security-Policy refuses). `limits`: the instance's rate
  * limits' memory, the same for every thread.
  */
-export function listen(s: Services, port: number, reusePort: boolean, limits: LimitsMemory | null): Listening {
-  const app = createApp(s, limits).listen({ port, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
+export async function listen(s: Services, port: number, reusePort: boolean, limits: LimitsMemory | null): Promise<Listening> {
+  // HOST unset: Bun's default, every interface
+  const hostname = s.config.HOST;
+  const app = createApp(s, limits, await framedPageRoutes()).listen({ port, hostname, reusePort, maxRequestBodySize: BUN_BODY_LIMIT, development: false });
   return {
     port: app.server!.port!,
     url: app.server!.url.origin,
@@ -33,7 +36,7 @@ export function listen(s: Services, port: number, reusePort: boolean, limits: Li
  * Several threads share the port through SO_REUSEPORT, which would also let another process
  * of the same user share it unnoticed: bind without it first, so a port in use still fails.
  */
-export function assertPortFree(port: number): void {
+export function assertPortFree(port: number, hostname: string | undefined): void {
   if (port === 0) return; // the kernel picks a free one
-  Bun.serve({ port, reusePort: false, fetch: () => new Response() }).stop(true);
+  Bun.serve({ port, hostname, reusePort: false, fetch: () => new Response() }).stop(true);
 }

@@ -14,7 +14,7 @@ serveAsWorker(async (config, name, signal, beat, main, limits) => {
   s.instance = main; // the instance's readiness and metrics are the main thread's to tell
   // the main thread has just reached Redis; if it is gone again, ioredis keeps trying
   await s.redis.connect().catch(() => {});
-  const server = listen(s, config.PORT, true, limits); // the main thread's buckets: limits are the instance's
+  const server = await listen(s, config.PORT, true, limits); // the main thread's buckets: limits are the instance's
   // its event loop turns: a thread blocked for seconds is not ready (GET /readyz)
   const beating = setInterval(() => beat(HEARTBEAT_MS), HEARTBEAT_MS);
   const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
