@@ -7,10 +7,13 @@ export type Options = {
   /** people queued for `grants` at batch size 1 */
   n1: number;
   batchSize: number;
-  /** batched drains in `grants`; the median is the figure (this machine is noisy) */
+  /**
+   * batched drains in `grants` (the median is the figure: this machine is noisy), and rounds of
+   * `joins` (its three instances in turns; means)
+   */
   runs: number;
   connections: number;
-  /** seconds each HTTP load runs */
+  /** seconds each HTTP load runs (and each idle count of `streams`, up to 5) */
   duration: number;
   /** arrivals per second for `hold-latency` */
   rate: number;
@@ -20,6 +23,8 @@ export type Options = {
   queued: number;
   /** open streams for `streams` */
   streams: number;
+  /** seconds a hold lasts in `streams` (longer than its drain: every stream must see `reserved` first) */
+  hold: number;
 };
 
 export type Result = { figures: Figure[]; details: Record<string, unknown> };

@@ -2,8 +2,10 @@
   Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
   the final state for a while so status can answer, the token mapping goes, and the user may
   join again. A booking adds its tickets to the user's tally, which joins check against the
-  per-user limit (once: a record already confirmed is not counted again). (A batch's entry in
-  the deadline index goes when reconcile finds all of its holds ended.)
+  per-user limit (once: a record already confirmed is not counted again), and renews the
+  tally's lifetime: it lasts the sale and goes some days after the type's last booking
+  (PostgreSQL still decides the limit at the grant). (A batch's entry in the deadline index
+  goes when reconcile finds all of its holds ended.)
 
   Input:
     KEYS[1] reservation:{T}:<id of the first token>; every key touched shares its hash tag
@@ -14,7 +16,8 @@
     ARGV[4] seconds a record in a final state is kept
     ARGV[5] the type's changes channel, changes:{T}: the ids are published there, so live
             streams (src/streams) holding these tokens, on any instance, look them up
-    ARGV[6..] triples: token id, final state, booking id ('' for none)
+    ARGV[6] seconds the tally lives after the type's last booking
+    ARGV[7..] triples: token id, final state, booking id ('' for none)
 
   Output:
     how many records were found and updated
@@ -24,11 +27,12 @@ local mappingPrefix = ARGV[2]
 local userPrefix = ARGV[3]
 local endedTtl = ARGV[4]
 local changesChannel = ARGV[5]
+local boughtTtl = ARGV[6]
 local boughtKey = KEYS[2]
 
 local updated = 0
 local ids = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local id, state, bookingId = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   ids[#ids + 1] = id
   local record = recordPrefix .. id
@@ -37,6 +41,7 @@ for i = 6, #ARGV, 3 do
   if user then
     if state == 'confirmed' and found[2] ~= 'confirmed' then
       redis.call('HINCRBY', boughtKey, user, tonumber(found[3]) or 0)
+      redis.call('EXPIRE', boughtKey, boughtTtl)
     end
     redis.call('HSET', record, 'state', state)
     if bookingId ~= '' then

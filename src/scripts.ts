@@ -17,7 +17,7 @@ import saleStart from "../lua/includes/saleStart.lua" with { type: "text" };
 import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
 import { pipelined, type Keys } from "./redis";
 import { storedState, type TokenState } from "./states";
-import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "./timing";
+import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "./timing";
 
 /** Each script's file (its key count in the name, BullMQ style) and source, by command name. */
 export const SCRIPT_FILES = {
@@ -135,7 +135,8 @@ export class Scripts {
     const k = p.keys;
     const triples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? ""]);
     return Number(await this.redis.tqFinish(
-      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes, ...triples,
+      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes,
+      BOUGHT_TTL_SECONDS, ...triples,
     ));
   }
 

@@ -5,6 +5,13 @@
 export const PLACE_TTL_SECONDS = 24 * 3600;
 /** A record in a final state (confirmed, expired, ...) stays an hour for status answers. */
 export const ENDED_TTL_SECONDS = 3600;
+/**
+ * A type's tally of tickets booked per user (bought:{T}) lives this long after its last
+ * booking, each booking renewing it: through the busy days of a sale, gone after. It only lets
+ * a join refuse early a user already at the per-user limit; PostgreSQL decides the limit at the
+ * grant, so a tally dropped early costs such a user a wait in the queue, never a ticket too many.
+ */
+export const BOUGHT_TTL_SECONDS = 7 * 24 * 3600;
 /** A processor's lease on a ticket type; a dead holder loses it within this time. */
 export const LEASE_MS = 5000;
 /** A batch in flight this long belongs to a dead or stuck processor and is recovered. */

@@ -4,7 +4,7 @@ import { claimBatch, peopleOf } from "../src/processing/claim";
 import { encode, settleBatch } from "../src/processing/settle";
 import type { JoinReply } from "../src/formats";
 import { finishInRedis } from "../src/reservations/finish";
-import { ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
+import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;
@@ -283,6 +283,25 @@ describe("finish-2.lua", () => {
     const call = async (quantity: number) => (await joinMany(ticketTypeId, [["a", quantity]], 3))[0]!;
     expect(await call(2)).toEqual({ kind: "limit", booked: 2 });
     expect((await call(1)).kind).toBe("joined");
+  });
+
+  test("the tally lives some days after the type's last booking: each booking renews it, other endings do not", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const ids = [idOf(await joinRaw(ticketTypeId, "a")), idOf(await joinRaw(ticketTypeId, "b")), idOf(await joinRaw(ticketTypeId, "c"))];
+    const claim = await claimBatch(r, k, 3);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, claim.batchId, encode(ids.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
+    const end = (id: string, state: "confirmed" | "released") =>
+      finishInRedis(env.s, [{ token: env.s.tokens.sign(ticketTypeId, id), ticketTypeId, state, bookingId: state === "confirmed" ? 1 : null }]);
+    await end(ids[0]!, "confirmed");
+    expect(await r.ttl(k.bought)).toBeGreaterThan(BOUGHT_TTL_SECONDS - 5);
+    expect(await r.ttl(k.bought)).toBeLessThanOrEqual(BOUGHT_TTL_SECONDS);
+    await r.expire(k.bought, 100); // as if the last booking were days ago
+    await end(ids[1]!, "released");
+    expect(await r.ttl(k.bought)).toBeLessThanOrEqual(100);
+    await end(ids[2]!, "confirmed"); // another booking: the tally lives on
+    expect(await r.ttl(k.bought)).toBeGreaterThan(BOUGHT_TTL_SECONDS - 5);
+    expect(await r.hgetall(k.bought)).toEqual({ a: "1", c: "1" });
   });
 
   test("a record Redis lost is skipped, its mapping still goes", async () => {

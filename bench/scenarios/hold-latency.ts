@@ -13,7 +13,8 @@ const WARM_UP_TYPE = 2;
 const WARM_UP_SECONDS = 1;
 const POLL_MS = 5;
 
-type Arrivals = { latencies: number[]; polls: number; failures: number };
+/** `failure`: what the first person who got no hold was answered. */
+type Arrivals = { latencies: number[]; polls: number; failures: number; failure: string | null };
 
 export async function holdLatency(options: Options, progress: Progress): Promise<Result> {
   const env = await BenchEnv.create("hold-latency");
@@ -29,7 +30,7 @@ export async function holdLatency(options: Options, progress: Progress): Promise
       arrive(service, TYPE, arrivals, options.rate, (done) =>
         progress.update(done / arrivals, `${options.rate} arrivals/s: ${done.toLocaleString()} arrived`)));
     const failures = cold.failures + warm.failures;
-    if (failures > 0) throw new Error(`${failures} arrivals never got a hold`);
+    if (failures > 0) throw new Error(`${failures} arrivals never got a hold (the first: ${cold.failure ?? warm.failure})`);
     const invariants = await env.expectInvariants();
     const summary = summarize(warm.latencies);
     const coldSummary = summarize(cold.latencies);
@@ -51,7 +52,11 @@ export async function holdLatency(options: Options, progress: Progress): Promise
 
 /** `count` distinct people arriving at `rate` per second, each polling until it holds tickets. */
 async function arrive(service: Service, ticketTypeId: number, count: number, rate: number, progress: (done: number) => void) {
-  const result: Arrivals = { latencies: [], polls: 0, failures: 0 };
+  const result: Arrivals = { latencies: [], polls: 0, failures: 0, failure: null };
+  const fail = (answer: string) => {
+    result.failures++;
+    result.failure ??= answer;
+  };
   const person = async (i: number) => {
     const started = performance.now();
     const joined = await fetch(`${service.url}/queue/join`, {
@@ -59,12 +64,15 @@ async function arrive(service: Service, ticketTypeId: number, count: number, rat
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ user_id: `arrival-${ticketTypeId}-${i}`, ticket_type_id: ticketTypeId }),
     });
+    if (joined.status !== 200) return fail(`join: HTTP ${joined.status} ${await joined.text()}`);
     const { queue_token } = (await joined.json()) as { queue_token: string };
     for (;;) {
-      const status = (await (await fetch(`${service.url}/reservation/status?token=${queue_token}`)).json()) as { status: string };
+      const answer = await fetch(`${service.url}/reservation/status?token=${queue_token}`);
+      if (answer.status !== 200) return fail(`status: HTTP ${answer.status} ${await answer.text()}`);
+      const status = (await answer.json()) as { status: string };
       result.polls++;
       if (status.status === "reserved") return result.latencies.push(performance.now() - started);
-      if (status.status !== "queued") return result.failures++;
+      if (status.status !== "queued") return fail(`status: ${JSON.stringify(status)}`);
       await Bun.sleep(POLL_MS);
     }
   };

@@ -1,7 +1,7 @@
 // joins: the built binary under C concurrent connections for D seconds, every request a
 // distinct user joining a flash sale (a few thousand tickets, the crowd far larger); and in
 // the same run the bare HTTP ceiling of the same server, a route that touches nothing.
-// Three instances of one deployment take turns, three times each, in rotated order:
+// Three instances of one deployment take turns, three times each (--runs), in rotated order:
 //  - one HTTP thread, limits off: the reference;
 //  - one HTTP thread, limits on: the rate limiter's cost. The load comes from one address, so
 //    its join bucket is too large to ever refuse, while the limiter does all its work (the
@@ -25,21 +25,25 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
   const env = await BenchEnv.create("joins");
   try {
     await env.ticketType(TYPE, 5000);
-    const one = await env.start({ RATE_LIMITS: "off", HTTP_THREADS: "1" });
-    const limited = await env.start({ RATE_LIMITS: "on", RATE_LIMIT_JOIN: NEVER_REFUSES, HTTP_THREADS: "1" });
-    const two = await env.start({ RATE_LIMITS: "off", HTTP_THREADS: "2" });
+    const [one, limited, two] = await Promise.all([ // started together: a start takes seconds here
+      env.start({ RATE_LIMITS: "off", HTTP_THREADS: "1" }),
+      env.start({ RATE_LIMITS: "on", RATE_LIMIT_JOIN: NEVER_REFUSES, HTTP_THREADS: "1" }),
+      env.start({ RATE_LIMITS: "off", HTTP_THREADS: "2" }),
+    ]);
     const instances = { "1 thread": one, "1 thread, limits on": limited, "2 threads": two };
-    for (const s of Object.values(instances)) await load(s, options.connections, 2, "GET", "/health", null, progress, "warming up"); // JIT warm-up
+    const warmUp = Math.min(2, options.duration);
+    for (const s of Object.values(instances)) await load(s, options.connections, warmUp, "GET", "/health", null, progress, "warming up"); // JIT warm-up
     const bareOf = (s: Service, label: string) => measureCpu(env.redis, s.pid, () =>
       load(s, options.connections, options.duration, "GET", "/health", null, progress, `bare ceiling: GET /health, ${label}`));
     const bare = { one: await bareOf(one, "1 thread"), two: await bareOf(two, "2 threads") };
     let user = 0;
     const runs = new Map<string, Measured[]>(Object.keys(instances).map((k) => [k, []]));
-    // three rounds, the order rotated: each instance runs first, second and last once (whoever
-    // ran first in a round did up to 10% better, limits or not)
+    // rounds (three by default), the order rotated: in three, each instance runs first, second
+    // and last once (whoever ran first in a round did up to 10% better, limits or not)
     const order = Object.entries(instances);
-    for (let round = 0; round < 3; round++) {
-      for (const [label, s] of [...order.slice(round), ...order.slice(0, round)]) {
+    for (let round = 0; round < options.runs; round++) {
+      const turn = round % order.length;
+      for (const [label, s] of [...order.slice(turn), ...order.slice(0, turn)]) {
         runs.get(label)!.push(await measureCpu(env.redis, s.pid, () =>
           load(s, options.connections, options.duration, "POST", "/queue/join",
             () => JSON.stringify({ user_id: `crowd-${user++}`, ticket_type_id: TYPE }), progress, `POST /queue/join, ${label}`)));
@@ -63,11 +67,11 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
       figures: [
         figure("bare ceiling (GET /health), 1 HTTP thread", bare.one.result.perSecond, "req/s"),
         figure("bare ceiling (GET /health), 2 HTTP threads", bare.two.result.perSecond, "req/s"),
-        figure("joins, 1 HTTP thread (mean of 3)", perSecond("1 thread"), "joins/s"),
-        figure("joins, 2 HTTP threads (mean of 3)", perSecond("2 threads"), "joins/s"),
+        figure(`joins, 1 HTTP thread (mean of ${options.runs})`, perSecond("1 thread"), "joins/s"),
+        figure(`joins, 2 HTTP threads (mean of ${options.runs})`, perSecond("2 threads"), "joins/s"),
         figure("joins / bare ceiling, 1 HTTP thread", (perSecond("1 thread") / bare.one.result.perSecond) * 100, "%", { op: ">=", value: 50 }),
         figure("joins, 2 HTTP threads / 1", (perSecond("2 threads") / perSecond("1 thread")) * 100, "%"),
-        figure("joins, limits on (mean of 3)", perSecond("1 thread, limits on"), "joins/s"),
+        figure(`joins, limits on (mean of ${options.runs})`, perSecond("1 thread, limits on"), "joins/s"),
         figure("joins with limits on / off (1 thread, means)", (perSecond("1 thread, limits on") / perSecond("1 thread")) * 100, "%", { op: ">=", value: 95 }),
         figure("service CPU per join, 1 HTTP thread", mean("1 thread", cpuPerRequest), "core-µs"),
         figure("service CPU per join, 2 HTTP threads", mean("2 threads", cpuPerRequest), "core-µs"),

@@ -39,7 +39,7 @@ export async function status(options: Options, progress: Progress): Promise<Resu
     // A sale meets a service that has been running: warm it up (JIT) before measuring.
     const stopWarmUp = progress.timed(2000, "warming the service up");
     try {
-      await lookups(service.url, [...kept.values()], 10, 2);
+      await lookups(service.url, [...kept.values()], 10, Math.min(2, options.duration));
     } finally {
       stopWarmUp();
     }

@@ -13,8 +13,7 @@ import type { Options, Result } from "../scenario";
 import { figure, latencyFigures, summarize } from "../stats";
 
 const TYPE = 1;
-const HOLD_SECONDS = 8;
-/** Seconds each idle measurement lasts. */
+/** Seconds each idle measurement lasts at most (the HTTP loads' duration when shorter). */
 const IDLE_SECONDS = 5;
 /** Streams opened at once while filling up. */
 const OPENING_AT_ONCE = 500;
@@ -22,6 +21,8 @@ const OPENING_AT_ONCE = 500;
 export async function streams(options: Options, progress: Progress): Promise<Result> {
   const env = await BenchEnv.create("streams");
   const n = options.streams;
+  const holdSeconds = options.hold;
+  const idleSeconds = Math.min(IDLE_SECONDS, options.duration);
   const open: StreamClient[] = [];
   try {
     // One ticket, held for an hour: nobody queued can be served yet, nobody is told sold out.
@@ -31,16 +32,16 @@ export async function streams(options: Options, progress: Progress): Promise<Res
       VALUES ('bench-holder', ${TYPE}, 'holder', 1, now() + interval '1 hour')`;
     const kept = await env.queue(TYPE, n, (done) => progress.update((done / n) * 0.1, `queueing ${done.toLocaleString()} people`), () => true);
     const tokens = [...kept.values()];
-    const service = await env.start({ RESERVATION_TTL_SECONDS: String(HOLD_SECONDS) });
+    const service = await env.start({ RESERVATION_TTL_SECONDS: String(holdSeconds) });
     await env.activate(TYPE);
     await Bun.sleep(1000); // the processor finds the type blocked, and waits
 
     const idle: { streams: number; commands: number; by: Record<string, number>; rssKiB: number }[] = [];
     const measureIdle = async (label: string) => {
       await Bun.sleep(1000); // the last first messages settle
-      const stop = progress.timed(IDLE_SECONDS * 1000, `${label}: counting Redis commands`);
+      const stop = progress.timed(idleSeconds * 1000, `${label}: counting Redis commands`);
       try {
-        const { total, by } = await commandsPerSecond(env.prefix, IDLE_SECONDS);
+        const { total, by } = await commandsPerSecond(env.prefix, idleSeconds);
         idle.push({ streams: open.length, commands: total, by, rssKiB: rssKiB(service.pid) });
       } finally {
         stop();
@@ -73,7 +74,7 @@ export async function streams(options: Options, progress: Progress): Promise<Res
     const drainSeconds = (Math.max(...grants.map((g) => Number(g.granted))) - drained) / 1000;
 
     // The holds lapse; the cleaner expires them; every stream gets its final status and ends.
-    await waitUntil(() => open.every((s) => s.ended), (HOLD_SECONDS + 30) * 1000, () =>
+    await waitUntil(() => open.every((s) => s.ended), (holdSeconds + 30) * 1000, () =>
       progress.update(0.75 + (open.filter((s) => s.ended).length / n) * 0.25, "holds lapsing: final statuses"));
     const finals = open.map((s) => s.statuses.at(-1)?.status);
     const notExpired = finals.filter((f) => f !== "expired").length;
@@ -114,7 +115,7 @@ export async function streams(options: Options, progress: Progress): Promise<Res
         ...latencyFigures("expired in PostgreSQL to expired message", changeSummary, 1000),
       ],
       details: {
-        idle, idle_messages: idleMessages, summary, final_summary: finalSummary, hold_seconds: HOLD_SECONDS,
+        idle, idle_messages: idleMessages, summary, final_summary: finalSummary, hold_seconds: holdSeconds, idle_seconds: idleSeconds,
         deadline_to_expired_in_postgresql: cleanerSummary, expired_to_message: changeSummary,
         expired_by_cleaner_first: expiredByCleaner.length,
         service_rss_kib: { before: none!.rssKiB, with_streams: all!.rssKiB }, invariants,
