@@ -222,7 +222,8 @@ export class StreamHub {
     for (const group of groups) {
       const type = types.get(group.ticketTypeId);
       if (!type) continue;
-      const catalog = `${type.paused}|${type.sale_starts_at}|${type.status === "not_on_sale"}`;
+      // stock at 0 turns a queued answer into a wait for held tickets, and back
+      const catalog = `${type.paused}|${type.sale_starts_at}|${type.status === "not_on_sale"}|${type.stock === 0}`;
       if (group.catalog !== null && catalog !== group.catalog) {
         this.lookUpAll(group, (stream) => stream.answer?.status !== "reserved");
       }
@@ -234,6 +235,7 @@ export class StreamHub {
   /** One type's streams: positions from the mark, and look-ups of those whose state may have changed. */
   private pass(group: Group, now: number): void {
     if (!group.moved && now < group.dueAt) return;
+    const moved = group.moved;
     group.moved = false;
     const { served, rate } = group;
     let due = Infinity;
@@ -253,6 +255,15 @@ export class StreamHub {
             stream.servedSeen = served;
             this.lookUp(stream);
           }
+          continue;
+        }
+        const waitsFor = waitsForTime(answer);
+        if (waitsFor !== null) {
+          // a wait for held tickets or a moved sale: words the mark alone cannot update; looked up
+          // when the mark moves and when the awaited time comes
+          const at = Math.max(waitsFor + this.options.deadlineGraceMs, stream.retryAt);
+          if (moved || now >= at) this.lookUp(stream);
+          else later(at);
           continue;
         }
         const place = placeInQueue(stream.place!, served, rate);
@@ -373,6 +384,12 @@ export class StreamHub {
     this.lastWarning = Date.now();
     this.s.log.warn(message, { error: err });
   }
+}
+
+/** The time a queued answer waits for (a held ticket's deadline, a moved sale's start), or null for a plain place. */
+function waitsForTime(answer: StatusAnswer): number | null {
+  const at = answer.next_release_at ?? answer.sale_starts_at;
+  return at ? Date.parse(at) : null;
 }
 
 /** A queued answer with a new position and wait, its fields in the status route's order. */
