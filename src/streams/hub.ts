@@ -5,6 +5,8 @@
 // A stream is looked up on its own (reservationStatus: exactly the status route's answer) only
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
 // change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
+// its place waits for held tickets or a moved sale (words the mark cannot give) and its position
+// moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
 import { clusterNodesNow, pipelined } from "../redis";
 import { placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
@@ -58,6 +60,8 @@ type Group = {
   /** What of the type's catalog entry can change an answer without Redis knowing (null: not read yet). */
   catalog: string | null;
   saleStartsAt: number | null;
+  /** The catalog reads no stock: a queued place may be waiting for held tickets (status says when). */
+  noStock: boolean;
   /** The mark or rate moved since the last pass. */
   moved: boolean;
   /** Nothing to do before this (ms) unless the mark moves: an idle tick skips the type's streams. */
@@ -139,7 +143,7 @@ export class StreamHub {
     if (!group) {
       group = {
         ticketTypeId, streams: new Set(), byId: new Map(), served: null, rate: 0, epoch: undefined, catalog: null,
-        saleStartsAt: null, moved: false, dueAt: 0,
+        saleStartsAt: null, noStock: false, moved: false, dueAt: 0,
       };
       this.groups.set(ticketTypeId, group);
       this.notices.watch(ticketTypeId);
@@ -222,20 +226,19 @@ export class StreamHub {
     for (const group of groups) {
       const type = types.get(group.ticketTypeId);
       if (!type) continue;
-      // stock at 0 turns a queued answer into a wait for held tickets, and back
-      const catalog = `${type.paused}|${type.sale_starts_at}|${type.status === "not_on_sale"}|${type.stock === 0}`;
+      const catalog = `${type.paused}|${type.sale_starts_at}|${type.status === "not_on_sale"}`;
       if (group.catalog !== null && catalog !== group.catalog) {
         this.lookUpAll(group, (stream) => stream.answer?.status !== "reserved");
       }
       group.catalog = catalog;
       group.saleStartsAt = type.sale_starts_at ? Date.parse(type.sale_starts_at) : null;
+      group.noStock = type.stock === 0;
     }
   }
 
   /** One type's streams: positions from the mark, and look-ups of those whose state may have changed. */
   private pass(group: Group, now: number): void {
     if (!group.moved && now < group.dueAt) return;
-    const moved = group.moved;
     group.moved = false;
     const { served, rate } = group;
     let due = Infinity;
@@ -257,16 +260,18 @@ export class StreamHub {
           }
           continue;
         }
+        const place = placeInQueue(stream.place!, served, rate);
         const waitsFor = waitsForTime(answer);
-        if (waitsFor !== null) {
-          // a wait for held tickets or a moved sale: words the mark alone cannot update; looked up
-          // when the mark moves and when the awaited time comes
-          const at = Math.max(waitsFor + this.options.deadlineGraceMs, stream.retryAt);
-          if (moved || now >= at) this.lookUp(stream);
-          else later(at);
+        if (waitsFor !== null || group.noStock) {
+          // a wait for held tickets or a moved sale: words the mark alone cannot give. Looked up
+          // instead when the position moved (as often as positions are sent) and when the awaited time comes
+          let at = waitsFor === null ? Infinity : waitsFor + this.options.deadlineGraceMs;
+          if (place.position !== answer.position) at = Math.min(at, stream.positionSentAt + this.options.positionEveryMs);
+          at = Math.max(at, stream.retryAt);
+          if (now >= at) this.lookUp(stream);
+          else if (at < Infinity) later(at);
           continue;
         }
-        const place = placeInQueue(stream.place!, served, rate);
         if (place.position === answer.position && place.estimated_wait_seconds === answer.estimated_wait_seconds) continue;
         const at = stream.positionSentAt + this.options.positionEveryMs;
         if (now >= at) stream.send(withPlace(answer, place), now);
