@@ -6,6 +6,7 @@ import type { Lookup } from "../formats";
 import type { Services } from "../services";
 import { apiStatus, heldTicketsMessage, postponedMessage, STATUS_MESSAGES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
+import type { HeldReading } from "./held-tickets";
 import { findHold, type HoldRow } from "./holds";
 
 export type Status = ApiStatus;
@@ -62,7 +63,7 @@ export async function statusFrom(s: Services, ticketTypeId: number, token: strin
         return { ...moved, message: postponedMessage(saleStartsAt, place.position) };
       }
       if (type?.paused) return answer("paused", { position: place.position });
-      const nextRelease = type?.stock === 0 ? await nextReleaseAt(s, ticketTypeId) : null;
+      const nextRelease = await nextReleaseAt(s, ticketTypeId);
       if (nextRelease !== null) {
         // no stock, holds out: the wait is theirs to end, not the old serving rate's to guess
         const waiting = answer("queued", {
@@ -101,14 +102,17 @@ async function typeSoon(s: Services, ticketTypeId: number): Promise<TicketType |
 }
 
 /**
- * For a type with no stock: when its next held ticket may come back (ms; a lapsed hold's is
- * now, the cleaner returns it within a second), or null when stock came back or no hold is out
- * (then settle tells sold_out). PostgreSQL away with no reading: null, and the usual estimate.
+ * When a type with no stock may have its next held ticket back (ms; a lapsed hold's is now, the
+ * cleaner returns it within a second), or null while it has stock or no hold is out (then
+ * settle tells sold_out). PostgreSQL away with no reading: null, and the usual estimate.
  */
 async function nextReleaseAt(s: Services, ticketTypeId: number): Promise<number | null> {
   const held = await s.heldTickets.soon(ticketTypeId);
-  return held && held.stock === 0 && held.nextDeadline !== null ? Math.max(held.nextDeadline, Date.now()) : null;
+  return held && heldOut(held) ? Math.max(held.nextDeadline!, Date.now()) : null;
 }
+
+/** No stock, and holds out: a queued place waits for one of them to end. */
+export const heldOut = (held: HeldReading) => held.stock === 0 && held.nextDeadline !== null;
 
 /**
  * A queued place's position and estimated wait, from its place and the type's served mark and

@@ -9,7 +9,7 @@
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
 import { clusterNodesNow, pipelined } from "../redis";
-import { placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
+import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
@@ -60,8 +60,8 @@ type Group = {
   /** What of the type's catalog entry can change an answer without Redis knowing (null: not read yet). */
   catalog: string | null;
   saleStartsAt: number | null;
-  /** The catalog reads no stock: a queued place may be waiting for held tickets (status says when). */
-  noStock: boolean;
+  /** No stock and holds out (src/reservations/held-tickets.ts): a queued place waits for one to end. */
+  heldOut: boolean;
   /** The mark or rate moved since the last pass. */
   moved: boolean;
   /** Nothing to do before this (ms) unless the mark moves: an idle tick skips the type's streams. */
@@ -143,7 +143,7 @@ export class StreamHub {
     if (!group) {
       group = {
         ticketTypeId, streams: new Set(), byId: new Map(), served: null, rate: 0, epoch: undefined, catalog: null,
-        saleStartsAt: null, noStock: false, moved: false, dueAt: 0,
+        saleStartsAt: null, heldOut: false, moved: false, dueAt: 0,
       };
       this.groups.set(ticketTypeId, group);
       this.notices.watch(ticketTypeId);
@@ -176,7 +176,7 @@ export class StreamHub {
     this.ticking = true;
     try {
       const groups = [...this.groups.values()];
-      await Promise.all([this.readMarks(groups), this.readCatalog(groups)]);
+      await Promise.all([this.readMarks(groups), this.readCatalog(groups), this.readHolds(groups)]);
       const now = Date.now();
       for (const group of groups) this.pass(group, now);
       if (now - this.lastKeepAlive >= this.options.keepAliveMs) this.keepAlive(now);
@@ -232,8 +232,20 @@ export class StreamHub {
       }
       group.catalog = catalog;
       group.saleStartsAt = type.sale_starts_at ? Date.parse(type.sale_starts_at) : null;
-      group.noStock = type.stock === 0;
     }
+  }
+
+  /**
+   * Whether each type has no stock and holds out, as status reads it (the same cache, one
+   * PostgreSQL query a second a type): its queued streams then wait for held tickets.
+   */
+  private async readHolds(groups: Group[]): Promise<void> {
+    await Promise.all(groups.map(async (group) => {
+      const held = await this.s.heldTickets.soon(group.ticketTypeId);
+      if (!held || heldOut(held) === group.heldOut) return;
+      group.heldOut = heldOut(held);
+      group.dueAt = 0; // the next pass looks at its queued streams
+    }));
   }
 
   /** One type's streams: positions from the mark, and look-ups of those whose state may have changed. */
@@ -262,11 +274,13 @@ export class StreamHub {
         }
         const place = placeInQueue(stream.place!, served, rate);
         const waitsFor = waitsForTime(answer);
-        if (waitsFor !== null || group.noStock) {
+        if (waitsFor !== null || group.heldOut) {
           // a wait for held tickets or a moved sale: words the mark alone cannot give. Looked up
           // instead when the position moved (as often as positions are sent) and when the awaited time comes
           let at = waitsFor === null ? Infinity : waitsFor + this.options.deadlineGraceMs;
-          if (place.position !== answer.position) at = Math.min(at, stream.positionSentAt + this.options.positionEveryMs);
+          // its answer was made on an older reading of the holds: as if the position moved
+          const stale = !answer.sale_starts_at && group.heldOut !== (answer.waiting_for_held_tickets === true);
+          if (stale || place.position !== answer.position) at = Math.min(at, stream.positionSentAt + this.options.positionEveryMs);
           at = Math.max(at, stream.retryAt);
           if (now >= at) this.lookUp(stream);
           else if (at < Infinity) later(at);
