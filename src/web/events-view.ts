@@ -2,7 +2,7 @@
 // with its name, price and state. A type that is sold out cannot be chosen.
 import type { EventListing, TicketType } from "./api";
 import { el } from "./dom";
-import { prequeueOpen, price, roughlyIn, timeOfDay, TYPE_STATES, when } from "./words";
+import { prequeueOpen, price, roughlyIn, startTime, TYPE_STATES, when } from "./words";
 
 export type Choice = TicketType & { eventName: string };
 
@@ -28,8 +28,9 @@ export function renderEvents(container: HTMLElement, events: EventListing[], sel
 function typeRow(type: TicketType, checked: boolean): HTMLElement {
   const soldOut = type.status === "sold_out";
   let state = TYPE_STATES[type.status] ?? type.status;
-  const waitingLine = prequeueOpen(type) && type.sale_starts_at;
-  if (waitingLine) state = `Waiting line open — sale starts at ${timeOfDay(type.sale_starts_at)} (${roughlyIn(type.sale_starts_at!)})`;
+  const start = type.sale_starts_at;
+  const waitingLine = prequeueOpen(type) && !!start;
+  if (waitingLine) state = `Waiting line open — sale starts at ${startTime(start!)} (${roughlyIn(start!)})`;
   else if (type.status === "not_on_sale" && type.sale_starts_at) state += ` (opens ${when(type.sale_starts_at)})`;
   return el(
     "label",

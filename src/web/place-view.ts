@@ -4,7 +4,7 @@
 import type { PlaceStatus, StatusAnswer } from "./api";
 import { byId, say } from "./dom";
 import type { StoredPlace } from "./places";
-import { clock, queuedWaitWords, spokenTimeLeft, STATUS_WORDS, timeOfDay, waitWords } from "./words";
+import { clock, longClock, queuedWaitWords, spokenTimeLeft, startTime, STATUS_WORDS, waitWords } from "./words";
 
 export type PlaceActions = { confirm(): void; release(): void; again(): void; timeUp(): void };
 
@@ -238,11 +238,11 @@ export class PlaceView {
     this.stopSaleCountdown();
     this.saleStart = startsAt;
     const start = Date.parse(startsAt);
-    this.saleWhen.textContent = `The sale starts at ${timeOfDay(startsAt)}.`;
+    this.saleWhen.textContent = `The sale starts at ${startTime(startsAt)}.`;
     let asked = false;
     const tick = () => {
       const left = Math.max(0, Math.ceil((start - Date.now()) / 1000));
-      this.saleCountdown.textContent = left > 0 ? clock(left) : "starting…";
+      this.saleCountdown.textContent = left > 0 ? longClock(left) : "starting…";
       if (left === 0 && !asked) {
         asked = true;
         this.actions.timeUp();

@@ -99,6 +99,19 @@ export function when(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** "20:00" today, else with its date ("Dec 8, 2026, 20:00"): the pre-queue may open days before. */
+export function startTime(iso: string): string {
+  return new Date(iso).toDateString() === new Date().toDateString() ? timeOfDay(iso) : when(iso);
+}
+
+/** 3725 -> "1:02:05"; under an hour as clock() does. */
+export function longClock(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.ceil(totalSeconds));
+  if (seconds < 3600) return clock(seconds);
+  const rest = clock(seconds % 3600).padStart(5, "0");
+  return `${Math.floor(seconds / 3600)}:${rest}`;
+}
+
 /** "20:00" (or "20:00:15"), in the buyer's own time. */
 export function timeOfDay(iso: string | null | undefined, seconds = false): string {
   const date = new Date(iso ?? "");
@@ -115,7 +128,8 @@ export function prequeueOpen(type: { status: string; prequeue_opens_at?: string 
 export function roughlyIn(iso: string, now = Date.now()): string {
   const seconds = Math.ceil((Date.parse(iso) - now) / 1000);
   if (!(seconds > 0)) return "now";
-  return seconds < 60 ? `in ${seconds} s` : `in ${Math.round(seconds / 60)} min`;
+  if (seconds < 60) return `in ${seconds} s`;
+  return seconds < 90 * 60 ? `in ${Math.round(seconds / 60)} min` : `in ${Math.round(seconds / 3600)} h`;
 }
 
 /** What a buyer is told about a queued place waiting for held tickets or for a moved sale, or null for a plain one. */
