@@ -7,7 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./api-schemas";
 import type { ErrorField } from "./api-schemas";
 import { BODY_LIMIT_BYTES } from "./body";
-import { CONFIRM_REFUSALS, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal } from "./states";
+import { CONFIRM_REFUSALS, heldTicketsMessage, postponedMessage, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal } from "./states";
 
 /** One answer of a route for one status: its body per content type, with examples, and its headers. */
 export type Answer = {
@@ -153,6 +153,8 @@ const ticketType = {
   id: 1, event_id: 1, name: "General Admission", price: 45, capacity: 500, stock: 412, per_user_limit: 4,
   sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
 };
+/** The catalog's listing adds the pre-queue's opening. */
+const listedType = { ...ticketType, status: "on_sale", prequeue_opens_at: null };
 const event = { id: 1, name: "Demo Night", description: "", venue: "Main Hall", starts_at: "2026-12-24T19:30:00.000Z" };
 const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<string, unknown>) => ({
   status, ticket_type_id: 1, quantity: 2, ...fields, message: STATUS_MESSAGES[status],
@@ -235,7 +237,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "Every event with its ticket types, stock and sale status, as an array; at most a second old. " +
       "`status` is sold_out when no stock is left and no hold is outstanding.",
     responses: {
-      200: ok("the events", S.EventList, { events: [{ ...event, ticket_types: [{ ...ticketType, status: "on_sale" }] }] }),
+      200: ok("the events", S.EventList, { events: [{ ...event, ticket_types: [listedType] }] }),
       ...errorAnswers(DOWN),
     },
   },
@@ -280,10 +282,22 @@ export const API_DOCS: Record<string, RouteDoc> = {
     summary: "Where a token stands",
     description:
       "In O(1) however long the queue is. `status` is one of " + S.API_STATUSES.join(", ") + ". " +
-      "`ticket_type_id` in the query is accepted and ignored (the token names its type).",
+      "`ticket_type_id` in the query is accepted and ignored (the token names its type). A queued place says " +
+      "what it waits for when that is not its turn: `waiting_for_held_tickets` with `next_release_at` when no " +
+      "stock is left and people ahead hold every ticket (the earliest hold deadline, read from PostgreSQL at most " +
+      "a second old, instead of a rate's estimate); `sale_starts_at` when the operator moved the sale's start " +
+      "into the future (the place is kept).",
     responses: {
       200: ok("the token's status", S.StatusAnswer, {
         queued: statusAnswer("queued", { position: 42, estimated_wait_seconds: 3 }),
+        waiting_for_held_tickets: {
+          ...statusAnswer("queued", { position: 1, waiting_for_held_tickets: true, next_release_at: AT }),
+          message: heldTicketsMessage(Date.parse(AT)),
+        },
+        sale_moved: {
+          ...statusAnswer("queued", { position: 42, sale_starts_at: AT }),
+          message: postponedMessage(Date.parse(AT), 42),
+        },
         reserved: statusAnswer("reserved", { expires_at: AT }),
         confirmed: statusAnswer("confirmed", { booking_id: 7 }),
         expired: statusAnswer("expired", {}),

@@ -75,6 +75,11 @@ export const TicketType = Type.Object(
     per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
     ...saleFields,
     status: OneOf(TICKET_TYPE_STATES, "sold_out wins over not_on_sale, which wins over paused"),
+    prequeue_opens_at: Nullable(
+      DateTime("when joins start waiting for the sale"),
+      "when the pre-queue opens: sale_starts_at less PREQUEUE_MINUTES. From then until sale_starts_at the type reads " +
+        "not_on_sale, yet a join waits in its line (waiting_for_sale). null: no sale start (or no pre-queue)",
+    ),
   },
   strict,
 );
@@ -136,7 +141,19 @@ const ENDED_STATUSES = API_STATUSES.filter(
 
 export const StatusAnswer = Type.Union(
   [
-    StatusOf(["queued"] as const, waiting),
+    StatusOf(["queued"] as const, {
+      ...waiting,
+      sale_starts_at: Type.Optional(DateTime(
+        "the sale's start was moved to this time: the place is kept and served after it (no estimated_wait_seconds)",
+      )),
+      waiting_for_held_tickets: Type.Optional(Type.Literal(true, {
+        description: "no stock is left and people ahead hold every ticket: the wait ends as their holds end " +
+          "(no estimated_wait_seconds; see next_release_at)",
+      })),
+      next_release_at: Type.Optional(DateTime(
+        "with waiting_for_held_tickets: the earliest deadline of the type's holds, when the next ticket may come back",
+      )),
+    }),
     StatusOf(["paused"] as const, { position: Type.Optional(waiting.position), estimated_wait_seconds: waiting.estimated_wait_seconds }),
     StatusOf(["waiting_for_sale"] as const, { sale_starts_at: Type.Optional(DateTime("when the sale starts")) }),
     StatusOf(["reserved"] as const, { expires_at: DateTime("confirm before this") }),

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./log";
 import { Metrics, type Thread } from "./metrics/metrics";
 import { countOpenStreams, watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
+import { HeldTickets } from "./reservations/held-tickets";
 import { Readiness, type ReadinessReport } from "./readiness";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
 import { StreamHub } from "./streams/hub";
@@ -19,6 +20,8 @@ export type Services = {
   redis: RedisClient;
   tokens: Tokens;
   catalog: Catalog;
+  /** When a type's next held ticket may come back (status, for a queue with no stock left). */
+  heldTickets: HeldTickets;
   joinIdentity: JoinIdentity;
   keys: (ticketTypeId: number) => ReturnType<typeof keysFor>;
   activeKey: string;
@@ -57,7 +60,8 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     sql,
     redis,
     tokens: createTokens(config.TOKEN_SECRET),
-    catalog: new Catalog(sql),
+    catalog: new Catalog(sql, undefined, config.PREQUEUE_MINUTES),
+    heldTickets: new HeldTickets(sql),
     joinIdentity: createJoinIdentity(config),
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),

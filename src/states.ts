@@ -86,6 +86,19 @@ export const STATUS_MESSAGES: Record<ApiStatus, string> = {
   lost: "Your place in the queue was lost; join the queue again.",
 };
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A queued place whose type's sale start was moved into the future (its place is kept). */
+export const postponedMessage = (saleStartsAt: number, position: number) =>
+  `The sale was moved to ${iso(saleStartsAt).slice(0, 16).replace("T", " ")} UTC; you keep your place (number ${position}) and are served after it starts.`;
+
+/**
+ * A queued place while every ticket is held by people ahead: their deadlines, not a rate, say
+ * when. A hold ends within its TTL, so the time of day says it.
+ */
+export const heldTicketsMessage = (nextReleaseAt: number) =>
+  `All tickets are held by people ahead of you; the next may come back by ${iso(nextReleaseAt).slice(11, 19)} UTC.`;
+
 /** How confirm or release refuses a token in a state where it cannot act. */
 export type Refusal = { status: number; code: string; message: string; retryAfter?: boolean };
 

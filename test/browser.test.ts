@@ -168,6 +168,17 @@ browserSuite("the waiting room in Chromium", () => {
     await page.getByLabel("Your name or e-mail").fill("fay");
     await page.getByRole("button", { name: "Join the queue" }).click();
     await seen(page, "You are next in the queue");
+    // the only ticket is held: the wait is the hold's, not a guess from an old serving rate
+    await seen(page, "All tickets are held by people ahead of you; the next may come back by");
+    await shot(page, "11a-held-by-others");
+    // the operator moves the sale's start into the future: the place is kept, and the page says so
+    await patchType(type, { sale_starts_at: new Date(Date.now() + 3_600_000).toISOString() });
+    await seen(page, "The sale was moved to");
+    expect(await page.locator("#place-headline").innerText()).toBe("The sale was moved");
+    expect(await page.locator("#position").innerText()).toBe("You are next in the queue");
+    await shot(page, "11b-sale-moved");
+    await patchType(type, { sale_starts_at: null });
+    await seen(page, "All tickets are held by people ahead of you");
 
     expect((await api("POST", "/reservation/confirm", { token: holder })).status).toBe(200);
     await seen(page, "Sorry: there are no tickets left for you.");
@@ -177,6 +188,63 @@ browserSuite("the waiting room in Chromium", () => {
     await page.getByRole("button", { name: "Choose other tickets" }).click();
     await seen(page, "Sold out", SEEN_MS, `[data-ticket-type="${type}"] .state`);
     expect(await page.getByRole("radio", { name: /^Box/ }).isDisabled()).toBe(true);
+    await context.close();
+  }, 60_000);
+
+  test("a waiting line before the sale: the list says it is open, the card counts down, leaving and releasing ask first", async () => {
+    const type = await createType("Opera Gala", "Circle", 1, 1, { sale_starts_at: new Date(Date.now() + 4 * 60_000).toISOString() });
+    const context = await browser.newContext();
+    const page = await openPage(context);
+    await shot(page, "14-waiting-line-listed");
+    expect(await page.locator(`[data-ticket-type="${type}"] .state`).innerText())
+      .toMatch(/^Waiting line open — sale starts at .*\d:\d\d( [AP]M)? \(in [34] min\)$/); // the browser's own clock
+    await page.getByRole("radio", { name: /^Circle/ }).check();
+    await page.getByLabel("Your name or e-mail").fill("hana");
+    await page.getByRole("button", { name: "Join the waiting line" }).click();
+    await seen(page, "Waiting for the sale to start");
+    expect(await page.locator("#sale-countdown").innerText()).toMatch(/^[34]:\d\d$/);
+    await shot(page, "14b-waiting-line");
+    const first = await storedToken(page, type);
+
+    // Leave asks first: No keeps the place (and the focus goes back), Yes leaves
+    await page.getByRole("button", { name: "Leave the waiting line" }).click();
+    await seen(page, "Leave the waiting line?");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("ask-no");
+    await shot(page, "15-leave-asked");
+    await page.getByRole("button", { name: "No, stay" }).click();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("leave");
+    expect((await api("GET", `/reservation/status?token=${encodeURIComponent(first)}`)).body.status).toBe("waiting_for_sale");
+    await page.getByRole("button", { name: "Leave the waiting line" }).click();
+    await page.getByRole("button", { name: "Yes, leave" }).click();
+    await seen(page, "You gave your place back");
+    await statusBecomes(first, "released");
+
+    await page.getByRole("button", { name: "Join again" }).click();
+    await page.getByRole("button", { name: "Join the waiting line" }).click();
+    await seen(page, "Waiting for the sale to start");
+    const token = await storedToken(page, type);
+    expect(token).not.toBe(first);
+    await patchType(type, { sale_starts_at: new Date(Date.now() + 3_000).toISOString() }); // the sale comes early
+    await seen(page, "Your tickets are held for you");
+
+    // Release asks first: No keeps the hold, Yes gives it back
+    await page.getByRole("button", { name: "Release" }).click();
+    await seen(page, "Give these tickets back?");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("ask-no");
+    expect(await page.locator("#confirm").isHidden()).toBe(true);
+    await shot(page, "16-release-asked");
+    await page.keyboard.press("Escape"); // as No
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("release");
+    expect(await page.locator("#ask").isHidden()).toBe(true);
+    expect((await api("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body.status).toBe("reserved");
+    await page.getByRole("button", { name: "Release" }).click();
+    await page.getByRole("button", { name: "No, keep them" }).click();
+    expect((await api("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body.status).toBe("reserved");
+    await page.getByRole("button", { name: "Release" }).click();
+    await page.getByRole("button", { name: "Yes, give them back" }).click();
+    await seen(page, "You gave your place back");
+    const [hold] = await env.sql`SELECT status FROM reservations WHERE token = ${token}`;
+    expect(hold!.status).toBe("released");
     await context.close();
   }, 60_000);
 
@@ -214,13 +282,19 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 }
 
 /** A ticket type on a new event, made through the admin API (so the service lists it at once). */
-async function createType(eventName: string, name: string, capacity: number, perUserLimit: number): Promise<number> {
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-  const event = await api("POST", "/admin/events", { name: eventName, venue: "The Test Hall" }, admin);
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+async function createType(eventName: string, name: string, capacity: number, perUserLimit: number, more: object = {}): Promise<number> {
+  const event = await api("POST", "/admin/events", { name: eventName, venue: "The Test Hall" }, ADMIN);
   const type = await api("POST", `/admin/events/${event.body.id}/ticket-types`,
-    { name, price: 42.5, capacity, per_user_limit: perUserLimit }, admin);
+    { name, price: 42.5, capacity, per_user_limit: perUserLimit, ...more }, ADMIN);
   expect(type.status).toBe(201);
   return type.body.id;
+}
+
+/** Changes a ticket type through the admin API, as an operator would. */
+async function patchType(ticketTypeId: number, change: object) {
+  expect((await api("PATCH", `/admin/ticket-types/${ticketTypeId}`, change, ADMIN)).status).toBe(200);
 }
 
 async function apiJoin(userId: string, ticketTypeId: number): Promise<string> {

@@ -183,6 +183,23 @@ describe("changes reach the stream", () => {
     await env.expectInvariants();
   }, 30_000);
 
+  test("a place behind held tickets is told their earliest deadline, and the next one once a ticket came back to the person ahead", async () => {
+    const type = await env.ticketType({ capacity: 1, per_user_limit: 1 });
+    const [holder, ahead, mine] = await joinMany(env, type, 3, "behind-held");
+    await env.drain(); // the holder holds the only ticket
+    const deadline = async (token: string) =>
+      ((await env.sql`SELECT expires_at FROM reservations WHERE token = ${token}`)[0]!.expires_at as Date).toISOString();
+    const stream = await openStream(mine!);
+    const first = await stream.next("a wait for held tickets", (m) => m.data?.waiting_for_held_tickets === true);
+    expect(first.data).toMatchObject({ status: "queued", position: 2, next_release_at: await deadline(holder!) });
+    expect(first.data).not.toHaveProperty("estimated_wait_seconds");
+    expect((await post("/reservation/release", { token: holder })).status).toBe(200);
+    await env.drain(); // the person ahead holds it now
+    const next = await stream.next("position 1", (m) => m.data?.position === 1);
+    expect(next.data).toMatchObject({ status: "queued", waiting_for_held_tickets: true, next_release_at: await deadline(ahead!) });
+    expect(next.data).toEqual(await statusOf(env, mine!));
+  });
+
   test("sold out reaches a queued stream, which then closes", async () => {
     const type = await env.ticketType({ capacity: 1 });
     const [first, second] = await joinMany(env, type, 2, "sold");

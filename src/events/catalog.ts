@@ -13,6 +13,8 @@ export type TicketType = {
   per_user_limit: number;
   /** When the sale opens (null: it is open); joins wait in a pre-queue shortly before. */
   sale_starts_at: string | null;
+  /** When joins start waiting for the sale (sale_starts_at less PREQUEUE_MINUTES); null: no pre-queue. */
+  prequeue_opens_at: string | null;
   /** The operator paused serving: joins still queue, nobody is served. */
   paused: boolean;
   /** Admission control: most holds outstanding at once, and most holds granted a minute (null: none). */
@@ -56,6 +58,8 @@ export class Catalog {
   constructor(
     private readonly sql: Sql,
     private readonly maxAgeMs = 1000,
+    /** The pre-queue's length (config PREQUEUE_MINUTES): GET /events tells when a waiting line opens. */
+    private readonly prequeueMinutes = 0,
   ) {}
 
   /** Events with their ticket types; about maxAgeMs old at most, older while PostgreSQL is down. */
@@ -171,7 +175,13 @@ export class Catalog {
     const byId = new Map<number, TicketType>();
     const byEvent = new Map<number, TicketType[]>();
     for (const raw of types) {
-      const row = { ...raw, sale_starts_at: raw.sale_starts_at ? (raw.sale_starts_at as Date).toISOString() : null } as TicketType;
+      const saleStartsAt = raw.sale_starts_at ? (raw.sale_starts_at as Date).getTime() : null;
+      const row = {
+        ...raw,
+        sale_starts_at: saleStartsAt === null ? null : new Date(saleStartsAt).toISOString(),
+        prequeue_opens_at: saleStartsAt === null || this.prequeueMinutes === 0
+          ? null : new Date(saleStartsAt - this.prequeueMinutes * 60_000).toISOString(),
+      } as TicketType;
       byId.set(row.id, row);
       const siblings = byEvent.get(row.event_id);
       if (siblings) siblings.push(row);

@@ -1,10 +1,12 @@
 // Status of a token in O(1): one Redis step, PostgreSQL only when Redis cannot tell. The words
 // and their messages are src/states.ts's.
 import { outageOf, Unavailable } from "../errors";
+import type { TicketType } from "../events/catalog";
 import type { Lookup } from "../formats";
 import type { Services } from "../services";
-import { apiStatus, STATUS_MESSAGES, type ApiStatus } from "../states";
+import { apiStatus, heldTicketsMessage, postponedMessage, STATUS_MESSAGES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
+import type { HeldReading } from "./held-tickets";
 import { findHold, type HoldRow } from "./holds";
 
 export type Status = ApiStatus;
@@ -17,8 +19,14 @@ export type StatusAnswer = {
   estimated_wait_seconds?: number;
   expires_at?: string;
   booking_id?: number;
-  /** waiting_for_sale: when the sale starts (and the pre-queue gets its places). */
+  /**
+   * waiting_for_sale: when the sale starts (and the pre-queue gets its places); queued: the sale
+   * was moved to this time, and the place waits for it.
+   */
   sale_starts_at?: string | null;
+  /** queued: every ticket is held by people ahead; one may come back by next_release_at. */
+  waiting_for_held_tickets?: true;
+  next_release_at?: string;
   message: string;
 };
 
@@ -47,7 +55,22 @@ export async function statusFrom(s: Services, ticketTypeId: number, token: strin
     case "queued":
     case "pending": {
       const place = placeInQueue(found.place ?? 0, found.served, found.rate ?? 0);
-      if (await isPaused(s, ticketTypeId)) return answer("paused", { position: place.position });
+      const type = await typeSoon(s, ticketTypeId);
+      const saleStartsAt = type?.sale_starts_at ? Date.parse(type.sale_starts_at) : null;
+      if (saleStartsAt !== null && saleStartsAt > Date.now()) {
+        // the operator moved the start into the future: the place waits for it (no grant before)
+        const moved = answer("queued", { position: place.position, sale_starts_at: type!.sale_starts_at });
+        return { ...moved, message: postponedMessage(saleStartsAt, place.position) };
+      }
+      if (type?.paused) return answer("paused", { position: place.position });
+      const nextRelease = await nextReleaseAt(s, ticketTypeId);
+      if (nextRelease !== null) {
+        // no stock, holds out: the wait is theirs to end, not the old serving rate's to guess
+        const waiting = answer("queued", {
+          position: place.position, waiting_for_held_tickets: true, next_release_at: new Date(nextRelease).toISOString(),
+        });
+        return { ...waiting, message: heldTicketsMessage(nextRelease) };
+      }
       return answer(apiStatus(state), place);
     }
     case "reserved":
@@ -66,23 +89,36 @@ export async function statusFrom(s: Services, ticketTypeId: number, token: strin
 }
 
 /**
- * Whether the operator paused the type (the catalog's reading, at most a second old, or the
- * last one while PostgreSQL is away). With no reading at all, a place reads as queued.
+ * The type as the catalog reads it (at most a second old, or the last reading while PostgreSQL
+ * is away): whether it is paused or its sale was moved. With no reading at all, a place reads as queued.
  */
-async function isPaused(s: Services, ticketTypeId: number): Promise<boolean> {
+async function typeSoon(s: Services, ticketTypeId: number): Promise<TicketType | undefined> {
   try {
-    return (await s.catalog.ticketTypeSoon(ticketTypeId))?.paused === true;
+    return await s.catalog.ticketTypeSoon(ticketTypeId);
   } catch (err) {
     if (!outageOf(err)) throw err;
-    return false;
+    return undefined;
   }
 }
+
+/**
+ * When a type with no stock may have its next held ticket back (ms; a lapsed hold's is now, the
+ * cleaner returns it within a second), or null while it has stock or no hold is out (then
+ * settle tells sold_out). PostgreSQL away with no reading: null, and the usual estimate.
+ */
+async function nextReleaseAt(s: Services, ticketTypeId: number): Promise<number | null> {
+  const held = await s.heldTickets.soon(ticketTypeId);
+  return held && heldOut(held) ? Math.max(held.nextDeadline!, Date.now()) : null;
+}
+
+/** No stock, and holds out: a queued place waits for one of them to end. */
+export const heldOut = (held: HeldReading) => held.stock === 0 && held.nextDeadline !== null;
 
 /**
  * A queued place's position and estimated wait, from its place and the type's served mark and
  * grant rate (live streams compute theirs with it too, from one read of the mark per tick).
  */
-export function placeInQueue(place: number, served: number, perSecond: number): Pick<StatusAnswer, "position" | "estimated_wait_seconds"> {
+export function placeInQueue(place: number, served: number, perSecond: number): { position: number; estimated_wait_seconds?: number } {
   const position = Math.max(1, place - served);
   return { position, ...(perSecond > 0 && { estimated_wait_seconds: Math.ceil(position / perSecond) }) };
 }

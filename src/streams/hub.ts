@@ -5,9 +5,11 @@
 // A stream is looked up on its own (reservationStatus: exactly the status route's answer) only
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
 // change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
+// its place waits for held tickets or a moved sale (words the mark cannot give) and its position
+// moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
 import { clusterNodesNow, pipelined } from "../redis";
-import { placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
+import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
@@ -58,6 +60,8 @@ type Group = {
   /** What of the type's catalog entry can change an answer without Redis knowing (null: not read yet). */
   catalog: string | null;
   saleStartsAt: number | null;
+  /** No stock and holds out (src/reservations/held-tickets.ts): a queued place waits for one to end. */
+  heldOut: boolean;
   /** The mark or rate moved since the last pass. */
   moved: boolean;
   /** Nothing to do before this (ms) unless the mark moves: an idle tick skips the type's streams. */
@@ -139,7 +143,7 @@ export class StreamHub {
     if (!group) {
       group = {
         ticketTypeId, streams: new Set(), byId: new Map(), served: null, rate: 0, epoch: undefined, catalog: null,
-        saleStartsAt: null, moved: false, dueAt: 0,
+        saleStartsAt: null, heldOut: false, moved: false, dueAt: 0,
       };
       this.groups.set(ticketTypeId, group);
       this.notices.watch(ticketTypeId);
@@ -172,7 +176,7 @@ export class StreamHub {
     this.ticking = true;
     try {
       const groups = [...this.groups.values()];
-      await Promise.all([this.readMarks(groups), this.readCatalog(groups)]);
+      await Promise.all([this.readMarks(groups), this.readCatalog(groups), this.readHolds(groups)]);
       const now = Date.now();
       for (const group of groups) this.pass(group, now);
       if (now - this.lastKeepAlive >= this.options.keepAliveMs) this.keepAlive(now);
@@ -231,6 +235,19 @@ export class StreamHub {
     }
   }
 
+  /**
+   * Whether each type has no stock and holds out, as status reads it (the same cache, one
+   * PostgreSQL query a second a type): its queued streams then wait for held tickets.
+   */
+  private async readHolds(groups: Group[]): Promise<void> {
+    await Promise.all(groups.map(async (group) => {
+      const held = await this.s.heldTickets.soon(group.ticketTypeId);
+      if (!held || heldOut(held) === group.heldOut) return;
+      group.heldOut = heldOut(held);
+      group.dueAt = 0; // the next pass looks at its queued streams
+    }));
+  }
+
   /** One type's streams: positions from the mark, and look-ups of those whose state may have changed. */
   private pass(group: Group, now: number): void {
     if (!group.moved && now < group.dueAt) return;
@@ -256,6 +273,19 @@ export class StreamHub {
           continue;
         }
         const place = placeInQueue(stream.place!, served, rate);
+        const waitsFor = waitsForTime(answer);
+        if (waitsFor !== null || group.heldOut) {
+          // a wait for held tickets or a moved sale: words the mark alone cannot give. Looked up
+          // instead when the position moved (as often as positions are sent) and when the awaited time comes
+          let at = waitsFor === null ? Infinity : waitsFor + this.options.deadlineGraceMs;
+          // its answer was made on an older reading of the holds: as if the position moved
+          const stale = !answer.sale_starts_at && group.heldOut !== (answer.waiting_for_held_tickets === true);
+          if (stale || place.position !== answer.position) at = Math.min(at, stream.positionSentAt + this.options.positionEveryMs);
+          at = Math.max(at, stream.retryAt);
+          if (now >= at) this.lookUp(stream);
+          else if (at < Infinity) later(at);
+          continue;
+        }
         if (place.position === answer.position && place.estimated_wait_seconds === answer.estimated_wait_seconds) continue;
         const at = stream.positionSentAt + this.options.positionEveryMs;
         if (now >= at) stream.send(withPlace(answer, place), now);
@@ -373,6 +403,12 @@ export class StreamHub {
     this.lastWarning = Date.now();
     this.s.log.warn(message, { error: err });
   }
+}
+
+/** The time a queued answer waits for (a held ticket's deadline, a moved sale's start), or null for a plain place. */
+function waitsForTime(answer: StatusAnswer): number | null {
+  const at = answer.next_release_at ?? answer.sale_starts_at;
+  return at ? Date.parse(at) : null;
 }
 
 /** A queued answer with a new position and wait, its fields in the status route's order. */

@@ -9,6 +9,8 @@ export type TicketType = {
   per_user_limit: number;
   status: TicketTypeState;
   sale_starts_at?: string | null;
+  /** When joins start waiting for the sale (the pre-queue); null: none. */
+  prequeue_opens_at?: string | null;
 };
 export type EventListing = { id: number; name: string; venue?: string; starts_at?: string | null; ticket_types: TicketType[] };
 
@@ -23,7 +25,11 @@ export type StatusAnswer = {
   estimated_wait_seconds?: number;
   expires_at?: string;
   booking_id?: number;
+  /** waiting_for_sale: when the sale starts; queued: the sale was moved to then. */
   sale_starts_at?: string;
+  /** queued: people ahead hold every ticket; one may come back by next_release_at. */
+  waiting_for_held_tickets?: boolean;
+  next_release_at?: string;
   message?: string;
 };
 export type JoinAnswer = { queue_token: string; position?: number; status: PlaceStatus; quantity: number };

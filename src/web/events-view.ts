@@ -2,7 +2,7 @@
 // with its name, price and state. A type that is sold out cannot be chosen.
 import type { EventListing, TicketType } from "./api";
 import { el } from "./dom";
-import { price, TYPE_STATES, when } from "./words";
+import { prequeueOpen, price, roughlyIn, startTime, TYPE_STATES, when } from "./words";
 
 export type Choice = TicketType & { eventName: string };
 
@@ -28,13 +28,16 @@ export function renderEvents(container: HTMLElement, events: EventListing[], sel
 function typeRow(type: TicketType, checked: boolean): HTMLElement {
   const soldOut = type.status === "sold_out";
   let state = TYPE_STATES[type.status] ?? type.status;
-  if (type.status === "not_on_sale" && type.sale_starts_at) state += ` (opens ${when(type.sale_starts_at)})`;
+  const start = type.sale_starts_at;
+  const waitingLine = prequeueOpen(type) && !!start;
+  if (waitingLine) state = `Waiting line open — sale starts at ${startTime(start!)} (${roughlyIn(start!)})`;
+  else if (type.status === "not_on_sale" && type.sale_starts_at) state += ` (opens ${when(type.sale_starts_at)})`;
   return el(
     "label",
     { class: soldOut ? "ticket-type unavailable" : "ticket-type", "data-ticket-type": String(type.id) },
     el("input", { type: "radio", name: "ticket_type", value: String(type.id), checked: checked && !soldOut, disabled: soldOut }),
     el("span", { class: "name" }, type.name),
     el("span", { class: "price" }, price(type.price)),
-    el("span", { class: `state ${type.status}` }, state),
+    el("span", { class: `state ${waitingLine ? "prequeue" : type.status}` }, state),
   );
 }

@@ -6,7 +6,7 @@ import { renderEvents, type Choice } from "./events-view";
 import { PlaceView } from "./place-view";
 import { CURRENT_KEY, places, type StoredPlace } from "./places";
 import { StatusWatch } from "./watch";
-import { inSeconds, refusalWords } from "./words";
+import { inSeconds, prequeueOpen, refusalWords } from "./words";
 
 const EVENTS_REFRESH_MS = 10_000;
 
@@ -49,6 +49,7 @@ function fitQuantity(): void {
   const limit = type?.per_user_limit ?? 1;
   quantityInput.max = String(limit);
   quantityHint.textContent = type ? `At most ${limit} per person for ${type.name}.` : "Choose a ticket type first.";
+  joinButton.textContent = type && prequeueOpen(type) ? "Join the waiting line" : "Join the queue";
 }
 
 let eventsTimer: ReturnType<typeof setTimeout> | undefined;

@@ -1,9 +1,10 @@
-// The buyer's place on screen: the position, wait and progress while queued; the hold's
-// countdown with Confirm and Release; the booking number or how it ended.
+// The buyer's place on screen: the countdown to the sale's start in the waiting line; the
+// position, wait and progress while queued; the hold's countdown with Confirm and Release;
+// the booking number or how it ended. Release and leave ask first, in the page.
 import type { PlaceStatus, StatusAnswer } from "./api";
 import { byId, say } from "./dom";
 import type { StoredPlace } from "./places";
-import { clock, spokenTimeLeft, STATUS_WORDS, waitWords, when } from "./words";
+import { clock, longClock, queuedWaitWords, spokenTimeLeft, startTime, STATUS_WORDS, waitWords } from "./words";
 
 export type PlaceActions = { confirm(): void; release(): void; again(): void; timeUp(): void };
 
@@ -16,11 +17,21 @@ export class PlaceView {
   private readonly position = byId("position");
   private readonly wait = byId("wait");
   private readonly progress = byId<HTMLProgressElement>("progress");
+  private readonly saleInfo = byId("sale-info");
+  private readonly saleWhen = byId("sale-when");
+  private readonly saleCountdown = byId("sale-countdown");
   private readonly holdInfo = byId("hold-info");
+  private readonly holdActions = byId("hold-actions");
   private readonly countdown = byId("countdown");
   private readonly spoken = byId("countdown-spoken");
   private readonly confirmButton = byId<HTMLButtonElement>("confirm");
   private readonly releaseButton = byId<HTMLButtonElement>("release");
+  private readonly leaveButton = byId<HTMLButtonElement>("leave");
+  private readonly ask = byId("ask");
+  private readonly askQuestion = byId("ask-question");
+  private readonly askDetail = byId("ask-detail");
+  private readonly askYes = byId<HTMLButtonElement>("ask-yes");
+  private readonly askNo = byId<HTMLButtonElement>("ask-no");
   private readonly booking = byId("booking");
   private readonly bookingId = byId("booking-id");
   private readonly error = byId("place-error");
@@ -29,10 +40,34 @@ export class PlaceView {
   private shownStatus: PlaceStatus | null = null;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private deadline: string | undefined;
+  private saleTicker: ReturnType<typeof setInterval> | undefined;
+  private saleStart: string | undefined;
+  /** What the open question does on Yes, and the button that asked it (the focus goes back there on No). */
+  private asked: { yes(): void; from: HTMLElement; button: HTMLButtonElement } | null = null;
 
   constructor(private readonly actions: PlaceActions) {
     this.confirmButton.addEventListener("click", () => actions.confirm());
-    this.releaseButton.addEventListener("click", () => actions.release());
+    this.releaseButton.addEventListener("click", () =>
+      this.askFirst(this.holdActions, this.releaseButton, {
+        question: "Give these tickets back?",
+        detail: "They go back on sale at once, and you cannot have them back.",
+        yes: "Yes, give them back", no: "No, keep them",
+      }, () => actions.release()));
+    this.leaveButton.addEventListener("click", () =>
+      this.askFirst(this.leaveButton, this.leaveButton, {
+        question: `${this.leaveButton.textContent}?`,
+        detail: "You lose your place; joining again puts you at the back.",
+        yes: "Yes, leave", no: "No, stay",
+      }, () => actions.release()));
+    this.askYes.addEventListener("click", () => {
+      const asked = this.asked;
+      this.closeQuestion(false);
+      asked?.yes();
+    });
+    this.askNo.addEventListener("click", () => this.closeQuestion(true));
+    this.ask.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closeQuestion(true);
+    });
     this.againButton.addEventListener("click", () => actions.again());
   }
 
@@ -49,16 +84,25 @@ export class PlaceView {
   render(place: StoredPlace, answer: StatusAnswer): void {
     const changed = answer.status !== this.shownStatus;
     this.shownStatus = answer.status;
+    if (changed) this.closeQuestion(false); // a question about a state that is gone
     const words = STATUS_WORDS[answer.status] ?? { headline: answer.status, text: answer.message ?? "" };
     this.section.dataset.status = answer.status;
     this.headline.textContent = words.headline;
-    this.text.textContent = answer.status === "waiting_for_sale" && answer.sale_starts_at
-      ? `The sale starts ${when(answer.sale_starts_at)}. ${words.text}`
-      : words.text;
+    if (answer.status === "queued" && answer.sale_starts_at) this.headline.textContent = "The sale was moved";
+    this.text.textContent = words.text;
+
+    const waitingForSale = answer.status === "waiting_for_sale" && !!answer.sale_starts_at;
+    this.saleInfo.hidden = !waitingForSale;
+    if (!waitingForSale) this.stopSaleCountdown();
+    else if (answer.sale_starts_at !== this.saleStart) this.startSaleCountdown(answer.sale_starts_at!);
 
     const queued = answer.status === "queued" || answer.status === "paused";
     this.queueInfo.hidden = !queued;
     if (queued) this.showPosition(place, answer);
+
+    const mayLeave = queued || answer.status === "waiting_for_sale";
+    this.leaveButton.hidden = !mayLeave || this.asked?.from === this.leaveButton;
+    this.leaveButton.textContent = answer.status === "waiting_for_sale" ? "Leave the waiting line" : "Leave the queue";
 
     this.holdInfo.hidden = answer.status !== "reserved";
     if (answer.status !== "reserved") this.stopCountdown();
@@ -78,7 +122,11 @@ export class PlaceView {
 
   /** A refusal that ends what the page can do with this place. */
   fail(text: string): void {
+    this.closeQuestion(false);
     this.stopCountdown();
+    this.stopSaleCountdown();
+    this.saleInfo.hidden = true;
+    this.leaveButton.hidden = true;
     this.shownStatus = null;
     this.queueInfo.hidden = true;
     this.holdInfo.hidden = true;
@@ -92,8 +140,7 @@ export class PlaceView {
 
   /** While a confirm or release is on its way: no second click. */
   working(busy: boolean): void {
-    this.confirmButton.disabled = busy;
-    this.releaseButton.disabled = busy;
+    for (const button of [this.confirmButton, this.releaseButton, this.leaveButton, this.askYes, this.askNo]) button.disabled = busy;
   }
 
   showError(text: string | null): void {
@@ -106,8 +153,12 @@ export class PlaceView {
   }
 
   private reset(): void {
+    this.closeQuestion(false);
     this.stopCountdown();
+    this.stopSaleCountdown();
     this.shownStatus = null;
+    this.saleInfo.hidden = true;
+    this.leaveButton.hidden = true;
     this.queueInfo.hidden = true;
     this.holdInfo.hidden = true;
     this.booking.hidden = true;
@@ -120,7 +171,9 @@ export class PlaceView {
   private showPosition(place: StoredPlace, answer: StatusAnswer): void {
     const position = answer.position ?? 1;
     this.position.textContent = position === 1 ? "You are next in the queue" : `You are number ${position} in the queue`;
-    this.wait.textContent = answer.status === "paused" ? "Waiting for the sale to resume" : waitWords(answer.estimated_wait_seconds);
+    this.wait.textContent = answer.status === "paused"
+      ? "Waiting for the sale to resume"
+      : queuedWaitWords(answer) ?? waitWords(answer.estimated_wait_seconds);
     // from where this place started (1 of 1 when it started at the front)
     const start = Math.max(place.firstPosition ?? position, position);
     this.progress.max = start;
@@ -153,6 +206,56 @@ export class PlaceView {
     };
     tick();
     this.ticker = setInterval(tick, 250);
+  }
+
+  /**
+   * "Yes / No" in place of the buttons in `from`; the focus goes to No, the choice that changes
+   * nothing. Yes runs `yes`; No (or Escape) puts the buttons back and the focus on `button`.
+   */
+  private askFirst(from: HTMLElement, button: HTMLButtonElement, words: { question: string; detail: string; yes: string; no: string }, yes: () => void): void {
+    this.closeQuestion(false);
+    this.asked = { yes, from, button };
+    this.askQuestion.textContent = words.question;
+    this.askDetail.textContent = words.detail;
+    this.askYes.textContent = words.yes;
+    this.askNo.textContent = words.no;
+    from.hidden = true;
+    this.ask.hidden = false;
+    this.askNo.focus();
+  }
+
+  private closeQuestion(backToButton: boolean): void {
+    const asked = this.asked;
+    this.asked = null;
+    this.ask.hidden = true;
+    if (!asked) return;
+    asked.from.hidden = false;
+    if (backToButton) asked.button.focus();
+  }
+
+  /** The waiting line's countdown to the sale's start; at the start the service is asked at once. */
+  private startSaleCountdown(startsAt: string): void {
+    this.stopSaleCountdown();
+    this.saleStart = startsAt;
+    const start = Date.parse(startsAt);
+    this.saleWhen.textContent = `The sale starts at ${startTime(startsAt)}.`;
+    let asked = false;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((start - Date.now()) / 1000));
+      this.saleCountdown.textContent = left > 0 ? longClock(left) : "starting…";
+      if (left === 0 && !asked) {
+        asked = true;
+        this.actions.timeUp();
+      }
+    };
+    tick();
+    this.saleTicker = setInterval(tick, 250);
+  }
+
+  private stopSaleCountdown(): void {
+    clearInterval(this.saleTicker);
+    this.saleTicker = undefined;
+    this.saleStart = undefined;
   }
 
   private stopCountdown(): void {

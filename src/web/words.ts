@@ -18,7 +18,7 @@ export const STATUS_WORDS: Record<PlaceStatus, Told> = {
   reserved: { headline: "Your tickets are held for you", text: "Confirm them before the time runs out, or release them for someone else." },
   confirmed: { headline: "Booked!", text: "Your tickets are booked.", again: "Book more tickets" },
   expired: { headline: "Your hold expired", text: "It was not confirmed in time, and the tickets went back on sale.", again: "Join again" },
-  released: { headline: "You gave your place back", text: "The tickets went back on sale.", again: "Join again" },
+  released: { headline: "You gave your place back", text: "It goes to the next person in line.", again: "Join again" },
   sold_out: { headline: "Sold out", text: "Sorry: there are no tickets left for you.", again: "Choose other tickets" },
   duplicate: { headline: "You already hold these tickets", text: "You hold tickets of this type under another place; confirm them there.", again: "Back to the events" },
   invalid: { headline: "Your place could not be served", text: "Something went wrong with your request. Please join again.", again: "Join again" },
@@ -97,4 +97,48 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return "";
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** "20:00" today, else with its date ("Dec 8, 2026, 20:00"): the pre-queue may open days before. */
+export function startTime(iso: string): string {
+  return new Date(iso).toDateString() === new Date().toDateString() ? timeOfDay(iso) : when(iso);
+}
+
+/** 3725 -> "1:02:05"; under an hour as clock() does. */
+export function longClock(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.ceil(totalSeconds));
+  if (seconds < 3600) return clock(seconds);
+  const rest = clock(seconds % 3600).padStart(5, "0");
+  return `${Math.floor(seconds / 3600)}:${rest}`;
+}
+
+/** "20:00" (or "20:00:15"), in the buyer's own time. */
+export function timeOfDay(iso: string | null | undefined, seconds = false): string {
+  const date = new Date(iso ?? "");
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", ...(seconds && { second: "2-digit" }) });
+}
+
+/** A type whose waiting line is open: not on sale yet, but a join waits for the start. */
+export function prequeueOpen(type: { status: string; prequeue_opens_at?: string | null }, now = Date.now()): boolean {
+  return type.status === "not_on_sale" && !!type.prequeue_opens_at && Date.parse(type.prequeue_opens_at) <= now;
+}
+
+/** "in 4 min", "in 40 s", "now": how far off a time is, roughly. */
+export function roughlyIn(iso: string, now = Date.now()): string {
+  const seconds = Math.ceil((Date.parse(iso) - now) / 1000);
+  if (!(seconds > 0)) return "now";
+  if (seconds < 60) return `in ${seconds} s`;
+  return seconds < 90 * 60 ? `in ${Math.round(seconds / 60)} min` : `in ${Math.round(seconds / 3600)} h`;
+}
+
+/** What a buyer is told about a queued place waiting for held tickets or for a moved sale, or null for a plain one. */
+export function queuedWaitWords(answer: { waiting_for_held_tickets?: boolean; next_release_at?: string; sale_starts_at?: string }): string | null {
+  if (answer.sale_starts_at) {
+    return `The sale was moved to ${when(answer.sale_starts_at)}. You keep your place and are served after it starts.`;
+  }
+  if (answer.waiting_for_held_tickets && answer.next_release_at) {
+    return `All tickets are held by people ahead of you; the next may come back by ${timeOfDay(answer.next_release_at, true)}.`;
+  }
+  return null;
 }
