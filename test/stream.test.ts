@@ -211,7 +211,10 @@ describe("changes reach the stream", () => {
     await env.drain(); // nothing left and no hold out: the second is told sold out
     await stream.next("sold_out", (m) => m.data?.status === "sold_out");
     await stream.done;
-    expect(stream.statuses.map((s) => s.status)).toEqual(["queued", "sold_out"]);
+    // queued, perhaps again when the held ticket is confirmed (no longer waiting for held tickets), then sold out
+    const seen = stream.statuses.map((s) => s.status);
+    expect(seen.at(-1)).toBe("sold_out");
+    expect(new Set(seen.slice(0, -1))).toEqual(new Set(["queued"]));
   });
 
   test("expired reaches the stream when the cleaner expires a lapsed hold, and the stream closes", async () => {

@@ -113,15 +113,18 @@ export class Catalog {
   /**
    * A reload for ids the snapshot does not know, at most one every MISS_RELOAD_MS: the misses
    * of one window wait for it together, so a flood of unknown ids costs PostgreSQL a few
-   * queries a second, not one each.
+   * queries a second, not one each. It is a load of its own, started after every miss that
+   * waits for it: a load already under way may predate the type just created.
    */
   private reloadForMiss(seen: Snapshot): Promise<Snapshot> {
-    const wait = seen.at + MISS_RELOAD_MS - Date.now();
-    if (wait <= 0) return this.reload();
-    this.missReload ??= Bun.sleep(wait)
-      .then(() => this.reload())
-      .finally(() => (this.missReload = null));
-    return this.missReload;
+    if (this.missReload) return this.missReload;
+    const wait = Math.max(0, seen.at + MISS_RELOAD_MS - Date.now());
+    const missReload: Promise<Snapshot> = Bun.sleep(wait).then(() => {
+      if (this.missReload === missReload) this.missReload = null; // later misses wait for a later load
+      return during("PostgreSQL", () => this.load());
+    });
+    this.missReload = missReload;
+    return missReload;
   }
 
   /**
