@@ -15,7 +15,7 @@ import { clientOf } from "../rate-limit/client";
 import { REQUEST_ID_HEADER } from "../request-id";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
-import { DEFAULT_LIMIT, MAX_LIMIT } from "./bookings";
+import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
 
 type Tx = postgres.TransactionSql<{}>;
 export type TargetType = "event" | "ticket_type";
@@ -79,13 +79,7 @@ export function logChange(log: Logger, audit: AuditContext): void {
 
 // ---- GET /admin/audit
 
-const AuditQuery = Type.Object(
-  {
-    cursor: Type.Optional(Type.String({ maxLength: 100, description: "expected a cursor from a previous page" })),
-    limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,4}$", description: `expected a whole number from 1 to ${MAX_LIMIT}` })),
-  },
-  { description: "expected cursor and limit" },
-);
+const AuditQuery = Type.Object(pagingFields, { description: "expected cursor and limit" });
 
 export type AuditEntry = {
   id: number;

@@ -13,11 +13,16 @@ import { IdParams, pathId } from "./ids";
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
 
+/** The query fields of every paged admin route (this export, the audit log). */
+export const pagingFields = {
+  cursor: Type.Optional(Type.String({ maxLength: 100, description: "expected a cursor from a previous page" })),
+  limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,4}$", description: `expected a whole number from 1 to ${MAX_LIMIT}` })),
+};
+
 const BookingsQuery = Type.Object(
   {
     format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")], { description: "expected csv or json" })),
-    cursor: Type.Optional(Type.String({ maxLength: 100, description: "expected a cursor from a previous page" })),
-    limit: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,4}$", description: `expected a whole number from 1 to ${MAX_LIMIT}` })),
+    ...pagingFields,
   },
   { description: "expected format, cursor and limit" },
 );
