@@ -127,7 +127,7 @@ describe("ticket types", () => {
     expect(changed.status).toBe(200);
     expect(changed.body).toEqual({ ...created.body, name: "Upper Balcony", price: 0, per_user_limit: 2 });
     const listed = (await env.call("GET", "/events")).body.find((e: any) => e.id === event.id);
-    expect(listed.ticket_types).toEqual([{ ...changed.body, status: "on_sale" }]);
+    expect(listed.ticket_types).toEqual([{ ...changed.body, status: "on_sale", prequeue_opens_at: null }]);
     // a join sees the new type and its limit at once
     const join = await env.post("/queue/join", { user_id: "u", ticket_type_id: created.body.id, quantity: 3 });
     expect([join.status, join.body.error]).toEqual([400, "quantity_over_limit"]);
