@@ -70,14 +70,9 @@ async function main(argv: string[]): Promise<void> {
 async function serve(dev: boolean, demo: boolean): Promise<void> {
   const { config, devSecretFile: secretFile } = loadServeConfig(dev);
   const log = createLogger(config.LOG_LEVEL);
-  if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
-  if (dev && !config.ADMIN_TOKEN) {
-    // a throwaway admin token, printed so the developer can use the admin API; gone with the process
-    config.ADMIN_TOKEN = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-    log.warn("--dev: a throwaway ADMIN_TOKEN for this run", { admin_token: config.ADMIN_TOKEN });
-  }
-  const service = await startService(config, log, { demo });
-
+  // A signal during start-up (a deploy's stop, the fault suite) is heard from the start and
+  // acted on once the service is up: a stop is always graceful, never the default kill.
+  let started: Awaited<ReturnType<typeof startService>> | null = null;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -87,12 +82,24 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
       log.error("shutdown took too long; exiting anyway");
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    await service.stop(SHUTDOWN_LIMIT_MS - 1000);
+    if (!started) return; // still starting: stopped as soon as it is up
+    await started.stop(SHUTDOWN_LIMIT_MS - 1000);
     log.info("stopped");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
+  if (dev && !config.ADMIN_TOKEN) {
+    // a throwaway admin token, printed so the developer can use the admin API; gone with the process
+    config.ADMIN_TOKEN = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    log.warn("--dev: a throwaway ADMIN_TOKEN for this run", { admin_token: config.ADMIN_TOKEN });
+  }
+  started = await startService(config, log, { demo });
+  if (stopping) {
+    stopping = false; // the signal came during start-up: stop now
+    await shutdown("signal during start-up");
+  }
   stopWithParent(() => void shutdown("parent exited"));
 }
 

@@ -93,3 +93,20 @@ test("the service stops by itself when with-services is killed without a word", 
   runner.kill("SIGKILL");
   expect(await waitFor(async () => !(await answers(port)) && !descendants.some(alive), 10_000)).toBe(true);
 }, 60_000);
+
+test("SIGTERM during start-up is a graceful stop once the service is up: exit 0, never the default kill", async () => {
+  const port = freePort();
+  const service = Bun.spawn(["bun", "src/main.ts", "serve", "--dev"], {
+    env: { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl(dbName), REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info" },
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  started.push(service);
+  // its first line (--dev's warning) comes once its signal handlers are in place, before start-up
+  const reader = service.stdout.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  expect(first).toContain("--dev");
+  service.kill("SIGTERM");
+  expect(await Promise.race([service.exited, Bun.sleep(30_000).then(() => "still running")])).toBe(0);
+  expect(await answers(port)).toBe(false);
+}, 40_000);
