@@ -19,6 +19,7 @@ const Count = (description?: string) => Type.Integer({ minimum: 0, ...(descripti
 const DateTime = (description: string) => Type.String({ format: "date-time", description });
 const Message = Type.String({ description: "for people; the wording may change, so match on the codes, not on this" });
 const QueueToken = Type.String({ description: "the queue token: opaque, URL-safe, signed; keep it" });
+const Currency = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code of the event's prices" });
 
 /** Every word a status answer can carry: src/states.ts' STATUS_MESSAGES keys. */
 export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
@@ -86,6 +87,7 @@ export const Event = Type.Object(
     description: Type.String(),
     venue: Type.String(),
     starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+    currency: Currency,
     ticket_types: Type.Array(TicketType),
   },
   strict,
@@ -150,6 +152,7 @@ export const Confirmation = Type.Object(
   {
     status: Type.Literal("confirmed"),
     booking_id: Id("the booking; a repeat answers the same one"),
+    booking_ref: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{10}$", description: "the booking's public reference (Crockford base32)" }),
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
@@ -172,6 +175,7 @@ export const AdminEvent = Type.Object(
     description: Type.String(),
     venue: Type.String(),
     starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+    currency: Currency,
   },
   strict,
 );
@@ -186,6 +190,7 @@ export const AdminTicketType = Type.Object(
     stock: Count("tickets not held nor booked"),
     per_user_limit: Type.Integer({ minimum: 1 }),
     ...saleFields,
+    hold_seconds: Nullable(Type.Integer({ minimum: 1, maximum: 86400 }), "how long a hold of this type lasts; null: RESERVATION_TTL_SECONDS"),
   },
   strict,
 );

@@ -30,6 +30,8 @@ export type EventListing = {
   description: string;
   venue: string;
   starts_at: string | null;
+  /** ISO 4217: the currency of its ticket types' prices. */
+  currency: string;
   ticket_types: TicketType[];
 };
 
@@ -155,7 +157,7 @@ export class Catalog {
     const generation = this.generation;
     const [events, types] = await Promise.all([
       this.sql`
-        SELECT id, name, description, venue, starts_at
+        SELECT id, name, description, venue, starts_at, currency
         FROM events ORDER BY starts_at NULLS LAST, id`,
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
@@ -183,6 +185,7 @@ export class Catalog {
       description: e.description,
       venue: e.venue,
       starts_at: e.starts_at ? (e.starts_at as Date).toISOString() : null,
+      currency: e.currency,
       ticket_types: byEvent.get(e.id) ?? [],
     }));
     const snapshot = { at: Date.now(), events: listings, byId };
