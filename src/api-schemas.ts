@@ -20,6 +20,10 @@ const DateTime = (description: string) => Type.String({ format: "date-time", des
 const Message = Type.String({ description: "for people; the wording may change, so match on the codes, not on this" });
 const QueueToken = Type.String({ description: "the queue token: opaque, URL-safe, signed; keep it" });
 const Currency = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code of the event's prices" });
+const BookingRef = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{10}$", description: "the booking's public reference (Crockford base32); ids stay internal" });
+const OrderRef = Type.String({ minLength: 1, maxLength: 128, description: "the shop's order id, as it confirmed" });
+const Amount = Type.Number({ minimum: 0, description: "unit_price x quantity, in `currency`" });
+const BookingStatus = OneOf(["confirmed", "cancelled"] as const, "cancelled: its tickets went back on sale");
 
 /** Every word a status answer can carry: src/states.ts' STATUS_MESSAGES keys. */
 export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
@@ -152,7 +156,7 @@ export const Confirmation = Type.Object(
   {
     status: Type.Literal("confirmed"),
     booking_id: Id("the booking; a repeat answers the same one"),
-    booking_ref: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{10}$", description: "the booking's public reference (Crockford base32)" }),
+    booking_ref: BookingRef,
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
@@ -225,11 +229,17 @@ export const TicketTypeFigures = Type.Object(
 export const Booking = Type.Object(
   {
     booking_id: Id("booking id"),
+    booking_ref: BookingRef,
+    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
     user_id: Type.String(),
     ticket_type_id: Id("ticket type id"),
     ticket_type_name: Type.String(),
     quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    status: BookingStatus,
     created_at: DateTime("when it was booked"),
+    cancelled_at: Nullable(DateTime("when it was cancelled"), "when it was cancelled, or null"),
   },
   strict,
 );
@@ -243,7 +253,9 @@ export const BookingsPage = Type.Object(
 );
 
 export const BookingsCsv = Type.String({
-  description: "RFC 4180 CSV: a header row (booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at), CRLF line ends",
+  description:
+    "RFC 4180 CSV: a header row (booking_id,booking_ref,order_ref,user_id,ticket_type_id,ticket_type_name,quantity,amount,currency,status," +
+    "created_at,cancelled_at), CRLF line ends; empty cells for nulls",
 });
 
 /** A field's value in the audit log: what the admin routes answer for it. */

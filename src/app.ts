@@ -3,6 +3,7 @@ import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
+import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
@@ -16,6 +17,7 @@ import { queueRoutes } from "./queue/routes";
 import { Limits, type LimitsMemory } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
+import { shopRoutes } from "./shop/routes";
 import type { Logger } from "./log";
 import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
@@ -70,7 +72,9 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
     .use(adminBookingsRoutes(s))
-    .use(adminAuditRoutes(s));
+    .use(adminCancelRoutes(s))
+    .use(adminAuditRoutes(s))
+    .use(shopRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);
   const everyMethod = bunRoutesForEveryMethod(routes, (request) => app.handle(request));
   for (const [path, methods] of Object.entries(everyMethod)) bunRoutes[path] = { ...methods, ...bunRoutes[path] };

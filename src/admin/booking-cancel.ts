@@ -1,0 +1,13 @@
+// POST /admin/bookings/:id/cancel: the operator cancels a booking, as the shop can
+// (src/bookings/cancel.ts): its tickets go back on sale once, the person may book again.
+import { cancelBooking } from "../bookings/cancel";
+import type { Services } from "../services";
+import { BookingParams, CancelBody } from "../shop/routes";
+import { adminScope } from "./auth";
+import { pathId } from "./ids";
+import { t } from "elysia";
+
+export const adminCancelRoutes = (s: Services) =>
+  adminScope(s).post("/bookings/:id/cancel", ({ params, body }) => cancelBooking(s, pathId(params.id), body?.reason ?? null), {
+    params: BookingParams, body: t.Optional(CancelBody),
+  });
