@@ -54,7 +54,7 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
       const requestId = set.headers[REQUEST_ID_HEADER] as string;
       // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>
-        s.log.error("request failed", { method: request.method, path, request_id: requestId, error: err }),
+        s.log.error("request failed", { method: request.method, path: loggedPath(path), request_id: requestId, error: err }),
       );
       set.status = failure.status;
       Object.assign(set.headers, failure.headers);
@@ -94,9 +94,12 @@ function logRequests(app: Elysia, log: Logger): void {
     .onRequest(({ request }) => void started.set(request, performance.now()))
     .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
       const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
-      log.debug("request", { method: request.method, path, status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
+      log.debug("request", { method: request.method, path: loggedPath(path), status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
     });
 }
+
+/** A path as logged: the shop's routes carry a queue token in theirs, which stays out of the logs. */
+export const loggedPath = (path: string) => path.replace(/^\/shop\/holds\/[^/]+/, "/shop/holds/:token");
 
 /** Browser front ends on the listed origins may call the API; with none listed, no CORS headers. */
 function corsFor(origins: string[]) {

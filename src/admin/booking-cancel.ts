@@ -5,9 +5,10 @@ import type { Services } from "../services";
 import { BookingParams, CancelBody } from "../shop/routes";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
-import { t } from "elysia";
+import { Type as t } from "@sinclair/typebox";
+import { onlyKnownFields } from "./events";
 
 export const adminCancelRoutes = (s: Services) =>
   adminScope(s).post("/bookings/:id/cancel", ({ params, body }) => cancelBooking(s, pathId(params.id), body?.reason ?? null), {
-    params: BookingParams, body: t.Optional(CancelBody),
+    params: BookingParams, body: t.Optional(CancelBody), transform: onlyKnownFields(CancelBody),
   });

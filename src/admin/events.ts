@@ -281,7 +281,7 @@ export async function updateTicketType(
  * A route's transform hook, run before validation: a field the schema does not name is refused
  * (Elysia would drop it quietly, and a client sending `paused` would believe the sale paused).
  */
-function onlyKnownFields(schema: { properties: Record<string, unknown>; description?: string }) {
+export function onlyKnownFields(schema: { properties: Record<string, unknown>; description?: string }) {
   return ({ body }: { body: unknown }) => {
     if (typeof body !== "object" || body === null || Array.isArray(body)) return; // validation says so
     if (Object.keys(body).some((k) => !Object.hasOwn(schema.properties, k))) {

@@ -1,9 +1,10 @@
 // The shop's API (/shop/...), server to server with a bearer key (shop/auth.ts): read a hold,
 // book it after payment (safe to retry with an Idempotency-Key), extend it while the payment
 // runs, cancel a booking. README "Taking payments (shop API)" walks through it with curl.
-import { t } from "elysia";
+import { Type as t } from "@sinclair/typebox";
 import { cancelBooking } from "../bookings/cancel";
 import { badRequest, notFound } from "../errors";
+import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
 import type { TokenParts } from "../tokens";
@@ -12,7 +13,8 @@ import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";
 import { shopHold } from "./hold";
 
-// Descriptions are what a refusal says (app.ts), so it never echoes input.
+// TypeBox's own types, strict (no "5" for 5). Descriptions are what a refusal says (app.ts), so
+// it never echoes input.
 export const TokenParams = t.Object(
   { token: t.String({ minLength: 1, maxLength: 512, description: "expected the queue_token of a hold" }) },
   { description: "expected a queue token in the path" },
@@ -53,13 +55,13 @@ export const shopRoutes = (s: Services) => {
       set.status = done.status;
       if (done.replayed) set.headers["idempotent-replayed"] = "true";
       return done.body;
-    }, { params: TokenParams, body: ShopConfirmBody })
+    }, { params: TokenParams, body: ShopConfirmBody, transform: onlyKnownFields(ShopConfirmBody) })
     .post("/holds/:token/extend", ({ params, body }) => {
       const max = s.config.HOLD_EXTEND_MAX_SECONDS;
       if (body.seconds > max) throw badRequest("invalid_input", `seconds: expected a whole number from 1 to ${max}`);
       return extendHold(s, verified(params.token), params.token, body.seconds);
-    }, { params: TokenParams, body: ExtendBody })
+    }, { params: TokenParams, body: ExtendBody, transform: onlyKnownFields(ExtendBody) })
     .post("/bookings/:id/cancel", ({ params, body }) => cancelBooking(s, pathId(params.id), body?.reason ?? null), {
-      params: BookingParams, body: t.Optional(CancelBody),
+      params: BookingParams, body: t.Optional(CancelBody), transform: onlyKnownFields(CancelBody),
     });
 };
