@@ -170,6 +170,71 @@ export const Release = Type.Object(
   strict,
 );
 
+// ---- shop (server to server: src/shop/)
+
+export const ShopHold = Type.Object(
+  {
+    queue_token: QueueToken,
+    status: OneOf(["reserved", "confirmed", "cancelled", "expired", "released"] as const,
+      "reserved: held until expires_at; confirmed: booked (cancelled: the booking was cancelled since)"),
+    user_id: Type.String({ description: "who holds it" }),
+    event_id: Id("event id"),
+    event_name: Type.String(),
+    ticket_type_id: Id("ticket type id"),
+    ticket_type_name: Type.String(),
+    quantity: Type.Integer({ minimum: 1 }),
+    unit_price: Type.Number({ minimum: 0, description: "the ticket type's price" }),
+    amount: Type.Number({ minimum: 0, description: "to charge: unit_price x quantity (booked: what the booking recorded)" }),
+    currency: Currency,
+    expires_at: DateTime("the hold's deadline, extensions included"),
+    extended_seconds: Count("seconds the shop added to the deadline so far"),
+    booking_id: Type.Optional(Id("its booking, once booked")),
+    booking_ref: Type.Optional(BookingRef),
+  },
+  strict,
+);
+
+export const ShopBooking = Type.Object(
+  {
+    booking_id: Id("the booking"),
+    booking_ref: BookingRef,
+    order_ref: OrderRef,
+    queue_token: QueueToken,
+    ticket_type_id: Id("ticket type id"),
+    quantity: Type.Integer({ minimum: 1 }),
+    amount: Amount,
+    currency: Currency,
+    confirmed_at: DateTime("when it was booked"),
+  },
+  strict,
+);
+
+export const Extension = Type.Object(
+  {
+    queue_token: QueueToken,
+    expires_at: DateTime("the hold's new deadline"),
+    extended_seconds: Count("seconds added so far, all extensions together (at most HOLD_EXTEND_MAX_SECONDS)"),
+  },
+  strict,
+);
+
+export const CancelledBooking = Type.Object(
+  {
+    booking_id: Id("the booking"),
+    booking_ref: BookingRef,
+    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
+    status: Type.Literal("cancelled"),
+    ticket_type_id: Id("ticket type id"),
+    quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    confirmed_at: DateTime("when it was booked"),
+    cancelled_at: DateTime("when it was cancelled (the first cancel)"),
+    cancel_reason: Nullable(Type.String(), "the first cancel's reason, or null"),
+  },
+  strict,
+);
+
 // ---- admin
 
 export const AdminEvent = Type.Object(
@@ -296,6 +361,7 @@ export const ERROR_FIELDS = {
   sold: Count("capacity_below_sold: tickets held and confirmed right now"),
   sale_starts_at: DateTime("not_on_sale: when the sale starts"),
   retry_after: Type.Integer({ minimum: 1, description: "rate_limited: seconds to wait, as in Retry-After" }),
+  booking_id: Id("already_confirmed from the shop API: the hold's booking"),
 };
 export type ErrorField = keyof typeof ERROR_FIELDS;
 
