@@ -167,9 +167,9 @@ const TOKEN = "AAAAAWgvC4m7nQ2xR8kYpLz3Jt6WcV1sHbE0fUaMdGiXoKqN";
 const AT = "2026-12-01T08:02:11.204Z";
 const ticketType = {
   id: 1, event_id: 1, name: "General Admission", price: 45, capacity: 500, stock: 412, per_user_limit: 4,
-  sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
+  sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null, hold_seconds: null,
 };
-const adminTicketType = { ...ticketType, hold_seconds: null };
+const adminTicketType = ticketType;
 const event = { id: 1, name: "Demo Night", description: "", venue: "Main Hall", starts_at: "2026-12-24T19:30:00.000Z", currency: "EUR" };
 const BOOKING_REF = "7K3QX9M2TD";
 const shopBooking = {

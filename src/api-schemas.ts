@@ -69,6 +69,8 @@ const saleFields = {
   holds_per_minute: Nullable(Type.Integer({ minimum: 1 }), "most holds granted a minute; null: no ceiling"),
 };
 
+const HoldSeconds = Nullable(Type.Integer({ minimum: 1, maximum: 86400 }), "how long a hold of this type lasts; null: RESERVATION_TTL_SECONDS");
+
 export const TicketType = Type.Object(
   {
     id: Id("ticket type id"),
@@ -79,6 +81,7 @@ export const TicketType = Type.Object(
     stock: Count("tickets not held nor booked right now"),
     per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
     ...saleFields,
+    hold_seconds: HoldSeconds,
     status: OneOf(TICKET_TYPE_STATES, "sold_out wins over not_on_sale, which wins over paused"),
   },
   strict,
@@ -259,7 +262,7 @@ export const AdminTicketType = Type.Object(
     stock: Count("tickets not held nor booked"),
     per_user_limit: Type.Integer({ minimum: 1 }),
     ...saleFields,
-    hold_seconds: Nullable(Type.Integer({ minimum: 1, maximum: 86400 }), "how long a hold of this type lasts; null: RESERVATION_TTL_SECONDS"),
+    hold_seconds: HoldSeconds,
   },
   strict,
 );

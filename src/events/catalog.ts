@@ -18,6 +18,8 @@ export type TicketType = {
   /** Admission control: most holds outstanding at once, and most holds granted a minute (null: none). */
   max_active_holds: number | null;
   holds_per_minute: number | null;
+  /** How long a hold of this type lasts (null: RESERVATION_TTL_SECONDS). */
+  hold_seconds: number | null;
   /** sold_out wins over not_on_sale, which wins over paused. */
   status: TicketTypeState;
 };
@@ -161,7 +163,7 @@ export class Catalog {
         FROM events ORDER BY starts_at NULLS LAST, id`,
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
-               t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute,
+               t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute, t.hold_seconds,
                CASE WHEN t.stock = 0 AND NOT EXISTS (
                  SELECT 1 FROM reservations r WHERE r.ticket_type_id = t.id AND r.status = 'held'
                ) THEN 'sold_out'
