@@ -335,7 +335,7 @@ export const AuditEntry = Type.Object(
     at: DateTime("when the change's transaction began"),
     route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id" }),
     target: Type.Object(
-      { type: OneOf(["event", "ticket_type"] as const, "what was changed"), id: Id("its id (of a creation: the new one)") },
+      { type: OneOf(["event", "ticket_type", "booking"] as const, "what was changed (a booking: cancelled)"), id: Id("its id (of a creation: the new one)") },
       strict,
     ),
     changes: Type.Record(Type.String(), Type.Object({ old: FieldValue, new: FieldValue }, strict), {

@@ -93,6 +93,12 @@ describe("cancel", () => {
     await env.expectInvariants();
     const ledger = await env.sql`SELECT status, count(*)::int AS n FROM bookings WHERE ticket_type_id = ${type} GROUP BY status ORDER BY status`;
     expect(ledger.map((r) => [r.status, r.n])).toEqual([["cancelled", 1], ["confirmed", 1]]);
+    // the operator's cancels are in the audit log: the one that moved it with its change, the others with none
+    const audit = await env.sql`SELECT changes FROM admin_audit WHERE target_type = 'booking' AND target_id = ${id} ORDER BY id`;
+    expect(audit).toHaveLength(3);
+    const moved = audit.filter((r) => Object.keys(r.changes).length > 0);
+    expect(moved.length).toBeLessThanOrEqual(1);
+    for (const r of moved) expect(r.changes).toEqual({ status: { old: "confirmed", new: "cancelled" }, cancel_reason: { old: null, new: "chargeback" } });
   }, 60_000);
 
   test("ten cancels of one booking at once, both routes, both instances: its tickets return exactly once", async () => {

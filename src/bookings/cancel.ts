@@ -6,6 +6,7 @@
 // processor retries a blocked type when its stock moves. The person's per-user tally goes
 // down: PostgreSQL's grant counts confirmed bookings only; Redis's bought:{T}, which joins
 // check, is decremented (never below 0). Cancelling again answers the same booking.
+import { logChange, recordChange, type AuditContext } from "../admin/audit";
 import type { Sql } from "../db";
 import { during, notFound } from "../errors";
 import type { Services } from "../services";
@@ -37,10 +38,11 @@ local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
 if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return left`;
 
-/** `id` null: a path that is no id (404 as well). */
-export async function cancelBooking(s: Services, id: number | null, reason: string | null): Promise<CancelledBooking> {
+/** `id` null: a path that is no id (404 as well). `audit`: the operator's cancel, kept in the audit log. */
+export async function cancelBooking(s: Services, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {
   if (id === null) throw unknownBooking();
-  const { row, moved } = await during("PostgreSQL", () => cancelInPostgres(s.sql, id, reason));
+  const { row, moved } = await during("PostgreSQL", () => cancelInPostgres(s.sql, id, reason, audit));
+  if (audit) logChange(s.log, audit);
   if (moved) {
     s.log.info("booking cancelled", { ticket_type_id: row.ticket_type_id, booking_id: Number(row.booking_id), quantity: row.quantity });
     try {
@@ -54,7 +56,10 @@ export async function cancelBooking(s: Services, id: number | null, reason: stri
   return { ...rest, booking_id: Number(rest.booking_id), confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at?.toISOString() ?? null };
 }
 
-async function cancelInPostgres(sql: Sql, id: number, reason: string | null): Promise<{ row: Row; moved: boolean }> {
+/** What the audit log keeps of a cancel: the status, and the reason given. */
+const AUDITED = ["status", "cancel_reason"] as const;
+
+async function cancelInPostgres(sql: Sql, id: number, reason: string | null, audit?: AuditContext): Promise<{ row: Row; moved: boolean }> {
   return sql.begin(async (tx) => {
     const [found] = await tx<{ ticket_type_id: number }[]>`SELECT ticket_type_id FROM bookings WHERE id = ${id}`;
     if (!found) throw unknownBooking();
@@ -66,9 +71,12 @@ async function cancelInPostgres(sql: Sql, id: number, reason: string | null): Pr
       RETURNING ${tx.unsafe(COLUMNS)}`;
     if (cancelled) {
       await tx`UPDATE ticket_types SET stock = stock + ${cancelled.quantity} WHERE id = ${found.ticket_type_id}`;
+      await recordChange(tx, audit, "booking", { status: "confirmed", cancel_reason: null }, { ...cancelled, id }, AUDITED);
       return { row: cancelled, moved: true };
     }
     const [row] = await tx<Row[]>`SELECT ${tx.unsafe(COLUMNS)} FROM bookings WHERE id = ${id}`;
+    // cancelled before: recorded with no changes, as a PATCH that changed nothing
+    await recordChange(tx, audit, "booking", row!, { ...row!, id }, AUDITED);
     return { row: row!, moved: false };
   }) as Promise<{ row: Row; moved: boolean }>;
 }
