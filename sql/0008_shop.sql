@@ -46,6 +46,8 @@ CREATE TABLE idempotency_keys (
   response_body   jsonb NOT NULL,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
+-- The cleaner deletes keys past IDEMPOTENCY_KEEP_HOURS (src/shop/idempotency.ts) by age.
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
 
 -- A cancelled booking gives its tickets back to the person's per-user limit: both grants
 -- count only confirmed bookings. 0004's functions again, with that one condition added.

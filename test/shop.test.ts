@@ -247,6 +247,15 @@ describe("POST /shop/holds/:token/confirm", () => {
   });
 });
 
+test("the cleaner deletes Idempotency-Keys older than 48 hours, keeps younger ones", async () => {
+  await env.sql`
+    INSERT INTO idempotency_keys (key, request_hash, response_status, response_body, created_at)
+    VALUES ('old-key', 'h', 201, '{}', now() - interval '49 hours'), ('day-old-key', 'h', 201, '{}', now() - interval '25 hours')`;
+  await env.cleaner().tick();
+  const kept = await env.sql`SELECT key FROM idempotency_keys WHERE key IN ('old-key', 'day-old-key')`;
+  expect(kept.map((r) => r.key)).toEqual(["day-old-key"]);
+});
+
 describe("two instances", () => {
   let instances: RunningService[];
   beforeAll(async () => {
