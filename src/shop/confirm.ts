@@ -58,8 +58,8 @@ export async function shopConfirm(
       }
       return { status: seen.response_status, body: seen.response_body, replayed: true };
     }
-    const booked = (await bookHold(tx as unknown as Sql, token, { orderRef, amount }))
-      ?? (await whyNotBooked(s, tx as unknown as Sql, parts, token, amount));
+    const order = { orderRef, amount };
+    const booked = (await bookHold(tx as unknown as Sql, token, order)) ?? (await whyNotBooked(s, tx as unknown as Sql, parts, token, order));
     const body = bookingAnswer(booked, token, parts.ticketTypeId);
     await tx`
       INSERT INTO idempotency_keys (key, request_hash, response_status, response_body)
@@ -91,7 +91,10 @@ const bookingAnswer = (b: BookedRow, token: string, ticketTypeId: number): ShopB
  * 409 already_confirmed with its booking_id. A live hold whose price is not `amount`: 409
  * amount_mismatch. Any other state answers as the buyer's confirm does (src/states.ts).
  */
-async function whyNotBooked(s: Services, sql: Sql, parts: TokenParts, token: string, amount: number | null): Promise<never> {
+async function whyNotBooked(
+  s: Services, sql: Sql, parts: TokenParts, token: string, order: { orderRef: string; amount: number | null },
+): Promise<BookedRow> {
+  const amount = order.amount;
   const hold = await findHold(sql, token);
   if (hold?.status === "confirmed") {
     throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
@@ -102,7 +105,9 @@ async function whyNotBooked(s: Services, sql: Sql, parts: TokenParts, token: str
       SELECT (t.price * r.quantity)::float8 AS expected FROM reservations r JOIN ticket_types t ON t.id = r.ticket_type_id
       WHERE r.token = ${token} AND (${amount}::numeric IS NOT NULL AND t.price * r.quantity <> ${amount}::numeric)`;
     if (price) throw conflict("amount_mismatch", `amount: this hold costs ${price.expected} (unit_price x quantity); nothing was booked`);
-    // a live hold the update did not see: its grant committed in between; the caller may retry
+    // a live hold the update did not see: its grant committed in between. Once more, then it is.
+    const again = await bookHold(sql, token, order);
+    if (again) return again;
     throw refusal(CONFIRM_REFUSALS, "pending");
   }
   if (hold) throw refusal(CONFIRM_REFUSALS, "expired"); // expired, or held past its deadline
