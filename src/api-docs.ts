@@ -19,12 +19,12 @@ export type Answer = {
 export type RouteDoc = {
   summary: string;
   description: string;
-  tag: "service" | "events" | "queue" | "reservations" | "admin" | "documentation";
+  tag: "service" | "events" | "queue" | "reservations" | "shop" | "admin" | "documentation";
   /**
    * admin: the admin bearer token is required; metrics: METRICS_TOKEN or the admin token;
-   * join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise.
+   * join-jwt: a JWT with JOIN_AUTH=jwt, none otherwise; shop: one of SHOP_API_KEYS.
    */
-  auth?: "admin" | "metrics" | "join-jwt";
+  auth?: "admin" | "metrics" | "join-jwt" | "shop";
   requestExample?: unknown;
   responses: Record<number, Answer>;
 };
@@ -54,6 +54,7 @@ function failures(...lists: Failures[]): Failures {
 
 const BAD_BODY: Failures = { 400: ["invalid_input", "invalid_json"], 413: ["body_too_large"] };
 const ADMIN: Failures = { 401: ["unauthorized"], 403: ["admin_disabled"] };
+const SHOP: Failures = { 401: ["unauthorized"], 403: ["shop_disabled"] };
 const DOWN: Failures = { 503: ["unavailable"] };
 /** The routes with a per-client limit (src/rate-limit/limits.ts). */
 const LIMITED: Failures = { 429: ["rate_limited"] };
@@ -91,6 +92,20 @@ const MESSAGES: Record<string, string> = {
   capacity_below_sold: "capacity cannot go below the 52 tickets held and confirmed",
   invalid_cursor: "cursor: expected a cursor from a previous page of this export",
   rate_limited: "too many requests from your address; try again in 3 s",
+  shop_disabled: "the shop API is off: set SHOP_API_KEYS to turn it on",
+  confirm_by_shop: "this sale is confirmed by the shop after payment: continue to checkout, your tickets stay held until expires_at",
+  no_hold: "no tickets are held for this token (it may still be queued)",
+  idempotency_key_required: "the Idempotency-Key header is required: one key per order, reused on retries",
+  idempotency_key_reused: "this Idempotency-Key was used for another request; use a new key for a new request",
+  amount_mismatch: "amount: this hold costs 90 (unit_price x quantity); nothing was booked",
+  extend_limit: "a hold may be extended by 600 seconds in all; 120 remain",
+  unknown_booking: "no booking has this id",
+};
+
+/** What the shop routes' refusals say where the codes mean more than elsewhere. */
+const SHOP_MESSAGES: Record<string, string> = {
+  unauthorized: "the shop API needs Authorization: Bearer <one of SHOP_API_KEYS>",
+  already_confirmed: "this hold is booked already",
 };
 
 /** Extra fields of an example, and which codes carry which fields. */
@@ -100,6 +115,7 @@ const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
   capacity_below_sold: { sold: 52 },
   not_on_sale: { sale_starts_at: "2026-12-01T09:00:00.000Z" },
   rate_limited: { retry_after: 3 },
+  already_confirmed: { booking_id: 7 },
 };
 
 /** Every error body ends with the request's id, as in X-Request-Id. */
@@ -151,11 +167,35 @@ const TOKEN = "AAAAAWgvC4m7nQ2xR8kYpLz3Jt6WcV1sHbE0fUaMdGiXoKqN";
 const AT = "2026-12-01T08:02:11.204Z";
 const ticketType = {
   id: 1, event_id: 1, name: "General Admission", price: 45, capacity: 500, stock: 412, per_user_limit: 4,
-  sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
+  sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null, hold_seconds: null,
 };
+const adminTicketType = ticketType;
 /** The catalog's listing adds the pre-queue's opening. */
 const listedType = { ...ticketType, status: "on_sale", prequeue_opens_at: null };
-const event = { id: 1, name: "Demo Night", description: "", venue: "Main Hall", starts_at: "2026-12-24T19:30:00.000Z" };
+const event = { id: 1, name: "Demo Night", description: "", venue: "Main Hall", starts_at: "2026-12-24T19:30:00.000Z", currency: "EUR" };
+const BOOKING_REF = "7K3QX9M2TD";
+const shopBooking = {
+  booking_id: 7, booking_ref: BOOKING_REF, order_ref: "ORD-1001", queue_token: TOKEN, ticket_type_id: 1, quantity: 2, amount: 90,
+  currency: "EUR", confirmed_at: AT,
+};
+const cancelled = {
+  booking_id: 7, booking_ref: BOOKING_REF, order_ref: "ORD-1001", status: "cancelled", ticket_type_id: 1, quantity: 2, amount: 90,
+  currency: "EUR", confirmed_at: AT, cancelled_at: "2026-12-02T10:00:00.000Z", cancel_reason: "refund",
+};
+const cancelDoc = (auth: "shop" | "admin", who: string): RouteDoc => ({
+  tag: auth,
+  auth,
+  summary: "Cancel a booking",
+  description:
+    `${who} cancels a booking (a refund, a chargeback, a mistake): it becomes cancelled and its tickets go back on sale ` +
+    "exactly once; people still waiting are served them, and the person may book again (their per-user tally goes " +
+    "down). Cancelling again answers the same booking and moves nothing. The body, and its `reason`, are optional.",
+  requestExample: { reason: "refund" },
+  responses: {
+    200: ok("the cancelled booking", S.CancelledBooking, { cancelled }),
+    ...errorAnswers(failures(BAD_BODY, auth === "shop" ? SHOP : ADMIN, { 404: ["unknown_booking"] }, DOWN), auth === "shop" ? SHOP_MESSAGES : {}),
+  },
+});
 const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<string, unknown>) => ({
   status, ticket_type_id: 1, quantity: 2, ...fields, message: STATUS_MESSAGES[status],
 });
@@ -340,13 +380,15 @@ export const API_DOCS: Record<string, RouteDoc> = {
   "POST /reservation/confirm": {
     tag: "reservations",
     summary: "Confirm a hold",
-    description: "Turns the hold into a booking. Idempotent: a repeat answers the same booking.",
+    description:
+      "Turns the hold into a booking, at the type's price in the event's currency. Idempotent: a repeat answers the " +
+      "same booking. With CONFIRM_BY=shop it is 403 confirm_by_shop: the shop confirms after payment (POST /shop/holds/{token}/confirm).",
     requestExample: { token: TOKEN },
     responses: {
       200: ok("booked", S.Confirmation, {
-        confirmed: { status: "confirmed", booking_id: 7, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
+        confirmed: { status: "confirmed", booking_id: 7, booking_ref: BOOKING_REF, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
       }),
-      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
+      ...errorAnswers(failures(BAD_BODY, { 403: ["confirm_by_shop"], 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
     },
   },
 
@@ -363,6 +405,71 @@ export const API_DOCS: Record<string, RouteDoc> = {
       ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, release.failures, LIMITED, DOWN), release.messages),
     },
   },
+
+  "GET /shop/holds/:token": {
+    tag: "shop",
+    auth: "shop",
+    summary: "A hold, as the shop charges for it",
+    description:
+      "Server to server, with one of SHOP_API_KEYS. Who holds what until when, at which price and currency, read from " +
+      "PostgreSQL; once booked, its booking. A token that is not one of ours is 404 unknown_token; one with no hold " +
+      "(still queued, say) 404 no_hold.",
+    responses: {
+      200: ok("the hold", S.ShopHold, {
+        reserved: {
+          queue_token: TOKEN, status: "reserved", user_id: "alice", event_id: 1, event_name: "Demo Night", ticket_type_id: 1,
+          ticket_type_name: "General Admission", quantity: 2, unit_price: 45, amount: 90, currency: "EUR", expires_at: AT, extended_seconds: 0,
+        },
+      }),
+      ...errorAnswers(failures(SHOP, { 404: ["unknown_token", "no_hold"] }, DOWN), SHOP_MESSAGES),
+    },
+  },
+
+  "POST /shop/holds/:token/confirm": {
+    tag: "shop",
+    auth: "shop",
+    summary: "Book a hold after payment (safe to retry)",
+    description:
+      "Books the hold with the shop's `order_ref`. `Idempotency-Key` (1 to 255 characters, one per order) is required: the " +
+      "same key with the same request again, from any instance, answers exactly as the first time, with " +
+      "`Idempotent-Replayed: true`; with another request it is 422 idempotency_key_reused. Keys are kept in PostgreSQL, " +
+      "written with the booking. `amount`, when given, must be unit_price x quantity (else 409 amount_mismatch, nothing " +
+      "booked). Booked already (by the buyer, or under another key): 409 already_confirmed with its booking_id. A " +
+      "refusal is not kept under the key: a retry is told what is true then.",
+    requestExample: { order_ref: "ORD-1001", amount: 90 },
+    responses: {
+      201: {
+        ...ok("booked (or, replayed, the first answer to this key)", S.ShopBooking, { booked: shopBooking }),
+        headers: { "Idempotent-Replayed": "true when this is the answer given before to this Idempotency-Key" },
+      },
+      ...errorAnswers(
+        failures(BAD_BODY, SHOP, { 400: ["idempotency_key_required"], 404: ["unknown_token"], 409: ["amount_mismatch", "already_confirmed"], 422: ["idempotency_key_reused"] },
+          confirm.failures, DOWN),
+        { ...confirm.messages, ...SHOP_MESSAGES },
+      ),
+    },
+  },
+
+  "POST /shop/holds/:token/extend": {
+    tag: "shop",
+    auth: "shop",
+    summary: "Extend a hold while the payment runs",
+    description:
+      "Moves the hold's deadline on by `seconds` (3-D Secure, a bank redirect): all extensions of a hold together at most " +
+      "HOLD_EXTEND_MAX_SECONDS (default 600), beyond it 409 extend_limit. Past the deadline it is 410 hold_expired and " +
+      "the cleaner's expiry stands: PostgreSQL decides, so a race with the cleaner ends one way only.",
+    requestExample: { seconds: 120 },
+    responses: {
+      200: ok("the new deadline", S.Extension, { extended: { queue_token: TOKEN, expires_at: AT, extended_seconds: 120 } }),
+      ...errorAnswers(
+        failures(BAD_BODY, SHOP, { 404: ["unknown_token"], 409: ["extend_limit", "already_confirmed"] }, confirm.failures, DOWN),
+        { ...confirm.messages, ...SHOP_MESSAGES },
+      ),
+    },
+  },
+
+  "POST /shop/bookings/:id/cancel": cancelDoc("shop", "The shop"),
+  "POST /admin/bookings/:id/cancel": cancelDoc("admin", "The operator"),
 
   "POST /admin/events": {
     tag: "admin",
@@ -397,7 +504,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
     requestExample: { name: "Stalls", price: 59.5, capacity: 300, per_user_limit: 4 },
     responses: {
       201: ok("the ticket type", S.AdminTicketType, {
-        created: { ...ticketType, id: 4, name: "Stalls", price: 59.5, capacity: 300, stock: 300 },
+        created: { ...adminTicketType, id: 4, name: "Stalls", price: 59.5, capacity: 300, stock: 300 },
       }),
       ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_event"] }, DOWN)),
     },
@@ -410,10 +517,11 @@ export const API_DOCS: Record<string, RouteDoc> = {
     description:
       "Changes the fields given (at least one). A new capacity moves the stock by the same amount under the " +
       "type's row lock; below what is held and confirmed it is refused (409 capacity_below_sold) and nothing changes. " +
-      "`paused` stops serving (joins still queue); `max_active_holds` and `holds_per_minute` limit admission (null: none).",
+      "`paused` stops serving (joins still queue); `max_active_holds` and `holds_per_minute` limit admission (null: none); " +
+      "`hold_seconds` is how long its holds last (null: RESERVATION_TTL_SECONDS), read by the grant itself.",
     requestExample: { capacity: 350, paused: false },
     responses: {
-      200: ok("the ticket type", S.AdminTicketType, { changed: { ...ticketType, capacity: 350, stock: 262 } }),
+      200: ok("the ticket type", S.AdminTicketType, { changed: { ...adminTicketType, capacity: 350, stock: 262 } }),
       ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_ticket_type"], 409: ["capacity_below_sold"] }, DOWN)),
     },
   },
@@ -455,7 +563,11 @@ export const API_DOCS: Record<string, RouteDoc> = {
             schema: S.BookingsPage,
             examples: {
               page: {
-                bookings: [{ booking_id: 1, user_id: "alice", ticket_type_id: 1, ticket_type_name: "General Admission", quantity: 2, created_at: AT }],
+                bookings: [{
+                  booking_id: 1, booking_ref: BOOKING_REF, order_ref: "ORD-1001", user_id: "alice", ticket_type_id: 1,
+                  ticket_type_name: "General Admission", quantity: 2, amount: 90, currency: "EUR", status: "confirmed",
+                  created_at: AT, cancelled_at: null,
+                }],
                 next_cursor: null,
               },
             },
@@ -463,7 +575,9 @@ export const API_DOCS: Record<string, RouteDoc> = {
           "text/csv": {
             schema: S.BookingsCsv,
             examples: {
-              page: 'booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at\r\n1,"alice",1,"General Admission",2,' + AT + "\r\n",
+              page:
+                "booking_id,booking_ref,order_ref,user_id,ticket_type_id,ticket_type_name,quantity,amount,currency,status,created_at,cancelled_at\r\n" +
+                `1,"${BOOKING_REF}","ORD-1001","alice",1,"General Admission",2,90,EUR,confirmed,${AT},\r\n`,
             },
           },
         },

@@ -19,6 +19,11 @@ const Count = (description?: string) => Type.Integer({ minimum: 0, ...(descripti
 const DateTime = (description: string) => Type.String({ format: "date-time", description });
 const Message = Type.String({ description: "for people; the wording may change, so match on the codes, not on this" });
 const QueueToken = Type.String({ description: "the queue token: opaque, URL-safe, signed; keep it" });
+const Currency = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code of the event's prices" });
+const BookingRef = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{10}$", description: "the booking's public reference (Crockford base32); ids stay internal" });
+const OrderRef = Type.String({ minLength: 1, maxLength: 128, description: "the shop's order id, as it confirmed" });
+const Amount = Type.Number({ minimum: 0, description: "unit_price x quantity, in `currency`" });
+const BookingStatus = OneOf(["confirmed", "cancelled"] as const, "cancelled: its tickets went back on sale");
 
 /** Every word a status answer can carry: src/states.ts' STATUS_MESSAGES keys. */
 export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
@@ -64,6 +69,8 @@ const saleFields = {
   holds_per_minute: Nullable(Type.Integer({ minimum: 1 }), "most holds granted a minute; null: no ceiling"),
 };
 
+const HoldSeconds = Nullable(Type.Integer({ minimum: 1, maximum: 86400 }), "how long a hold of this type lasts; null: RESERVATION_TTL_SECONDS");
+
 export const TicketType = Type.Object(
   {
     id: Id("ticket type id"),
@@ -74,6 +81,7 @@ export const TicketType = Type.Object(
     stock: Count("tickets not held nor booked right now"),
     per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
     ...saleFields,
+    hold_seconds: HoldSeconds,
     status: OneOf(TICKET_TYPE_STATES, "sold_out wins over not_on_sale, which wins over paused"),
     prequeue_opens_at: Nullable(
       DateTime("when joins start waiting for the sale"),
@@ -91,6 +99,7 @@ export const Event = Type.Object(
     description: Type.String(),
     venue: Type.String(),
     starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+    currency: Currency,
     ticket_types: Type.Array(TicketType),
   },
   strict,
@@ -167,6 +176,7 @@ export const Confirmation = Type.Object(
   {
     status: Type.Literal("confirmed"),
     booking_id: Id("the booking; a repeat answers the same one"),
+    booking_ref: BookingRef,
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
@@ -180,6 +190,71 @@ export const Release = Type.Object(
   strict,
 );
 
+// ---- shop (server to server: src/shop/)
+
+export const ShopHold = Type.Object(
+  {
+    queue_token: QueueToken,
+    status: OneOf(["reserved", "confirmed", "cancelled", "expired", "released"] as const,
+      "reserved: held until expires_at; confirmed: booked (cancelled: the booking was cancelled since)"),
+    user_id: Type.String({ description: "who holds it" }),
+    event_id: Id("event id"),
+    event_name: Type.String(),
+    ticket_type_id: Id("ticket type id"),
+    ticket_type_name: Type.String(),
+    quantity: Type.Integer({ minimum: 1 }),
+    unit_price: Type.Number({ minimum: 0, description: "the ticket type's price" }),
+    amount: Type.Number({ minimum: 0, description: "to charge: unit_price x quantity (booked: what the booking recorded)" }),
+    currency: Currency,
+    expires_at: DateTime("the hold's deadline, extensions included"),
+    extended_seconds: Count("seconds the shop added to the deadline so far"),
+    booking_id: Type.Optional(Id("its booking, once booked")),
+    booking_ref: Type.Optional(BookingRef),
+  },
+  strict,
+);
+
+export const ShopBooking = Type.Object(
+  {
+    booking_id: Id("the booking"),
+    booking_ref: BookingRef,
+    order_ref: OrderRef,
+    queue_token: QueueToken,
+    ticket_type_id: Id("ticket type id"),
+    quantity: Type.Integer({ minimum: 1 }),
+    amount: Amount,
+    currency: Currency,
+    confirmed_at: DateTime("when it was booked"),
+  },
+  strict,
+);
+
+export const Extension = Type.Object(
+  {
+    queue_token: QueueToken,
+    expires_at: DateTime("the hold's new deadline"),
+    extended_seconds: Count("seconds added so far, all extensions together (at most HOLD_EXTEND_MAX_SECONDS)"),
+  },
+  strict,
+);
+
+export const CancelledBooking = Type.Object(
+  {
+    booking_id: Id("the booking"),
+    booking_ref: BookingRef,
+    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
+    status: Type.Literal("cancelled"),
+    ticket_type_id: Id("ticket type id"),
+    quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    confirmed_at: DateTime("when it was booked"),
+    cancelled_at: DateTime("when it was cancelled (the first cancel)"),
+    cancel_reason: Nullable(Type.String(), "the first cancel's reason, or null"),
+  },
+  strict,
+);
+
 // ---- admin
 
 export const AdminEvent = Type.Object(
@@ -189,6 +264,7 @@ export const AdminEvent = Type.Object(
     description: Type.String(),
     venue: Type.String(),
     starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+    currency: Currency,
   },
   strict,
 );
@@ -203,6 +279,7 @@ export const AdminTicketType = Type.Object(
     stock: Count("tickets not held nor booked"),
     per_user_limit: Type.Integer({ minimum: 1 }),
     ...saleFields,
+    hold_seconds: HoldSeconds,
   },
   strict,
 );
@@ -237,11 +314,17 @@ export const TicketTypeFigures = Type.Object(
 export const Booking = Type.Object(
   {
     booking_id: Id("booking id"),
+    booking_ref: BookingRef,
+    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
     user_id: Type.String(),
     ticket_type_id: Id("ticket type id"),
     ticket_type_name: Type.String(),
     quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    status: BookingStatus,
     created_at: DateTime("when it was booked"),
+    cancelled_at: Nullable(DateTime("when it was cancelled"), "when it was cancelled, or null"),
   },
   strict,
 );
@@ -255,7 +338,9 @@ export const BookingsPage = Type.Object(
 );
 
 export const BookingsCsv = Type.String({
-  description: "RFC 4180 CSV: a header row (booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at), CRLF line ends",
+  description:
+    "RFC 4180 CSV: a header row (booking_id,booking_ref,order_ref,user_id,ticket_type_id,ticket_type_name,quantity,amount,currency,status," +
+    "created_at,cancelled_at), CRLF line ends; empty cells for nulls",
 });
 
 /** A field's value in the audit log: what the admin routes answer for it. */
@@ -267,7 +352,7 @@ export const AuditEntry = Type.Object(
     at: DateTime("when the change's transaction began"),
     route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id" }),
     target: Type.Object(
-      { type: OneOf(["event", "ticket_type"] as const, "what was changed"), id: Id("its id (of a creation: the new one)") },
+      { type: OneOf(["event", "ticket_type", "booking"] as const, "what was changed (a booking: cancelled)"), id: Id("its id (of a creation: the new one)") },
       strict,
     ),
     changes: Type.Record(Type.String(), Type.Object({ old: FieldValue, new: FieldValue }, strict), {
@@ -296,6 +381,7 @@ export const ERROR_FIELDS = {
   sold: Count("capacity_below_sold: tickets held and confirmed right now"),
   sale_starts_at: DateTime("not_on_sale: when the sale starts"),
   retry_after: Type.Integer({ minimum: 1, description: "rate_limited: seconds to wait, as in Retry-After" }),
+  booking_id: Id("already_confirmed from the shop API: the hold's booking"),
 };
 export type ErrorField = keyof typeof ERROR_FIELDS;
 

@@ -3,6 +3,7 @@ import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
+import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./allowed-methods";
 import { BodyTooLarge, parseBody } from "./body";
@@ -16,6 +17,7 @@ import { queueRoutes } from "./queue/routes";
 import { Limits, type LimitsMemory } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
+import { shopRoutes } from "./shop/routes";
 import type { Logger } from "./log";
 import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
@@ -52,7 +54,7 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
       const requestId = set.headers[REQUEST_ID_HEADER] as string;
       // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>
-        s.log.error("request failed", { method: request.method, path, request_id: requestId, error: err }),
+        s.log.error("request failed", { method: request.method, path: loggedPath(path), request_id: requestId, error: err }),
       );
       set.status = failure.status;
       Object.assign(set.headers, failure.headers);
@@ -70,7 +72,9 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
     .use(adminBookingsRoutes(s))
-    .use(adminAuditRoutes(s));
+    .use(adminCancelRoutes(s))
+    .use(adminAuditRoutes(s))
+    .use(shopRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);
   const everyMethod = bunRoutesForEveryMethod(routes, (request) => app.handle(request));
   for (const [path, methods] of Object.entries(everyMethod)) bunRoutes[path] = { ...methods, ...bunRoutes[path] };
@@ -90,9 +94,12 @@ function logRequests(app: Elysia, log: Logger): void {
     .onRequest(({ request }) => void started.set(request, performance.now()))
     .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
       const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
-      log.debug("request", { method: request.method, path, status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
+      log.debug("request", { method: request.method, path: loggedPath(path), status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
     });
 }
+
+/** A path as logged: the shop's routes carry a queue token in theirs, which stays out of the logs. */
+export const loggedPath = (path: string) => path.replace(/^\/shop\/holds\/[^/]+/, "/shop/holds/:token");
 
 /** Browser front ends on the listed origins may call the API; with none listed, no CORS headers. */
 function corsFor(origins: string[]) {

@@ -82,6 +82,15 @@ export const ConfigSchema = Type.Object({
   // How many proxies in front append to X-Forwarded-For; the client is the hop the outermost of
   // them added (that many from the right). 0: the header is ignored, the client is the socket's peer.
   TRUST_PROXY: Int(0, 10, 0),
+  // The currency of an event created without one (ISO 4217: three capital letters).
+  CURRENCY: Type.String({ pattern: "^[A-Z]{3}$", default: "EUR" }),
+  // Who confirms a hold: the buyer (POST /reservation/confirm), or the shop alone, after payment (/shop).
+  CONFIRM_BY: Type.Union([Type.Literal("buyer"), Type.Literal("shop")], { default: "buyer" }),
+  // The shop's bearer keys for /shop, comma-separated, each at least 32 characters (several at
+  // once while a key is rotated); none: /shop is off. Checked in loadEnv.
+  SHOP_API_KEYS: Type.Optional(Type.String()),
+  // The most seconds the shop may add to one hold, all its extensions together.
+  HOLD_EXTEND_MAX_SECONDS: Int(0, 86400, 600),
 });
 
 /** A rate setting's text: "<burst>,<per minute>", each a whole number from 1 (checked in loadEnv). */
@@ -113,12 +122,17 @@ const describe = (name: string): string => {
   if (name === "REDIS_CLUSTER_NODES") return "a comma-separated list of host:port, like 10.0.0.1:6379,10.0.0.2:6379";
   if (name === "HOST") return "an IP address (like 127.0.0.1 or ::1) or a host name";
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
+  if (name === "SHOP_API_KEYS") return "a comma-separated list of keys, each at least 32 characters";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
   return "valid";
 };
 
-const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METRICS_TOKEN"]);
+const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METRICS_TOKEN", "SHOP_API_KEYS"]);
+
+/** The keys in SHOP_API_KEYS, as a list (blanks around commas ignored). */
+export const shopApiKeys = (value: string | undefined): string[] =>
+  (value ?? "").split(",").map((key) => key.trim()).filter((key) => key !== "");
 
 /** JWT mode needs exactly one way to check signatures; the settings mean nothing without it. */
 function checkJoinAuth(env: Env): void {
@@ -180,6 +194,8 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
     const rate = rateOf((value as Env)[name]);
     if (rate.burst < 1 || rate.perMinute < 1) fail(name);
   }
+  const shopKeys = shopApiKeys((value as Env).SHOP_API_KEYS);
+  if ("SHOP_API_KEYS" in raw && (shopKeys.length === 0 || shopKeys.some((key) => key.length < 32))) fail("SHOP_API_KEYS");
   checkJoinAuth(value as Env);
   fitThreadsToPool(value as Env, threadsGiven);
   return value as Env;

@@ -7,6 +7,7 @@ import grantChecks from "../sql/0004_grant_checks.sql" with { type: "text" };
 import saleControls from "../sql/0005_sale_controls.sql" with { type: "text" };
 import grantGates from "../sql/0006_grant_gates.sql" with { type: "text" };
 import adminAudit from "../sql/0007_admin_audit.sql" with { type: "text" };
+import shop from "../sql/0008_shop.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -19,6 +20,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0005_sale_controls", text: saleControls },
   { version: "0006_grant_gates", text: grantGates },
   { version: "0007_admin_audit", text: adminAudit },
+  { version: "0008_shop", text: shop },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

@@ -3,14 +3,15 @@
 import { createEvent, createTicketType } from "./admin/events";
 import type { Sql } from "./db";
 
-export async function seedDemo(sql: Sql): Promise<boolean> {
+/** `currency`: the demo event's (CURRENCY). */
+export async function seedDemo(sql: Sql, currency = "EUR"): Promise<boolean> {
   return sql.begin(async (sql) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext('ticket-queue:demo'))`;
     const [{ count }] = await sql`SELECT count(*)::int AS count FROM events`;
     if (count > 0) return false;
     const startsAt = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString();
     const event = await createEvent(sql, {
-      name: "Demo Night", description: "A show to try the queue with", venue: "The Demo Hall", starts_at: startsAt,
+      name: "Demo Night", description: "A show to try the queue with", venue: "The Demo Hall", starts_at: startsAt, currency,
     });
     await createTicketType(sql, event.id, { name: "General Admission", price: 45, capacity: 500, per_user_limit: 4 });
     await createTicketType(sql, event.id, { name: "Front Row", price: 120, capacity: 20, per_user_limit: 2 });

@@ -1,6 +1,12 @@
 // The invariants that live in PostgreSQL, checked in SQL: I1 no oversell, I2 conservation of
 // stock, I3 one booking per token, I4 one place per user, I5 holds in join order (below), and
-// I6 every hold ends (separate: it needs time to pass). README "How it works" and "The fault
+// I6 every hold ends (separate: it needs time to pass).
+//
+// A cancelled booking (the shop's or the operator's cancel: a refund, a chargeback) gave its
+// tickets back to stock. Its reservation stays 'confirmed' (the hold did end in a booking, and
+// a token's life in src/states.ts has no way back), so "confirmed" below means: a confirmed
+// hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still pairs every
+// booking, cancelled or not, with its confirmed hold. README "How it works" and "The fault
 // suite" name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
 import type { Sql } from "./db";
 
@@ -17,10 +23,10 @@ export async function checkInvariants(sql: Sql): Promise<Finding[]> {
     SELECT t.id AS ticket_type_id,
            format('stock %s, booked %s of capacity %s', t.stock, coalesce(b.booked, 0), t.capacity) AS detail
     FROM ticket_types t
-    LEFT JOIN (SELECT ticket_type_id, sum(quantity) AS booked FROM bookings GROUP BY 1) b ON b.ticket_type_id = t.id
+    LEFT JOIN (SELECT ticket_type_id, sum(quantity) AS booked FROM bookings WHERE status = 'confirmed' GROUP BY 1) b ON b.ticket_type_id = t.id
     WHERE t.stock < 0 OR coalesce(b.booked, 0) > t.capacity`);
 
-  // I2 conservation: capacity = stock + held + confirmed.
+  // I2 conservation: capacity = stock + held + confirmed (cancelled bookings not counted).
   add("I2", await conservationDrift(sql));
 
   // I3 once: one booking per token, and bookings are exactly the confirmed holds.
@@ -55,7 +61,7 @@ export async function checkInvariants(sql: Sql): Promise<Finding[]> {
   return findings;
 }
 
-/** Where a ticket type's stock stands: capacity against stock + held + confirmed. */
+/** Where a ticket type's stock stands: capacity against stock + held + confirmed (not cancelled). */
 export type StockLedger = {
   ticket_type_id: number;
   name: string;
@@ -79,10 +85,11 @@ export async function stockLedger(sql: Sql): Promise<StockLedger[]> {
            t.capacity - t.stock - coalesce(r.held, 0)::int - coalesce(r.confirmed, 0)::int AS drift
     FROM ticket_types t
     LEFT JOIN (
-      SELECT ticket_type_id,
-             sum(quantity) FILTER (WHERE status = 'held') AS held,
-             sum(quantity) FILTER (WHERE status = 'confirmed') AS confirmed
-      FROM reservations GROUP BY ticket_type_id
+      SELECT r.ticket_type_id,
+             sum(r.quantity) FILTER (WHERE r.status = 'held') AS held,
+             sum(r.quantity) FILTER (WHERE r.status = 'confirmed' AND b.status IS DISTINCT FROM 'cancelled') AS confirmed
+      FROM reservations r LEFT JOIN bookings b ON b.token = r.token
+      GROUP BY r.ticket_type_id
     ) r ON r.ticket_type_id = t.id
     ORDER BY t.id`;
 }

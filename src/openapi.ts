@@ -19,6 +19,7 @@ const SECURITY = {
   metrics: [{ metricsToken: [] }],
   // optional: JOIN_AUTH=none (the default) needs none
   "join-jwt": [{}, { joinJwt: [] }],
+  shop: [{ shopKey: [] }],
 };
 
 const DESCRIPTION = [
@@ -69,6 +70,7 @@ export function apiDocs(routes: () => readonly Route[]) {
               { name: "events", description: "what is on sale" },
               { name: "queue", description: "joining the queue" },
               { name: "reservations", description: "a place or hold, by its queue token" },
+              { name: "shop", description: "the shop's routes, server to server: off unless SHOP_API_KEYS is set" },
               { name: "admin", description: "the operator's routes: off unless ADMIN_TOKEN is set" },
               { name: "documentation", description: "this documentation" },
             ],
@@ -76,6 +78,7 @@ export function apiDocs(routes: () => readonly Route[]) {
               securitySchemes: {
                 adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" },
                 metricsToken: { type: "http", scheme: "bearer", description: "METRICS_TOKEN, or ADMIN_TOKEN" },
+                shopKey: { type: "http", scheme: "bearer", description: "one of SHOP_API_KEYS" },
                 joinJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "with JOIN_AUTH=jwt: the operator's login JWT" },
               },
             },

@@ -17,7 +17,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
   const s = createServices(config, log);
   await waitForDependencies(s, config, log);
   await migrateLogged(s, log);
-  if (options.demo && (await seedDemo(s.sql))) log.info("created the demo event");
+  if (options.demo && (await seedDemo(s.sql, config.CURRENCY))) log.info("created the demo event");
 
   const workers = await Promise.all([
     startWorker(new URL("./workers/processor.ts", import.meta.url),

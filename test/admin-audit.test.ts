@@ -99,7 +99,7 @@ describe("what a change records", () => {
       route: "POST /admin/events",
       changes: {
         name: { old: null, new: "Gala" }, description: { old: null, new: "" }, venue: { old: null, new: "" },
-        starts_at: { old: null, new: "2027-04-10T17:30:00.000Z" },
+        starts_at: { old: null, new: "2027-04-10T17:30:00.000Z" }, currency: { old: null, new: "EUR" },
       },
       request_id: "new-event",
       client: "unknown", // app.handle() has no socket, and no X-Forwarded-For was sent
@@ -112,7 +112,7 @@ describe("what a change records", () => {
       event_id: { old: null, new: event.body.id }, name: { old: null, new: "Stalls" }, price: { old: null, new: 59.5 },
       capacity: { old: null, new: 30 }, stock: { old: null, new: 30 }, per_user_limit: { old: null, new: 4 },
       sale_starts_at: { old: null, new: null }, paused: { old: null, new: false },
-      max_active_holds: { old: null, new: null }, holds_per_minute: { old: null, new: null },
+      max_active_holds: { old: null, new: null }, holds_per_minute: { old: null, new: null }, hold_seconds: { old: null, new: null },
     });
     expect(changes().map((l) => [l.fields!.route, l.fields!.target_id])).toEqual([
       ["POST /admin/events", event.body.id], ["POST /admin/events/:id/ticket-types", type.body.id],

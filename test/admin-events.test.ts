@@ -51,7 +51,9 @@ describe("events", () => {
     await env.call("GET", "/events"); // a snapshot to go stale
     const created = await admin("POST", "/events", { name: "Opening", venue: "Hall", starts_at: "2027-03-01T20:00:00+01:00" });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(Number), name: "Opening", description: "", venue: "Hall", starts_at: "2027-03-01T19:00:00.000Z" });
+    expect(created.body).toEqual({
+      id: expect.any(Number), name: "Opening", description: "", venue: "Hall", starts_at: "2027-03-01T19:00:00.000Z", currency: "EUR",
+    });
     const listed = (await env.call("GET", "/events")).body.find((e: any) => e.id === created.body.id);
     expect(listed).toMatchObject({ name: "Opening", ticket_types: [] });
 
@@ -107,7 +109,7 @@ describe("events", () => {
     const lines = await admin("POST", "/events", { name: "ok", description: "line 1\n\tline 2\r\n" });
     expect(lines.status).toBe(201);
     const extra = await admin("POST", "/events", { name: "ok", paused: true });
-    expect([extra.status, extra.body.message]).toEqual([400, "body: expected a JSON object {name, description?, venue?, starts_at?} and nothing else"]);
+    expect([extra.status, extra.body.message]).toEqual([400, "body: expected a JSON object {name, description?, venue?, starts_at?, currency?} and nothing else"]);
     const event = await newEvent();
     const empty = await admin("PATCH", `/events/${event.id}`, {});
     expect([empty.status, empty.body.error]).toEqual([400, "invalid_input"]);
@@ -121,7 +123,7 @@ describe("ticket types", () => {
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
       id: expect.any(Number), event_id: event.id, name: "Balcony", price: 19.99, capacity: 50, stock: 50, per_user_limit: 4,
-      sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null,
+      sale_starts_at: null, paused: false, max_active_holds: null, holds_per_minute: null, hold_seconds: null,
     });
     const changed = await admin("PATCH", `/ticket-types/${created.body.id}`, { name: "Upper Balcony", price: 0, per_user_limit: 2 });
     expect(changed.status).toBe(200);

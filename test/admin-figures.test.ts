@@ -181,8 +181,8 @@ describe("GET /admin/events/:id/bookings", () => {
   });
 
   const expected = async () =>
-    env.sql<{ id: number; user_id: string; ticket_type_id: number; name: string; quantity: number; created_at: Date }[]>`
-      SELECT b.id, b.user_id, b.ticket_type_id, t.name, b.quantity, b.created_at
+    env.sql<{ id: number; booking_ref: string; user_id: string; ticket_type_id: number; name: string; quantity: number; created_at: Date }[]>`
+      SELECT b.id, b.booking_ref, b.user_id, b.ticket_type_id, t.name, b.quantity, b.created_at
       FROM bookings b JOIN ticket_types t ON t.id = b.ticket_type_id
       WHERE t.event_id = ${eventId} ORDER BY b.id`;
 
@@ -202,8 +202,9 @@ describe("GET /admin/events/:id/bookings", () => {
     expect(pages).toEqual([1000, 1000, 500]);
     expect(seen).toEqual(
       all.map((b) => ({
-        booking_id: b.id, user_id: b.user_id, ticket_type_id: b.ticket_type_id, ticket_type_name: b.name,
-        quantity: b.quantity, created_at: b.created_at.toISOString(),
+        booking_id: b.id, booking_ref: b.booking_ref, order_ref: null, user_id: b.user_id, ticket_type_id: b.ticket_type_id,
+        ticket_type_name: b.name, quantity: b.quantity, amount: null, currency: null, status: "confirmed",
+        created_at: b.created_at.toISOString(), cancelled_at: null,
       })),
     );
     expect(seen.some((b) => b.ticket_type_id === otherType)).toBe(false);
@@ -222,7 +223,10 @@ describe("GET /admin/events/:id/bookings", () => {
       const text = res.body as string;
       expect(text.endsWith("\r\n")).toBe(true);
       const [header, ...body] = parseCsv(text);
-      expect(header).toEqual(["booking_id", "user_id", "ticket_type_id", "ticket_type_name", "quantity", "created_at"]);
+      expect(header).toEqual([
+        "booking_id", "booking_ref", "order_ref", "user_id", "ticket_type_id", "ticket_type_name", "quantity", "amount", "currency", "status",
+        "created_at", "cancelled_at",
+      ]);
       rows.push(...body);
       const link = res.headers.get("link");
       path = link ? link.match(/^<([^>]+)>; rel="next"$/)![1]! : null;
@@ -232,13 +236,16 @@ describe("GET /admin/events/:id/bookings", () => {
     expect(pages).toBe(3);
     const guard = (v: string) => (/^[\s\u200b]*[=+\-@]/.test(v) ? `'${v}` : v);
     expect(rows).toEqual(
-      all.map((b) => [String(b.id), guard(b.user_id), String(b.ticket_type_id), guard(b.name), String(b.quantity), b.created_at.toISOString()]),
+      all.map((b) => [
+        String(b.id), b.booking_ref, "", guard(b.user_id), String(b.ticket_type_id), guard(b.name), String(b.quantity), "", "", "confirmed",
+        b.created_at.toISOString(), "",
+      ]),
     );
     // the odd ones, as text: every text cell quoted, quotes doubled, formulas defused
     const first = (await admin(`/admin/events/${eventId}/bookings?format=csv&limit=5`)).body as string;
     const lines = first.split("\r\n");
-    expect(lines[1]).toStartWith(`${all[0]!.id},"comma,and ""quote""",`);
-    const texts = rows.map((r) => r[1]);
+    expect(lines[1]).toStartWith(`${all[0]!.id},"${all[0]!.booking_ref}",,"comma,and ""quote""",`);
+    const texts = rows.map((r) => r[3]);
     expect(texts).toContain(`'=HYPERLINK("http://x")`);
     expect(texts).toContain("'-2");
     expect(texts).toContain("'@sum");
@@ -289,7 +296,7 @@ describe("GET /admin/events/:id/bookings", () => {
     const [{ event_id }] = await env.sql`SELECT event_id FROM ticket_types WHERE id = ${empty}`;
     expect((await admin(`/admin/events/${event_id}/bookings`)).body).toEqual({ bookings: [], next_cursor: null });
     const csv = await admin(`/admin/events/${event_id}/bookings?format=csv`);
-    expect(csv.body).toBe("booking_id,user_id,ticket_type_id,ticket_type_name,quantity,created_at\r\n");
+    expect(csv.body).toBe("booking_id,booking_ref,order_ref,user_id,ticket_type_id,ticket_type_name,quantity,amount,currency,status,created_at,cancelled_at\r\n");
     expect(csv.headers.get("link")).toBeNull();
   });
 });

@@ -121,7 +121,7 @@ describe("the document", () => {
   test("the checker refuses an undocumented status, an undocumented field and a wrong type", () => {
     const headers = new Headers({ "content-type": "application/json" });
     const route = "POST /reservation/confirm";
-    const confirmed = { status: "confirmed", booking_id: 1, queue_token: "t", ticket_type_id: 1, quantity: 1, confirmed_at: "2026-01-01T00:00:00.000Z" };
+    const confirmed = { status: "confirmed", booking_id: 1, booking_ref: "7K3QX9M2TD", queue_token: "t", ticket_type_id: 1, quantity: 1, confirmed_at: "2026-01-01T00:00:00.000Z" };
     expect(problemsWith(route, { status: 200, body: confirmed, headers })).toEqual([]);
     expect(problemsWith(route, { status: 418, body: {}, headers })).toEqual([`${route}: status 418 is not documented`]);
     expect(problemsWith(route, { status: 200, body: { ...confirmed, extra: 1 }, headers }).length).toBeGreaterThan(0);
@@ -322,6 +322,50 @@ describe("real answers match the document", () => {
     await expectDocumented(A, 400, "/admin/audit?cursor=bogus", undefined, admin);
     await expectDocumented(A, 400, "/admin/audit?limit=0", undefined, admin);
     await expectDocumented(A, 401, "/admin/audit");
+  });
+
+  test("the shop API: a hold, confirm (and its replay), extend, cancel; CONFIRM_BY=shop", async () => {
+    const key = "openapi-test-shop-key-".padEnd(40, "s");
+    const shopApp = createApp({ ...env.s, config: { ...env.config, SHOP_API_KEYS: key } });
+    const shop = { authorization: `Bearer ${key}` };
+    const H = "GET /shop/holds/:token", C = "POST /shop/holds/:token/confirm", E = "POST /shop/holds/:token/extend";
+    const X = "POST /shop/bookings/:id/cancel", A = "POST /admin/bookings/:id/cancel";
+    const type = await env.ticketType({ capacity: 10 });
+    const [a, b, c] = [await join(env, "shop-a", type, 2), await join(env, "shop-b", type), await join(env, "shop-c", type)];
+    await expectDocumented(H, 404, `/shop/holds/${a}`, undefined, shop, shopApp); // no_hold yet
+    await expectDocumented(C, 409, `/shop/holds/${a}/confirm`, { order_ref: "o-a" }, { ...shop, "idempotency-key": "q" }, shopApp); // not_reserved
+    await env.drain();
+    expect((await expectDocumented(H, 200, `/shop/holds/${a}`, undefined, shop, shopApp)).status).toBe("reserved");
+    await expectDocumented(H, 404, `/shop/holds/${"A".repeat(48)}`, undefined, shop, shopApp);
+    await expectDocumented(H, 401, `/shop/holds/${a}`, undefined, {}, shopApp);
+    await expectDocumented(H, 403, `/shop/holds/${a}`, undefined, shop); // no SHOP_API_KEYS
+    expect((await expectDocumented(E, 200, `/shop/holds/${a}/extend`, { seconds: 60 }, shop, shopApp)).extended_seconds).toBe(60);
+    await expectDocumented(E, 409, `/shop/holds/${a}/extend`, { seconds: 600 }, shop, shopApp); // extend_limit
+    await expectDocumented(E, 400, `/shop/holds/${a}/extend`, { seconds: "60" }, shop, shopApp);
+    const k = { ...shop, "idempotency-key": "order-a" };
+    await expectDocumented(C, 409, `/shop/holds/${a}/confirm`, { order_ref: "o-a", amount: 1 }, k, shopApp); // amount_mismatch
+    await expectDocumented(C, 400, `/shop/holds/${a}/confirm`, { order_ref: "o-a" }, shop, shopApp); // no key
+    const booked = await expectDocumented(C, 201, `/shop/holds/${a}/confirm`, { order_ref: "o-a", amount: 100 }, k, shopApp);
+    await expectDocumented(C, 201, `/shop/holds/${a}/confirm`, { order_ref: "o-a", amount: 100 }, k, shopApp); // replayed
+    await expectDocumented(C, 422, `/shop/holds/${a}/confirm`, { order_ref: "o-b" }, k, shopApp);
+    await expectDocumented(C, 409, `/shop/holds/${a}/confirm`, { order_ref: "o-a" }, { ...shop, "idempotency-key": "other" }, shopApp);
+    await expectDocumented(E, 409, `/shop/holds/${a}/extend`, { seconds: 1 }, shop, shopApp); // already_confirmed
+    expect((await expectDocumented(H, 200, `/shop/holds/${a}`, undefined, shop, shopApp)).booking_id).toBe(booked.booking_id);
+    await env.backdate(b);
+    await expectDocumented(C, 410, `/shop/holds/${b}/confirm`, { order_ref: "o-b" }, { ...shop, "idempotency-key": "late" }, shopApp);
+    await expectDocumented(E, 410, `/shop/holds/${b}/extend`, { seconds: 5 }, shop, shopApp);
+
+    expect((await expectDocumented(X, 200, `/shop/bookings/${booked.booking_id}/cancel`, { reason: "refund" }, shop, shopApp)).status).toBe("cancelled");
+    await expectDocumented(A, 200, `/admin/bookings/${booked.booking_id}/cancel`, undefined, admin);
+    await expectDocumented(X, 404, "/shop/bookings/999999/cancel", {}, shop, shopApp);
+    await expectDocumented(A, 404, "/admin/bookings/999999/cancel", {}, admin);
+    await expectDocumented(X, 400, `/shop/bookings/${booked.booking_id}/cancel`, { reason: 5 }, shop, shopApp);
+    await expectDocumented(A, 401, `/admin/bookings/${booked.booking_id}/cancel`, {}, shop);
+    await expectDocumented(X, 403, `/shop/bookings/${booked.booking_id}/cancel`, {}, shop);
+
+    const shopMode = createApp({ ...env.s, config: { ...env.config, CONFIRM_BY: "shop" } });
+    await expectDocumented("POST /reservation/confirm", 403, "/reservation/confirm", { token: c }, {}, shopMode);
+    await env.expectInvariants();
   });
 
   test("rate limits: 429 rate_limited with Retry-After on each limited route, X-Request-Id on every answer", async () => {

@@ -18,7 +18,7 @@ import { adminScope } from "./auth";
 import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
 
 type Tx = postgres.TransactionSql<{}>;
-export type TargetType = "event" | "ticket_type";
+export type TargetType = "event" | "ticket_type" | "booking";
 export type Changes = Record<string, { old: unknown; new: unknown }>;
 
 /** Who asks for a change (never their token), and the change once recorded, to log after the commit. */

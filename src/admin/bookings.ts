@@ -29,14 +29,24 @@ const BookingsQuery = Type.Object(
 
 export type Booking = {
   booking_id: number;
+  booking_ref: string;
+  order_ref: string | null;
   user_id: string;
   ticket_type_id: number;
   ticket_type_name: string;
   quantity: number;
+  /** price x quantity when booked; null for a booking made before prices were kept */
+  amount: number | null;
+  currency: string | null;
+  status: "confirmed" | "cancelled";
   created_at: string;
+  cancelled_at: string | null;
 };
 
-export const CSV_COLUMNS = ["booking_id", "user_id", "ticket_type_id", "ticket_type_name", "quantity", "created_at"] as const;
+export const CSV_COLUMNS = [
+  "booking_id", "booking_ref", "order_ref", "user_id", "ticket_type_id", "ticket_type_name", "quantity", "amount", "currency", "status",
+  "created_at", "cancelled_at",
+] as const;
 
 export const cursor = {
   encode: (eventId: number, lastId: number) => Buffer.from(`${eventId}:${lastId}`).toString("base64url"),
@@ -84,8 +94,9 @@ export const adminBookingsRoutes = (s: Services) =>
 export async function bookingsPage(
   sql: Sql, eventId: number, after: number, limit: number,
 ): Promise<{ bookings: Booking[]; more: boolean } | null> {
-  const rows = await sql<(Omit<Booking, "created_at"> & { created_at: Date })[]>`
-    SELECT b.id AS booking_id, b.user_id, b.ticket_type_id, t.name AS ticket_type_name, b.quantity, b.created_at
+  const rows = await sql<(Omit<Booking, "created_at" | "cancelled_at"> & { created_at: Date; cancelled_at: Date | null })[]>`
+    SELECT b.id AS booking_id, b.booking_ref, b.order_ref, b.user_id, b.ticket_type_id, t.name AS ticket_type_name, b.quantity,
+           b.amount::float8 AS amount, b.currency, b.status, b.created_at, b.cancelled_at
     FROM bookings b
     JOIN ticket_types t ON t.id = b.ticket_type_id
     WHERE t.event_id = ${eventId} AND b.id > ${after}
@@ -96,7 +107,9 @@ export async function bookingsPage(
     if (!event) return null;
   }
   const more = rows.length > limit;
-  const bookings = rows.slice(0, limit).map((r) => ({ ...r, created_at: r.created_at.toISOString() }));
+  const bookings = rows.slice(0, limit).map((r) => ({
+    ...r, created_at: r.created_at.toISOString(), cancelled_at: r.cancelled_at?.toISOString() ?? null,
+  }));
   return { bookings, more };
 }
 
@@ -110,7 +123,10 @@ export async function bookingsPage(
 export function toCsv(bookings: Booking[]): string {
   const lines = [CSV_COLUMNS.join(",")];
   for (const b of bookings) {
-    lines.push([b.booking_id, text(b.user_id), b.ticket_type_id, text(b.ticket_type_name), b.quantity, b.created_at].join(","));
+    lines.push([
+      b.booking_id, text(b.booking_ref), b.order_ref === null ? "" : text(b.order_ref), text(b.user_id), b.ticket_type_id,
+      text(b.ticket_type_name), b.quantity, b.amount ?? "", b.currency ?? "", b.status, b.created_at, b.cancelled_at ?? "",
+    ].join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }

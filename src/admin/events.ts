@@ -47,6 +47,11 @@ const fields = {
   capacity: Type.Integer({ minimum: 0, maximum: MAX_CAPACITY, description: "expected a whole number from 0 to 10000000" }),
   per_user_limit: Type.Integer({ minimum: 1, maximum: 1000, description: "expected a whole number from 1 to 1000" }),
   paused: Type.Boolean({ description: "expected true or false" }),
+  currency: Type.String({ pattern: "^[A-Z]{3}$", description: "expected an ISO 4217 currency code: three capital letters, e.g. EUR" }),
+  // null: RESERVATION_TTL_SECONDS
+  hold_seconds: Type.Union([Type.Integer({ minimum: 1, maximum: 86_400 }), Type.Null()], {
+    description: "expected a whole number of seconds from 1 to 86400, or null for RESERVATION_TTL_SECONDS",
+  }),
   // null takes the ceiling away
   max_active_holds: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_CAPACITY }), Type.Null()], {
     description: "expected a whole number from 1 to 10000000, or null for no ceiling",
@@ -58,13 +63,16 @@ const fields = {
 const strict = { additionalProperties: false } as const;
 
 export const CreateEventBody = Type.Object(
-  { name: fields.name, description: Type.Optional(fields.description), venue: Type.Optional(fields.venue), starts_at: Type.Optional(fields.starts_at) },
-  { ...strict, description: "expected a JSON object {name, description?, venue?, starts_at?} and nothing else" },
+  {
+    name: fields.name, description: Type.Optional(fields.description), venue: Type.Optional(fields.venue),
+    starts_at: Type.Optional(fields.starts_at), currency: Type.Optional(fields.currency),
+  },
+  { ...strict, description: "expected a JSON object {name, description?, venue?, starts_at?, currency?} and nothing else" },
 );
 export const UpdateEventBody = Type.Partial(CreateEventBody, {
   ...strict,
   minProperties: 1,
-  description: "expected a JSON object with at least one of {name, description, venue, starts_at} and nothing else",
+  description: "expected a JSON object with at least one of {name, description, venue, starts_at, currency} and nothing else",
 });
 const saleStartsAt = Type.Union([fields.starts_at.anyOf[0]!, Type.Null()], {
   description: "expected an ISO 8601 date-time with a time zone (years 1900 to 9999), e.g. 2026-12-31T20:00:00Z, or null for on sale now",
@@ -77,16 +85,17 @@ const ticketTypeFields = {
   sale_starts_at: Type.Optional(saleStartsAt),
   max_active_holds: Type.Optional(fields.max_active_holds),
   holds_per_minute: Type.Optional(fields.holds_per_minute),
+  hold_seconds: Type.Optional(fields.hold_seconds),
 };
 export const CreateTicketTypeBody = Type.Object(ticketTypeFields, {
   ...strict,
-  description: "expected a JSON object {name, price, capacity, per_user_limit?, sale_starts_at?, max_active_holds?, holds_per_minute?} and nothing else",
+  description: "expected a JSON object {name, price, capacity, per_user_limit?, sale_starts_at?, max_active_holds?, holds_per_minute?, hold_seconds?} and nothing else",
 });
 export const UpdateTicketTypeBody = Type.Partial(Type.Object({ ...ticketTypeFields, paused: fields.paused }), {
   ...strict,
   minProperties: 1,
   description:
-    "expected a JSON object with at least one of {name, price, capacity, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute} and nothing else",
+    "expected a JSON object with at least one of {name, price, capacity, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute, hold_seconds} and nothing else",
 });
 
 export type EventInput = Static<typeof CreateEventBody>;
@@ -94,10 +103,11 @@ export type EventPatch = Static<typeof UpdateEventBody>;
 export type TicketTypeInput = Static<typeof CreateTicketTypeBody>;
 export type TicketTypePatch = Static<typeof UpdateTicketTypeBody>;
 
-export type AdminEvent = { id: number; name: string; description: string; venue: string; starts_at: string | null };
+export type AdminEvent = { id: number; name: string; description: string; venue: string; starts_at: string | null; currency: string };
 export type AdminTicketType = {
   id: number; event_id: number; name: string; price: number; capacity: number; stock: number; per_user_limit: number;
   sale_starts_at: string | null; paused: boolean; max_active_holds: number | null; holds_per_minute: number | null;
+  hold_seconds: number | null;
 };
 
 const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
@@ -139,27 +149,31 @@ const unknownEvent = (id: number | null) => notFound("unknown_event", id === nul
 const unknownTicketType = (id: number | null) =>
   notFound("unknown_ticket_type", id === null ? "no such ticket type" : `ticket type ${id} does not exist`);
 
-const EVENT_FIELDS = ["name", "description", "venue", "starts_at"] as const;
+const EVENT_FIELDS = ["name", "description", "venue", "starts_at", "currency"] as const;
 const eventOf = (row: any): AdminEvent => ({
   id: row.id,
   name: row.name,
   description: row.description,
   venue: row.venue,
   starts_at: row.starts_at ? (row.starts_at as Date).toISOString() : null,
+  currency: row.currency,
 });
 
 export async function createEvent(sql: Db, input: EventInput, audit?: AuditContext): Promise<AdminEvent> {
   checkValues(input);
   return inTransaction(sql, async (tx) => {
     const [row] = await tx`
-      INSERT INTO events (name, description, venue, starts_at)
-      VALUES (${input.name}, ${input.description ?? ""}, ${input.venue ?? ""}, ${input.starts_at ?? null})
-      RETURNING id, name, description, venue, starts_at`;
+      INSERT INTO events (name, description, venue, starts_at, currency)
+      VALUES (${input.name}, ${input.description ?? ""}, ${input.venue ?? ""}, ${input.starts_at ?? null}, coalesce(${input.currency ?? null}::text, 'EUR'))
+      RETURNING id, name, description, venue, starts_at, currency`;
     const event = eventOf(row);
     await recordChange(tx, audit, "event", null, event, EVENT_FIELDS);
     return event;
   });
 }
+
+/** An event without a currency gets `defaultCurrency` (CURRENCY), else the column's default. */
+export const withCurrency = (input: EventInput, defaultCurrency: string): EventInput => ({ ...input, currency: input.currency ?? defaultCurrency });
 
 /** Changes the fields given; throws 404 unknown_event. */
 export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?: AuditContext): Promise<AdminEvent> {
@@ -168,16 +182,17 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?
   return inTransaction(sql, async (tx) => {
     // locked first, so the audit's old values are the ones this change replaces; NO KEY UPDATE
     // is the UPDATE's own lock: a ticket type being added to the event does not wait on it
-    const [locked] = await tx`SELECT id, name, description, venue, starts_at FROM events WHERE id = ${id} FOR NO KEY UPDATE`;
+    const [locked] = await tx`SELECT id, name, description, venue, starts_at, currency FROM events WHERE id = ${id} FOR NO KEY UPDATE`;
     if (!locked) throw unknownEvent(id);
     const [row] = await tx`
       UPDATE events SET
         name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
         description = CASE WHEN ${has("description")} THEN ${patch.description ?? null}::text ELSE description END,
         venue = CASE WHEN ${has("venue")} THEN ${patch.venue ?? null}::text ELSE venue END,
-        starts_at = CASE WHEN ${has("starts_at")} THEN ${patch.starts_at ?? null}::timestamptz ELSE starts_at END
+        starts_at = CASE WHEN ${has("starts_at")} THEN ${patch.starts_at ?? null}::timestamptz ELSE starts_at END,
+        currency = CASE WHEN ${has("currency")} THEN ${patch.currency ?? null}::text ELSE currency END
       WHERE id = ${id}
-      RETURNING id, name, description, venue, starts_at`;
+      RETURNING id, name, description, venue, starts_at, currency`;
     const event = eventOf(row);
     await recordChange(tx, audit, "event", eventOf(locked), event, Object.keys(patch));
     return event;
@@ -185,15 +200,17 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?
 }
 
 const TYPE_COLUMNS =
-  "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute";
+  "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute, hold_seconds";
 const TYPE_FIELDS = [
   "event_id", "name", "price", "capacity", "stock", "per_user_limit", "sale_starts_at", "paused", "max_active_holds", "holds_per_minute",
+  "hold_seconds",
 ] as const;
 const typeOf = (row: any): AdminTicketType => ({
   id: row.id, event_id: row.event_id, name: row.name, price: row.price,
   capacity: row.capacity, stock: row.stock, per_user_limit: row.per_user_limit,
   sale_starts_at: row.sale_starts_at ? (row.sale_starts_at as Date).toISOString() : null,
   paused: row.paused, max_active_holds: row.max_active_holds, holds_per_minute: row.holds_per_minute,
+  hold_seconds: row.hold_seconds,
 });
 
 /** A ticket type on sale at once, its whole capacity in stock; throws 404 unknown_event. */
@@ -201,10 +218,10 @@ export async function createTicketType(sql: Db, eventId: number, input: TicketTy
   checkValues(input);
   return inTransaction(sql, async (tx) => {
     const [row] = await tx`
-      INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit, sale_starts_at, max_active_holds, holds_per_minute)
+      INSERT INTO ticket_types (event_id, name, price, capacity, stock, per_user_limit, sale_starts_at, max_active_holds, holds_per_minute, hold_seconds)
       SELECT id, ${input.name}, ${input.price}, ${input.capacity}, ${input.capacity},
              ${input.per_user_limit ?? DEFAULT_PER_USER_LIMIT}, ${input.sale_starts_at ?? null},
-             ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}
+             ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}, ${input.hold_seconds ?? null}
       FROM events WHERE id = ${eventId}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
     if (!row) throw unknownEvent(eventId);
@@ -249,7 +266,8 @@ export async function updateTicketType(
         sale_starts_at = CASE WHEN ${has("sale_starts_at")} THEN ${patch.sale_starts_at ?? null}::timestamptz ELSE sale_starts_at END,
         paused = CASE WHEN ${has("paused")} THEN ${patch.paused ?? null}::boolean ELSE paused END,
         max_active_holds = CASE WHEN ${has("max_active_holds")} THEN ${patch.max_active_holds ?? null}::int ELSE max_active_holds END,
-        holds_per_minute = CASE WHEN ${has("holds_per_minute")} THEN ${patch.holds_per_minute ?? null}::int ELSE holds_per_minute END
+        holds_per_minute = CASE WHEN ${has("holds_per_minute")} THEN ${patch.holds_per_minute ?? null}::int ELSE holds_per_minute END,
+        hold_seconds = CASE WHEN ${has("hold_seconds")} THEN ${patch.hold_seconds ?? null}::int ELSE hold_seconds END
       WHERE id = ${id}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
     const changed = typeOf(row);
@@ -263,7 +281,7 @@ export async function updateTicketType(
  * A route's transform hook, run before validation: a field the schema does not name is refused
  * (Elysia would drop it quietly, and a client sending `paused` would believe the sale paused).
  */
-function onlyKnownFields(schema: { properties: Record<string, unknown>; description?: string }) {
+export function onlyKnownFields(schema: { properties: Record<string, unknown>; description?: string }) {
   return ({ body }: { body: unknown }) => {
     if (typeof body !== "object" || body === null || Array.isArray(body)) return; // validation says so
     if (Object.keys(body).some((k) => !Object.hasOwn(schema.properties, k))) {
@@ -286,7 +304,7 @@ export const adminEventRoutes = (s: Services) => {
       "/events",
       async ({ body, set, ...context }) => {
         const audit = auditContext(s, { ...context, set });
-        const event = await db(audit, () => createEvent(s.sql, body, audit));
+        const event = await db(audit, () => createEvent(s.sql, withCurrency(body, s.config.CURRENCY), audit));
         set.status = 201;
         return event;
       },

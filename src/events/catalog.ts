@@ -20,6 +20,8 @@ export type TicketType = {
   /** Admission control: most holds outstanding at once, and most holds granted a minute (null: none). */
   max_active_holds: number | null;
   holds_per_minute: number | null;
+  /** How long a hold of this type lasts (null: RESERVATION_TTL_SECONDS). */
+  hold_seconds: number | null;
   /** sold_out wins over not_on_sale, which wins over paused. */
   status: TicketTypeState;
 };
@@ -32,6 +34,8 @@ export type EventListing = {
   description: string;
   venue: string;
   starts_at: string | null;
+  /** ISO 4217: the currency of its ticket types' prices. */
+  currency: string;
   ticket_types: TicketType[];
 };
 
@@ -162,11 +166,11 @@ export class Catalog {
     const generation = this.generation;
     const [events, types] = await Promise.all([
       this.sql`
-        SELECT id, name, description, venue, starts_at
+        SELECT id, name, description, venue, starts_at, currency
         FROM events ORDER BY starts_at NULLS LAST, id`,
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
-               t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute,
+               t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute, t.hold_seconds,
                CASE WHEN t.stock = 0 AND NOT EXISTS (
                  SELECT 1 FROM reservations r WHERE r.ticket_type_id = t.id AND r.status = 'held'
                ) THEN 'sold_out'
@@ -196,6 +200,7 @@ export class Catalog {
       description: e.description,
       venue: e.venue,
       starts_at: e.starts_at ? (e.starts_at as Date).toISOString() : null,
+      currency: e.currency,
       ticket_types: byEvent.get(e.id) ?? [],
     }));
     const snapshot = { at: Date.now(), events: listings, byId };

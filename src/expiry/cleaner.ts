@@ -9,10 +9,12 @@ import type { Services } from "../services";
 import { expireDueHolds, msUntilNextDeadline } from "./expire";
 import { conservationDrift } from "../invariants";
 import { reconcileRedis } from "./reconcile";
+import { purgeIdempotencyKeys } from "../shop/idempotency";
 
 const EXPIRE_BATCH = 1000;
 const RECONCILE_EVERY_MS = 5000;
 const DRIFT_CHECK_EVERY_MS = 60_000;
+const PURGE_KEYS_EVERY_MS = 3_600_000;
 
 export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log" | "metrics"> & {
   intervalMs: number;
@@ -23,6 +25,7 @@ export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" 
 export class Cleaner {
   private lastReconcile = 0;
   private lastDriftCheck = 0;
+  private lastKeyPurge = 0;
 
   constructor(private readonly ctx: CleanerContext) {}
 
@@ -57,6 +60,11 @@ export class Cleaner {
     if (Date.now() - this.lastDriftCheck > DRIFT_CHECK_EVERY_MS) {
       this.lastDriftCheck = Date.now();
       await this.checkDrift();
+    }
+    if (Date.now() - this.lastKeyPurge > PURGE_KEYS_EVERY_MS) {
+      this.lastKeyPurge = Date.now();
+      const purged = await purgeIdempotencyKeys(this.ctx.sql);
+      if (purged > 0) this.ctx.log.info("purged old idempotency keys", { purged });
     }
     const next = await msUntilNextDeadline(this.ctx.sql);
     // A few ms past the deadline, so PostgreSQL's now() has passed it too.

@@ -2,7 +2,7 @@
 // one scrape. Asks for `Authorization: Bearer` with METRICS_TOKEN or ADMIN_TOKEN (either works,
 // compared in constant time); 401 with another, 403 when neither is configured.
 import { Elysia } from "elysia";
-import { bearerIsOneOf } from "../admin/auth";
+import { bearerIsOneOf } from "../http/bearer";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Services } from "../services";

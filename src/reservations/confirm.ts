@@ -3,6 +3,7 @@
 // src/states.ts says (CONFIRM_REFUSALS).
 import { crashPoint } from "../crash-points";
 import { during } from "../errors";
+import type { Sql } from "../db";
 import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../states";
 import type { TokenParts } from "../tokens";
@@ -13,25 +14,47 @@ import { redisState, refusal } from "./without-hold";
 export type Confirmation = {
   status: "confirmed";
   booking_id: number;
+  booking_ref: string;
   queue_token: string;
   ticket_type_id: number;
   quantity: number;
   confirmed_at: string;
 };
 
-export async function confirmHold(s: Services, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
-  const [booked] = await during("PostgreSQL", () => s.sql<{ id: number; quantity: number; created_at: Date }[]>`
+/** A booking as the statement that made it returns it. */
+export type BookedRow = {
+  id: number; booking_ref: string; quantity: number; amount: number; currency: string; order_ref: string | null; created_at: Date;
+};
+
+/**
+ * Books a live hold, in one conditional statement: the hold becomes confirmed and the booking
+ * is written with its price (the type's price x quantity) and its event's currency. The shop
+ * passes its order reference, and the amount it charged: a different amount books nothing.
+ * Undefined when nothing was booked.
+ */
+export async function bookHold(
+  sql: Sql, token: string, shop: { orderRef: string; amount: number | null } | null = null,
+): Promise<BookedRow | undefined> {
+  const [booked] = await sql<BookedRow[]>`
     WITH confirmed AS (
-      UPDATE reservations SET status = 'confirmed', ended_at = now()
-      WHERE token = ${token} AND status = 'held' AND expires_at > now()
-      RETURNING token, user_id, ticket_type_id, quantity
+      UPDATE reservations r SET status = 'confirmed', ended_at = now()
+      FROM ticket_types t JOIN events e ON e.id = t.event_id
+      WHERE r.token = ${token} AND r.status = 'held' AND r.expires_at > now() AND t.id = r.ticket_type_id
+        AND (${shop?.amount ?? null}::numeric IS NULL OR t.price * r.quantity = ${shop?.amount ?? null}::numeric)
+      RETURNING r.token, r.user_id, r.ticket_type_id, r.quantity, t.price * r.quantity AS amount, e.currency
     )
-    INSERT INTO bookings (token, user_id, ticket_type_id, quantity)
-    SELECT token, user_id, ticket_type_id, quantity FROM confirmed
-    RETURNING id, quantity, created_at`);
-  const answer = (id: number, quantity: number, at: Date): Confirmation => ({
+    INSERT INTO bookings (token, user_id, ticket_type_id, quantity, amount, currency, order_ref)
+    SELECT token, user_id, ticket_type_id, quantity, amount, currency, ${shop?.orderRef ?? null} FROM confirmed
+    RETURNING id, booking_ref, quantity, amount::float8 AS amount, currency, order_ref, created_at`;
+  return booked;
+}
+
+export async function confirmHold(s: Services, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
+  const booked = await during("PostgreSQL", () => bookHold(s.sql, token));
+  const answer = (id: number, ref: string, quantity: number, at: Date): Confirmation => ({
     status: "confirmed",
     booking_id: Number(id),
+    booking_ref: ref,
     queue_token: token,
     ticket_type_id: parts.ticketTypeId,
     quantity,
@@ -44,11 +67,11 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string,
     // No token or user id in the log: a user id may be an e-mail address.
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: Number(booked.id), quantity: booked.quantity });
     await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id }]);
-    return answer(booked.id, booked.quantity, booked.created_at);
+    return answer(booked.id, booked.booking_ref, booked.quantity, booked.created_at);
   }
 
   const hold = await findHold(s.sql, token);
-  if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.quantity, hold.confirmed_at!);
+  if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.booking_ref!, hold.quantity, hold.confirmed_at!);
   if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
   // A live hold the update did not see: its grant committed in between. Once more, then it is.
   if (hold?.status === "held" && !hold.lapsed && !retried) return confirmHold(s, parts, token, true);

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { notFound } from "../errors";
+import { AppError, notFound } from "../errors";
 import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import type { TokenParts } from "../tokens";
@@ -17,6 +17,11 @@ export const StatusQuery = t.Object(
   { description: "expected ?token=<queue_token>" },
 );
 
+/** CONFIRM_BY=shop: only the shop books, after payment (POST /shop/holds/:token/confirm). */
+export const confirmByShop = () => new AppError(
+  403, "confirm_by_shop", "this sale is confirmed by the shop after payment: continue to checkout, your tickets stay held until expires_at",
+);
+
 export const reservationRoutes = (s: Services, limits: Limits) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
@@ -32,6 +37,9 @@ export const reservationRoutes = (s: Services, limits: Limits) => {
       const parts = verified(query.token);
       return openStream(s, parts, query.token, request, server, limits.openStream(request, server));
     }, { query: StatusQuery, ...limits.hook("stream") })
-    .post("/confirm", ({ body }) => confirmHold(s, verified(body.token), body.token), { body: TokenBody, ...limits.hook("confirm") })
+    .post("/confirm", ({ body }) => {
+      if (s.config.CONFIRM_BY === "shop") throw confirmByShop();
+      return confirmHold(s, verified(body.token), body.token);
+    }, { body: TokenBody, ...limits.hook("confirm") })
     .post("/release", ({ body }) => releaseToken(s, verified(body.token), body.token), { body: TokenBody, ...limits.hook("confirm") });
 };

@@ -1,0 +1,82 @@
+// Cancelling a booking (a refund, a chargeback, a mistake): POST /shop/bookings/:id/cancel and
+// POST /admin/bookings/:id/cancel. The booking becomes cancelled and its tickets go back on sale
+// exactly once: one conditional UPDATE (status = 'confirmed') in a transaction that adds the
+// stock back under the ticket type's row lock, taken first as the grant takes it. The hold
+// stays 'confirmed' (src/invariants.ts says why). People waiting are served them: the
+// processor retries a blocked type when its stock moves. The person's per-user tally goes
+// down: PostgreSQL's grant counts confirmed bookings only; Redis's bought:{T}, which joins
+// check, is decremented (never below 0). Cancelling again answers the same booking.
+import { logChange, recordChange, type AuditContext } from "../admin/audit";
+import type { Sql } from "../db";
+import { during, notFound } from "../errors";
+import type { Services } from "../services";
+
+export type CancelledBooking = {
+  booking_id: number;
+  booking_ref: string;
+  order_ref: string | null;
+  status: "confirmed" | "cancelled";
+  ticket_type_id: number;
+  quantity: number;
+  amount: number | null;
+  currency: string | null;
+  confirmed_at: string;
+  cancelled_at: string | null;
+  cancel_reason: string | null;
+};
+
+type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; confirmed_at: Date; cancelled_at: Date | null };
+
+const COLUMNS = `id AS booking_id, booking_ref, order_ref, status, ticket_type_id, quantity, amount::float8 AS amount, currency,
+  created_at AS confirmed_at, cancelled_at, cancel_reason, user_id`;
+
+export const unknownBooking = () => notFound("unknown_booking", "no booking has this id");
+
+// Takes a cancelled booking's tickets off its user's tally; an emptied entry goes.
+const UNTALLY = `
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left`;
+
+/** `id` null: a path that is no id (404 as well). `audit`: the operator's cancel, kept in the audit log. */
+export async function cancelBooking(s: Services, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {
+  if (id === null) throw unknownBooking();
+  const { row, moved } = await during("PostgreSQL", () => cancelInPostgres(s.sql, id, reason, audit));
+  if (audit) logChange(s.log, audit);
+  if (moved) {
+    s.log.info("booking cancelled", { ticket_type_id: row.ticket_type_id, booking_id: Number(row.booking_id), quantity: row.quantity });
+    try {
+      await s.redis.eval(UNTALLY, 1, s.keys(row.ticket_type_id).bought, row.user_id, row.quantity);
+    } catch (err) {
+      // the grant (PostgreSQL) counts right regardless; a join may be refused early meanwhile
+      s.log.warn("could not lower the user's tally in redis after a cancel", { error: err });
+    }
+  }
+  const { user_id: _user, confirmed_at, cancelled_at, ...rest } = row;
+  return { ...rest, booking_id: Number(rest.booking_id), confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at?.toISOString() ?? null };
+}
+
+/** What the audit log keeps of a cancel: the status, and the reason given. */
+const AUDITED = ["status", "cancel_reason"] as const;
+
+async function cancelInPostgres(sql: Sql, id: number, reason: string | null, audit?: AuditContext): Promise<{ row: Row; moved: boolean }> {
+  return sql.begin(async (tx) => {
+    const [found] = await tx<{ ticket_type_id: number }[]>`SELECT ticket_type_id FROM bookings WHERE id = ${id}`;
+    if (!found) throw unknownBooking();
+    // the type's row lock first, in a statement of its own (as the grant and expiry)
+    await tx`SELECT 1 FROM ticket_types WHERE id = ${found.ticket_type_id} FOR UPDATE`;
+    const [cancelled] = await tx<Row[]>`
+      UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancel_reason = ${reason}
+      WHERE id = ${id} AND status = 'confirmed'
+      RETURNING ${tx.unsafe(COLUMNS)}`;
+    if (cancelled) {
+      await tx`UPDATE ticket_types SET stock = stock + ${cancelled.quantity} WHERE id = ${found.ticket_type_id}`;
+      await recordChange(tx, audit, "booking", { status: "confirmed", cancel_reason: null }, { ...cancelled, id }, AUDITED);
+      return { row: cancelled, moved: true };
+    }
+    const [row] = await tx<Row[]>`SELECT ${tx.unsafe(COLUMNS)} FROM bookings WHERE id = ${id}`;
+    // cancelled before: recorded with no changes, as a PATCH that changed nothing
+    await recordChange(tx, audit, "booking", row!, { ...row!, id }, AUDITED);
+    return { row: row!, moved: false };
+  }) as Promise<{ row: Row; moved: boolean }>;
+}

@@ -1,0 +1,19 @@
+// The shop's routes (/shop/...) ask for `Authorization: Bearer <one of SHOP_API_KEYS>`: server to
+// server, never the buyer's browser. Without keys they never run (403 shop_disabled); a missing
+// or wrong one is 401 (src/http/bearer.ts). Several keys at once let a key be rotated.
+import { Elysia } from "elysia";
+import { shopApiKeys } from "../config";
+import { checkBearer, type BearerGuard } from "../http/bearer";
+import type { Services } from "../services";
+
+const SHOP_GUARD: BearerGuard = {
+  realm: "shop",
+  disabled: { code: "shop_disabled", message: "the shop API is off: set SHOP_API_KEYS to turn it on" },
+  unauthorized: "the shop API needs Authorization: Bearer <one of SHOP_API_KEYS>",
+};
+
+/** An Elysia instance under /shop whose every route checks the shop's key first. */
+export function shopScope(s: Services) {
+  const keys = shopApiKeys(s.config.SHOP_API_KEYS);
+  return new Elysia({ prefix: "/shop" }).onTransform(({ request }) => checkBearer(SHOP_GUARD, keys, request.headers.get("authorization")));
+}

@@ -1,0 +1,59 @@
+// POST /shop/holds/:token/extend: the payment is still running (3-D Secure, a bank redirect),
+// so the shop moves the hold's deadline on. PostgreSQL decides in one conditional UPDATE: a
+// hold still held and before its deadline, within HOLD_EXTEND_MAX_SECONDS all extensions
+// together. The cleaner's expiry is conditional on the same row (expires_at <= now() under its
+// lock, src/expiry/expire.ts), so a race at the deadline ends one way only: extended and never
+// expired, or expired once and this answers 410. Redis follows: the record's own deadline and
+// its batch's entry in the deadline index, which status and reconciliation read.
+import { AppError, during } from "../errors";
+import { findHold } from "../reservations/holds";
+import { redisState, refusal } from "../reservations/without-hold";
+import type { Services } from "../services";
+import { CONFIRM_REFUSALS } from "../states";
+import type { TokenParts } from "../tokens";
+
+export type Extension = { queue_token: string; expires_at: string; extended_seconds: number };
+
+// Only a record still pending (a hold Redis has not seen end) takes the new deadline; its
+// batch's deadline only moves later (GT).
+const FOLLOW = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'expires_at', ARGV[1])
+local batch = redis.call('HGET', KEYS[1], 'batch')
+if batch then redis.call('ZADD', KEYS[2], 'GT', ARGV[1], batch) end
+return 1`;
+
+export async function extendHold(s: Services, parts: TokenParts, token: string, seconds: number, retried = false): Promise<Extension> {
+  const max = s.config.HOLD_EXTEND_MAX_SECONDS;
+  const [moved] = await during("PostgreSQL", () => s.sql<{ expires_at: Date; extended_seconds: number }[]>`
+    UPDATE reservations
+    SET expires_at = expires_at + make_interval(secs => ${seconds}), extended_seconds = extended_seconds + ${seconds}
+    WHERE token = ${token} AND status = 'held' AND expires_at > now() AND extended_seconds + ${seconds} <= ${max}
+    RETURNING expires_at, extended_seconds`);
+  if (moved) {
+    const k = s.keys(parts.ticketTypeId);
+    try {
+      await s.redis.eval(FOLLOW, 2, k.record(parts.id), k.deadlines, moved.expires_at.getTime());
+    } catch (err) {
+      // status falls back on PostgreSQL once the old deadline has passed
+      s.log.warn("could not move a hold's deadline in redis", { error: err });
+    }
+    return { queue_token: token, expires_at: moved.expires_at.toISOString(), extended_seconds: moved.extended_seconds };
+  }
+  const hold = await findHold(s.sql, token);
+  if (hold?.status === "held" && !hold.lapsed) {
+    const [row] = await s.sql<{ extended_seconds: number }[]>`SELECT extended_seconds FROM reservations WHERE token = ${token}`;
+    if (row && row.extended_seconds + seconds > max) {
+      throw new AppError(409, "extend_limit", `a hold may be extended by ${max} seconds in all; ${max - row.extended_seconds} remain`);
+    }
+    // its grant committed in between: once more, then it is
+    if (!retried) return extendHold(s, parts, token, seconds, true);
+    throw refusal(CONFIRM_REFUSALS, "pending");
+  }
+  if (hold?.status === "confirmed") {
+    throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
+  }
+  if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
+  if (hold) throw refusal(CONFIRM_REFUSALS, "expired");
+  throw refusal(CONFIRM_REFUSALS, await redisState(s, parts));
+}
