@@ -32,7 +32,9 @@ ALTER TABLE bookings
   ADD COLUMN status        text NOT NULL DEFAULT 'confirmed' CHECK (status IN ('confirmed', 'cancelled')),
   ADD COLUMN cancelled_at  timestamptz,
   ADD COLUMN cancel_reason text;
-UPDATE bookings b SET amount = t.price * b.quantity, currency = e.currency
+-- Bookings made before this keep no amount (the price then is not known: it may have changed
+-- since); their currency is their event's.
+UPDATE bookings b SET currency = e.currency
 FROM ticket_types t JOIN events e ON e.id = t.event_id
 WHERE t.id = b.ticket_type_id;
 

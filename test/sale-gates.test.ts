@@ -154,4 +154,19 @@ describe("the sale start holds at the grant, and a postponed sale waits", () => 
     await waitFor("the hold once open", async () => (await holdsOf(type)) === 1, 10_000);
     await env.expectInvariants();
   }, 30_000);
+
+  test("a start in Redis that PostgreSQL does not have (a change whose commit failed) is put right: the pre-queue opens at PostgreSQL's", async () => {
+    const type = await env.ticketType({ capacity: 10 });
+    // PostgreSQL: on sale; Redis: an hour ahead, as a PATCH that wrote Redis and then failed to commit leaves it
+    await env.s.redis.hset(env.s.keys(type).meta, "sale_starts_at", Date.now() + 3600_000);
+    for (let i = 0; i < 3; i++) {
+      const joined = await joinVia(i % 2, type, `stale-${i}`);
+      expect(joined.status).toBe(200);
+      expect(joined.body.status).toBe("waiting_for_sale");
+    }
+    // a processor's sweep (every second) writes PostgreSQL's start back and opens the pre-queue
+    await waitFor("three holds", async () => (await holdsOf(type)) === 3, 15_000);
+    expect(await env.s.redis.hget(env.s.keys(type).meta, "sale_starts_at")).toBe("0");
+    await env.expectInvariants();
+  }, 30_000);
 });

@@ -182,7 +182,9 @@ describe("POST /shop/holds/:token/confirm", () => {
     const { token } = await holdFor("careless");
     expect((await confirm(token, null)).body.error).toBe("idempotency_key_required");
     expect((await confirm(token, "k".repeat(256))).status).toBe(400);
-    for (const body of [{}, { order_ref: "" }, { order_ref: "x".repeat(129) }, { order_ref: "o", amount: -1 }, { order_ref: "o", extra: 1 }]) {
+    // a NUL (which PostgreSQL's text cannot hold) or another control character: refused, never a 500
+    const controls = [{ order_ref: "a\u0000" }, { order_ref: "a\nb" }, { order_ref: "\u001b[31m" }];
+    for (const body of [{}, { order_ref: "" }, { order_ref: "x".repeat(129) }, { order_ref: "o", amount: -1 }, { order_ref: "o", extra: 1 }, ...controls]) {
       const res = await confirm(token, "bad-body", body);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("invalid_input");

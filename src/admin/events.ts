@@ -24,8 +24,8 @@ export type Db = Sql | postgres.TransactionSql<{}>;
 const MAX_PRICE = 10_000_000;
 const MAX_CAPACITY = 10_000_000;
 // PostgreSQL's text cannot hold U+0000; names and venues are one line, descriptions may have lines
-const ONE_LINE = "^[^\\u0000-\\u001f\\u007f]*$";
-const LINES = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
+export const ONE_LINE = "^[^\\u0000-\\u001f\\u007f]*$";
+export const LINES = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
 const fields = {
   name: Type.String({
     minLength: 1, maxLength: 200, pattern: ONE_LINE,

@@ -55,7 +55,10 @@ const STALE_WAIT_MS = 100;
 export class Catalog {
   private snapshot: Snapshot | null = null;
   private loading: Promise<Snapshot> | null = null;
+  /** The next load for unknown ids, not started yet (misses join it), and the one under way. */
   private missReload: Promise<Snapshot> | null = null;
+  private missLoading: Promise<Snapshot> | null = null;
+  private missLoadedAt = -Infinity;
   /** Bumped by invalidate(): a load that started before it does not become the snapshot. */
   private generation = 0;
 
@@ -115,20 +118,26 @@ export class Catalog {
   }
 
   /**
-   * A reload for ids the snapshot does not know, at most one every MISS_RELOAD_MS: the misses
-   * of one window wait for it together, so a flood of unknown ids costs PostgreSQL a few
-   * queries a second, not one each. It is a load of its own, started after every miss that
-   * waits for it: a load already under way may predate the type just created.
+   * A reload for ids the snapshot does not know, at most one every MISS_RELOAD_MS, one at a
+   * time: the misses of one window wait for it together, so a flood of unknown ids costs
+   * PostgreSQL a few queries a second, not one each. It is a load of its own, started after
+   * every miss that waits for it (a load already under way may predate the type just created);
+   * misses during it wait for the next.
    */
   private reloadForMiss(seen: Snapshot): Promise<Snapshot> {
     if (this.missReload) return this.missReload;
-    const wait = Math.max(0, seen.at + MISS_RELOAD_MS - Date.now());
-    const missReload: Promise<Snapshot> = Bun.sleep(wait).then(() => {
-      if (this.missReload === missReload) this.missReload = null; // later misses wait for a later load
-      return during("PostgreSQL", () => this.load());
+    const previous = this.missLoading;
+    const wait = Math.max(0, Math.max(seen.at, this.missLoadedAt) + MISS_RELOAD_MS - Date.now());
+    const next: Promise<Snapshot> = Promise.all([Bun.sleep(wait), previous?.catch(() => {})]).then(() => {
+      if (this.missReload === next) this.missReload = null;
+      this.missLoadedAt = Date.now();
+      const loading = during("PostgreSQL", () => this.load());
+      this.missLoading = loading;
+      loading.finally(() => this.missLoading === loading && (this.missLoading = null)).catch(() => {});
+      return loading;
     });
-    this.missReload = missReload;
-    return missReload;
+    this.missReload = next;
+    return next;
   }
 
   /**

@@ -6,9 +6,10 @@ import type { Logger } from "../log";
 import { RECOVER_AFTER_MS } from "../timing";
 import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
+import { prequeuedKey } from "../redis";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
-import { openStartedSales } from "./sale-start";
+import { openStartedSales, repairSaleStarts } from "./sale-start";
 
 export type ProcessorOptions = {
   name: string;
@@ -259,11 +260,21 @@ export class Processor {
     }
   }
 
-  /** Puts back on the active set any type with people queued or in flight (after data loss, say). */
+  /**
+   * Puts back on the active set any type with people queued or in flight (after data loss,
+   * say), and PostgreSQL's sale start in Redis where Redis holds another.
+   */
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
     const { redis, keys, sql } = this.ctx;
-    const ids = (await sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
+    const types = await sql<{ id: number; sale_starts_at: Date | null }[]>`SELECT id, sale_starts_at FROM ticket_types`;
+    const repaired = await repairSaleStarts(this.ctx, types);
+    if (repaired.length > 0) {
+      this.options.log.warn("sale start in Redis differed from PostgreSQL's; repaired", { ticket_type_ids: repaired });
+      // whoever it pre-queued meanwhile is opened at the start PostgreSQL has
+      await redis.sadd(prequeuedKey(this.options.activeKey), ...repaired.map(String));
+    }
+    const ids = types.map((r) => r.id);
     const sizes = await Promise.all(
       ids.map(async (id) => (await redis.llen(keys(id).queue)) + (await redis.hlen(keys(id).inflight))),
     );

@@ -38,3 +38,31 @@ export async function openStartedSales(ctx: Pick<BatchContext, "sql" | "redis" |
     await ctx.redis.srem(marked, String(ticketTypeId));
   }
 }
+
+/**
+ * Puts PostgreSQL's start back in Redis where meta:{T} holds another (a change whose commit
+ * failed after its Redis write, a Redis restored from an older copy): Redis's would otherwise
+ * win over every catalog, and a sale moved earlier would wait for the old start. Rechecked
+ * under the type's row lock, which a change holds from its Redis write to its commit, so a
+ * change in flight is never overwritten. Returns the ids repaired.
+ */
+export async function repairSaleStarts(
+  ctx: Pick<BatchContext, "sql" | "redis" | "keys">, types: { id: number; sale_starts_at: Date | null }[],
+): Promise<number[]> {
+  const stored = await Promise.all(types.map((t) => ctx.redis.hget(ctx.keys(t.id).meta, "sale_starts_at")));
+  const differing = types.filter((t, i) => stored[i] != null && Number(stored[i]) !== (t.sale_starts_at?.getTime() ?? 0));
+  const repaired: number[] = [];
+  for (const { id } of differing) {
+    const meta = ctx.keys(id).meta;
+    const wrote = await ctx.sql.begin(async (tx) => {
+      const [row] = await tx<{ sale_starts_at: Date | null }[]>`SELECT sale_starts_at FROM ticket_types WHERE id = ${id} FOR SHARE`;
+      const truth = row?.sale_starts_at?.getTime() ?? 0;
+      const now = await ctx.redis.hget(meta, "sale_starts_at");
+      if (!row || now === null || Number(now) === truth) return false;
+      await ctx.redis.hset(meta, "sale_starts_at", truth);
+      return true;
+    });
+    if (wrote) repaired.push(id);
+  }
+  return repaired;
+}

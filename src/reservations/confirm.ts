@@ -39,7 +39,7 @@ export async function bookHold(
     WITH confirmed AS (
       UPDATE reservations r SET status = 'confirmed', ended_at = now()
       FROM ticket_types t JOIN events e ON e.id = t.event_id
-      WHERE r.token = ${token} AND r.status = 'held' AND r.expires_at > now() AND t.id = r.ticket_type_id
+      WHERE r.token = ${token} AND r.status = 'held' AND r.expires_at > clock_timestamp() AND t.id = r.ticket_type_id
         AND (${shop?.amount ?? null}::numeric IS NULL OR t.price * r.quantity = ${shop?.amount ?? null}::numeric)
       RETURNING r.token, r.user_id, r.ticket_type_id, r.quantity, t.price * r.quantity AS amount, e.currency
     )

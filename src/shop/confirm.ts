@@ -16,6 +16,9 @@ import { CONFIRM_REFUSALS } from "../states";
 import type { TokenParts } from "../tokens";
 import type { Sql } from "../db";
 
+/** The namespace of the idempotency keys' advisory locks (its first key; any fixed number). */
+const IDEMPOTENCY_LOCKS = 20_001;
+
 export type ShopBooking = {
   booking_id: number;
   booking_ref: string;
@@ -49,7 +52,8 @@ export async function shopConfirm(
 ): Promise<ShopConfirmation> {
   const hash = requestHash(token, orderRef, amount);
   const result = await during("PostgreSQL", () => s.sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(hashtext(${key}))`;
+    // two keys (a namespace, the key's hash): apart from the one-key locks (migrations, demo)
+    await tx`SELECT pg_advisory_xact_lock(${IDEMPOTENCY_LOCKS}::int, hashtext(${key}))`;
     const [seen] = await tx<{ request_hash: string; response_status: number; response_body: ShopBooking }[]>`
       SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = ${key}`;
     if (seen) {
@@ -69,8 +73,9 @@ export async function shopConfirm(
   if (!result.replayed) {
     s.metrics.confirmations.inc(parts.ticketTypeId);
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: result.body.booking_id, quantity: result.body.quantity, by: "shop" });
-    await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: result.body.booking_id }]);
   }
+  // a replay too: the first answer may have been lost (a timeout) before Redis heard; finish-2.lua counts a booking once
+  await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: result.body.booking_id }]);
   return result;
 }
 

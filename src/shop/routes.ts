@@ -12,6 +12,7 @@ import { shopScope } from "./auth";
 import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";
 import { shopHold } from "./hold";
+import { LINES, ONE_LINE } from "../admin/events";
 
 // TypeBox's own types, strict (no "5" for 5). Descriptions are what a refusal says (app.ts), so
 // it never echoes input.
@@ -21,7 +22,7 @@ export const TokenParams = t.Object(
 );
 export const ShopConfirmBody = t.Object(
   {
-    order_ref: t.String({ minLength: 1, maxLength: 128, description: "expected the shop's order id: 1 to 128 characters" }),
+    order_ref: t.String({ minLength: 1, maxLength: 128, pattern: ONE_LINE, description: "expected the shop's order id: 1 to 128 characters, without control characters" }),
     amount: t.Optional(t.Number({ minimum: 0, maximum: 1e12, description: "expected the amount charged: unit_price x quantity" })),
   },
   { additionalProperties: false, description: "expected a JSON object {order_ref, amount?} and nothing else" },
@@ -31,7 +32,7 @@ export const ExtendBody = t.Object(
   { additionalProperties: false, description: "expected a JSON object {seconds} and nothing else" },
 );
 export const CancelBody = t.Object(
-  { reason: t.Optional(t.String({ maxLength: 500, description: "expected a text of at most 500 characters" })) },
+  { reason: t.Optional(t.String({ maxLength: 500, pattern: LINES, description: "expected a text of at most 500 characters, without control characters but line breaks and tabs" })) },
   { additionalProperties: false, description: "expected a JSON object {reason?} and nothing else" },
 );
 export const BookingParams = t.Object({ id: t.String({ description: "expected a booking id" }) }, { description: "expected a booking id" });
