@@ -4,7 +4,8 @@
 // still says. Two real instances (each with its processor), real Redis and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
+import Redis from "ioredis";
+import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let instances: RunningService[];
@@ -169,4 +170,33 @@ describe("the sale start holds at the grant, and a postponed sale waits", () => 
     expect(await env.s.redis.hget(env.s.keys(type).meta, "sale_starts_at")).toBe("0");
     await env.expectInvariants();
   }, 30_000);
+
+  test("a pause or a moved start reaches every instance's live streams: a notice names the whole type", async () => {
+    const type = await env.ticketType({ capacity: 1 });
+    expect((await joinVia(0, type, "stream-holder")).status).toBe(200);
+    await waitFor("the one ticket held", async () => (await holdsOf(type)) === 1, 10_000, 5);
+    const joined = await joinVia(1, type, "stream-waiter");
+    const heard: string[] = [];
+    const listener = new Redis(REDIS_URL); // a plain subscriber: on a cluster every node hears every PUBLISH
+    await listener.subscribe(env.s.keys(type).changes);
+    listener.on("message", (_channel: string, message: string) => heard.push(message));
+    // the waiter's stream on B; the pause on A
+    const stream = await fetch(`http://127.0.0.1:${instances[1]!.port}/reservation/stream?token=${joined.body.queue_token}`);
+    const reader = stream.body!.getReader();
+    let text = "";
+    const until = async (word: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!text.includes(word) && Date.now() < deadline) text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes(word);
+    };
+    expect(await until('"status":"queued"')).toBe(true);
+    expect((await patchType(0, type, { paused: true })).status).toBe(200);
+    expect(await until('"status":"paused"')).toBe(true);
+    expect((await patchType(0, type, { paused: false, sale_starts_at: iso(Date.now() + 3600_000) })).status).toBe(200);
+    expect(await until("The sale was moved to")).toBe(true);
+    expect(heard.filter((m) => m === "*")).toHaveLength(2);
+    await reader.cancel();
+    await listener.quit();
+  }, 30_000);
 });
+

@@ -15,6 +15,7 @@ import { auditContext, inTransaction, logChange, recordChange, type AuditContext
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
 import { publishSaleStart } from "./sale-start";
+import { EVERY_STREAM } from "../streams/notices";
 
 /** A connection or a transaction: the demo creates its event and types in one. */
 export type Db = Sql | postgres.TransactionSql<{}>;
@@ -334,7 +335,7 @@ export const adminEventRoutes = (s: Services) => {
     )
     .patch(
       "/ticket-types/:id",
-      ({ body, params, ...context }) => {
+      async ({ body, params, ...context }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownTicketType(null);
         const audit = auditContext(s, context);
@@ -343,7 +344,12 @@ export const adminEventRoutes = (s: Services) => {
         const publish = body.sale_starts_at === undefined
           ? undefined
           : (changed: AdminTicketType) => publishSaleStart(s, id, changed.sale_starts_at);
-        return db(audit, () => updateTicketType(s.sql, id, body, audit, publish));
+        const changed = await db(audit, () => updateTicketType(s.sql, id, body, audit, publish));
+        // every instance's live streams of the type say so at once (not within their catalog's second)
+        if (body.paused !== undefined || body.sale_starts_at !== undefined) {
+          await s.redis.publish(s.keys(id).changes, EVERY_STREAM).catch(() => {}); // streams still see it within a second
+        }
+        return changed;
       },
       { body: UpdateTicketTypeBody, transform: onlyKnownFields(UpdateTicketTypeBody) },
     );

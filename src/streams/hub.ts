@@ -14,7 +14,7 @@ import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
 import { LiveStream } from "./live-stream";
-import { ChangeNotices, type NoticeSource } from "./notices";
+import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "./notices";
 import { sse } from "./sse";
 
 export type StreamHubOptions = {
@@ -313,6 +313,13 @@ export class StreamHub {
   private noticed(ticketTypeId: number, ids: string[]): void {
     const group = this.groups.get(ticketTypeId);
     if (!group) return;
+    if (ids.includes(EVERY_STREAM)) {
+      // the operator paused, resumed or moved the sale: every place not holding tickets may read
+      // otherwise now; this instance's catalog, maybe a second old, is read anew for it
+      this.s.catalog.invalidate();
+      this.lookUpAll(group, (stream) => stream.answer?.status !== "reserved");
+      return;
+    }
     for (const id of ids) for (const stream of group.byId.get(id) ?? []) this.lookUp(stream);
   }
 

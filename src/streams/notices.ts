@@ -13,6 +13,9 @@ import type { Logger } from "../log";
 /** Where the subscriber connects: one Redis's URL, or (a cluster) the nodes known now, to try in turn. */
 export type NoticeSource = { url: string } | { nodes: () => { host: string; port: number }[] };
 
+/** A notice naming no token but the whole ticket type: the operator paused, resumed or moved its sale (src/admin/events.ts). */
+export const EVERY_STREAM = "*";
+
 export type NoticeHandlers = {
   /** Tokens of this type changed. */
   notice(ticketTypeId: number, ids: string[]): void;
