@@ -129,35 +129,53 @@ BEGIN
 END
 $$;
 
--- The hold length is the type's, read where the hold is made (as 0006 reads the sale's gate):
--- 0006's grants are kept under new names and wrapped once more. The wrapper takes the row
--- lock (the wrapped grant takes it again, at no cost) and reads hold_seconds under it, so a
--- PATCH either committed before this grant or waits for it: no cache can be stale.
-ALTER FUNCTION grant_holds(integer, bigint, text, integer) RENAME TO grant_holds_gated;
-ALTER FUNCTION grant_holds_carefully(integer, bigint, text, integer) RENAME TO grant_holds_carefully_gated;
-
--- The type's hold length under its row lock, or p_default when it has none.
-CREATE FUNCTION lock_hold_seconds(p_ticket_type integer, p_default integer) RETURNS integer
+-- The hold length is the type's, read where the hold is made, with the sale's gate (0006) in
+-- the one statement that takes the row lock: a PATCH either committed before this grant or
+-- waits for it, so no cache can be stale. 0006's wrappers, as they were, with that reading.
+DROP FUNCTION lock_sale_gate(integer);
+CREATE FUNCTION lock_sale_gate(p_ticket_type integer, OUT stock integer, OUT closed text, OUT hold_seconds integer)
 LANGUAGE sql AS $$
-  SELECT coalesce((SELECT hold_seconds FROM ticket_types WHERE id = p_ticket_type FOR UPDATE), p_default)
+  SELECT t.stock,
+         CASE WHEN t.paused THEN 'paused'
+              WHEN t.sale_starts_at > clock_timestamp() THEN 'not_on_sale' END,
+         t.hold_seconds
+  FROM ticket_types t WHERE t.id = p_ticket_type
+  FOR UPDATE
 $$;
 
-CREATE FUNCTION grant_holds(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
+CREATE OR REPLACE FUNCTION grant_holds(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
 RETURNS TABLE (held integer, deadline timestamptz, stock_left integer, refused text, closed text)
 LANGUAGE plpgsql AS $$
 DECLARE
-  seconds integer := lock_hold_seconds(p_ticket_type, p_hold_seconds);
+  gate record;
 BEGIN
-  RETURN QUERY SELECT * FROM grant_holds_gated(p_ticket_type, p_epoch, p_lines, seconds);
+  SELECT * INTO gate FROM lock_sale_gate(p_ticket_type);
+  IF gate.closed IS NOT NULL THEN
+    RETURN QUERY SELECT 0, NULL::timestamptz, gate.stock, NULL::text, gate.closed;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT g.held, g.deadline, g.stock_left, g.refused, NULL::text
+    FROM grant_holds_open(p_ticket_type, p_epoch, p_lines, coalesce(gate.hold_seconds, p_hold_seconds)) g;
 END
 $$;
 
-CREATE FUNCTION grant_holds_carefully(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
+CREATE OR REPLACE FUNCTION grant_holds_carefully(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
 RETURNS TABLE (outcome text, expires_at timestamptz, prior_status text, stock_left integer, closed text)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
-  seconds integer := lock_hold_seconds(p_ticket_type, p_hold_seconds);
+  gate record;
 BEGIN
-  RETURN QUERY SELECT * FROM grant_holds_carefully_gated(p_ticket_type, p_epoch, p_lines, seconds);
+  SELECT * INTO gate FROM lock_sale_gate(p_ticket_type);
+  IF gate.closed IS NOT NULL THEN
+    RETURN QUERY
+      SELECT CASE WHEN x.status IS NULL THEN 'closed' ELSE 'prior' END, x.expires_at, x.status, gate.stock, gate.closed
+      FROM string_to_table(p_lines, E'\n') WITH ORDINALITY AS t(l, ord)
+      LEFT JOIN reservations x ON x.token = split_part(t.l, E'\t', 1)
+      ORDER BY t.ord;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT g.outcome, g.expires_at, g.prior_status, g.stock_left, NULL::text
+    FROM grant_holds_carefully_open(p_ticket_type, p_epoch, p_lines, coalesce(gate.hold_seconds, p_hold_seconds)) g;
 END
 $$;
