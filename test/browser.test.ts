@@ -3,32 +3,17 @@
 // own (so it can be stopped) and a PostgreSQL database of its own. Everything is checked on
 // what the page shows, not on how its updates arrive (event stream or polling).
 // A screenshot of each state goes to screenshots/ (git-ignored).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
-import { join as joinPath } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser } from "playwright-core";
 import { LocalRedis, redisAnswers } from "../scripts/local-servers";
 import { startService, type RunningService } from "../src/server";
+import { browserKit, browserSuite, CHROMIUM, expectNoSidewaysScroll, seen, SEEN_MS, shot, SHOTS, storedToken } from "./browser-kit";
 import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-/** CI (and REQUIRE_BROWSER=1) must run these: there a missing Chromium fails them, never skips them. */
-const REQUIRED = process.env.REQUIRE_BROWSER === "1" || process.env.CI === "true";
-const PRESENT = existsSync(CHROMIUM);
-if (!PRESENT && !REQUIRED) {
-  console.warn(
-    `\n${"!".repeat(78)}\n!! BROWSER TESTS SKIPPED: no Chromium at ${CHROMIUM}.\n` +
-      `!! Install it (sudo apt-get install -y chromium) or set CHROMIUM_PATH; CI installs it.\n${"!".repeat(78)}\n`,
-  );
-}
-const browserSuite = PRESENT || REQUIRED ? describe : describe.skip;
-
-const SHOTS = joinPath(import.meta.dir, "..", "screenshots");
 const ADMIN_TOKEN = "browser-test-admin-token-0123456789abcdef";
 /** Long enough for the queue scenario's holds on a loaded machine, short enough to watch one lapse. */
 const TTL_SECONDS = 40;
-const SEEN_MS = 15_000;
 
 let redis: LocalRedis;
 let env: TestEnv;
@@ -36,6 +21,8 @@ let service: RunningService;
 let browser: Browser;
 let base: string;
 const pageErrors: string[] = [];
+const { api, createType, patchType, apiJoin, release, statusBecomes, typeListing, openPage } =
+  browserKit(() => base, ADMIN_TOKEN, pageErrors);
 
 browserSuite("the waiting room in Chromium", () => {
   beforeAll(async () => {
@@ -270,76 +257,3 @@ browserSuite("the waiting room in Chromium", () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });
-
-// --- helpers ----------------------------------------------------------------------------
-
-/** A call to the running service; the JSON answer. */
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${base}${path}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
-
-/** A ticket type on a new event, made through the admin API (so the service lists it at once). */
-const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
-
-async function createType(eventName: string, name: string, capacity: number, perUserLimit: number, more: object = {}): Promise<number> {
-  const event = await api("POST", "/admin/events", { name: eventName, venue: "The Test Hall" }, ADMIN);
-  const type = await api("POST", `/admin/events/${event.body.id}/ticket-types`,
-    { name, price: 42.5, capacity, per_user_limit: perUserLimit, ...more }, ADMIN);
-  expect(type.status).toBe(201);
-  return type.body.id;
-}
-
-/** Changes a ticket type through the admin API, as an operator would. */
-async function patchType(ticketTypeId: number, change: object) {
-  expect((await api("PATCH", `/admin/ticket-types/${ticketTypeId}`, change, ADMIN)).status).toBe(200);
-}
-
-async function apiJoin(userId: string, ticketTypeId: number): Promise<string> {
-  const joined = await api("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity: 1 });
-  expect(joined.status).toBe(200);
-  return joined.body.queue_token;
-}
-
-async function release(token: string) {
-  expect((await api("POST", "/reservation/release", { token })).status).toBe(200);
-}
-
-async function statusBecomes(token: string, status: string) {
-  await waitFor(`status ${status}`, async () =>
-    (await api("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body.status === status, 10_000, 50);
-}
-
-async function typeListing(ticketTypeId: number) {
-  const events = (await api("GET", "/events")).body as Array<{ ticket_types: Array<{ id: number; stock: number; status: string }> }>;
-  return events.flatMap((e) => e.ticket_types).find((t) => t.id === ticketTypeId);
-}
-
-async function openPage(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  await page.goto(base);
-  await page.locator("#events[aria-busy=false]").waitFor({ state: "attached" }); // hidden while a place is on show
-  return page;
-}
-
-/** Waits until the page shows `text` (in `within`, when given). */
-async function seen(page: Page, text: string, timeout = SEEN_MS, within = "body") {
-  await page.locator(within).getByText(text).first().waitFor({ state: "visible", timeout });
-}
-
-async function storedToken(page: Page, ticketTypeId: number): Promise<string> {
-  const places = await page.evaluate(() => JSON.parse(localStorage.getItem("ticket-queue.places") ?? "{}"));
-  return places[ticketTypeId]?.token;
-}
-
-async function expectNoSidewaysScroll(page: Page) {
-  const widths = await page.evaluate(() => ({ content: document.documentElement.scrollWidth, view: window.innerWidth }));
-  expect(widths.content).toBeLessThanOrEqual(widths.view);
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: joinPath(SHOTS, `${name}.png`), fullPage: true });
-}
