@@ -104,12 +104,12 @@ browserSuite("the waiting room in Chromium", () => {
     await page.keyboard.press("Tab"); // from the notice to Confirm
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("confirm");
     await page.keyboard.press("Enter");
-    await seen(page, "Booking number");
-    const bookingId = Number(await page.locator("#booking-id").innerText());
+    await seen(page, "Booking reference");
+    const bookingRef = await page.locator("#booking-ref").innerText();
     await shot(page, "07-confirmed");
     expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
 
-    const [booking] = await env.sql`SELECT token, user_id, ticket_type_id, quantity FROM bookings WHERE id = ${bookingId}`;
+    const [booking] = await env.sql`SELECT token, user_id, ticket_type_id, quantity FROM bookings WHERE booking_ref = ${bookingRef}`;
     expect(booking).toMatchObject({ token, user_id: "dana@example.com", ticket_type_id: type, quantity: 1 });
     await seen(secondTab, "Booked!");
     await context.close();

@@ -12,11 +12,16 @@ export type TicketType = {
   /** When joins start waiting for the sale (the pre-queue); null: none. */
   prequeue_opens_at?: string | null;
 };
-export type EventListing = { id: number; name: string; venue?: string; starts_at?: string | null; ticket_types: TicketType[] };
+export type EventListing = {
+  id: number; name: string; venue?: string; starts_at?: string | null;
+  /** ISO 4217: the currency of its prices. */
+  currency: string;
+  ticket_types: TicketType[];
+};
 
 export type PlaceStatus =
   | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "expired" | "released"
-  | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost";
+  | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost" | "cancelled";
 export type StatusAnswer = {
   status: PlaceStatus;
   ticket_type_id: number;
@@ -25,6 +30,12 @@ export type StatusAnswer = {
   estimated_wait_seconds?: number;
   expires_at?: string;
   booking_id?: number;
+  /** confirmed, cancelled: the booking's public reference. */
+  booking_ref?: string;
+  /** reserved: who books the hold; "shop": the shop, after payment (the buyer cannot confirm). */
+  confirm_by?: "buyer" | "shop";
+  /** reserved, when the service hands buyers to a shop's checkout: where to pay (a signed link). */
+  checkout_url?: string;
   /** waiting_for_sale: when the sale starts; queued: the sale was moved to then. */
   sale_starts_at?: string;
   /** queued: people ahead hold every ticket; one may come back by next_release_at. */
@@ -33,11 +44,11 @@ export type StatusAnswer = {
   message?: string;
 };
 export type JoinAnswer = { queue_token: string; position?: number; status: PlaceStatus; quantity: number };
-export type ConfirmAnswer = { status: "confirmed"; booking_id: number };
+export type ConfirmAnswer = { status: "confirmed"; booking_id: number; booking_ref?: string };
 
 /** Where a place ends: nothing will change it any more. */
 export const FINAL_STATUSES: readonly PlaceStatus[] = [
-  "confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost",
+  "confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost", "cancelled",
 ];
 export const isFinal = (status: PlaceStatus) => FINAL_STATUSES.includes(status);
 

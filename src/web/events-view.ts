@@ -2,9 +2,10 @@
 // with its name, price and state. A type that is sold out cannot be chosen.
 import type { EventListing, TicketType } from "./api";
 import { el } from "./dom";
-import { prequeueOpen, price, roughlyIn, startTime, TYPE_STATES, when } from "./words";
+import { money, prequeueOpen, roughlyIn, startTime, TYPE_STATES, when } from "./words";
 
-export type Choice = TicketType & { eventName: string };
+/** A type as the join form offers it, with its event's name and currency. */
+export type Choice = TicketType & { eventName: string; currency: string };
 
 /** Renders the events into `container`, keeping `selected` chosen when it still can be; returns every type by id. */
 export function renderEvents(container: HTMLElement, events: EventListing[], selected: number | null): Map<number, Choice> {
@@ -12,8 +13,9 @@ export function renderEvents(container: HTMLElement, events: EventListing[], sel
   const fieldsets = events.map((event) => {
     const info = [event.venue, when(event.starts_at)].filter(Boolean).join(" · ");
     const rows = event.ticket_types.map((type) => {
-      choices.set(type.id, { ...type, eventName: event.name });
-      return typeRow(type, type.id === selected);
+      const choice = { ...type, eventName: event.name, currency: event.currency };
+      choices.set(type.id, choice);
+      return typeRow(choice, type.id === selected);
     });
     return el("fieldset", {}, el("legend", {}, event.name), ...(info ? [el("p", { class: "event-info" }, info)] : []), ...rows);
   });
@@ -25,7 +27,7 @@ export function renderEvents(container: HTMLElement, events: EventListing[], sel
   return choices;
 }
 
-function typeRow(type: TicketType, checked: boolean): HTMLElement {
+function typeRow(type: Choice, checked: boolean): HTMLElement {
   const soldOut = type.status === "sold_out";
   let state = TYPE_STATES[type.status] ?? type.status;
   const start = type.sale_starts_at;
@@ -37,7 +39,7 @@ function typeRow(type: TicketType, checked: boolean): HTMLElement {
     { class: soldOut ? "ticket-type unavailable" : "ticket-type", "data-ticket-type": String(type.id) },
     el("input", { type: "radio", name: "ticket_type", value: String(type.id), checked: checked && !soldOut, disabled: soldOut }),
     el("span", { class: "name" }, type.name),
-    el("span", { class: "price" }, price(type.price)),
+    el("span", { class: "price" }, money(type.price, type.currency)),
     el("span", { class: `state ${waitingLine ? "prequeue" : type.status}` }, state),
   );
 }

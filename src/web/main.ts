@@ -118,8 +118,7 @@ function follow(place: StoredPlace): void {
   shown = place;
   places.show(place.ticketTypeId);
   choose.hidden = true;
-  const type = choices.get(place.ticketTypeId);
-  view.open(place, type ? `${type.name}, ${type.eventName}` : "tickets");
+  view.open(place, choices.get(place.ticketTypeId));
   const current = new StatusWatch(place.token, {
     status: (answer) => {
       answered();
@@ -157,7 +156,7 @@ async function confirm(): Promise<void> {
     const booked = await untilAnswered(() => api.confirm(place.token), waiting);
     answered();
     watch?.stop();
-    show(place, { status: "confirmed", ticket_type_id: place.ticketTypeId, booking_id: booked.booking_id });
+    show(place, { status: "confirmed", ticket_type_id: place.ticketTypeId, booking_id: booked.booking_id, booking_ref: booked.booking_ref });
   } catch (err) {
     answered();
     view.showError(err instanceof ApiError ? refusalWords(err) : "Something went wrong; please try again.");

@@ -1,10 +1,15 @@
 // The buyer's place on screen: the countdown to the sale's start in the waiting line; the
-// position, wait and progress while queued; the hold's countdown with Confirm and Release;
-// the booking number or how it ended. Release and leave ask first, in the page.
-import type { PlaceStatus, StatusAnswer } from "./api";
+// position, wait and progress while queued; the hold's countdown with Confirm (or the link to
+// the shop's checkout) and Release; the booking reference or how it ended. Release and leave
+// ask first, in the page.
+import { isFinal, type PlaceStatus, type StatusAnswer } from "./api";
 import { byId, say } from "./dom";
+import type { Choice } from "./events-view";
 import type { StoredPlace } from "./places";
-import { clock, longClock, queuedWaitWords, spokenTimeLeft, startTime, STATUS_WORDS, waitWords } from "./words";
+import {
+  clock, HOLD_WORDS, holdModeOf, longClock, money, queuedWaitWords, spokenTimeLeft, startTime, STATUS_WORDS, waitWords,
+  type HoldMode,
+} from "./words";
 
 export type PlaceActions = { confirm(): void; release(): void; again(): void; timeUp(): void };
 
@@ -12,6 +17,7 @@ export class PlaceView {
   private readonly section = byId("place");
   private readonly headline = byId("place-headline");
   private readonly tickets = byId("place-tickets");
+  private readonly total = byId("place-total");
   private readonly text = byId("place-text");
   private readonly queueInfo = byId("queue-info");
   private readonly position = byId("position");
@@ -22,8 +28,11 @@ export class PlaceView {
   private readonly saleCountdown = byId("sale-countdown");
   private readonly holdInfo = byId("hold-info");
   private readonly holdActions = byId("hold-actions");
+  private readonly timeLeftLabel = byId("time-left-label");
   private readonly countdown = byId("countdown");
   private readonly spoken = byId("countdown-spoken");
+  private readonly payAtShop = byId("pay-at-shop");
+  private readonly checkoutLink = byId<HTMLAnchorElement>("checkout");
   private readonly confirmButton = byId<HTMLButtonElement>("confirm");
   private readonly releaseButton = byId<HTMLButtonElement>("release");
   private readonly leaveButton = byId<HTMLButtonElement>("leave");
@@ -33,11 +42,16 @@ export class PlaceView {
   private readonly askYes = byId<HTMLButtonElement>("ask-yes");
   private readonly askNo = byId<HTMLButtonElement>("ask-no");
   private readonly booking = byId("booking");
-  private readonly bookingId = byId("booking-id");
+  private readonly bookingLabel = byId("booking-label");
+  private readonly bookingRef = byId("booking-ref");
   private readonly error = byId("place-error");
   private readonly againButton = byId<HTMLButtonElement>("again");
 
   private shownStatus: PlaceStatus | null = null;
+  private holdMode: HoldMode = "confirm";
+  /** The checkout link of the hold on show (it changes when the shop extends the hold). */
+  private checkoutUrl: string | null = null;
+  private busy = false;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private deadline: string | undefined;
   private saleTicker: ReturnType<typeof setInterval> | undefined;
@@ -71,13 +85,14 @@ export class PlaceView {
     this.againButton.addEventListener("click", () => actions.again());
   }
 
-  /** A place just taken or resumed, before its first status arrives. */
-  open(place: StoredPlace, typeName: string): void {
+  /** A place just taken or resumed, before its first status arrives; `type` when the events list it. */
+  open(place: StoredPlace, type: Choice | undefined): void {
     this.reset();
     this.section.hidden = false;
     this.section.dataset.status = "";
     this.headline.textContent = "Finding your place…";
-    this.tickets.textContent = `${place.quantity} × ${typeName}`;
+    this.tickets.textContent = `${place.quantity} × ${type ? `${type.name}, ${type.eventName}` : "tickets"}`;
+    this.total.textContent = type ? totalWords(place.quantity, type.price, type.currency) : "";
     this.headline.focus();
   }
 
@@ -89,7 +104,9 @@ export class PlaceView {
     this.section.dataset.status = answer.status;
     this.headline.textContent = words.headline;
     if (answer.status === "queued" && answer.sale_starts_at) this.headline.textContent = "The sale was moved";
-    this.text.textContent = words.text;
+    this.text.textContent = answer.status === "cancelled" && answer.message ? answer.message : words.text;
+    // the price stays in view while there are tickets to have, or booked ones
+    this.total.hidden = !this.total.textContent || (isFinal(answer.status) && !["confirmed", "cancelled"].includes(answer.status));
 
     const waitingForSale = answer.status === "waiting_for_sale" && !!answer.sale_starts_at;
     this.saleInfo.hidden = !waitingForSale;
@@ -105,11 +122,11 @@ export class PlaceView {
     this.leaveButton.textContent = answer.status === "waiting_for_sale" ? "Leave the waiting line" : "Leave the queue";
 
     this.holdInfo.hidden = answer.status !== "reserved";
+    if (answer.status === "reserved") this.showHoldMode(answer);
     if (answer.status !== "reserved") this.stopCountdown();
     else if (changed || answer.expires_at !== this.deadline) this.startCountdown(answer.expires_at);
 
-    this.booking.hidden = answer.status !== "confirmed";
-    this.bookingId.textContent = answer.booking_id === undefined ? "" : String(answer.booking_id);
+    this.showBooking(answer);
 
     this.againButton.hidden = !words.again;
     this.againButton.textContent = words.again ?? "";
@@ -138,9 +155,16 @@ export class PlaceView {
     this.headline.focus();
   }
 
-  /** While a confirm or release is on its way: no second click. */
+  /** While a confirm or release is on its way (or the time is up): no second click, and no way to the checkout. */
   working(busy: boolean): void {
+    this.busy = busy;
     for (const button of [this.confirmButton, this.releaseButton, this.leaveButton, this.askYes, this.askNo]) button.disabled = busy;
+    this.linkCheckout();
+  }
+
+  private linkCheckout(): void {
+    if (this.busy || !this.checkoutUrl) this.checkoutLink.removeAttribute("href");
+    else this.checkoutLink.href = this.checkoutUrl;
   }
 
   showError(text: string | null): void {
@@ -162,6 +186,8 @@ export class PlaceView {
     this.queueInfo.hidden = true;
     this.holdInfo.hidden = true;
     this.booking.hidden = true;
+    this.headline.removeAttribute("aria-describedby");
+    this.checkoutUrl = null;
     this.againButton.hidden = true;
     this.text.textContent = "";
     say(this.error, null);
@@ -191,7 +217,7 @@ export class PlaceView {
     const tick = () => {
       const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
       this.countdown.textContent = clock(left);
-      const words = spokenTimeLeft(left);
+      const words = spokenTimeLeft(left, this.holdMode === "confirm" ? "confirm" : "pay");
       if (words && left !== lastSpoken) {
         lastSpoken = left;
         this.spoken.textContent = words;
@@ -206,6 +232,31 @@ export class PlaceView {
     };
     tick();
     this.ticker = setInterval(tick, 250);
+  }
+
+  /** Confirm here, the link to the shop's checkout, or the line that the shop takes the payment. */
+  private showHoldMode(answer: StatusAnswer): void {
+    const mode = holdModeOf(answer);
+    this.holdMode = mode;
+    this.text.textContent = HOLD_WORDS[mode].text;
+    this.timeLeftLabel.textContent = HOLD_WORDS[mode].timeLeft;
+    this.confirmButton.hidden = mode !== "confirm";
+    this.payAtShop.hidden = mode !== "shop";
+    this.checkoutLink.hidden = mode !== "checkout";
+    this.checkoutUrl = answer.checkout_url ?? null;
+    this.linkCheckout();
+  }
+
+  /** A booking's public reference (its number from a service without references); said with the headline. */
+  private showBooking(answer: StatusAnswer): void {
+    const ref = answer.booking_ref ?? (answer.booking_id === undefined ? undefined : String(answer.booking_id));
+    const shown = (answer.status === "confirmed" || answer.status === "cancelled") && ref !== undefined;
+    this.booking.hidden = !shown;
+    this.bookingLabel.textContent = answer.booking_ref ? "Booking reference" : "Booking number";
+    this.bookingRef.textContent = shown ? ref : "";
+    // the headline takes the focus at the end: a screen reader then reads the reference with it
+    if (shown) this.headline.setAttribute("aria-describedby", "booking");
+    else this.headline.removeAttribute("aria-describedby");
   }
 
   /**
@@ -263,4 +314,10 @@ export class PlaceView {
     this.ticker = undefined;
     this.deadline = undefined;
   }
+}
+
+/** "Total €85.00 (2 × €42.50)"; one ticket: "Total €42.50". */
+function totalWords(quantity: number, unitPrice: number, currency: string): string {
+  const total = `Total ${money(unitPrice * quantity, currency)}`;
+  return quantity === 1 ? total : `${total} (${quantity} × ${money(unitPrice, currency)})`;
 }

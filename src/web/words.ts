@@ -24,6 +24,21 @@ export const STATUS_WORDS: Record<PlaceStatus, Told> = {
   invalid: { headline: "Your place could not be served", text: "Something went wrong with your request. Please join again.", again: "Join again" },
   limit_reached: { headline: "Limit reached", text: "You already booked as many of these tickets as one person may.", again: "Choose other tickets" },
   lost: { headline: "Your place was lost", text: "The queue lost your place (a fault on our side). Please join again.", again: "Join again" },
+  // the service's message says why, where it has one
+  cancelled: { headline: "Booking cancelled", text: "Your booking was cancelled.", again: "Book again" },
+};
+
+/** How a hold is paid for and booked: here (Confirm), at the shop's checkout (a link), or at the shop some other way. */
+export type HoldMode = "confirm" | "checkout" | "shop";
+
+export const holdModeOf = (answer: { confirm_by?: string; checkout_url?: string }): HoldMode =>
+  answer.checkout_url ? "checkout" : answer.confirm_by === "shop" ? "shop" : "confirm";
+
+/** The held card's text and its timer's label, per mode. */
+export const HOLD_WORDS: Record<HoldMode, { text: string; timeLeft: string }> = {
+  confirm: { text: STATUS_WORDS.reserved.text, timeLeft: "Time left to confirm" },
+  checkout: { text: "Pay for them at the checkout before the time runs out, or release them for someone else.", timeLeft: "Time left to pay" },
+  shop: { text: "Pay for them before the time runs out, or release them for someone else.", timeLeft: "Time left to pay" },
 };
 
 /** A refusal of the service, in words. */
@@ -57,6 +72,10 @@ export function refusalWords(error: ApiError): string {
       return "This place is not known to the service any more. Please join again.";
     case "hold_expired":
       return "Your hold expired before it was confirmed; the tickets went back on sale.";
+    case "payment_in_progress":
+      return "Your payment is in progress at the shop, so these tickets cannot be given back now.";
+    case "confirm_by_shop":
+      return "These tickets are booked by the shop once you have paid.";
     case "in_progress":
       return "Your turn is being served right now; try again in a moment.";
     case "invalid_input":
@@ -75,10 +94,10 @@ export function clock(totalSeconds: number): string {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
-/** What the countdown says aloud, at a few moments only (it is not read every second). */
-export function spokenTimeLeft(seconds: number): string | null {
-  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? "" : "s"} left to confirm`;
-  if (seconds === 30 || seconds === 10) return `${seconds} seconds left to confirm`;
+/** What the countdown says aloud, at a few moments only (it is not read every second); `to`: "confirm", "pay". */
+export function spokenTimeLeft(seconds: number, to = "confirm"): string | null {
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? "" : "s"} left to ${to}`;
+  if (seconds === 30 || seconds === 10) return `${seconds} seconds left to ${to}`;
   return null;
 }
 
@@ -89,8 +108,13 @@ export function waitWords(seconds: number | undefined): string {
   return `About ${minutes} minute${minutes === 1 ? "" : "s"} to wait`;
 }
 
-export function price(value: number): string {
-  return value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+/** 42.5 in EUR -> "€42.50" (in the buyer's own locale); a currency the browser does not know: "42.50 XYZ". */
+export function money(value: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value);
+  } catch {
+    return `${value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency}`;
+  }
 }
 
 export function when(iso: string | null | undefined): string {
