@@ -7,7 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./api-schemas";
 import type { ErrorField } from "./api-schemas";
 import { BODY_LIMIT_BYTES } from "./body";
-import { CONFIRM_REFUSALS, heldTicketsMessage, postponedMessage, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal } from "./states";
+import { CONFIRM_REFUSALS, heldTicketsMessage, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type Refusal } from "./states";
 
 /** One answer of a route for one status: its body per content type, with examples, and its headers. */
 export type Answer = {
@@ -326,7 +326,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "what it waits for when that is not its turn: `waiting_for_held_tickets` with `next_release_at` when no " +
       "stock is left and people ahead hold every ticket (the earliest hold deadline, read from PostgreSQL at most " +
       "a second old, instead of a rate's estimate); `sale_starts_at` when the operator moved the sale's start " +
-      "into the future (the place is kept).",
+      "into the future (the place is kept). A hold says who confirms it (`confirm_by`, CONFIRM_BY) and, with " +
+      "CHECKOUT_URL, carries `checkout_url`: the shop's checkout with a signed hand-off (GET /.well-known/jwks.json).",
     responses: {
       200: ok("the token's status", S.StatusAnswer, {
         queued: statusAnswer("queued", { position: 42, estimated_wait_seconds: 3 }),
@@ -338,7 +339,11 @@ export const API_DOCS: Record<string, RouteDoc> = {
           ...statusAnswer("queued", { position: 42, sale_starts_at: AT }),
           message: postponedMessage(Date.parse(AT), 42),
         },
-        reserved: statusAnswer("reserved", { expires_at: AT }),
+        reserved: statusAnswer("reserved", { expires_at: AT, confirm_by: "buyer" }),
+        reserved_pay_at_shop: {
+          ...statusAnswer("reserved", { expires_at: AT, confirm_by: "shop", checkout_url: "https://shop.example.com/checkout?hold=eyJhbGciOiJFZERTQSJ9..." }),
+          message: SHOP_RESERVED_MESSAGE,
+        },
         confirmed: statusAnswer("confirmed", { booking_id: 7 }),
         expired: statusAnswer("expired", {}),
       }),
@@ -447,6 +452,24 @@ export const API_DOCS: Record<string, RouteDoc> = {
           confirm.failures, DOWN),
         { ...confirm.messages, ...SHOP_MESSAGES },
       ),
+    },
+  },
+
+  "GET /.well-known/jwks.json": {
+    tag: "shop",
+    summary: "The keys that sign checkout hand-offs",
+    description:
+      "A JWK Set (RFC 7517) of the Ed25519 public keys a shop verifies the `hold` JWT of a `checkout_url` with, offline " +
+      "(jose's createRemoteJWKSet): the current key (CHECKOUT_SIGNING_KEY), and the previous one " +
+      "(CHECKOUT_SIGNING_KEY_PREVIOUS) while keys rotate. A key's `kid` is its RFC 7638 thumbprint, named in the JWT's " +
+      "header. The JWT (EdDSA) has iss (PUBLIC_URL), aud (CHECKOUT_AUDIENCE), sub (the user id), jti (the hold's id), " +
+      "queue_token, ticket_type_id, quantity, amount, currency, iat, and exp: the hold's deadline. No auth. Without " +
+      "CHECKOUT_URL: 404 checkout_disabled.",
+    responses: {
+      200: ok("the public keys", S.Jwks, {
+        keys: { keys: [{ kty: "OKP", crv: "Ed25519", x: "4U5c5P64qcVgpiVLKbp2j6RjRZ2mlnmJvGVro46snys", kid: "eteC-SHfHrBD7CeswtHqKbmW50UuDwF29hMeOdm9HrM", alg: "EdDSA", use: "sig" }] },
+      }),
+      ...errorAnswers({ 404: ["checkout_disabled"] }, { checkout_disabled: "no checkout hand-off is configured (CHECKOUT_URL)" }),
     },
   },
 

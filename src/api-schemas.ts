@@ -165,7 +165,15 @@ export const StatusAnswer = Type.Union(
     }),
     StatusOf(["paused"] as const, { position: Type.Optional(waiting.position), estimated_wait_seconds: waiting.estimated_wait_seconds }),
     StatusOf(["waiting_for_sale"] as const, { sale_starts_at: Type.Optional(DateTime("when the sale starts")) }),
-    StatusOf(["reserved"] as const, { expires_at: DateTime("confirm before this") }),
+    StatusOf(["reserved"] as const, {
+      expires_at: DateTime("confirm (or pay, with confirm_by shop) before this"),
+      confirm_by: OneOf(["buyer", "shop"] as const,
+        "buyer: POST /reservation/confirm books; shop: the shop books after payment (POST /shop/holds/{token}/confirm)"),
+      checkout_url: Type.Optional(Type.String({
+        format: "uri",
+        description: "with CHECKOUT_URL: the shop's checkout, with hold=<a JWT signed by the keys of /.well-known/jwks.json>",
+      })),
+    }),
     StatusOf(["confirmed"] as const, { booking_id: Id("the booking") }),
     StatusOf(ENDED_STATUSES),
   ],
@@ -191,6 +199,20 @@ export const Release = Type.Object(
 );
 
 // ---- shop (server to server: src/shop/)
+
+export const Jwks = Type.Object(
+  {
+    keys: Type.Array(Type.Object({
+      kty: Type.Literal("OKP"),
+      crv: Type.Literal("Ed25519"),
+      x: Type.String({ description: "the public key, base64url" }),
+      kid: Type.String({ description: "its RFC 7638 thumbprint, as the JWT's header names it" }),
+      alg: Type.Literal("EdDSA"),
+      use: Type.Literal("sig"),
+    }, strict), { description: "the current key first, then the previous one while keys rotate" }),
+  },
+  strict,
+);
 
 export const ShopHold = Type.Object(
   {

@@ -17,6 +17,7 @@ import { queueRoutes } from "./queue/routes";
 import { Limits, type LimitsMemory } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 import { reservationRoutes } from "./reservations/routes";
+import { checkoutRoutes } from "./checkout/routes";
 import { shopRoutes } from "./shop/routes";
 import type { Logger } from "./log";
 import { httpMetrics } from "./metrics/http";
@@ -74,7 +75,8 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(adminBookingsRoutes(s))
     .use(adminCancelRoutes(s))
     .use(adminAuditRoutes(s))
-    .use(shopRoutes(s));
+    .use(shopRoutes(s))
+    .use(checkoutRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);
   const everyMethod = bunRoutesForEveryMethod(routes, (request) => app.handle(request));
   for (const [path, methods] of Object.entries(everyMethod)) bunRoutes[path] = { ...methods, ...bunRoutes[path] };

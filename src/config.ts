@@ -6,6 +6,8 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { WORKER_CONNECTIONS_AT_LEAST } from "./db-pool";
+import { generateKeyPairSync } from "node:crypto";
+import { checkoutSigningKey, checkoutVerifyingKey } from "./checkout/keys";
 import { jwtPublicKey } from "./queue/jwt-key";
 
 const Int = (min: number, max: number, fallback: number) =>
@@ -91,6 +93,19 @@ export const ConfigSchema = Type.Object({
   SHOP_API_KEYS: Type.Optional(Type.String()),
   // The most seconds the shop may add to one hold, all its extensions together.
   HOLD_EXTEND_MAX_SECONDS: Int(0, 86400, 600),
+  // The shop's checkout page: a reserved status then carries checkout_url, this address with
+  // hold=<a signed JWT> added (src/checkout/). Needs CONFIRM_BY=shop, PUBLIC_URL and a signing key.
+  CHECKOUT_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$" })),
+  // The Ed25519 private key (PKCS#8 PEM) the hand-off is signed with; `serve --dev` keeps one in
+  // .run/. The previous key (private or public PEM) stays listed in /.well-known/jwks.json while
+  // shops still hold hand-offs it signed.
+  CHECKOUT_SIGNING_KEY: Type.Optional(Type.String()),
+  CHECKOUT_SIGNING_KEY_PREVIOUS: Type.Optional(Type.String()),
+  // The service's own address as buyers reach it (the hand-off's issuer, where the shop sends
+  // the buyer back); `serve --dev`: http://localhost:<PORT>.
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$" })),
+  // The hand-off's audience: what the shop expects in aud.
+  CHECKOUT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: "checkout" }),
 });
 
 /** A rate setting's text: "<burst>,<per minute>", each a whole number from 1 (checked in loadEnv). */
@@ -128,7 +143,7 @@ const describe = (name: string): string => {
   return "valid";
 };
 
-const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METRICS_TOKEN", "SHOP_API_KEYS"]);
+const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METRICS_TOKEN", "SHOP_API_KEYS", "CHECKOUT_SIGNING_KEY", "CHECKOUT_SIGNING_KEY_PREVIOUS"]);
 
 /** The keys in SHOP_API_KEYS, as a list (blanks around commas ignored). */
 export const shopApiKeys = (value: string | undefined): string[] =>
@@ -151,6 +166,26 @@ function checkJoinAuth(env: Env): void {
   // A key set without jwt mode would leave joins unverified while the operator believes otherwise.
   if (env.JOIN_AUTH !== "jwt" && given.length > 0) {
     throw new ConfigError(`JOIN_AUTH must be jwt when ${given[0]} is set`);
+  }
+}
+
+/** The hand-off needs its keys whole, an issuer, and a shop that confirms (else a buyer could skip paying). */
+function checkCheckout(env: Env): void {
+  if (env.CHECKOUT_SIGNING_KEY !== undefined && !checkoutSigningKey(env.CHECKOUT_SIGNING_KEY)) {
+    throw new ConfigError("CHECKOUT_SIGNING_KEY must be an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)");
+  }
+  if (env.CHECKOUT_SIGNING_KEY_PREVIOUS !== undefined && !checkoutVerifyingKey(env.CHECKOUT_SIGNING_KEY_PREVIOUS)) {
+    throw new ConfigError("CHECKOUT_SIGNING_KEY_PREVIOUS must be an Ed25519 key in PEM (the previous private key, or its public key)");
+  }
+  for (const name of ["CHECKOUT_URL", "PUBLIC_URL"] as const) {
+    if (env[name] !== undefined && !URL.canParse(env[name])) throw new ConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(env[name])})`);
+  }
+  if (env.CHECKOUT_URL === undefined) return;
+  if (env.CONFIRM_BY !== "shop") {
+    throw new ConfigError("CHECKOUT_URL needs CONFIRM_BY=shop: with buyer, a buyer could confirm without paying");
+  }
+  for (const name of ["CHECKOUT_SIGNING_KEY", "PUBLIC_URL"] as const) {
+    if (env[name] === undefined) throw new ConfigError(`${name} must be set when CHECKOUT_URL is (or pass --dev for a development one)`);
   }
 }
 
@@ -197,20 +232,30 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   const shopKeys = shopApiKeys((value as Env).SHOP_API_KEYS);
   if ("SHOP_API_KEYS" in raw && (shopKeys.length === 0 || shopKeys.some((key) => key.length < 32))) fail("SHOP_API_KEYS");
   checkJoinAuth(value as Env);
+  checkCheckout(value as Env);
   fitThreadsToPool(value as Env, threadsGiven);
   return value as Env;
 }
 
-/** Where `serve --dev` keeps its token secret, under the working directory (git-ignored). */
+/** Where `serve --dev` keeps its token secret and its checkout signing key, under the working directory (git-ignored). */
 export const DEV_SECRET_FILE = ".run/dev-token-secret";
+export const DEV_CHECKOUT_KEY_FILE = ".run/dev-checkout-key.pem";
 
 /**
- * `serve`'s config. With `dev` and no TOKEN_SECRET, the secret kept in DEV_SECRET_FILE under
- * the working directory: its path is returned too, to be logged.
+ * `serve`'s config. With `dev`: a TOKEN_SECRET and CHECKOUT_SIGNING_KEY not set are the ones
+ * kept under .run/ (their paths are returned, to be logged), and PUBLIC_URL defaults to
+ * http://localhost:<PORT>.
  */
-export function loadServeConfig(dev: boolean, env: Record<string, string | undefined> = process.env): { config: Config; devSecretFile?: string } {
-  const devSecretFile = dev && !env.TOKEN_SECRET ? resolve(DEV_SECRET_FILE) : undefined;
-  return { config: loadConfig(env, devSecretFile), devSecretFile };
+export function loadServeConfig(dev: boolean, env: Record<string, string | undefined> = process.env): { config: Config; devFiles: string[] } {
+  if (!dev) return { config: loadConfig(env), devFiles: [] };
+  const devSecretFile = env.TOKEN_SECRET ? undefined : resolve(DEV_SECRET_FILE);
+  const devKeyFile = env.CHECKOUT_SIGNING_KEY ? undefined : resolve(DEV_CHECKOUT_KEY_FILE);
+  const devEnv = {
+    ...env,
+    CHECKOUT_SIGNING_KEY: env.CHECKOUT_SIGNING_KEY || keptFile(devKeyFile!, newSigningKey, isSigningKey, "an Ed25519 private key"),
+    PUBLIC_URL: env.PUBLIC_URL || `http://localhost:${env.PORT || 3000}`,
+  };
+  return { config: loadConfig(devEnv, devSecretFile), devFiles: [devSecretFile, devKeyFile].filter((f) => f !== undefined) };
 }
 
 /** Migrating and checking need no token secret; a placeholder keeps the shared config type whole. */
@@ -249,14 +294,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return { ...parsed, TOKEN_SECRET: secret };
 }
 
+const newSecret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") + "\n";
+const newSigningKey = () => generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+const isSigningKey = (pem: string) => checkoutSigningKey(pem) !== null;
+
 /** The secret kept in `file`, made on first use and readable by its owner alone. */
-function devSecret(file: string): string {
+const devSecret = (file: string) => keptFile(file, newSecret, (text) => text.length >= 32, "a TOKEN_SECRET of at least 32 characters");
+
+/** The text kept in `file` (`what` it must be), made with `make` on first use, readable by its owner alone. */
+function keptFile(file: string, make: () => string, valid: (text: string) => boolean, what: string): string {
   try {
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      // Written aside and linked into place: two starts at once both end up with the one secret.
+      // Written aside and linked into place: two starts at once both end up with the one text.
       const aside = `${file}.${process.pid}`;
-      writeFileSync(aside, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") + "\n", { mode: 0o600 });
+      writeFileSync(aside, make(), { mode: 0o600 });
       try {
         linkSync(aside, file);
       } catch (err) {
@@ -265,12 +317,12 @@ function devSecret(file: string): string {
         rmSync(aside, { force: true });
       }
     }
-    const secret = readFileSync(file, "utf8").trim();
-    if (secret.length >= 32) return secret;
+    const text = readFileSync(file, "utf8").trim();
+    if (valid(text)) return text;
   } catch (err) {
-    throw new ConfigError(`--dev could not keep a TOKEN_SECRET in ${file}: ${(err as Error).message}`);
+    throw new ConfigError(`--dev could not keep ${what} in ${file}: ${(err as Error).message}`);
   }
-  throw new ConfigError(`${file} must hold a TOKEN_SECRET of at least 32 characters (delete it to make a new one)`);
+  throw new ConfigError(`${file} must hold ${what} (delete it to make a new one)`);
 }
 
 /** The origins in CORS_ORIGINS, as a list; lower case, as browsers send them. */

@@ -19,8 +19,9 @@ commands:
   help      show this text
 
 flags:
-  --dev     when TOKEN_SECRET is not set, use the one kept in .run/dev-token-secret under the
-            working directory (made on first use), so tokens survive a restart
+  --dev     when TOKEN_SECRET or CHECKOUT_SIGNING_KEY is not set, use the one kept in .run/
+            under the working directory (made on first use), so tokens and hand-offs survive
+            a restart; PUBLIC_URL defaults to http://localhost:<PORT>
   --demo    create a demo event when the database has none
 
 configuration comes from the environment; see README.md.`;
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function serve(dev: boolean, demo: boolean): Promise<void> {
-  const { config, devSecretFile: secretFile } = loadServeConfig(dev);
+  const { config, devFiles } = loadServeConfig(dev);
   const log = createLogger(config.LOG_LEVEL);
   // A signal during start-up (a deploy's stop, the fault suite) is heard from the start and
   // acted on once the service is up: a stop is always graceful, never the default kill.
@@ -89,7 +90,7 @@ async function serve(dev: boolean, demo: boolean): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-  if (secretFile) log.warn("--dev: TOKEN_SECRET from a development file; set TOKEN_SECRET in production", { file: secretFile });
+  for (const file of devFiles) log.warn("--dev: a secret from a development file; set TOKEN_SECRET and CHECKOUT_SIGNING_KEY in production", { file });
   if (dev && !config.ADMIN_TOKEN) {
     // a throwaway admin token, printed so the developer can use the admin API; gone with the process
     config.ADMIN_TOKEN = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");

@@ -1,4 +1,5 @@
 // The shared singletons a server or a worker runs on, made from one config.
+import { CheckoutHandOff } from "./checkout/hand-off";
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db";
 import { poolShares } from "./db-pool";
@@ -25,6 +26,8 @@ export type Services = {
   joinIdentity: JoinIdentity;
   keys: (ticketTypeId: number) => ReturnType<typeof keysFor>;
   activeKey: string;
+  /** The signed hand-off to the shop's checkout (null without CHECKOUT_URL). */
+  checkout: CheckoutHandOff | null;
   /** The live streams this instance holds (idle, no connection, until the first one opens). */
   streams: StreamHub;
   /** This thread's metrics (GET /metrics); the main thread's also reads the workers'. */
@@ -63,6 +66,7 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
     catalog: new Catalog(sql, undefined, config.PREQUEUE_MINUTES),
     heldTickets: new HeldTickets(sql),
     joinIdentity: createJoinIdentity(config),
+    checkout: CheckoutHandOff.fromConfig(config, sql, log),
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),
     metrics: new Metrics(thread),

@@ -86,6 +86,9 @@ export const STATUS_MESSAGES: Record<ApiStatus, string> = {
   lost: "Your place in the queue was lost; join the queue again.",
 };
 
+/** reserved with CONFIRM_BY=shop: the shop books the tickets once they are paid for. */
+export const SHOP_RESERVED_MESSAGE = "Tickets are held for you; pay for them at the shop before expires_at.";
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A queued place whose type's sale start was moved into the future (its place is kept). */

@@ -7,7 +7,9 @@ import { Value } from "@sinclair/typebox/value";
 import { SignJWT } from "jose";
 import { API_DOCS, DOCS_PATHS } from "../src/api-docs";
 import { StatusAnswer as StatusAnswerSchema } from "../src/api-schemas";
+import { generateKeyPairSync } from "node:crypto";
 import { createApp } from "../src/app";
+import { CheckoutHandOff } from "../src/checkout/hand-off";
 import { createJoinIdentity } from "../src/queue/join-identity";
 import { Readiness } from "../src/readiness";
 import { createTestEnv, join, type TestEnv } from "./helpers";
@@ -366,6 +368,21 @@ describe("real answers match the document", () => {
     const shopMode = createApp({ ...env.s, config: { ...env.config, CONFIRM_BY: "shop" } });
     await expectDocumented("POST /reservation/confirm", 403, "/reservation/confirm", { token: c }, {}, shopMode);
     await env.expectInvariants();
+  });
+
+  test("the checkout hand-off: a reserved status with checkout_url, and the JWK Set", async () => {
+    const config = {
+      ...env.config, CONFIRM_BY: "shop" as const, CHECKOUT_URL: "https://shop.example.com/checkout", PUBLIC_URL: "https://tickets.example.com",
+      CHECKOUT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    };
+    const checkoutApp = createApp({ ...env.s, config, checkout: CheckoutHandOff.fromConfig(config, env.sql, env.s.log) });
+    const type = await env.ticketType({ capacity: 2 });
+    const token = await join(env, "checkout-reader", type);
+    await env.drain();
+    const status = await expectDocumented("GET /reservation/status", 200, `/reservation/status?token=${token}`, undefined, {}, checkoutApp);
+    expect(status).toMatchObject({ status: "reserved", confirm_by: "shop", checkout_url: expect.stringContaining("hold=") });
+    expect((await expectDocumented("GET /.well-known/jwks.json", 200, "/.well-known/jwks.json", undefined, {}, checkoutApp)).keys).toHaveLength(1);
+    await expectDocumented("GET /.well-known/jwks.json", 404, "/.well-known/jwks.json");
   });
 
   test("rate limits: 429 rate_limited with Retry-After on each limited route, X-Request-Id on every answer", async () => {

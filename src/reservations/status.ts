@@ -4,7 +4,7 @@ import { outageOf, Unavailable } from "../errors";
 import type { TicketType } from "../events/catalog";
 import type { Lookup } from "../formats";
 import type { Services } from "../services";
-import { apiStatus, heldTicketsMessage, postponedMessage, STATUS_MESSAGES, type ApiStatus } from "../states";
+import { apiStatus, heldTicketsMessage, postponedMessage, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type ApiStatus } from "../states";
 import type { TokenParts } from "../tokens";
 import type { HeldReading } from "./held-tickets";
 import { findHold, type HoldRow } from "./holds";
@@ -27,6 +27,10 @@ export type StatusAnswer = {
   /** queued: every ticket is held by people ahead; one may come back by next_release_at. */
   waiting_for_held_tickets?: true;
   next_release_at?: string;
+  /** reserved: who confirms, the buyer or the shop after payment (CONFIRM_BY). */
+  confirm_by?: "buyer" | "shop";
+  /** reserved, with CHECKOUT_URL: the shop's checkout with the signed hand-off (src/checkout/). */
+  checkout_url?: string;
   message: string;
 };
 
@@ -38,13 +42,26 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
   } catch (err) {
     if (!outageOf(err)) throw err;
     // Redis is down: a hold is still known to PostgreSQL; a queue place is not.
-    return fromPostgres(s, ticketTypeId, token, true);
+    return withPayment(s, token, await fromPostgres(s, ticketTypeId, token, true));
   }
   return statusFrom(s, ticketTypeId, token, found);
 }
 
 /** The answer for what lookup-2.lua found (live streams look many tokens up in one round trip). */
 export async function statusFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
+  return withPayment(s, token, await answerFrom(s, ticketTypeId, token, found));
+}
+
+/** A hold says who confirms it and, with a shop's checkout, where to pay. */
+async function withPayment(s: Services, token: string, answer: StatusAnswer): Promise<StatusAnswer> {
+  if (answer.status !== "reserved") return answer;
+  const { message, ...rest } = answer;
+  if (s.config.CONFIRM_BY === "buyer") return { ...rest, confirm_by: "buyer", message };
+  const url = await s.checkout?.urlFor(s.tokens.verify(token)!.id, token, answer.expires_at!);
+  return { ...rest, confirm_by: "shop", ...(url && { checkout_url: url }), message: SHOP_RESERVED_MESSAGE };
+}
+
+async function answerFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
   const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, found.quantity ?? 0, extra);
 
   const state = found.state;
