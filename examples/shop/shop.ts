@@ -4,10 +4,11 @@
 //   1. GET /checkout?hold=<JWT>: checks the JWT offline against the service's public keys
 //      (/.well-known/jwks.json), then reads the hold through the shop API for names and the
 //      current deadline, and shows the order with a Pay button;
-//   2. POST /orders/:ref/pay: "pays": moves the hold's deadline on while 3-D Secure runs
-//      (POST /shop/holds/:token/extend), waits for the "bank", then books the hold
-//      (POST /shop/holds/:token/confirm) with an Idempotency-Key that is the same for every try
-//      of one order, so a retry after a timeout gets the same booking, never a second one;
+//   2. POST /orders/:ref/pay: "pays" in the safe order: moves the hold's deadline on while
+//      3-D Secure runs (POST /shop/holds/:token/extend), has the "bank" authorize the payment,
+//      books the hold (POST /shop/holds/:token/confirm) with an Idempotency-Key that is the
+//      same for every try of one order, so a retry after a timeout gets the same booking, never
+//      a second one, and only then would capture the money (void it if the booking is refused);
 //   3. paid: sends the buyer back to the waiting room (the JWT's issuer), which shows the
 //      booking reference. Failed: says so, with "Try again" (the tickets are still held).
 // A checkbox on the order page makes the payment fail, to try that path.
@@ -132,7 +133,7 @@ async function pay(ref: string, form: FormData): Promise<Response> {
   }
 
   if (extended.body.error !== "already_confirmed") {
-    await Bun.sleep(THREE_D_SECURE_MS); // the pretend bank at work
+    await Bun.sleep(THREE_D_SECURE_MS); // the pretend bank authorizes the payment (3-D Secure)
     if (form.get("fail") === "on") return failedPage(order);
   }
 
@@ -141,11 +142,12 @@ async function pay(ref: string, form: FormData): Promise<Response> {
   const booked = await shopApi("POST", `/shop/holds/${token}/confirm`,
     { order_ref: order.ref, amount: order.amount }, { "idempotency-key": `pay-${order.ref}` });
   if (booked.status === 201) {
+    // Booked: a real shop captures the authorized payment now.
     console.log(`order ${order.ref} paid: booking ${booked.body.booking_ref}`);
     return Response.redirect(order.waitingRoom, 303); // the waiting room shows the booking reference
   }
-  // A real shop refunds here: the money was taken but the tickets were not booked (410
-  // hold_expired, 409 released ...). Unreachable or 5xx: trying again with the same key is safe.
+  // Not booked (410 hold_expired, 409 released ...): a real shop voids the authorization here.
+  // Unreachable or 5xx: trying again with the same key is safe.
   return errorPage(booked.status === 0 || booked.status >= 500 ? 502 : 409, "The tickets were not booked", refusal(booked), order.waitingRoom);
 }
 
