@@ -592,18 +592,24 @@ export const API_DOCS: Record<string, RouteDoc> = {
   "GET /admin/audit": {
     tag: "admin",
     auth: "admin",
-    summary: "The audit log of admin changes",
+    summary: "The audit log of admin changes (and the shop's cancels)",
     description:
-      "Every change made through the admin routes, newest first, `limit` a page (default 1000, at most 10000); pass " +
+      "Every change made through the admin routes, and every booking cancel by the shop, newest first, `limit` a " +
+      "page (default 1000, at most 10000); pass " +
       "the last page's cursor back for the next (older) one. Each entry is written in the change's own transaction: " +
-      "a refused change has none, a PATCH that changed no value has one with empty `changes`.",
+      "a refused change has none, a PATCH that changed no value has one with empty `changes`. `actor` says who: " +
+      "`admin`, or `shop:` and a fingerprint of the shop key used (the first 8 hex characters of its SHA-256).",
     responses: {
       200: ok("a page of entries", S.AuditPage, {
         page: {
           entries: [{
-            id: 12, at: AT, route: "PATCH /admin/ticket-types/:id", target: { type: "ticket_type", id: 4 },
+            id: 12, at: AT, actor: "admin", route: "PATCH /admin/ticket-types/:id", target: { type: "ticket_type", id: 4 },
             changes: { capacity: { old: 300, new: 350 }, paused: { old: false, new: true } },
             request_id: REQUEST_ID_EXAMPLE, client: "203.0.113.7",
+          }, {
+            id: 11, at: AT, actor: "shop:3f9a1c07", route: "POST /shop/bookings/:id/cancel", target: { type: "booking", id: 7 },
+            changes: { status: { old: "confirmed", new: "cancelled" }, cancel_reason: { old: null, new: "refund" } },
+            request_id: "m2p8w4cz-7a", client: "198.51.100.20",
           }],
           next_cursor: "YXVkaXQ6MTI",
         },

@@ -350,7 +350,11 @@ export const AuditEntry = Type.Object(
   {
     id: Type.Integer({ minimum: 1, description: "the entry's id; newer entries have greater ones" }),
     at: DateTime("when the change's transaction began"),
-    route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id" }),
+    actor: Type.String({
+      pattern: "^(admin|shop:[0-9a-f]{8})$",
+      description: "who: admin (ADMIN_TOKEN), or shop:<the first 8 hex characters of SHA-256 of the shop key used>",
+    }),
+    route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id or POST /shop/bookings/:id/cancel" }),
     target: Type.Object(
       { type: OneOf(["event", "ticket_type", "booking"] as const, "what was changed (a booking: cancelled)"), id: Id("its id (of a creation: the new one)") },
       strict,
