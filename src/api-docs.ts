@@ -7,7 +7,9 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./api-schemas";
 import type { ErrorField } from "./api-schemas";
 import { BODY_LIMIT_BYTES } from "./body";
-import { CONFIRM_REFUSALS, heldTicketsMessage, postponedMessage, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal } from "./states";
+import {
+  CONFIRM_REFUSALS, heldTicketsMessage, PAYMENT_IN_PROGRESS, postponedMessage, RELEASE_REFUSALS, STATUS_MESSAGES, type Refusal,
+} from "./states";
 
 /** One answer of a route for one status: its body per content type, with examples, and its headers. */
 export type Answer = {
@@ -189,7 +191,9 @@ const cancelDoc = (auth: "shop" | "admin", who: string): RouteDoc => ({
   description:
     `${who} cancels a booking (a refund, a chargeback, a mistake): it becomes cancelled and its tickets go back on sale ` +
     "exactly once; people still waiting are served them, and the person may book again (their per-user tally goes " +
-    "down). Cancelling again answers the same booking and moves nothing. The body, and its `reason`, are optional.",
+    "down). The token's status reads `cancelled`, and its live stream is told. Cancelling again answers the same " +
+    "booking and moves nothing. Every cancel is kept in the audit log (GET /admin/audit) with its actor. The body, " +
+    "and its `reason`, are optional.",
   requestExample: { reason: "refund" },
   responses: {
     200: ok("the cancelled booking", S.CancelledBooking, { cancelled }),
@@ -201,7 +205,7 @@ const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<strin
 });
 
 const confirm = refusals(CONFIRM_REFUSALS);
-const release = refusals(RELEASE_REFUSALS);
+const release = refusals({ ...RELEASE_REFUSALS, payment: PAYMENT_IN_PROGRESS });
 
 export const API_DOCS: Record<string, RouteDoc> = {
   "GET /health": {
@@ -322,6 +326,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
     summary: "Where a token stands",
     description:
       "In O(1) however long the queue is. `status` is one of " + S.API_STATUSES.join(", ") + ". " +
+      "A booking reads `confirmed`, and `cancelled` once the shop or the operator cancelled it; both carry " +
+      "`booking_id` and `booking_ref`, the public reference to show. " +
       "`ticket_type_id` in the query is accepted and ignored (the token names its type). A queued place says " +
       "what it waits for when that is not its turn: `waiting_for_held_tickets` with `next_release_at` when no " +
       "stock is left and people ahead hold every ticket (the earliest hold deadline, read from PostgreSQL at most " +
@@ -339,7 +345,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
           message: postponedMessage(Date.parse(AT), 42),
         },
         reserved: statusAnswer("reserved", { expires_at: AT }),
-        confirmed: statusAnswer("confirmed", { booking_id: 7 }),
+        confirmed: statusAnswer("confirmed", { booking_id: 7, booking_ref: BOOKING_REF }),
+        cancelled: statusAnswer("cancelled", { booking_id: 7, booking_ref: BOOKING_REF }),
         expired: statusAnswer("expired", {}),
       }),
       ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
@@ -355,8 +362,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "`text/event-stream`, read by the browser's `EventSource`. Every message is `event: status` with an `id` that " +
       "grows and `data:` exactly the JSON that GET /reservation/status answers at that moment (its schema). The first " +
       "message goes out at once, then one whenever the answer changes (a position at most once a second). After a " +
-      "final status (confirmed, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
-      "closes. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
+      "final status (cancelled, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
+      "closes; a `confirmed` one stays open, as the booking may still be cancelled. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
       "starts, as JSON, as the status route's; so does 429 rate_limited for a client that already holds its cap of " +
       "open streams (RATE_LIMIT_OPEN_STREAMS) or opens them too often.",
     responses: {
@@ -386,7 +393,10 @@ export const API_DOCS: Record<string, RouteDoc> = {
     requestExample: { token: TOKEN },
     responses: {
       200: ok("booked", S.Confirmation, {
-        confirmed: { status: "confirmed", booking_id: 7, booking_ref: BOOKING_REF, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
+        confirmed: {
+          status: "confirmed", booking_id: 7, booking_ref: BOOKING_REF, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, amount: 90,
+          currency: "EUR", confirmed_at: AT,
+        },
       }),
       ...errorAnswers(failures(BAD_BODY, { 403: ["confirm_by_shop"], 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
     },
@@ -395,7 +405,10 @@ export const API_DOCS: Record<string, RouteDoc> = {
   "POST /reservation/release": {
     tag: "reservations",
     summary: "Give a hold back, or leave the queue",
-    description: "A hold's tickets return to stock at once. Idempotent: releasing again answers released.",
+    description:
+      "A hold's tickets return to stock at once. Idempotent: releasing again answers released. A hold the shop " +
+      "extended (POST /shop/holds/{token}/extend: it is taking the payment) cannot be released: 409 " +
+      "payment_in_progress, and nothing changes; it still lapses at its deadline unless the shop confirms it.",
     requestExample: { token: TOKEN },
     responses: {
       200: ok("released", S.Release, {
@@ -457,7 +470,9 @@ export const API_DOCS: Record<string, RouteDoc> = {
     description:
       "Moves the hold's deadline on by `seconds` (3-D Secure, a bank redirect): all extensions of a hold together at most " +
       "HOLD_EXTEND_MAX_SECONDS (default 600), beyond it 409 extend_limit. Past the deadline it is 410 hold_expired and " +
-      "the cleaner's expiry stands: PostgreSQL decides, so a race with the cleaner ends one way only.",
+      "the cleaner's expiry stands: PostgreSQL decides, so a race with the cleaner ends one way only. Once extended, " +
+      "the buyer can no longer release the hold (409 payment_in_progress); a release that won the race first " +
+      "makes this 409 released.",
     requestExample: { seconds: 120 },
     responses: {
       200: ok("the new deadline", S.Extension, { extended: { queue_token: TOKEN, expires_at: AT, extended_seconds: 120 } }),

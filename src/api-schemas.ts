@@ -145,8 +145,9 @@ const waiting = {
   estimated_wait_seconds: Type.Optional(Count("when the recent serving rate allows a guess")),
 };
 const ENDED_STATUSES = API_STATUSES.filter(
-  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed"].includes(s),
+  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed", "cancelled"].includes(s),
 );
+const booked = { booking_id: Id("the booking"), booking_ref: BookingRef };
 
 export const StatusAnswer = Type.Union(
   [
@@ -166,7 +167,8 @@ export const StatusAnswer = Type.Union(
     StatusOf(["paused"] as const, { position: Type.Optional(waiting.position), estimated_wait_seconds: waiting.estimated_wait_seconds }),
     StatusOf(["waiting_for_sale"] as const, { sale_starts_at: Type.Optional(DateTime("when the sale starts")) }),
     StatusOf(["reserved"] as const, { expires_at: DateTime("confirm before this") }),
-    StatusOf(["confirmed"] as const, { booking_id: Id("the booking") }),
+    StatusOf(["confirmed"] as const, booked),
+    StatusOf(["cancelled"] as const, booked),
     StatusOf(ENDED_STATUSES),
   ],
   { description: "where a token stands; `status` is one of: " + API_STATUSES.join(", ") },
@@ -180,6 +182,8 @@ export const Confirmation = Type.Object(
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
     confirmed_at: DateTime("when it was booked"),
   },
   strict,
