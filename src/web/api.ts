@@ -15,7 +15,7 @@ export type TicketType = {
 export type EventListing = { id: number; name: string; venue?: string; starts_at?: string | null; ticket_types: TicketType[] };
 
 export type PlaceStatus =
-  | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "expired" | "released"
+  | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "cancelled" | "expired" | "released"
   | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost";
 export type StatusAnswer = {
   status: PlaceStatus;
@@ -24,7 +24,9 @@ export type StatusAnswer = {
   position?: number;
   estimated_wait_seconds?: number;
   expires_at?: string;
+  /** confirmed and cancelled: the booking; booking_ref is the reference to show */
   booking_id?: number;
+  booking_ref?: string;
   /** waiting_for_sale: when the sale starts; queued: the sale was moved to then. */
   sale_starts_at?: string;
   /** queued: people ahead hold every ticket; one may come back by next_release_at. */
@@ -35,9 +37,9 @@ export type StatusAnswer = {
 export type JoinAnswer = { queue_token: string; position?: number; status: PlaceStatus; quantity: number };
 export type ConfirmAnswer = { status: "confirmed"; booking_id: number };
 
-/** Where a place ends: nothing will change it any more. */
+/** Where a place ends for the page: it stops following (a booking may still be cancelled, and reads so when asked again). */
 export const FINAL_STATUSES: readonly PlaceStatus[] = [
-  "confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost",
+  "confirmed", "cancelled", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost",
 ];
 export const isFinal = (status: PlaceStatus) => FINAL_STATUSES.includes(status);
 

@@ -17,6 +17,7 @@ export const STATUS_WORDS: Record<PlaceStatus, Told> = {
   waiting_for_sale: { headline: "Waiting for the sale to start", text: "When it starts, everyone waiting gets a place in the queue in a random order." },
   reserved: { headline: "Your tickets are held for you", text: "Confirm them before the time runs out, or release them for someone else." },
   confirmed: { headline: "Booked!", text: "Your tickets are booked.", again: "Book more tickets" },
+  cancelled: { headline: "Booking cancelled", text: "This booking was cancelled, and its tickets went back on sale.", again: "Book again" },
   expired: { headline: "Your hold expired", text: "It was not confirmed in time, and the tickets went back on sale.", again: "Join again" },
   released: { headline: "You gave your place back", text: "It goes to the next person in line.", again: "Join again" },
   sold_out: { headline: "Sold out", text: "Sorry: there are no tickets left for you.", again: "Choose other tickets" },
@@ -59,6 +60,10 @@ export function refusalWords(error: ApiError): string {
       return "Your hold expired before it was confirmed; the tickets went back on sale.";
     case "in_progress":
       return "Your turn is being served right now; try again in a moment.";
+    case "payment_in_progress":
+      return "Your payment is being taken at the checkout, so these tickets cannot be given back now.";
+    case "booking_cancelled":
+      return "This booking was cancelled, and its tickets went back on sale.";
     case "invalid_input":
       return `Please check the form: ${error.message}.`;
     default:
