@@ -1,10 +1,13 @@
 --[[
   Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
-  the final state for a while so status can answer, the token mapping goes, and the user may
-  join again. A booking adds its tickets to the user's tally, which joins check against the
-  per-user limit (once: a record already confirmed is not counted again), and renews the
-  tally's lifetime: it lasts the sale and goes some days after the type's last booking
-  (PostgreSQL still decides the limit at the grant). (A batch's entry in the deadline index
+  the final state for a while so status can answer (a booking with its id and public
+  reference), the token mapping goes, and the user may join again. A booking adds its tickets
+  to the user's tally, which joins check against the per-user limit (once: a record already
+  confirmed is not counted again), and renews the tally's lifetime: it lasts the sale and goes
+  some days after the type's last booking (PostgreSQL still decides the limit at the grant).
+  A record already cancelled (cancel-2.lua) keeps that state: a confirm's tidy that arrives
+  after the cancel changes nothing of it. Reconcile may pass 'cancelled' for a booking
+  cancelled while Redis missed both: no tally then. (A batch's entry in the deadline index
   goes when reconcile finds all of its holds ended.)
 
   Input:
@@ -17,7 +20,7 @@
     ARGV[5] the type's changes channel, changes:{T}: the ids are published there, so live
             streams (src/streams) holding these tokens, on any instance, look them up
     ARGV[6] seconds the tally lives after the type's last booking
-    ARGV[7..] triples: token id, final state, booking id ('' for none)
+    ARGV[7..] quadruples: token id, final state, booking id and booking reference ('' for none)
 
   Output:
     how many records were found and updated
@@ -32,22 +35,24 @@ local boughtKey = KEYS[2]
 
 local updated = 0
 local ids = {}
-for i = 7, #ARGV, 3 do
-  local id, state, bookingId = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 7, #ARGV, 4 do
+  local id, state, bookingId, bookingRef = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   ids[#ids + 1] = id
   local record = recordPrefix .. id
   local found = redis.call('HMGET', record, 'user', 'state', 'qty')
   local user = found[1]
   if user then
-    if state == 'confirmed' and found[2] ~= 'confirmed' then
-      redis.call('HINCRBY', boughtKey, user, tonumber(found[3]) or 0)
-      redis.call('EXPIRE', boughtKey, boughtTtl)
+    if found[2] ~= 'cancelled' then
+      if state == 'confirmed' and found[2] ~= 'confirmed' then
+        redis.call('HINCRBY', boughtKey, user, tonumber(found[3]) or 0)
+        redis.call('EXPIRE', boughtKey, boughtTtl)
+      end
+      redis.call('HSET', record, 'state', state)
+      if bookingId ~= '' then
+        redis.call('HSET', record, 'booking_id', bookingId, 'booking_ref', bookingRef)
+      end
+      redis.call('EXPIRE', record, endedTtl)
     end
-    redis.call('HSET', record, 'state', state)
-    if bookingId ~= '' then
-      redis.call('HSET', record, 'booking_id', bookingId)
-    end
-    redis.call('EXPIRE', record, endedTtl)
     if redis.call('GET', userPrefix .. user) == id then
       redis.call('DEL', userPrefix .. user)
     end

@@ -7,8 +7,8 @@
     ARGV[1] batch key prefix, batch:{T}:
 
   Output (one tab-separated text, cheap for the client to read):
-    state, quantity, place, expires_at, booking_id, served, rate; '' where unknown. A token
-    whose batch was settled with a hold reads as 'reserved'.
+    state, quantity, place, expires_at, booking_id, served, rate, booking_ref; '' where
+    unknown. A token whose batch was settled with a hold reads as 'reserved'.
 ]]
 local record = KEYS[1]
 local metaKey = KEYS[2]
@@ -16,7 +16,7 @@ local batchPrefix = ARGV[1]
 
 --@include resolveState
 
-local r = redis.call('HMGET', record, 'state', 'qty', 'place', 'expires_at', 'booking_id', 'batch', 'pos')
+local r = redis.call('HMGET', record, 'state', 'qty', 'place', 'expires_at', 'booking_id', 'batch', 'pos', 'booking_ref')
 local state, expiresAt = resolveState(batchPrefix, r[1], r[6], r[7], r[4])
 local m = redis.call('HMGET', metaKey, 'served', 'rate')
-return table.concat({state or '', r[2] or '', r[3] or '', expiresAt or '', r[5] or '', m[1] or '0', m[2] or ''}, '\t')
+return table.concat({state or '', r[2] or '', r[3] or '', expiresAt or '', r[5] or '', m[1] or '0', m[2] or '', r[8] or ''}, '\t')

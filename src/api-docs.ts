@@ -7,7 +7,10 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./api-schemas";
 import type { ErrorField } from "./api-schemas";
 import { BODY_LIMIT_BYTES } from "./body";
-import { CONFIRM_REFUSALS, heldTicketsMessage, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type Refusal } from "./states";
+import {
+  CONFIRM_REFUSALS, heldTicketsMessage, PAYMENT_IN_PROGRESS, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES,
+  type Refusal,
+} from "./states";
 
 /** One answer of a route for one status: its body per content type, with examples, and its headers. */
 export type Answer = {
@@ -189,7 +192,9 @@ const cancelDoc = (auth: "shop" | "admin", who: string): RouteDoc => ({
   description:
     `${who} cancels a booking (a refund, a chargeback, a mistake): it becomes cancelled and its tickets go back on sale ` +
     "exactly once; people still waiting are served them, and the person may book again (their per-user tally goes " +
-    "down). Cancelling again answers the same booking and moves nothing. The body, and its `reason`, are optional.",
+    "down). The token's status reads `cancelled`, and its live stream is told. Cancelling again answers the same " +
+    "booking and moves nothing. Every cancel is kept in the audit log (GET /admin/audit) with its actor. The body, " +
+    "and its `reason`, are optional.",
   requestExample: { reason: "refund" },
   responses: {
     200: ok("the cancelled booking", S.CancelledBooking, { cancelled }),
@@ -201,7 +206,7 @@ const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<strin
 });
 
 const confirm = refusals(CONFIRM_REFUSALS);
-const release = refusals(RELEASE_REFUSALS);
+const release = refusals({ ...RELEASE_REFUSALS, payment: PAYMENT_IN_PROGRESS });
 
 export const API_DOCS: Record<string, RouteDoc> = {
   "GET /health": {
@@ -322,6 +327,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
     summary: "Where a token stands",
     description:
       "In O(1) however long the queue is. `status` is one of " + S.API_STATUSES.join(", ") + ". " +
+      "A booking reads `confirmed`, and `cancelled` once the shop or the operator cancelled it; both carry " +
+      "`booking_id` and `booking_ref`, the public reference to show. " +
       "`ticket_type_id` in the query is accepted and ignored (the token names its type). A queued place says " +
       "what it waits for when that is not its turn: `waiting_for_held_tickets` with `next_release_at` when no " +
       "stock is left and people ahead hold every ticket (the earliest hold deadline, read from PostgreSQL at most " +
@@ -344,7 +351,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
           ...statusAnswer("reserved", { expires_at: AT, confirm_by: "shop", checkout_url: "https://shop.example.com/checkout?hold=eyJhbGciOiJFZERTQSJ9..." }),
           message: SHOP_RESERVED_MESSAGE,
         },
-        confirmed: statusAnswer("confirmed", { booking_id: 7 }),
+        confirmed: statusAnswer("confirmed", { booking_id: 7, booking_ref: BOOKING_REF }),
+        cancelled: statusAnswer("cancelled", { booking_id: 7, booking_ref: BOOKING_REF }),
         expired: statusAnswer("expired", {}),
       }),
       ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
@@ -360,8 +368,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "`text/event-stream`, read by the browser's `EventSource`. Every message is `event: status` with an `id` that " +
       "grows and `data:` exactly the JSON that GET /reservation/status answers at that moment (its schema). The first " +
       "message goes out at once, then one whenever the answer changes (a position at most once a second). After a " +
-      "final status (confirmed, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
-      "closes. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
+      "final status (cancelled, expired, released, sold_out, lost, duplicate, invalid, limit_reached) the stream " +
+      "closes; a `confirmed` one stays open, as the booking may still be cancelled. `: keep-alive` comments every 15 s; `retry:` advice of 1 to 5 s. Refusals come before any stream " +
       "starts, as JSON, as the status route's; so does 429 rate_limited for a client that already holds its cap of " +
       "open streams (RATE_LIMIT_OPEN_STREAMS) or opens them too often.",
     responses: {
@@ -391,7 +399,10 @@ export const API_DOCS: Record<string, RouteDoc> = {
     requestExample: { token: TOKEN },
     responses: {
       200: ok("booked", S.Confirmation, {
-        confirmed: { status: "confirmed", booking_id: 7, booking_ref: BOOKING_REF, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, confirmed_at: AT },
+        confirmed: {
+          status: "confirmed", booking_id: 7, booking_ref: BOOKING_REF, queue_token: TOKEN, ticket_type_id: 1, quantity: 2, amount: 90,
+          currency: "EUR", confirmed_at: AT,
+        },
       }),
       ...errorAnswers(failures(BAD_BODY, { 403: ["confirm_by_shop"], 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
     },
@@ -400,7 +411,10 @@ export const API_DOCS: Record<string, RouteDoc> = {
   "POST /reservation/release": {
     tag: "reservations",
     summary: "Give a hold back, or leave the queue",
-    description: "A hold's tickets return to stock at once. Idempotent: releasing again answers released.",
+    description:
+      "A hold's tickets return to stock at once. Idempotent: releasing again answers released. A hold the shop " +
+      "extended (POST /shop/holds/{token}/extend: it is taking the payment) cannot be released: 409 " +
+      "payment_in_progress, and nothing changes; it still lapses at its deadline unless the shop confirms it.",
     requestExample: { token: TOKEN },
     responses: {
       200: ok("released", S.Release, {
@@ -480,7 +494,9 @@ export const API_DOCS: Record<string, RouteDoc> = {
     description:
       "Moves the hold's deadline on by `seconds` (3-D Secure, a bank redirect): all extensions of a hold together at most " +
       "HOLD_EXTEND_MAX_SECONDS (default 600), beyond it 409 extend_limit. Past the deadline it is 410 hold_expired and " +
-      "the cleaner's expiry stands: PostgreSQL decides, so a race with the cleaner ends one way only.",
+      "the cleaner's expiry stands: PostgreSQL decides, so a race with the cleaner ends one way only. Once extended, " +
+      "the buyer can no longer release the hold (409 payment_in_progress); a release that won the race first " +
+      "makes this 409 released.",
     requestExample: { seconds: 120 },
     responses: {
       200: ok("the new deadline", S.Extension, { extended: { queue_token: TOKEN, expires_at: AT, extended_seconds: 120 } }),
@@ -615,18 +631,24 @@ export const API_DOCS: Record<string, RouteDoc> = {
   "GET /admin/audit": {
     tag: "admin",
     auth: "admin",
-    summary: "The audit log of admin changes",
+    summary: "The audit log of admin changes (and the shop's cancels)",
     description:
-      "Every change made through the admin routes, newest first, `limit` a page (default 1000, at most 10000); pass " +
+      "Every change made through the admin routes, and every booking cancel by the shop, newest first, `limit` a " +
+      "page (default 1000, at most 10000); pass " +
       "the last page's cursor back for the next (older) one. Each entry is written in the change's own transaction: " +
-      "a refused change has none, a PATCH that changed no value has one with empty `changes`.",
+      "a refused change has none, a PATCH that changed no value has one with empty `changes`. `actor` says who: " +
+      "`admin`, or `shop:` and a fingerprint of the shop key used (the first 8 hex characters of its SHA-256).",
     responses: {
       200: ok("a page of entries", S.AuditPage, {
         page: {
           entries: [{
-            id: 12, at: AT, route: "PATCH /admin/ticket-types/:id", target: { type: "ticket_type", id: 4 },
+            id: 12, at: AT, actor: "admin", route: "PATCH /admin/ticket-types/:id", target: { type: "ticket_type", id: 4 },
             changes: { capacity: { old: 300, new: 350 }, paused: { old: false, new: true } },
             request_id: REQUEST_ID_EXAMPLE, client: "203.0.113.7",
+          }, {
+            id: 11, at: AT, actor: "shop:3f9a1c07", route: "POST /shop/bookings/:id/cancel", target: { type: "booking", id: 7 },
+            changes: { status: { old: "confirmed", new: "cancelled" }, cancel_reason: { old: null, new: "refund" } },
+            request_id: "m2p8w4cz-7a", client: "198.51.100.20",
           }],
           next_cursor: "YXVkaXQ6MTI",
         },

@@ -145,8 +145,9 @@ const waiting = {
   estimated_wait_seconds: Type.Optional(Count("when the recent serving rate allows a guess")),
 };
 const ENDED_STATUSES = API_STATUSES.filter(
-  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed"].includes(s),
+  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed", "cancelled"].includes(s),
 );
+const booked = { booking_id: Id("the booking"), booking_ref: BookingRef };
 
 export const StatusAnswer = Type.Union(
   [
@@ -174,7 +175,8 @@ export const StatusAnswer = Type.Union(
         description: "with CHECKOUT_URL: the shop's checkout, with hold=<a JWT signed by the keys of /.well-known/jwks.json>",
       })),
     }),
-    StatusOf(["confirmed"] as const, { booking_id: Id("the booking") }),
+    StatusOf(["confirmed"] as const, booked),
+    StatusOf(["cancelled"] as const, booked),
     StatusOf(ENDED_STATUSES),
   ],
   { description: "where a token stands; `status` is one of: " + API_STATUSES.join(", ") },
@@ -188,6 +190,8 @@ export const Confirmation = Type.Object(
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
+    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
     confirmed_at: DateTime("when it was booked"),
   },
   strict,
@@ -372,7 +376,11 @@ export const AuditEntry = Type.Object(
   {
     id: Type.Integer({ minimum: 1, description: "the entry's id; newer entries have greater ones" }),
     at: DateTime("when the change's transaction began"),
-    route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id" }),
+    actor: Type.String({
+      pattern: "^(admin|shop:[0-9a-f]{8})$",
+      description: "who: admin (ADMIN_TOKEN), or shop:<the first 8 hex characters of SHA-256 of the shop key used>",
+    }),
+    route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id or POST /shop/bookings/:id/cancel" }),
     target: Type.Object(
       { type: OneOf(["event", "ticket_type", "booking"] as const, "what was changed (a booking: cancelled)"), id: Id("its id (of a creation: the new one)") },
       strict,

@@ -8,6 +8,7 @@ import saleControls from "../sql/0005_sale_controls.sql" with { type: "text" };
 import grantGates from "../sql/0006_grant_gates.sql" with { type: "text" };
 import adminAudit from "../sql/0007_admin_audit.sql" with { type: "text" };
 import shop from "../sql/0008_shop.sql" with { type: "text" };
+import auditActor from "../sql/0009_audit_actor.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -21,6 +22,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0006_grant_gates", text: grantGates },
   { version: "0007_admin_audit", text: adminAudit },
   { version: "0008_shop", text: shop },
+  { version: "0009_audit_actor", text: auditActor },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

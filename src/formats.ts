@@ -161,7 +161,7 @@ export const joinReply = {
 
 /**
  * lookup-2.lua's answer, tab-separated: state (a pending token whose batch holds reads as
- * reserved), quantity, place, expires_at, booking_id, served, rate; '' where unknown.
+ * reserved), quantity, place, expires_at, booking_id, served, rate, booking_ref; '' where unknown.
  */
 export type Lookup = {
   state: TokenState | null;
@@ -172,16 +172,18 @@ export type Lookup = {
   served: number;
   /** Grants per second lately, for estimated waits. */
   rate: number | null;
+  /** A booking's public reference (finish-2.lua and cancel-2.lua write it with its id). */
+  bookingRef: string | null;
 };
 
 export const lookupReply = {
   encode: (l: Lookup): string =>
-    [l.state ?? "", l.quantity ?? "", l.place ?? "", l.expiresAt ?? "", l.bookingId ?? "", l.served, l.rate ?? ""].join("\t"),
+    [l.state ?? "", l.quantity ?? "", l.place ?? "", l.expiresAt ?? "", l.bookingId ?? "", l.served, l.rate ?? "", l.bookingRef ?? ""].join("\t"),
   decode(reply: string): Lookup {
-    const [state, quantity, place, expiresAt, bookingId, served, rate] = reply.split("\t");
+    const [state, quantity, place, expiresAt, bookingId, served, rate, bookingRef] = reply.split("\t");
     return {
       state: storedState(state), quantity: orNull(quantity), place: orNull(place), expiresAt: orNull(expiresAt),
-      bookingId: orNull(bookingId), served: Number(served || 0), rate: orNull(rate),
+      bookingId: orNull(bookingId), served: Number(served || 0), rate: orNull(rate), bookingRef: bookingRef || null,
     };
   },
 };

@@ -3,10 +3,10 @@
 // I6 every hold ends (separate: it needs time to pass).
 //
 // A cancelled booking (the shop's or the operator's cancel: a refund, a chargeback) gave its
-// tickets back to stock. Its reservation stays 'confirmed' (the hold did end in a booking, and
-// a token's life in src/states.ts has no way back), so "confirmed" below means: a confirmed
-// hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still pairs every
-// booking, cancelled or not, with its confirmed hold. README "How it works" and "The fault
+// tickets back to stock. Its reservation stays 'confirmed' (the hold did end in a booking; the
+// token reads 'cancelled', a state after it in src/states.ts), so "confirmed" below means: a
+// confirmed hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still
+// pairs every booking, cancelled or not, with its confirmed hold. README "How it works" and "The fault
 // suite" name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
 import type { Sql } from "./db";
 

@@ -100,7 +100,7 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     bought: `${prefix}bought:${tag}`, //             hash: user id -> tickets booked (the limit's tally)
     prequeue: `${prefix}prequeue:${tag}`, //         sorted set: token id -> random rank, waiting for the sale's start
     // a pub/sub channel, not a key: token ids whose state changed where meta's served mark does
-    // not show it (settle-4.lua, finish-2.lua); live streams listen (src/streams/notices.ts)
+    // not show it (settle-4.lua, finish-2.lua, cancel-2.lua); live streams listen (src/streams/notices.ts)
     changes: `${prefix}changes:${tag}`,
     recordPrefix, //                                 reservation:{T}:<id>, a token's record (the original's key)
     // token-ticket-type:{T}:<id>: the token's ticket type, the original service's mapping key.

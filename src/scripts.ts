@@ -2,6 +2,7 @@
 // (BullMQ's Scripts): callers pass named arguments, in the order of the script's header, and
 // get its reply parsed (src/formats.ts). Nothing else calls a script.
 import type { Cluster, default as Redis } from "ioredis";
+import cancel from "../lua/cancel-2.lua" with { type: "text" };
 import claim from "../lua/claim-3.lua" with { type: "text" };
 import finish from "../lua/finish-2.lua" with { type: "text" };
 import join from "../lua/join-3.lua" with { type: "text" };
@@ -29,6 +30,7 @@ export const SCRIPT_FILES = {
   tqLookup: ["lookup-2", lookup],
   tqLease: ["lease-1", lease],
   tqOpenPrequeue: ["open-prequeue-3", openPrequeue],
+  tqCancel: ["cancel-2", cancel],
 } as const;
 
 /** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
@@ -58,8 +60,13 @@ export type Join = { id: string; userId: string; quantity: number; token: string
 /** A batch's outcomes as settle-4.lua takes them: a code per person, one shared deadline, exceptions. */
 export type Decision = { codes: string; deadline: number | null; overrides: number[] };
 
-/** A hold ended in PostgreSQL, for finish-2.lua. */
-export type Finished = { id: string; state: Extract<TokenState, "confirmed" | "released" | "expired">; bookingId?: number | null };
+/** A hold ended in PostgreSQL, for finish-2.lua (a booking with its id and reference; cancelled: reconcile's catching up). */
+export type Finished = {
+  id: string; state: Extract<TokenState, "confirmed" | "released" | "expired" | "cancelled">; bookingId?: number | null; bookingRef?: string | null;
+};
+
+/** A booking PostgreSQL cancelled, for cancel-2.lua; `moved`: this cancel is the one that cancelled it. */
+export type CancelledInRedis = { id: string; userId: string; quantity: number; bookingId: number; bookingRef: string; moved: boolean };
 
 /**
  * The keys and arguments of one join-3.lua call (a pipeline in bench/ sends them too).
@@ -133,11 +140,20 @@ export class Scripts {
   async finish(p: { keys: Keys; ended: Finished[] }): Promise<number> {
     if (p.ended.length === 0) return 0;
     const k = p.keys;
-    const triples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? ""]);
+    const quadruples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? "", e.bookingRef ?? ""]);
     return Number(await this.redis.tqFinish(
       k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes,
-      BOUGHT_TTL_SECONDS, ...triples,
+      BOUGHT_TTL_SECONDS, ...quadruples,
     ));
+  }
+
+  /** cancel-2.lua: Redis follows a cancel in PostgreSQL; whether the user's tally went down. */
+  async cancel(p: { keys: Keys; booking: CancelledInRedis }): Promise<boolean> {
+    const k = p.keys;
+    const b = p.booking;
+    return Number(await this.redis.tqCancel(
+      k.record(b.id), k.bought, b.userId, b.quantity, b.bookingId, b.bookingRef, b.moved ? 1 : 0, ENDED_TTL_SECONDS, k.changes, b.id,
+    )) === 1;
   }
 
   /** leave-1.lua: gives a queued or pre-queued place back; returns 'released', or the state it was in (null: no record). */

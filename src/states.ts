@@ -1,7 +1,7 @@
 // A token's life: the one list of its states, who may move it from which to which, and how
 // each state shows in the API (the status answer, and what confirm and release answer).
 // Every path speaks these words: the Redis record's `state` field (written by the Lua scripts
-// join-3, claim-3, settle-4, finish-2, leave-1), the settle codes, PostgreSQL's
+// join-3, claim-3, settle-4, finish-2, leave-1, cancel-2), the settle codes, PostgreSQL's
 // reservations.status (held, confirmed, expired, released) and the answers. test/states.test.ts
 // checks the Lua scripts against this module. ARCHITECTURE.md draws the diagram.
 
@@ -13,6 +13,9 @@ export const TOKEN_STATES = [
   //                  stays 'pending' and points at its batch's outcome, where the code is R
   //                  (settle-4.lua writes it once per batch; resolveState.lua reads it)
   "confirmed", //     booked (finish-2.lua after PostgreSQL's confirm)
+  "cancelled", //     its booking was cancelled since (a refund, a chargeback); the tickets went back
+  //                  (cancel-2.lua after PostgreSQL's cancel). PostgreSQL keeps the hold
+  //                  'confirmed' and the booking 'cancelled' (src/invariants.ts says why)
   "expired", //       the hold lapsed unconfirmed; its tickets went back (the cleaner)
   "released", //      given back: a hold (its tickets return at once) or a queue place (leave-1.lua)
   "sold_out", //      nothing left that could ever serve it (settle)
@@ -27,7 +30,7 @@ export type TokenState = (typeof TOKEN_STATES)[number];
 export const LIVE_STATES: readonly TokenState[] = ["waiting_for_sale", "queued", "pending", "reserved"];
 
 /** What a batch's settle may decide for one person: everything but the transient and the unknowable. */
-export type SettledState = Exclude<TokenState, "waiting_for_sale" | "pending" | "lost">;
+export type SettledState = Exclude<TokenState, "waiting_for_sale" | "pending" | "lost" | "cancelled">;
 
 /**
  * settle-4.lua's one-character code per person of a batch; the batch outcome
@@ -55,6 +58,7 @@ export const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: Token
   { from: ["reserved"], to: "confirmed", by: "confirm (PostgreSQL, then finish-2.lua)" },
   { from: ["reserved"], to: "released", by: "release (PostgreSQL, then finish-2.lua)" },
   { from: ["reserved"], to: "expired", by: "the cleaner (PostgreSQL, then finish-2.lua)" },
+  { from: ["confirmed"], to: "cancelled", by: "cancel, by the shop or the operator (PostgreSQL, then cancel-2.lua)" },
   { from: ["waiting_for_sale", "queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
 ];
 
@@ -77,6 +81,7 @@ export const STATUS_MESSAGES: Record<ApiStatus, string> = {
   queued: "You are in the queue; keep this token and check back.",
   reserved: "Tickets are held for you; confirm them before expires_at.",
   confirmed: "Your booking is confirmed.",
+  cancelled: "Your booking was cancelled; its tickets went back on sale.",
   expired: "Your hold expired before it was confirmed; the tickets went back on sale.",
   released: "You gave this place or hold back.",
   sold_out: "Sold out: there are no tickets left for you.",
@@ -105,6 +110,10 @@ export const heldTicketsMessage = (nextReleaseAt: number) =>
 /** How confirm or release refuses a token in a state where it cannot act. */
 export type Refusal = { status: number; code: string; message: string; retryAfter?: boolean };
 
+const BOOKING_CANCELLED: Refusal = {
+  status: 409, code: "booking_cancelled", message: "this booking was cancelled; its tickets went back on sale",
+};
+
 const TURN_BEING_SERVED: Refusal = {
   status: 409, code: "in_progress", message: "your turn is being served right now; try again in a moment", retryAfter: true,
 };
@@ -119,6 +128,7 @@ export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirme
   pending: TURN_BEING_SERVED,
   expired: { status: 410, code: "hold_expired", message: "this hold expired before it was confirmed; join the queue again" },
   released: { status: 409, code: "released", message: "this place or hold was given back and cannot be confirmed" },
+  cancelled: BOOKING_CANCELLED,
   sold_out: { status: 409, code: "sold_out", message: "sold out: no tickets were held for this token" },
   duplicate: { status: 409, code: "duplicate", message: "you already hold tickets of this type with another token" },
   invalid: { status: 409, code: "invalid", message: "this place could not be served (its request was damaged); join the queue again" },
@@ -133,12 +143,22 @@ export const CONFIRM_REFUSALS: Record<Exclude<TokenState, "reserved" | "confirme
 export const RELEASE_REFUSALS: Record<Exclude<TokenState, "waiting_for_sale" | "reserved" | "queued" | "released">, Refusal> = {
   pending: CONFIRM_REFUSALS.pending,
   confirmed: { status: 409, code: "already_confirmed", message: "a confirmed booking cannot be released here" },
+  cancelled: BOOKING_CANCELLED,
   expired: { status: 410, code: "hold_expired", message: "this hold already expired; its tickets are back on sale" },
   sold_out: CONFIRM_REFUSALS.sold_out,
   duplicate: CONFIRM_REFUSALS.duplicate,
   invalid: CONFIRM_REFUSALS.invalid,
   limit_reached: CONFIRM_REFUSALS.limit_reached,
   lost: CONFIRM_REFUSALS.lost,
+};
+
+/**
+ * Release's answer for a hold the shop is taking the payment for (it extended the hold): the
+ * buyer may not give it back meanwhile, or the shop would charge for tickets nobody holds.
+ */
+export const PAYMENT_IN_PROGRESS: Refusal = {
+  status: 409, code: "payment_in_progress",
+  message: "the shop is taking the payment for this hold, so it cannot be released; unpaid, it lapses at expires_at",
 };
 
 /** A record's state as Redis stores it, or null for none or a word this module does not know. */

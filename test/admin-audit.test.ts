@@ -60,7 +60,7 @@ describe("what a change records", () => {
     ]);
     const [newest, before] = (await auditPage("?limit=2")).entries;
     expect(newest).toEqual({
-      id: expect.any(Number), at: expect.any(String), route, target: { type: "ticket_type", id: type },
+      id: expect.any(Number), at: expect.any(String), actor: "admin", route, target: { type: "ticket_type", id: type },
       changes: pause, request_id: "pause-1", client: "203.0.113.7",
     });
     expect(before).toMatchObject({ id: newest.id - 1, changes: capacity, request_id: "cap-1" });
@@ -69,12 +69,12 @@ describe("what a change records", () => {
     expect(changes()).toEqual([
       {
         level: "info", message: "admin change", fields: {
-          route, target_type: "ticket_type", target_id: type, changes: capacity, request_id: "cap-1", client: "203.0.113.7", audit_id: before.id,
+          actor: "admin", route, target_type: "ticket_type", target_id: type, changes: capacity, request_id: "cap-1", client: "203.0.113.7", audit_id: before.id,
         },
       },
       {
         level: "info", message: "admin change", fields: {
-          route, target_type: "ticket_type", target_id: type, changes: pause, request_id: "pause-1", client: "203.0.113.7", audit_id: newest.id,
+          actor: "admin", route, target_type: "ticket_type", target_id: type, changes: pause, request_id: "pause-1", client: "203.0.113.7", audit_id: newest.id,
         },
       },
     ]);
@@ -173,6 +173,48 @@ describe("what a change records", () => {
     expect(await env.stockOf(type)).toBe(5);
     expect((await env.sql`SELECT capacity FROM ticket_types WHERE id = ${type}`)[0]!.capacity).toBe(5);
     expect((await env.sql`SELECT count(*)::int AS n FROM events WHERE name = 'Never'`)[0]!.n).toBe(0);
+  });
+});
+
+describe("the shop's cancels", () => {
+  test("are recorded with the shop as actor, named by its key's fingerprint (never the key); the operator's as admin", async () => {
+    const keys = ["audit-shop-key-one-".padEnd(40, "1"), "audit-shop-key-two-".padEnd(40, "2")];
+    const lines: Line[] = [];
+    const at = (level: Level) => (message: string, fields?: Fields) => void lines.push({ level, message, fields });
+    const log: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+    const app = createApp({ ...env.s, log, config: { ...env.config, SHOP_API_KEYS: keys.join(","), TRUST_PROXY: 1 } });
+    const post = async (path: string, body: unknown, headers: Record<string, string>) =>
+      (await app.handle(new Request(`http://test${path}`, {
+        method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.20", ...headers }, body: JSON.stringify(body),
+      }))).status;
+    const type = await env.ticketType({ capacity: 5 });
+    const tokens = [await join(env, "shop-audit-1", type), await join(env, "shop-audit-2", type)];
+    await env.drain();
+    const ids = [];
+    for (const token of tokens) {
+      expect(await env.post("/reservation/confirm", { token }).then((r) => r.status)).toBe(200);
+      ids.push((await env.sql`SELECT id FROM bookings WHERE token = ${token}`)[0]!.id as number);
+    }
+    const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+    expect(await post(`/shop/bookings/${ids[0]}/cancel`, { reason: "refund" }, { ...bearer(keys[0]!), "x-request-id": "shop-1" })).toBe(200);
+    expect(await post(`/shop/bookings/${ids[0]}/cancel`, {}, { ...bearer(keys[1]!), "x-request-id": "shop-2" })).toBe(200); // again: no change
+    expect(await post(`/admin/bookings/${ids[1]}/cancel`, {}, { ...ADMIN_AUTH, "x-request-id": "op-1" })).toBe(200);
+    expect(await post("/shop/bookings/999999/cancel", {}, bearer(keys[0]!))).toBe(404); // refused: not recorded
+
+    const fingerprint = (key: string) => new Bun.CryptoHasher("sha256").update(key).digest("hex").slice(0, 8);
+    const entries = (await auditPage("?limit=3")).entries.reverse();
+    const shopRoute = "POST /shop/bookings/:id/cancel";
+    expect(entries.map((e) => [e.actor, e.route, e.target, e.changes, e.request_id, e.client])).toEqual([
+      [`shop:${fingerprint(keys[0]!)}`, shopRoute, { type: "booking", id: ids[0] },
+        { status: { old: "confirmed", new: "cancelled" }, cancel_reason: { old: null, new: "refund" } }, "shop-1", "198.51.100.20"],
+      [`shop:${fingerprint(keys[1]!)}`, shopRoute, { type: "booking", id: ids[0] }, {}, "shop-2", "198.51.100.20"],
+      ["admin", "POST /admin/bookings/:id/cancel", { type: "booking", id: ids[1] }, { status: { old: "confirmed", new: "cancelled" } }, "op-1", "198.51.100.20"],
+    ]);
+    const logged = lines.filter((l) => l.message === "admin change").map((l) => [l.fields!.actor, l.fields!.route, l.fields!.audit_id]);
+    expect(logged).toEqual(entries.map((e) => [e.actor, e.route, e.id]));
+    // the keys appear nowhere: not in the rows, not in the log
+    const stored = JSON.stringify(await env.sql`SELECT * FROM admin_audit`) + JSON.stringify(lines);
+    for (const key of keys) expect(stored).not.toContain(key);
   });
 });
 

@@ -179,7 +179,7 @@ browserSuite("paid checkout through the example shop, in Chromium", () => {
     // the shop began a payment: the buyer cannot give the tickets back under it
     await room.getByRole("button", { name: "Release" }).click();
     await room.getByRole("button", { name: "Yes, give them back" }).click();
-    await seen(room, "Your payment is in progress at the shop");
+    await seen(room, "Your payment is being taken at the checkout");
     expect((await statusOf(token)).status).toBe("reserved");
     await shot(room, "checkout-05-payment-in-progress");
 

@@ -53,9 +53,10 @@ describe("round trips", () => {
 
   test("lookup reply: known and unknown fields", () => {
     const lookups: Lookup[] = [
-      { state: "reserved", quantity: 2, place: 10, expiresAt: 1764571200000, bookingId: null, served: 8, rate: 1234.5 },
-      { state: "confirmed", quantity: 1, place: 3, expiresAt: null, bookingId: 42, served: 3, rate: null },
-      { state: null, quantity: null, place: null, expiresAt: null, bookingId: null, served: 0, rate: null },
+      { state: "reserved", quantity: 2, place: 10, expiresAt: 1764571200000, bookingId: null, served: 8, rate: 1234.5, bookingRef: null },
+      { state: "confirmed", quantity: 1, place: 3, expiresAt: null, bookingId: 42, served: 3, rate: null, bookingRef: "7K3QX9M2TD" },
+      { state: "cancelled", quantity: 1, place: 3, expiresAt: null, bookingId: 42, served: 3, rate: null, bookingRef: "7K3QX9M2TD" },
+      { state: null, quantity: null, place: null, expiresAt: null, bookingId: null, served: 0, rate: null, bookingRef: null },
     ];
     for (const l of lookups) expect(lookupReply.decode(lookupReply.encode(l))).toEqual(l);
     expect(lookupReply.decode("teleported\t1\t1\t\t\t0\t").state).toBeNull(); // a word the model does not know

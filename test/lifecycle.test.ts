@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expireDueHolds } from "../src/expiry/expire";
 import { grantHolds } from "../src/processing/grant";
+import { bookHold } from "../src/reservations/confirm";
 import type { Sql } from "../src/db";
 import { createTestEnv, join, joinMany, redisStateOf, statusOf, waitFor, type TestEnv } from "./helpers";
 
@@ -237,6 +238,23 @@ describe("cleaner", () => {
     expect(await redisStateOf(env, token)).toBe("expired");
     expect(await env.s.redis.get(k.user("rc"))).toBeNull();
     expect(await env.s.redis.zcard(k.deadlines)).toBe(0); // nothing of the batch is held any more
+    await env.expectInvariants();
+  });
+
+  test("reconciles a booking confirmed and cancelled while Redis heard of neither: cancelled, with its reference, never counted", async () => {
+    const type = await env.ticketType({ capacity: 2 });
+    const token = await join(env, "rcc", type);
+    await env.drain();
+    // PostgreSQL books the hold and cancels the booking; Redis never hears of either
+    const booked = (await bookHold(env.sql, token))!;
+    await env.sql`UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = ${booked.id}`;
+    await env.sql`UPDATE ticket_types SET stock = stock + 1 WHERE id = ${type}`;
+    await env.backdate(token);
+    expect(await redisStateOf(env, token)).toBe("reserved");
+    await env.cleaner().tick();
+    expect(await statusOf(env, token)).toMatchObject({ status: "cancelled", booking_id: booked.id, booking_ref: booked.booking_ref });
+    expect(await redisStateOf(env, token)).toBe("cancelled");
+    expect(await env.s.redis.hget(env.s.keys(type).bought, "rcc")).toBeNull();
     await env.expectInvariants();
   });
 });

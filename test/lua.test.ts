@@ -315,6 +315,65 @@ describe("finish-2.lua", () => {
   });
 });
 
+describe("cancel-2.lua", () => {
+  const REF = "7K3QX9M2TD";
+  /** Users' tokens holding tickets (each settled reserved), by user. */
+  async function holding(ticketTypeId: number, users: [string, number][]) {
+    const k = env.s.keys(ticketTypeId);
+    const ids = [];
+    for (const [user, quantity] of users) ids.push(idOf(await joinRaw(ticketTypeId, user, quantity)));
+    const claim = await claimBatch(env.s.redis, k, users.length);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(env.s.redis, k, claim.batchId, encode(users.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
+    return ids;
+  }
+  const book = (ticketTypeId: number, id: string, bookingId: number) =>
+    finishInRedis(env.s, [{ token: env.s.tokens.sign(ticketTypeId, id), ticketTypeId, state: "confirmed", bookingId, bookingRef: REF }]);
+  const cancel = (ticketTypeId: number, id: string, userId: string, quantity: number, moved: boolean) =>
+    env.s.redis.scripts.cancel({ keys: env.s.keys(ticketTypeId), booking: { id, userId, quantity, bookingId: 9, bookingRef: REF, moved } });
+
+  test("a booking reads cancelled with its id and reference; the tally goes down once; a late confirm's tidy changes nothing", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const [a, b] = await holding(ticketTypeId, [["a", 2], ["b", 1]]);
+    await book(ticketTypeId, a!, 9);
+    await book(ticketTypeId, b!, 10);
+    expect(await r.scripts.lookup({ keys: k, id: a! })).toMatchObject({ state: "confirmed", bookingId: 9, bookingRef: REF });
+    expect(await r.hgetall(k.bought)).toEqual({ a: "2", b: "1" });
+
+    expect(await cancel(ticketTypeId, a!, "a", 2, true)).toBe(true);
+    expect(await r.scripts.lookup({ keys: k, id: a! })).toMatchObject({ state: "cancelled", bookingId: 9, bookingRef: REF });
+    expect(await r.ttl(k.record(a!))).toBeGreaterThan(ENDED_TTL_SECONDS - 5);
+    expect(await r.hgetall(k.bought)).toEqual({ b: "1" }); // emptied: the entry goes
+    expect(await cancel(ticketTypeId, a!, "a", 2, false)).toBe(false); // a repeat
+    await book(ticketTypeId, a!, 9); // the shop's confirm replayed after the cancel
+    expect(await r.hget(k.record(a!), "state")).toBe("cancelled");
+    expect(await r.hgetall(k.bought)).toEqual({ b: "1" });
+    expect((await joinRaw(ticketTypeId, "a", 2)).kind).toBe("joined"); // the limit no longer counts it
+  });
+
+  test("a record not yet tidied by its confirm is never counted; a lost record: only the cancel that moved the booking lowers the tally", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    const [a, b] = await holding(ticketTypeId, [["a", 1], ["b", 1]]);
+    // a: cancelled before its confirm's tidy reached Redis (the record still pending)
+    expect(await cancel(ticketTypeId, a!, "a", 1, true)).toBe(false);
+    await book(ticketTypeId, a!, 9); // the tidy, late
+    expect(await r.hget(k.record(a!), "state")).toBe("cancelled");
+    expect(await r.hget(k.bought, "a")).toBeNull();
+    // b: booked, then the first cancel never reached Redis; a repeat makes good
+    await book(ticketTypeId, b!, 10);
+    expect(await cancel(ticketTypeId, b!, "b", 1, false)).toBe(true);
+    expect(await r.hget(k.record(b!), "state")).toBe("cancelled");
+    expect(await r.hget(k.bought, "b")).toBeNull();
+    // c: booked long ago, its record gone; the tally keeps 3
+    const c = env.s.tokens.issue(ticketTypeId).id;
+    await r.hset(k.bought, "c", 3);
+    expect(await cancel(ticketTypeId, c, "c", 1, false)).toBe(false);
+    expect(await cancel(ticketTypeId, c, "c", 1, true)).toBe(true);
+    expect(await r.hget(k.bought, "c")).toBe("2");
+    expect(await r.exists(k.record(c))).toBe(0); // no record made up
+  });
+});
+
 describe("leave-1.lua", () => {
   test("only a queued place can leave", async () => {
     const { ticketTypeId, k, r } = fresh();
@@ -339,10 +398,10 @@ describe("lookup-2.lua", () => {
     const a = idOf(await joinRaw(ticketTypeId, "a", 3));
     await r.hset(k.meta, "served", 0, "rate", "4.000");
     expect(await r.scripts.lookup({ keys: k, id: a })).toEqual({
-      state: "queued", quantity: 3, place: 1, expiresAt: null, bookingId: null, served: 0, rate: 4,
+      state: "queued", quantity: 3, place: 1, expiresAt: null, bookingId: null, served: 0, rate: 4, bookingRef: null,
     });
     expect(await r.scripts.lookup({ keys: k, id: "missing" })).toEqual({
-      state: null, quantity: null, place: null, expiresAt: null, bookingId: null, served: 0, rate: 4,
+      state: null, quantity: null, place: null, expiresAt: null, bookingId: null, served: 0, rate: 4, bookingRef: null,
     });
   });
 });

@@ -8,7 +8,7 @@ import { ConfigError, loadEnv } from "../src/config";
 import { expireDueHolds } from "../src/expiry/expire";
 import type { Logger } from "../src/log";
 import { startService, type RunningService } from "../src/server";
-import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, join, quietLog, redisStateOf, statusOf, type TestEnv } from "./helpers";
+import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, join, quietLog, redisStateOf, statusOf, waitFor, type TestEnv } from "./helpers";
 
 const KEY = "shop-test-key-".padEnd(40, "k");
 const ROTATED_KEY = "shop-next-key-".padEnd(40, "n");
@@ -231,8 +231,10 @@ describe("POST /shop/holds/:token/confirm", () => {
     const res = await env.post("/reservation/confirm", { token });
     expect(res.status).toBe(200);
     expect(res.body.booking_ref).toMatch(BOOKING_REF);
+    expect([res.body.amount, res.body.currency]).toEqual([150, "EUR"]);
     const [booking] = await bookingsOf(token);
     expect([booking!.amount, booking!.currency, booking!.order_ref, booking!.booking_ref]).toEqual(["150.00", "EUR", null, res.body.booking_ref]);
+    expect((await env.post("/reservation/confirm", { token })).body).toEqual(res.body); // a repeat: the same answer
   });
 
   test("CONFIRM_BY=shop: the buyer's confirm is 403 confirm_by_shop and nothing changes; the shop books", async () => {
@@ -360,6 +362,87 @@ describe("POST /shop/holds/:token/extend", () => {
     const [{ held }] = await env.sql`SELECT count(*)::int AS held FROM reservations WHERE ticket_type_id = ${type} AND status = 'held'`;
     expect(held).toBe(outcomes.extended);
     expect(await env.stockOf(type)).toBe(outcomes.expired);
+    await env.expectInvariants();
+  }, 120_000);
+});
+
+describe("the buyer's release while the shop takes the payment", () => {
+  const shopMode = () => createApp({ ...env.s, config: { ...env.config, CONFIRM_BY: "shop" } });
+  const releaseIn = async (app: ReturnType<typeof createApp>, token: string) => {
+    const res = await app.handle(new Request("http://test/reservation/release", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }),
+    }));
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const holdRow = async (token: string) =>
+    (await env.sql`SELECT status, extended_seconds, expires_at FROM reservations WHERE token = ${token}`)[0]!;
+
+  test("before the shop extends, the buyer may release; once it did: 409 payment_in_progress and nothing changes, until the deadline", async () => {
+    const app = shopMode();
+    const early = await holdFor("changes-mind", 2);
+    expect((await releaseIn(app, early.token)).status).toBe(200);
+    expect(await env.stockOf(early.type)).toBe(10);
+
+    const { token, type } = await holdFor("paying", 2);
+    expect((await extend(token, 60)).status).toBe(200);
+    const before = await holdRow(token);
+    const refused = await releaseIn(app, token);
+    expect(refused).toEqual({
+      status: 409, body: { error: "payment_in_progress", message: expect.stringContaining("taking the payment"), request_id: expect.any(String) },
+    });
+    expect(await holdRow(token)).toEqual(before);
+    expect(await env.stockOf(type)).toBe(8);
+    expect(await statusOf(env, token)).toMatchObject({ status: "reserved", expires_at: before.expires_at.toISOString() });
+    expect((await confirm(token, "paid-1001", { order_ref: "ORD-1001", amount: 100 })).status).toBe(201);
+
+    // a payment that never completes: the deadline still stands
+    const lapsing = await holdFor("abandoned", 1);
+    expect((await extend(lapsing.token, 30)).status).toBe(200);
+    expect((await releaseIn(app, lapsing.token)).body.error).toBe("payment_in_progress");
+    await env.backdate(lapsing.token);
+    expect((await expireDueHolds(env.sql, 10)).map((e) => e.token)).toContain(lapsing.token);
+    expect(await env.stockOf(lapsing.type)).toBe(10);
+    expect((await releaseIn(app, lapsing.token)).body.error).toBe("hold_expired");
+    await env.expectInvariants();
+  });
+
+  test("release against extend on one row, 60 rounds with both waiting on its lock: exactly one wins, never both", async () => {
+    const type = await env.ticketType({ capacity: 60 });
+    const tokens: string[] = [];
+    for (let i = 0; i < 60; i++) tokens.push(await join(env, `paying-${i}`, type, 1));
+    await env.drain();
+    const app = shopMode();
+    const waiting = async () => (await env.sql`
+      SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)[0]!.n;
+    const won = { release: 0, extend: 0 };
+    for (const [round, token] of tokens.entries()) {
+      let both!: Promise<[{ status: number; body: any }, { status: number; body: any }]>;
+      // the row locked while both are sent, so both wait for it and then re-read it, in either order
+      await env.sql.begin(async (tx) => {
+        await tx`SELECT 1 FROM reservations WHERE token = ${token} FOR UPDATE`;
+        both = round % 2
+          ? Promise.all([releaseIn(app, token), extend(token, 30)])
+          : Promise.all([extend(token, 30), releaseIn(app, token)]).then(([e, r]) => [r, e]);
+        await waitFor("release and extend to wait for the row", async () => (await waiting()) >= 2, 5000, 2);
+      });
+      const [released, extended] = await both;
+      const row = await holdRow(token);
+      if (released.status === 200) {
+        expect([extended.status, extended.body.error]).toEqual([409, "released"]);
+        expect([row.status, row.extended_seconds]).toEqual(["released", 0]);
+        won.release++;
+      } else {
+        expect([released.status, released.body.error]).toEqual([409, "payment_in_progress"]);
+        expect(extended.status).toBe(200);
+        expect([row.status, row.extended_seconds]).toEqual(["held", 30]);
+        won.extend++;
+      }
+    }
+    expect(won.release + won.extend).toBe(60);
+    // both endings happen (whichever request takes the lock first), never both at once
+    expect(won.release).toBeGreaterThan(0);
+    expect(won.extend).toBeGreaterThan(0);
+    expect(await env.stockOf(type)).toBe(won.release);
     await env.expectInvariants();
   }, 120_000);
 });

@@ -69,11 +69,12 @@ describe("the model itself", () => {
     expect(TRANSITIONS.filter((t) => t.from.length === 0).map((t) => t.to)).toEqual(["queued", "waiting_for_sale"]);
   });
 
-  test("final states are left by nobody; live states are", () => {
+  test("final states are left by nobody; live states are; a booking only by its cancel", () => {
     const left = new Set(TRANSITIONS.flatMap((t) => t.from));
-    const final: TokenState[] = ["confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost"];
+    const final: TokenState[] = ["cancelled", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost"];
     expect(final.filter((s) => left.has(s))).toEqual([]);
     expect(LIVE_STATES.every((s) => left.has(s))).toBe(true);
+    expect(TRANSITIONS.filter((t) => t.from.includes("confirmed")).map((t) => t.to)).toEqual(["cancelled"]);
   });
 
   test("every state a client can see has a message, and confirm and release answer every other state", () => {

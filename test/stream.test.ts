@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
+import { STATUS_MESSAGES } from "../src/states";
 import { StreamHub } from "../src/streams/hub";
 import { listeningPort } from "../bench/harness";
 import { countCommands } from "../bench/monitor";
 import { TcpProxy } from "./proxy";
-import { createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
+import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, join, joinMany, quietLog, REDIS_URL, statusOf, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
 
 type Message = { at: number; event?: string; id?: number; data?: any; retry?: number; comment?: string };
 
@@ -237,13 +238,13 @@ describe("changes reach the stream", () => {
     let other: Services;
     let otherApp: ReturnType<typeof createApp>;
     beforeAll(async () => {
-      other = createServices(env.config, quietLog);
+      other = createServices({ ...env.config, ADMIN_TOKEN }, quietLog);
       await other.redis.connect();
       otherApp = createApp(other);
     });
     afterAll(() => closeServices(other));
 
-    test("a confirm on instance B reaches a stream held by instance A within a second, and the stream closes", async () => {
+    test("a confirm on instance B reaches a stream held by instance A within a second; so does a cancel, and the stream then closes", async () => {
       const type = await env.ticketType({ capacity: 2 });
       const [token, released] = await joinMany(env, type, 2, "ab");
       await env.drain();
@@ -259,8 +260,23 @@ describe("changes reach the stream", () => {
       const confirmed = (await (await call("/reservation/confirm", token!)).json()) as any;
       const message = await stream.next("confirmed", (m) => m.data?.status === "confirmed", 2000);
       expect(message.at - confirming).toBeLessThan(1000);
-      expect(message.data.booking_id).toBe(confirmed.booking_id);
+      expect(message.data).toMatchObject({ booking_id: confirmed.booking_id, booking_ref: confirmed.booking_ref });
       expect(message.data).toEqual(await statusOf(env, token!));
+      // a booking may still be cancelled: its stream stays open, and hears of it
+      await Bun.sleep(300);
+      expect(stream.ended).toBe(false);
+      const cancelling = performance.now();
+      const cancel = await otherApp.handle(new Request(`http://localhost/admin/bookings/${confirmed.booking_id}/cancel`, {
+        method: "POST", headers: { "content-type": "application/json", ...ADMIN_AUTH }, body: JSON.stringify({ reason: "refund" }),
+      }));
+      expect(cancel.status).toBe(200);
+      const cancelled = await stream.next("cancelled", (m) => m.data?.status === "cancelled", 2000);
+      expect(cancelled.at - cancelling).toBeLessThan(1000);
+      expect(cancelled.data).toEqual({
+        status: "cancelled", ticket_type_id: type, quantity: 1, booking_id: confirmed.booking_id, booking_ref: confirmed.booking_ref,
+        message: STATUS_MESSAGES.cancelled,
+      });
+      expect(cancelled.data).toEqual(await statusOf(env, token!));
       await stream.done;
 
       expect((await call("/reservation/release", released!)).status).toBe(200);
@@ -319,7 +335,6 @@ describe.skipIf(TEST_CLUSTER_NODES !== undefined)("Redis outage", () => {
 
     proxy.restore();
     await stream.next("confirmed after the reconnect", (m) => m.data?.status === "confirmed", 10_000);
-    await stream.done;
   }, 30_000);
 });
 

@@ -1,7 +1,9 @@
-// Every change made through the admin API, kept and told: a row in admin_audit written inside
-// the change's own transaction (the change and its row commit together, or neither does), and
-// one info log line once it committed. A refused change (404, 409) writes neither. A PATCH that
-// leaves every value as it was is still recorded, with no changes: someone tried.
+// Every change made through the admin API, and the shop's booking cancels, kept and told: a
+// row in admin_audit written inside the change's own transaction (the change and its row
+// commit together, or neither does), and one info log line once it committed. A refused change
+// (404, 409) writes neither. A PATCH that leaves every value as it was is still recorded, with
+// no changes: someone tried. Each row names its actor: `admin` (the operator's token), or
+// `shop:<fingerprint>` for the shop key that asked (never the key itself).
 //
 // GET /admin/audit pages through the rows newest first, as the bookings export pages: `limit`
 // (default 1000, at most 10,000) and an opaque cursor, base64url of "audit:<last id seen>".
@@ -23,18 +25,28 @@ export type Changes = Record<string, { old: unknown; new: unknown }>;
 
 /** Who asks for a change (never their token), and the change once recorded, to log after the commit. */
 export type AuditContext = {
+  /** admin, or shop:<fingerprint of its key> */
+  actor: string;
   route: string;
   request_id: string;
   client: string;
   recorded?: { id: number; target_type: TargetType; target_id: number; changes: Changes };
 };
 
-/** A route's audit context: its method and pattern, the request's id, the client as the rate limiter counts it. */
+/** The operator, whose one ADMIN_TOKEN needs no fingerprint. */
+export const ADMIN_ACTOR = "admin";
+
+/**
+ * A route's audit context: the actor, its method and pattern, the request's id, the client as
+ * the rate limiter counts it.
+ */
 export function auditContext(
   s: Services,
   { request, server, route, set }: { request: Request; server: Server<unknown> | null; route: string; set: { headers: Record<string, unknown> } },
+  actor = ADMIN_ACTOR,
 ): AuditContext {
   return {
+    actor,
     route: `${request.method} ${route}`,
     request_id: String(set.headers[REQUEST_ID_HEADER]),
     client: clientOf(request, server, s.config.TRUST_PROXY),
@@ -61,8 +73,8 @@ export async function recordChange(
     if (before === null || old !== after[field]) changes[field] = { old, new: after[field] };
   }
   const [row] = await tx`
-    INSERT INTO admin_audit (route, target_type, target_id, changes, request_id, client)
-    VALUES (${audit.route}, ${targetType}, ${after.id}, ${tx.json(changes as postgres.JSONValue)}, ${audit.request_id}, ${audit.client})
+    INSERT INTO admin_audit (actor, route, target_type, target_id, changes, request_id, client)
+    VALUES (${audit.actor}, ${audit.route}, ${targetType}, ${after.id}, ${tx.json(changes as postgres.JSONValue)}, ${audit.request_id}, ${audit.client})
     RETURNING id`;
   audit.recorded = { id: row!.id, target_type: targetType, target_id: after.id, changes };
 }
@@ -72,7 +84,7 @@ export function logChange(log: Logger, audit: AuditContext): void {
   const r = audit.recorded;
   if (!r) return;
   log.info("admin change", {
-    route: audit.route, target_type: r.target_type, target_id: r.target_id, changes: r.changes,
+    actor: audit.actor, route: audit.route, target_type: r.target_type, target_id: r.target_id, changes: r.changes,
     request_id: audit.request_id, client: audit.client, audit_id: r.id,
   });
 }
@@ -84,6 +96,7 @@ const AuditQuery = Type.Object(pagingFields, { description: "expected cursor and
 export type AuditEntry = {
   id: number;
   at: string;
+  actor: string;
   route: string;
   target: { type: TargetType; id: number };
   changes: Changes;
@@ -123,13 +136,13 @@ export const adminAuditRoutes = (s: Services) =>
 /** One page of entries older than id `before` (all when null), newest first, and whether more follow. */
 export async function auditPage(sql: Sql, before: number | null, limit: number): Promise<{ entries: AuditEntry[]; more: boolean }> {
   const rows = await sql`
-    SELECT id, at, route, target_type, target_id, changes, request_id, client
+    SELECT id, at, actor, route, target_type, target_id, changes, request_id, client
     FROM admin_audit
     ${before === null ? sql`` : sql`WHERE id < ${before}`}
     ORDER BY id DESC
     LIMIT ${limit + 1}`;
   const entries = rows.slice(0, limit).map((r) => ({
-    id: r.id, at: (r.at as Date).toISOString(), route: r.route, target: { type: r.target_type, id: r.target_id },
+    id: r.id, at: (r.at as Date).toISOString(), actor: r.actor, route: r.route, target: { type: r.target_type, id: r.target_id },
     changes: r.changes, request_id: r.request_id, client: r.client,
   }));
   return { entries, more: rows.length > limit };

@@ -2,14 +2,18 @@
 // POST /admin/bookings/:id/cancel. The booking becomes cancelled and its tickets go back on sale
 // exactly once: one conditional UPDATE (status = 'confirmed') in a transaction that adds the
 // stock back under the ticket type's row lock, taken first as the grant takes it. The hold
-// stays 'confirmed' (src/invariants.ts says why). People waiting are served them: the
-// processor retries a blocked type when its stock moves. The person's per-user tally goes
-// down: PostgreSQL's grant counts confirmed bookings only; Redis's bought:{T}, which joins
-// check, is decremented (never below 0). Cancelling again answers the same booking.
+// stays 'confirmed' (src/invariants.ts says why); its token reads 'cancelled'. People waiting
+// are served them: the processor retries a blocked type when its stock moves. The person's
+// per-user tally goes down: PostgreSQL's grant counts confirmed bookings only; Redis's
+// bought:{T}, which joins check, is decremented once (cancel-2.lua says when). Redis follows in
+// one script: the token's record, the tally, and a notice to live streams. Cancelling again
+// answers the same booking, and tells Redis again (a first cancel may have missed it). Both
+// the operator's and the shop's cancels are kept in the audit log, each with its actor.
 import { logChange, recordChange, type AuditContext } from "../admin/audit";
 import type { Sql } from "../db";
 import { during, notFound } from "../errors";
 import type { Services } from "../services";
+import { tokenIdOf } from "../tokens";
 
 export type CancelledBooking = {
   booking_id: number;
@@ -25,35 +29,30 @@ export type CancelledBooking = {
   cancel_reason: string | null;
 };
 
-type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; confirmed_at: Date; cancelled_at: Date | null };
+type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; token: string; confirmed_at: Date; cancelled_at: Date | null };
 
 const COLUMNS = `id AS booking_id, booking_ref, order_ref, status, ticket_type_id, quantity, amount::float8 AS amount, currency,
-  created_at AS confirmed_at, cancelled_at, cancel_reason, user_id`;
+  created_at AS confirmed_at, cancelled_at, cancel_reason, user_id, token`;
 
 export const unknownBooking = () => notFound("unknown_booking", "no booking has this id");
 
-// Takes a cancelled booking's tickets off its user's tally; an emptied entry goes.
-const UNTALLY = `
-local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
-if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return left`;
-
-/** `id` null: a path that is no id (404 as well). `audit`: the operator's cancel, kept in the audit log. */
+/** `id` null: a path that is no id (404 as well). `audit`: who asked (the operator or the shop), kept in the audit log. */
 export async function cancelBooking(s: Services, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {
   if (id === null) throw unknownBooking();
   const { row, moved } = await during("PostgreSQL", () => cancelInPostgres(s.sql, id, reason, audit));
   if (audit) logChange(s.log, audit);
-  if (moved) {
-    s.log.info("booking cancelled", { ticket_type_id: row.ticket_type_id, booking_id: Number(row.booking_id), quantity: row.quantity });
-    try {
-      await s.redis.eval(UNTALLY, 1, s.keys(row.ticket_type_id).bought, row.user_id, row.quantity);
-    } catch (err) {
-      // the grant (PostgreSQL) counts right regardless; a join may be refused early meanwhile
-      s.log.warn("could not lower the user's tally in redis after a cancel", { error: err });
-    }
+  const bookingId = Number(row.booking_id);
+  if (moved) s.log.info("booking cancelled", { ticket_type_id: row.ticket_type_id, booking_id: bookingId, quantity: row.quantity });
+  try {
+    const booking = { id: tokenIdOf(row.token), userId: row.user_id, quantity: row.quantity, bookingId, bookingRef: row.booking_ref, moved };
+    await s.redis.scripts.cancel({ keys: s.keys(row.ticket_type_id), booking });
+  } catch (err) {
+    // PostgreSQL stands: status reads cancelled once the record's hour is over (or a repeat
+    // cancel reaches Redis); the grant counts the limit right, a join may be refused early meanwhile
+    s.log.warn("could not tell redis of a cancel; a repeat cancel will", { error: err });
   }
-  const { user_id: _user, confirmed_at, cancelled_at, ...rest } = row;
-  return { ...rest, booking_id: Number(rest.booking_id), confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at?.toISOString() ?? null };
+  const { user_id: _user, token: _token, confirmed_at, cancelled_at, ...rest } = row;
+  return { ...rest, booking_id: bookingId, confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at?.toISOString() ?? null };
 }
 
 /** What the audit log keeps of a cancel: the status, and the reason given. */

@@ -24,15 +24,19 @@ export async function reconcileRedis(s: Pick<Services, "sql" | "redis" | "keys" 
       let stillHeld = 0;
       if (unresolved.length > 0) {
         const tokens = unresolved.map((id) => s.tokens.sign(ticketTypeId, id));
-        const rows = await s.sql<{ token: string; status: string | null; booking_id: number | null }[]>`
-          SELECT d.token, r.status, b.id AS booking_id
+        const rows = await s.sql<{ token: string; status: string | null; booking_id: number | null; booking_ref: string | null }[]>`
+          SELECT d.token, CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE r.status END AS status,
+                 b.id AS booking_id, b.booking_ref
           FROM unnest(${tokens}::text[]) AS d(token)
           LEFT JOIN reservations r ON r.token = d.token
           LEFT JOIN bookings b ON b.token = d.token`;
-        // A token PostgreSQL does not know at all has no hold to keep: it reads as expired.
+        // A token PostgreSQL does not know at all has no hold to keep: it reads as expired. A
+        // booking cancelled meanwhile reads as cancelled, and is not counted in the tally.
         const ended: Ended[] = rows
           .filter((r) => r.status !== "held")
-          .map((r) => ({ token: r.token, ticketTypeId, state: (r.status ?? "expired") as Ended["state"], bookingId: r.booking_id }));
+          .map((r) => ({
+            token: r.token, ticketTypeId, state: (r.status ?? "expired") as Ended["state"], bookingId: r.booking_id, bookingRef: r.booking_ref,
+          }));
         stillHeld = rows.length - ended.length;
         if (ended.length > 0) await finishInRedis(s, ended);
         tidied += ended.length;

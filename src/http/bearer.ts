@@ -8,12 +8,21 @@ import { AppError } from "../errors";
 const BEARER = /^Bearer +(\S+) *$/i;
 const digest = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest();
 
+/** The key an Authorization header carries, if it is `Bearer <key>`. */
+export const bearerOf = (authorization: string | null): string | undefined => authorization?.match(BEARER)?.[1];
+
+/**
+ * A short name for a key that is safe to keep and show (the audit log): the first 8 hex
+ * characters of its SHA-256. It says which of several keys was used, and nothing of the key.
+ */
+export const keyFingerprint = (key: string): string => digest(key).toString("hex").slice(0, 8);
+
 /**
  * Whether `authorization` is `Bearer <one of tokens>`, compared in constant time whatever the
  * lengths (digests of equal size), and against every token whichever matches.
  */
 export function bearerIsOneOf(tokens: string[], authorization: string | null): boolean {
-  const given = authorization?.match(BEARER)?.[1];
+  const given = bearerOf(authorization);
   if (!given) return false;
   const seen = digest(given);
   let matched = false;

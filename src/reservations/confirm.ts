@@ -18,6 +18,9 @@ export type Confirmation = {
   queue_token: string;
   ticket_type_id: number;
   quantity: number;
+  /** price x quantity when booked, in the event's currency; null for a booking made before prices were kept */
+  amount: number | null;
+  currency: string | null;
   confirmed_at: string;
 };
 
@@ -51,14 +54,16 @@ export async function bookHold(
 
 export async function confirmHold(s: Services, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
   const booked = await during("PostgreSQL", () => bookHold(s.sql, token));
-  const answer = (id: number, ref: string, quantity: number, at: Date): Confirmation => ({
+  const answer = (b: Pick<BookedRow, "id" | "booking_ref" | "quantity" | "created_at"> & { amount: number | null; currency: string | null }): Confirmation => ({
     status: "confirmed",
-    booking_id: Number(id),
-    booking_ref: ref,
+    booking_id: Number(b.id),
+    booking_ref: b.booking_ref,
     queue_token: token,
     ticket_type_id: parts.ticketTypeId,
-    quantity,
-    confirmed_at: at.toISOString(),
+    quantity: b.quantity,
+    amount: b.amount,
+    currency: b.currency,
+    confirmed_at: b.created_at.toISOString(),
   });
 
   if (booked) {
@@ -66,12 +71,15 @@ export async function confirmHold(s: Services, parts: TokenParts, token: string,
     crashPoint("confirm:booked");
     // No token or user id in the log: a user id may be an e-mail address.
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: Number(booked.id), quantity: booked.quantity });
-    await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id }]);
-    return answer(booked.id, booked.booking_ref, booked.quantity, booked.created_at);
+    await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: booked.id, bookingRef: booked.booking_ref }]);
+    return answer(booked);
   }
 
   const hold = await findHold(s.sql, token);
-  if (hold?.status === "confirmed") return answer(hold.booking_id!, hold.booking_ref!, hold.quantity, hold.confirmed_at!);
+  if (hold?.status === "confirmed" && hold.booking_status === "cancelled") throw refusal(CONFIRM_REFUSALS, "cancelled");
+  if (hold?.status === "confirmed") {
+    return answer({ id: hold.booking_id!, booking_ref: hold.booking_ref!, quantity: hold.quantity, created_at: hold.confirmed_at!, amount: hold.amount, currency: hold.currency });
+  }
   if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
   // A live hold the update did not see: its grant committed in between. Once more, then it is.
   if (hold?.status === "held" && !hold.lapsed && !retried) return confirmHold(s, parts, token, true);

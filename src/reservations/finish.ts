@@ -3,7 +3,7 @@ import type { Finished } from "../scripts";
 import type { Services } from "../services";
 import { tokenIdOf } from "../tokens";
 
-export type Ended = { token: string; ticketTypeId: number; state: Finished["state"]; bookingId?: number | null };
+export type Ended = { token: string; ticketTypeId: number; state: Finished["state"]; bookingId?: number | null; bookingRef?: string | null };
 
 export async function finishInRedis(s: Pick<Services, "redis" | "keys">, ended: Ended[]): Promise<void> {
   const byType = Map.groupBy(ended, (e) => e.ticketTypeId);
@@ -11,7 +11,7 @@ export async function finishInRedis(s: Pick<Services, "redis" | "keys">, ended: 
     [...byType].map(([ticketTypeId, entries]) =>
       s.redis.scripts.finish({
         keys: s.keys(ticketTypeId),
-        ended: entries.map((e) => ({ id: tokenIdOf(e.token), state: e.state, bookingId: e.bookingId })),
+        ended: entries.map((e) => ({ id: tokenIdOf(e.token), state: e.state, bookingId: e.bookingId, bookingRef: e.bookingRef })),
       })),
   );
 }

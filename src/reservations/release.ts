@@ -1,13 +1,18 @@
 // Release: give a hold back (its stock returns at once, exactly once) or leave the queue.
-// Every other state answers as src/states.ts says (RELEASE_REFUSALS).
+// Every other state answers as src/states.ts says (RELEASE_REFUSALS). A hold the shop extended
+// is being paid for: the buyer may not release it (409 payment_in_progress); it still lapses at
+// its deadline. Release and the shop's extend are each one conditional UPDATE of the hold's
+// row, so when they race one waits for the other's row lock and re-reads the row: either the
+// release wins and the extend finds the hold released, or the extend wins and the release
+// finds it extended. Never both.
 import { crashPoint } from "../crash-points";
 import { during } from "../errors";
 import type { Services } from "../services";
-import { RELEASE_REFUSALS } from "../states";
+import { PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../states";
 import type { TokenParts } from "../tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
-import { refusal } from "./without-hold";
+import { refusal, refusalError } from "./without-hold";
 
 export type Release = { status: "released"; queue_token: string; ticket_type_id: number; message: string };
 
@@ -25,7 +30,8 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
   }
   const hold = await findHold(s.sql, token);
   if (hold?.status === "released") return released("This hold was already released.");
-  if (hold?.status === "confirmed") throw refusal(RELEASE_REFUSALS, "confirmed");
+  if (hold?.status === "confirmed") throw refusal(RELEASE_REFUSALS, hold.booking_status === "cancelled" ? "cancelled" : "confirmed");
+  if (hold?.status === "held" && !hold.lapsed && hold.extended_seconds > 0) throw refusalError(PAYMENT_IN_PROGRESS);
   // A live hold the update did not see: its grant committed in between. Once more, then it is.
   if (hold?.status === "held" && !hold.lapsed && !retried) return releaseToken(s, parts, token, true);
   if (hold) throw refusal(RELEASE_REFUSALS, "expired"); // expired, or held past its deadline
@@ -44,13 +50,14 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
 /**
  * Marks a held hold released and puts its stock back, in one statement; returns its quantity,
  * or null. A hold past its deadline is the cleaner's to expire (the same condition as
- * confirm): releasing it would tell its owner "released" while confirm and status call it expired.
+ * confirm): releasing it would tell its owner "released" while confirm and status call it
+ * expired. A hold the shop extended is not released (extended_seconds = 0).
  */
 async function releaseHold(s: Services, token: string): Promise<number | null> {
   const [row] = await during("PostgreSQL", () => s.sql<{ quantity: number }[]>`
     WITH released AS (
       UPDATE reservations SET status = 'released', ended_at = now()
-      WHERE token = ${token} AND status = 'held' AND expires_at > now()
+      WHERE token = ${token} AND status = 'held' AND expires_at > now() AND extended_seconds = 0
       RETURNING ticket_type_id, quantity
     )
     UPDATE ticket_types t SET stock = t.stock + released.quantity

@@ -18,7 +18,9 @@ export type StatusAnswer = {
   position?: number;
   estimated_wait_seconds?: number;
   expires_at?: string;
+  /** confirmed or cancelled: the booking, by id and by its public reference (the one to show) */
   booking_id?: number;
+  booking_ref?: string;
   /**
    * waiting_for_sale: when the sale starts (and the pre-queue gets its places); queued: the sale
    * was moved to this time, and the place waits for it.
@@ -96,7 +98,10 @@ async function answerFrom(s: Services, ticketTypeId: number, token: string, foun
       }
       return fromPostgres(s, ticketTypeId, token); // past its deadline: PostgreSQL knows how it ended
     case "confirmed":
-      return answer("confirmed", { booking_id: found.bookingId ?? 0 });
+    case "cancelled":
+      // a record written before references were kept in Redis: PostgreSQL has it
+      if (found.bookingId === null || found.bookingRef === null) return fromPostgres(s, ticketTypeId, token);
+      return answer(state, { booking_id: found.bookingId, booking_ref: found.bookingRef });
     case "waiting_for_sale":
       // no position: the places are drawn at the start
       return answer(state, { sale_starts_at: (await s.catalog.ticketType(ticketTypeId))?.sale_starts_at ?? null });
@@ -159,6 +164,10 @@ function statusAnswer(status: Status, ticketTypeId: number, quantity: number, ex
 export function holdAnswer(ticketTypeId: number, hold: HoldRow): StatusAnswer {
   const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, hold.quantity, extra);
   if (hold.status === "held" && !hold.lapsed) return answer("reserved", { expires_at: hold.expires_at.toISOString() });
-  if (hold.status === "confirmed") return answer("confirmed", { booking_id: Number(hold.booking_id) });
+  if (hold.status === "confirmed") {
+    // the hold stays confirmed when its booking is cancelled; the booking says which
+    const booking = { booking_id: Number(hold.booking_id), booking_ref: hold.booking_ref! };
+    return answer(hold.booking_status === "cancelled" ? "cancelled" : "confirmed", booking);
+  }
   return answer(hold.status === "released" ? "released" : "expired");
 }

@@ -13,6 +13,10 @@ export async function redisState(s: Services, parts: TokenParts): Promise<TokenS
 
 /** The error for a token in `state`, from confirm's or release's table; a state the table lacks reads as lost. */
 export function refusal<S extends string>(table: Record<S, Refusal> & { lost: Refusal }, state: TokenState): AppError {
-  const r = (table as Record<string, Refusal>)[state] ?? table.lost;
+  return refusalError((table as Record<string, Refusal>)[state] ?? table.lost);
+}
+
+/** A refusal as the error answered. */
+export function refusalError(r: Refusal): AppError {
   return new AppError(r.status, r.code, r.message, r.retryAfter ? { "retry-after": String(RETRY_AFTER_SECONDS) } : {});
 }

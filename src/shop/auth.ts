@@ -3,7 +3,7 @@
 // or wrong one is 401 (src/http/bearer.ts). Several keys at once let a key be rotated.
 import { Elysia } from "elysia";
 import { shopApiKeys } from "../config";
-import { checkBearer, type BearerGuard } from "../http/bearer";
+import { bearerOf, checkBearer, keyFingerprint, type BearerGuard } from "../http/bearer";
 import type { Services } from "../services";
 
 const SHOP_GUARD: BearerGuard = {
@@ -17,3 +17,6 @@ export function shopScope(s: Services) {
   const keys = shopApiKeys(s.config.SHOP_API_KEYS);
   return new Elysia({ prefix: "/shop" }).onTransform(({ request }) => checkBearer(SHOP_GUARD, keys, request.headers.get("authorization")));
 }
+
+/** The audit log's actor for a shop request (its key already checked): shop:<the key's fingerprint>. */
+export const shopActor = (request: Request): string => `shop:${keyFingerprint(bearerOf(request.headers.get("authorization")) ?? "")}`;

@@ -74,8 +74,11 @@ export async function shopConfirm(
     s.metrics.confirmations.inc(parts.ticketTypeId);
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: result.body.booking_id, quantity: result.body.quantity, by: "shop" });
   }
-  // a replay too: the first answer may have been lost (a timeout) before Redis heard; finish-2.lua counts a booking once
-  await finishQuietly(s, [{ token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: result.body.booking_id }]);
+  // a replay too: the first answer may have been lost (a timeout) before Redis heard; finish-2.lua
+  // counts a booking once, and leaves one cancelled since as it is
+  await finishQuietly(s, [{
+    token, ticketTypeId: parts.ticketTypeId, state: "confirmed", bookingId: result.body.booking_id, bookingRef: result.body.booking_ref,
+  }]);
   return result;
 }
 
@@ -93,14 +96,16 @@ const bookingAnswer = (b: BookedRow, token: string, ticketTypeId: number): ShopB
 
 /**
  * Nothing was booked: why, as an error. Booked already (by the buyer, or under another key):
- * 409 already_confirmed with its booking_id. A live hold whose price is not `amount`: 409
- * amount_mismatch. Any other state answers as the buyer's confirm does (src/states.ts).
+ * 409 already_confirmed with its booking_id; cancelled since: 409 booking_cancelled. A live
+ * hold whose price is not `amount`: 409 amount_mismatch. Any other state answers as the
+ * buyer's confirm does (src/states.ts).
  */
 async function whyNotBooked(
   s: Services, sql: Sql, parts: TokenParts, token: string, order: { orderRef: string; amount: number | null },
 ): Promise<BookedRow> {
   const amount = order.amount;
   const hold = await findHold(sql, token);
+  if (hold?.status === "confirmed" && hold.booking_status === "cancelled") throw refusal(CONFIRM_REFUSALS, "cancelled");
   if (hold?.status === "confirmed") {
     throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
   }

@@ -50,6 +50,7 @@ export async function extendHold(s: Services, parts: TokenParts, token: string, 
     if (!retried) return extendHold(s, parts, token, seconds, true);
     throw refusal(CONFIRM_REFUSALS, "pending");
   }
+  if (hold?.status === "confirmed" && hold.booking_status === "cancelled") throw refusal(CONFIRM_REFUSALS, "cancelled");
   if (hold?.status === "confirmed") {
     throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
   }

@@ -2,13 +2,14 @@
 // book it after payment (safe to retry with an Idempotency-Key), extend it while the payment
 // runs, cancel a booking. README "Taking payments (shop API)" walks through it with curl.
 import { Type as t } from "@sinclair/typebox";
+import { auditContext } from "../admin/audit";
 import { cancelBooking } from "../bookings/cancel";
 import { badRequest, notFound } from "../errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
 import type { TokenParts } from "../tokens";
-import { shopScope } from "./auth";
+import { shopActor, shopScope } from "./auth";
 import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";
 import { shopHold } from "./hold";
@@ -62,7 +63,8 @@ export const shopRoutes = (s: Services) => {
       if (body.seconds > max) throw badRequest("invalid_input", `seconds: expected a whole number from 1 to ${max}`);
       return extendHold(s, verified(params.token), params.token, body.seconds);
     }, { params: TokenParams, body: ExtendBody, transform: onlyKnownFields(ExtendBody) })
-    .post("/bookings/:id/cancel", ({ params, body }) => cancelBooking(s, pathId(params.id), body?.reason ?? null), {
+    .post("/bookings/:id/cancel", ({ params, body, ...context }) =>
+      cancelBooking(s, pathId(params.id), body?.reason ?? null, auditContext(s, context, shopActor(context.request))), {
       params: BookingParams, body: t.Optional(CancelBody), transform: onlyKnownFields(CancelBody),
     });
 };

@@ -45,8 +45,16 @@ const RETRY_MS = 1000;
 /** EventSource's reconnect delay: 1-5 s, spread so the streams of a stopped instance do not all come back at once. */
 const retryAdvice = () => 1000 + Math.floor(Math.random() * 4000);
 
-/** Statuses that may still change; after any other the stream sends it and closes. */
-const ONGOING: ReadonlySet<ApiStatus> = new Set<ApiStatus>([...LIVE_STATES.map(apiStatus), "paused"]);
+/**
+ * Statuses that may still change; after any other the stream sends it and closes. A booking
+ * may still be cancelled (a refund, a chargeback): its stream stays open, costs nothing a tick,
+ * and is looked up only when a notice names it (cancel-2.lua publishes one).
+ */
+const ONGOING: ReadonlySet<ApiStatus> = new Set<ApiStatus>([...LIVE_STATES.map(apiStatus), "paused", "confirmed"]);
+
+/** Streams whose answer the sale's catalog cannot change: a hold, a booking. */
+const HOLDING: ReadonlySet<ApiStatus | undefined> = new Set<ApiStatus>(["reserved", "confirmed"]);
+const inLine = (stream: LiveStream) => !HOLDING.has(stream.answer?.status);
 
 type Group = {
   ticketTypeId: number;
@@ -228,7 +236,7 @@ export class StreamHub {
       if (!type) continue;
       const catalog = `${type.paused}|${type.sale_starts_at}|${type.status === "not_on_sale"}`;
       if (group.catalog !== null && catalog !== group.catalog) {
-        this.lookUpAll(group, (stream) => stream.answer?.status !== "reserved");
+        this.lookUpAll(group, inLine);
       }
       group.catalog = catalog;
       group.saleStartsAt = type.sale_starts_at ? Date.parse(type.sale_starts_at) : null;
@@ -317,7 +325,7 @@ export class StreamHub {
       // the operator paused, resumed or moved the sale: every place not holding tickets may read
       // otherwise now; this instance's catalog, maybe a second old, is read anew for it
       this.s.catalog.invalidate();
-      this.lookUpAll(group, (stream) => stream.answer?.status !== "reserved");
+      this.lookUpAll(group, inLine);
       return;
     }
     for (const id of ids) for (const stream of group.byId.get(id) ?? []) this.lookUp(stream);

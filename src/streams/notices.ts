@@ -1,6 +1,6 @@
-// Change notices across instances. settle-4.lua and finish-2.lua publish, on the type's
-// changes:{T} channel, the ids of tokens whose state changed where the served mark does not
-// show it (a confirm, release or expiry, on any instance). One subscriber connection per
+// Change notices across instances. settle-4.lua, finish-2.lua, leave-1.lua and cancel-2.lua
+// publish, on the type's changes:{T} channel, the ids of tokens whose state changed where the
+// served mark does not show it (a confirm, release, expiry or cancel, on any instance). One subscriber connection per
 // instance listens to the types it holds streams of. A notice lost while disconnected is made
 // good on reconnecting: every channel is subscribed again and `subscribed` is called for each
 // type, whose streams then look themselves up.

@@ -20,8 +20,8 @@ export type EventListing = {
 };
 
 export type PlaceStatus =
-  | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "expired" | "released"
-  | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost" | "cancelled";
+  | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "cancelled" | "expired" | "released"
+  | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost";
 export type StatusAnswer = {
   status: PlaceStatus;
   ticket_type_id: number;
@@ -29,8 +29,8 @@ export type StatusAnswer = {
   position?: number;
   estimated_wait_seconds?: number;
   expires_at?: string;
+  /** confirmed and cancelled: the booking; booking_ref is the reference to show */
   booking_id?: number;
-  /** confirmed, cancelled: the booking's public reference. */
   booking_ref?: string;
   /** reserved: who books the hold; "shop": the shop, after payment (the buyer cannot confirm). */
   confirm_by?: "buyer" | "shop";
@@ -46,9 +46,9 @@ export type StatusAnswer = {
 export type JoinAnswer = { queue_token: string; position?: number; status: PlaceStatus; quantity: number };
 export type ConfirmAnswer = { status: "confirmed"; booking_id: number; booking_ref?: string };
 
-/** Where a place ends: nothing will change it any more. */
+/** Where a place ends for the page: it stops following (a booking may still be cancelled, and reads so when asked again). */
 export const FINAL_STATUSES: readonly PlaceStatus[] = [
-  "confirmed", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost", "cancelled",
+  "confirmed", "cancelled", "expired", "released", "sold_out", "duplicate", "invalid", "limit_reached", "lost",
 ];
 export const isFinal = (status: PlaceStatus) => FINAL_STATUSES.includes(status);
 

@@ -17,6 +17,7 @@ export const STATUS_WORDS: Record<PlaceStatus, Told> = {
   waiting_for_sale: { headline: "Waiting for the sale to start", text: "When it starts, everyone waiting gets a place in the queue in a random order." },
   reserved: { headline: "Your tickets are held for you", text: "Confirm them before the time runs out, or release them for someone else." },
   confirmed: { headline: "Booked!", text: "Your tickets are booked.", again: "Book more tickets" },
+  cancelled: { headline: "Booking cancelled", text: "This booking was cancelled, and its tickets went back on sale.", again: "Book again" },
   expired: { headline: "Your hold expired", text: "It was not confirmed in time, and the tickets went back on sale.", again: "Join again" },
   released: { headline: "You gave your place back", text: "It goes to the next person in line.", again: "Join again" },
   sold_out: { headline: "Sold out", text: "Sorry: there are no tickets left for you.", again: "Choose other tickets" },
@@ -24,8 +25,6 @@ export const STATUS_WORDS: Record<PlaceStatus, Told> = {
   invalid: { headline: "Your place could not be served", text: "Something went wrong with your request. Please join again.", again: "Join again" },
   limit_reached: { headline: "Limit reached", text: "You already booked as many of these tickets as one person may.", again: "Choose other tickets" },
   lost: { headline: "Your place was lost", text: "The queue lost your place (a fault on our side). Please join again.", again: "Join again" },
-  // the service's message says why, where it has one
-  cancelled: { headline: "Booking cancelled", text: "Your booking was cancelled.", again: "Book again" },
 };
 
 /** How a hold is paid for and booked: here (Confirm), at the shop's checkout (a link), or at the shop some other way. */
@@ -72,12 +71,14 @@ export function refusalWords(error: ApiError): string {
       return "This place is not known to the service any more. Please join again.";
     case "hold_expired":
       return "Your hold expired before it was confirmed; the tickets went back on sale.";
-    case "payment_in_progress":
-      return "Your payment is in progress at the shop, so these tickets cannot be given back now.";
     case "confirm_by_shop":
       return "These tickets are booked by the shop once you have paid.";
     case "in_progress":
       return "Your turn is being served right now; try again in a moment.";
+    case "payment_in_progress":
+      return "Your payment is being taken at the checkout, so these tickets cannot be given back now.";
+    case "booking_cancelled":
+      return "This booking was cancelled, and its tickets went back on sale.";
     case "invalid_input":
       return `Please check the form: ${error.message}.`;
     default:
