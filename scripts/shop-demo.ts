@@ -12,7 +12,7 @@ const shopPort = Number(process.env.SHOP_PORT ?? 3001);
 const shopKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 const publicUrl = `http://localhost:${port}`; // where buyers' browsers reach the service
 
-const service = Bun.spawn(["bun", "src/main.ts", "serve", "--dev", "--demo"], {
+const service = Bun.spawn([process.execPath, "src/main.ts", "serve", "--dev", "--demo"], {
   cwd: root,
   env: {
     ...process.env,
@@ -25,7 +25,7 @@ const service = Bun.spawn(["bun", "src/main.ts", "serve", "--dev", "--demo"], {
   },
   stdout: "inherit", stderr: "inherit",
 });
-const shop = Bun.spawn(["bun", "examples/shop/shop.ts"], {
+const shop = Bun.spawn([process.execPath, "examples/shop/shop.ts"], {
   cwd: root,
   env: {
     ...process.env,

@@ -2,8 +2,9 @@
 # `npm test`: type check, then the whole suite against real Redis and PostgreSQL.
 . "$(dirname "$0")/setup.sh"
 bun run typecheck
-# The browser tests (test/browser.test.ts) need the system's Chromium: without it they are
-# skipped here, and said so loudly; in CI (CI=true or REQUIRE_BROWSER=1) they fail instead.
+# The browser tests (test/browser.test.ts, test/checkout.test.ts) need the system's Chromium:
+# without it they are skipped here, and said so loudly; in CI (CI=true or REQUIRE_BROWSER=1)
+# they fail instead.
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
   if [ "${CI:-}" = "true" ] || [ "${REQUIRE_BROWSER:-}" = "1" ]; then

@@ -45,7 +45,7 @@ browserSuite("paid checkout through the example shop, in Chromium", () => {
       CURRENCY: "EUR", CLEANER_INTERVAL_MS: "200", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
     });
     service = await startService({ ...env.config, PORT: port }, quietLog);
-    shop = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "examples", "shop", "shop.ts")], {
+    shop = Bun.spawn([process.execPath, joinPath(import.meta.dir, "..", "examples", "shop", "shop.ts")], {
       env: {
         ...process.env, PORT: new URL(shopBase).port, SHOP_API_KEY: SHOP_KEY, TICKET_QUEUE_URL: base,
         EXTEND_SECONDS: String(EXTEND_SECONDS), THREE_D_SECURE_MS: "300",
