@@ -4,7 +4,7 @@
 // join retried after its answer was lost then gets the user's own token back.
 import { SignJWT } from "jose";
 
-export type Reply = { status: number; body: any };
+export type Reply = { status: number; body: any; headers: Headers };
 
 export type Traffic = {
   requests: number;
@@ -45,10 +45,10 @@ export class Client {
       } catch {
         if (res.status < 500) this.traffic.serverErrors.push({ status: res.status, path, body: `not JSON: ${text.slice(0, 200)}` });
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, headers: res.headers };
     } catch {
       this.traffic.connectionErrors++;
-      return { status: 0, body: null };
+      return { status: 0, body: null, headers: new Headers() };
     }
   }
 
