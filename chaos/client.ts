@@ -26,7 +26,9 @@ export class Client {
     private readonly joinSecret: string,
   ) {}
 
-  async call(method: "GET" | "POST", path: string, body?: unknown, instance?: number, headers: Record<string, string> = {}): Promise<Reply> {
+  async call(
+    method: "GET" | "POST", path: string, body?: unknown, instance?: number, headers: Record<string, string> = {}, timeoutMs = 15_000,
+  ): Promise<Reply> {
     const base = this.urls[instance ?? Math.floor(this.random() * this.urls.length)]!;
     this.traffic.requests++;
     try {
@@ -34,7 +36,7 @@ export class Client {
         method,
         headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
       if (res.status === 503) this.traffic.unavailable++;

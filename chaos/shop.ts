@@ -2,7 +2,8 @@
 // and the shop books the hold server to server (POST /shop/holds/:token/confirm). One order
 // per hold: its Idempotency-Key and body are made once and sent again on every retry, so a
 // request whose answer was lost (a timeout, an instance gone with kill -9 or at a crash point)
-// is asked again, of any instance, until the answer is definite. Now and then two or three of
+// is asked again, of any instance, until the answer is definite; some requests it stops waiting
+// for after a few milliseconds, so a retry races the first. Now and then two or three of
 // the shop's workers confirm one hold with its key at once (a payment notified twice), and a
 // second order with a new key asks for a hold already booked. Every answer is kept for
 // shopChecks at the end.
@@ -18,6 +19,9 @@ export const SHOP_API_KEYS = ["chaos-shop-key-".padEnd(40, "s"), "chaos-shop-nex
 const CONCURRENT_SHARE = 0.15;
 /** Share of booked holds asked for again by a second order (a new key): 409 already_confirmed. */
 const SECOND_ORDER_SHARE = 0.1;
+/** Share of requests the shop stops waiting for after a few milliseconds: the instance may book, the answer is lost. */
+const IMPATIENT_SHARE = 0.3;
+const IMPATIENT_MS: [number, number] = [2, 40];
 
 export type ShopBooking = {
   booking_id: number; booking_ref: string; order_ref: string; queue_token: string;
@@ -119,9 +123,10 @@ export class Shop {
 
   private send(token: string, order: Order): Promise<Reply> {
     const apiKey = SHOP_API_KEYS[Math.floor(this.random() * SHOP_API_KEYS.length)]!;
+    const timeoutMs = this.random() < IMPATIENT_SHARE ? jitter(this.random, ...IMPATIENT_MS) : undefined;
     return this.client.call("POST", `/shop/holds/${encodeURIComponent(token)}/confirm`, order.body, undefined, {
       authorization: `Bearer ${apiKey}`, "idempotency-key": order.key,
-    });
+    }, timeoutMs);
   }
 
   /** A 201: the first for its hold is what the shop was told; every later one must be the same. */
