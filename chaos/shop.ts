@@ -106,7 +106,8 @@ export class Shop {
   /** A new order (a new key) for a booked hold: 409 already_confirmed naming its booking. */
   private async secondOrder(token: string, giveUp: AbortSignal): Promise<boolean> {
     const booking = this.ledger.bookings.get(token)!;
-    const reply = await this.untilDefinite(() => this.send(token, this.newOrder(booking.amount)), giveUp);
+    const order = this.newOrder(booking.amount);
+    const reply = await this.untilDefinite(() => this.send(token, order), giveUp);
     if (!reply) return false;
     if (reply.status === 409 && reply.body?.error === "already_confirmed" && reply.body.booking_id === booking.booking_id) {
       this.ledger.secondOrders++;
