@@ -4,7 +4,7 @@
 // join retried after its answer was lost then gets the user's own token back.
 import { SignJWT } from "jose";
 
-export type Reply = { status: number; body: any };
+export type Reply = { status: number; body: any; headers: Headers };
 
 export type Traffic = {
   requests: number;
@@ -26,7 +26,9 @@ export class Client {
     private readonly joinSecret: string,
   ) {}
 
-  async call(method: "GET" | "POST", path: string, body?: unknown, instance?: number, headers: Record<string, string> = {}): Promise<Reply> {
+  async call(
+    method: "GET" | "POST", path: string, body?: unknown, instance?: number, headers: Record<string, string> = {}, timeoutMs = 15_000,
+  ): Promise<Reply> {
     const base = this.urls[instance ?? Math.floor(this.random() * this.urls.length)]!;
     this.traffic.requests++;
     try {
@@ -34,7 +36,7 @@ export class Client {
         method,
         headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
       if (res.status === 503) this.traffic.unavailable++;
@@ -45,10 +47,10 @@ export class Client {
       } catch {
         if (res.status < 500) this.traffic.serverErrors.push({ status: res.status, path, body: `not JSON: ${text.slice(0, 200)}` });
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, headers: res.headers };
     } catch {
       this.traffic.connectionErrors++;
-      return { status: 0, body: null };
+      return { status: 0, body: null, headers: new Headers() };
     }
   }
 

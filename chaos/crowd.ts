@@ -1,7 +1,10 @@
 // The crowd: buyers who arrive over a while, join, poll, then confirm, release or abandon their
 // hold, and rejoin when told their place was lost. What each was told is kept, so the end of
-// the run can check every answer against PostgreSQL.
+// the run can check every answer against PostgreSQL. In shop mode (CONFIRM_BY=shop) a buyer
+// who means to buy pays at the shop, which books the hold (chaos/shop.ts), and comes back to
+// see the booking; some press the page's confirm anyway and are refused.
 import { jitter, type Client, type Reply } from "./client";
+import type { Shop } from "./shop";
 
 export type Journal = {
   /** Tokens some answer called reserved (a hold must exist for each). */
@@ -32,10 +35,17 @@ export type CrowdOptions = {
   random: () => number;
   /** Buyers still waiting when this fires are counted stuck. */
   giveUp: AbortSignal;
+  /** Shop mode: the shop that books paid holds. */
+  shop: Shop | null;
+  /** The ticket type's price: what the shop charges. */
+  unitPrice: number;
 };
 
 const POLL_MS: [number, number] = [300, 700];
 const THINK_MS: [number, number] = [200, 1500];
+const PAYMENT_MS: [number, number] = [100, 800];
+/** Shop mode: share of buyers who press confirm on the page themselves (refused: the shop books). */
+const OWN_CONFIRM_SHARE = 0.3;
 const MAX_REJOINS = 30;
 
 export async function runCrowd(client: Client, journal: Journal, o: CrowdOptions): Promise<CrowdResult> {
@@ -145,7 +155,10 @@ class Buyer {
 
   private async act(token: string): Promise<Outcome> {
     await Bun.sleep(jitter(this.o.random, ...THINK_MS));
+    const shop = this.o.shop;
+    if (shop && this.plan !== "release" && this.o.random() < OWN_CONFIRM_SHARE && !(await this.confirmRefused(token, shop))) return "stuck";
     if (this.plan === "abandon") return "abandoned";
+    if (shop && this.plan === "confirm") return this.checkout(token, shop);
     for (;;) {
       const reply = await this.retry(() => (this.plan === "confirm" ? this.client.confirm(token) : this.client.release(token)));
       if (!reply) return "stuck";
@@ -160,6 +173,39 @@ class Buyer {
         continue;
       }
       this.wrong(`${this.plan} of a reserved token answered ${reply.status} ${JSON.stringify(reply.body)}`);
+      return "stuck";
+    }
+  }
+
+  /** Shop mode: the buyer's own confirm is refused and changes nothing (an abandoned hold stays unbooked). */
+  private async confirmRefused(token: string, shop: Shop): Promise<boolean> {
+    const reply = await this.retry(() => this.client.confirm(token));
+    if (!reply) return false;
+    if (reply.status !== 403 || reply.body?.error !== "confirm_by_shop") {
+      this.wrong(`the buyer's confirm in shop mode answered ${reply.status} ${JSON.stringify(reply.body)}`);
+      return false;
+    }
+    shop.ledger.refusedBuyerConfirms++;
+    if (this.plan === "abandon") shop.ledger.leftAfterRefusal.add(token);
+    return true;
+  }
+
+  /** Shop mode: pays at the shop, which books the hold; back on the page, the status shows that booking. */
+  private async checkout(token: string, shop: Shop): Promise<Outcome> {
+    await Bun.sleep(jitter(this.o.random, ...PAYMENT_MS));
+    const outcome = await shop.checkout(token, this.o.unitPrice * this.quantity, this.o.giveUp);
+    if (outcome !== "confirmed") return outcome;
+    const bookingId = shop.ledger.bookings.get(token)!.booking_id;
+    for (;;) {
+      const reply = await this.retry(() => this.client.status(token));
+      if (!reply) return "stuck";
+      // Redis may have missed the booking (down when told): status reads reserved until the deadline
+      if (reply.status === 200 && reply.body?.status === "reserved") {
+        await Bun.sleep(jitter(this.o.random, ...POLL_MS));
+        continue;
+      }
+      if (reply.status === 200 && reply.body?.status === "confirmed" && reply.body.booking_id === bookingId) return "confirmed";
+      this.wrong(`after the shop was told of booking ${bookingId}, status answered ${reply.status} ${JSON.stringify(reply.body)}`);
       return "stuck";
     }
   }

@@ -10,6 +10,7 @@ import type { CrashPoint } from "../src/crash-points";
 import { jitter, type Client } from "./client";
 import type { Instance } from "./cluster";
 import type { Journal } from "./crowd";
+import type { Shop } from "./shop";
 
 export type Fault =
   | { kind: "kill -9" }
@@ -34,6 +35,8 @@ export type FaultContext = {
   postgres: LocalPostgres;
   client: Client;
   journal: Journal;
+  /** Shop mode: the probes' confirms go through the shop. */
+  shop: Shop | null;
   probeTypeId: number;
   random: () => number;
   started: number;
@@ -177,7 +180,8 @@ async function probe(ctx: FaultContext, point: CrashPoint, signal: AbortSignal, 
     const token = await holdFor(ctx, user, signal);
     if (!token) continue;
     if (point === "expire:expired") continue; // left to lapse
-    const reply = point === "confirm:booked" ? await ctx.client.confirm(token) : await ctx.client.release(token);
+    const reply = point !== "confirm:booked" ? await ctx.client.release(token)
+      : ctx.shop ? await ctx.shop.confirmOnce(token, null) : await ctx.client.confirm(token);
     if (reply.status === 0) unanswered.push(token);
     await Bun.sleep(100);
   }
@@ -203,6 +207,7 @@ async function holdFor(ctx: FaultContext, user: string, signal: AbortSignal): Pr
 
 /** A confirm or release whose answer was lost in the crash must have taken effect, once. */
 async function checkUnanswered(ctx: FaultContext, point: CrashPoint, tokens: string[]): Promise<string[]> {
+  if (ctx.shop && point === "confirm:booked") return retriedByShop(ctx, ctx.shop, tokens);
   const wrong: string[] = [];
   for (const token of tokens) {
     const expected = point === "confirm:booked" ? "confirmed" : "released";
@@ -221,6 +226,29 @@ async function checkUnanswered(ctx: FaultContext, point: CrashPoint, tokens: str
       wrong.push(`after a crash at ${point}, repeating it answered ${again.status} ${JSON.stringify(again.body)}`);
     }
     if (expected === "confirmed" && again.status === 200) ctx.journal.bookings.set(token, again.body.booking_id);
+  }
+  return wrong;
+}
+
+/**
+ * Shop mode: the shop asks again with the key of each confirm whose answer was lost. Booked by
+ * the lost request (status says confirmed): the same booking, replayed. Expired: 410. Still
+ * reserved as far as status knows (Redis not told): booked now or before, or lapsed.
+ */
+async function retriedByShop(ctx: FaultContext, shop: Shop, tokens: string[]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const token of tokens) {
+    const status = await untilAnswered(() => ctx.client.status(token));
+    const said = status.body?.status;
+    const again = await untilAnswered(() => shop.confirmOnce(token, null));
+    const replayed = again.headers.get("idempotent-replayed") === "true";
+    const expired = again.status === 410 && again.body?.error === "hold_expired";
+    const ok = said === "confirmed" ? again.status === 201 && replayed && again.body.booking_id === status.body.booking_id
+      : said === "expired" ? expired
+      : said === "reserved" && (again.status === 201 || expired);
+    if (!ok) {
+      wrong.push(`after a crash at confirm:booked, status said ${said}; the shop's retry answered ${again.status}${replayed ? " (replayed)" : ""} ${JSON.stringify(again.body)}`);
+    }
   }
   return wrong;
 }

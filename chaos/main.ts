@@ -1,22 +1,28 @@
-// `bun run chaos [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]`: the fault suite
-// against the binary built from the code as it is now. Exits 1 when any check fails.
+// `bun run chaos [--mode buyer|shop] [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]`:
+// the fault suite against the binary built from the code as it is now, in both modes (the
+// buyer confirms, then the shop does) unless --mode picks one. Exits 1 when any check fails.
 import { buildBinary } from "../scripts/binary";
-import { runChaos, type ChaosReport } from "./run";
-import { FULL_RUN, QUICK_RUN } from "./runs";
+import { MODES, runChaos, type ChaosReport, type Mode } from "./run";
+import { FULL_RUN, QUICK_RUNS } from "./runs";
 
-const USAGE = `usage: bun run chaos [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]
+const USAGE = `usage: bun run chaos [--mode buyer|shop] [--quick] [--cluster] [--seed N] [--no-postgres-restart] [--json FILE]
+  --mode buyer|shop      one mode only (default: both, buyer first): who books a hold, the buyer
+                         (CONFIRM_BY=buyer) or a shop after payment (CONFIRM_BY=shop, Idempotency-Keys)
   --quick                the short version (as in bun test)
   --cluster              on a Redis Cluster of its own (3 masters, 3 replicas): kill -9 a master,
                          kill a replica, move a busy ticket type's slot, instead of Redis' data loss and restart
-  --seed N               replay a run
+  --seed N               replay a run (each mode runs with it)
   --no-postgres-restart  leave PostgreSQL running (it is the suite's own server either way)
-  --json FILE            write every figure there`;
+  --json FILE            write every figure there (a list: one report per mode)`;
 
 function parse(argv: string[]) {
-  const options = { quick: false, cluster: false, seed: Math.floor(Math.random() * 2 ** 31), postgresRestart: true, json: null as string | null };
+  const options = {
+    modes: MODES, quick: false, cluster: false, seed: Math.floor(Math.random() * 2 ** 31), postgresRestart: true, json: null as string | null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--quick") options.quick = true;
+    if (arg === "--mode" && MODES.includes(argv[i + 1] as Mode)) options.modes = [argv[++i] as Mode];
+    else if (arg === "--quick") options.quick = true;
     else if (arg === "--cluster") options.cluster = true;
     else if (arg === "--no-postgres-restart") options.postgresRestart = false;
     else if (arg === "--seed" && argv[i + 1]) options.seed = Number(argv[++i]);
@@ -31,7 +37,7 @@ function parse(argv: string[]) {
 
 export function printReport(r: ChaosReport): void {
   const out: string[] = [];
-  out.push(`\nfault suite, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.options.instances} instances${r.options.cluster ? ", Redis Cluster" : ""}`);
+  out.push(`\nfault suite, ${r.options.mode} mode, seed ${r.seed}, ${r.seconds.toFixed(0)} s, ${r.options.instances} instances${r.options.cluster ? ", Redis Cluster" : ""}`);
   out.push("\nfaults injected");
   const counts = new Map<string, number>();
   for (const f of r.faults) counts.set(f.fault, (counts.get(f.fault) ?? 0) + 1);
@@ -41,6 +47,11 @@ export function printReport(r: ChaosReport): void {
   const c = r.crowd;
   out.push(`\ncrowd: ${r.options.buyers} buyers for ${r.options.seats} seats; ${c.served} got a hold`);
   out.push(`  ${Object.entries(c.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}; told to rejoin ${c.toldToRejoin}, duplicates ${c.duplicates}, already queued ${c.alreadyQueued}`);
+  const s = r.shop;
+  if (s) {
+    out.push(`shop: booked ${s.booked} holds, ${s.toldByReplay} told only by a replay (the first answer lost); ${s.retries} confirms asked again, ${s.replayed} answers replayed`);
+    out.push(`  ${s.concurrent} holds confirmed by 2-3 workers at once, ${s.secondOrders} second orders refused, ${s.refusedBuyerConfirms} buyers' own confirms refused (${s.leftAfterRefusal} of those holds left)`);
+  }
   const t = r.traffic;
   out.push(`requests: ${t.requests}; 503 ${t.unavailable}; connection errors ${t.connectionErrors}; other 5xx ${t.serverErrors}`);
   out.push("\nseats: capacity = stock + held + booked; holds: how many were granted and how each ended");
@@ -61,9 +72,14 @@ if (import.meta.main) {
   const say = (line: string) => console.error(`[chaos] ${line}`);
   say("building the binary");
   const binary = await buildBinary();
-  const base = args.quick ? QUICK_RUN : FULL_RUN;
-  const report = await runChaos({ ...base, postgresRestart: args.postgresRestart && base.postgresRestart, binary, seed: args.seed, cluster: args.cluster, say });
-  printReport(report);
-  if (args.json) await Bun.write(args.json, JSON.stringify(report, null, 2));
-  process.exit(report.passed ? 0 : 1);
+  const reports: ChaosReport[] = [];
+  for (const mode of args.modes) {
+    const base = args.quick ? QUICK_RUNS[mode] : FULL_RUN;
+    const report = await runChaos({ ...base, postgresRestart: args.postgresRestart && base.postgresRestart, binary, seed: args.seed, cluster: args.cluster, mode, say });
+    printReport(report);
+    reports.push(report);
+  }
+  if (args.json) await Bun.write(args.json, JSON.stringify(reports, null, 2));
+  if (reports.length > 1) console.log(`\n${reports.map((r) => `${r.options.mode} mode ${r.passed ? "PASSED" : "FAILED"}`).join(", ")}`);
+  process.exit(reports.every((r) => r.passed) ? 0 : 1);
 }

@@ -1,6 +1,7 @@
 // One run of the fault suite: its own Redis and PostgreSQL (so restarting them harms nobody),
 // several instances of the binary, a crowd buying while faults are injected, then every
-// invariant checked in SQL and every answer the crowd got checked against PostgreSQL.
+// invariant checked in SQL and every answer the crowd got checked against PostgreSQL. In shop
+// mode the instances run with CONFIRM_BY=shop and a shop books the paid holds (chaos/shop.ts).
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,11 @@ import { Client, newTraffic, seededRandom, type Traffic } from "./client";
 import { Instance } from "./cluster";
 import { newJournal, runCrowd, type CrowdResult } from "./crowd";
 import { injectFaults, type Fault, type FaultRecord } from "./faults";
+import { Shop, SHOP_API_KEYS, shopChecks, type ShopSummary } from "./shop";
+
+/** Who books a hold: the buyer (POST /reservation/confirm) or, after payment, the shop. */
+export type Mode = "buyer" | "shop";
+export const MODES: readonly Mode[] = ["buyer", "shop"];
 
 export type ChaosOptions = {
   binary: string;
@@ -29,6 +35,7 @@ export type ChaosOptions = {
   seed: number;
   /** On a Redis Cluster of its own: Redis faults are then a master's death, a replica's, a slot move. */
   cluster: boolean;
+  mode: Mode;
   say: (line: string) => void;
 };
 
@@ -37,6 +44,9 @@ const CHAOS_CLUSTER_BASE_PORT = 7121;
 
 /** The instances' JOIN_JWT_SECRET, which the buyers' JWTs are signed with. */
 const JOIN_JWT_SECRET = "chaos-join-secret-".padEnd(48, "j");
+
+/** The crowd's ticket type's price, which the shop charges; the probes' type costs 1. */
+const FLOOR_PRICE = 50;
 
 /** Holds still held this long after their deadline break I6 ("within a second or two"). */
 const I6_GRACE_SECONDS = 2;
@@ -49,6 +59,8 @@ export type ChaosReport = {
   seconds: number;
   faults: FaultRecord[];
   crowd: CrowdResult;
+  /** Shop mode: what the shop did and was told. */
+  shop: ShopSummary | null;
   traffic: Omit<Traffic, "serverErrors"> & { serverErrors: number };
   /** Seats (capacity, stock, held, booked) and holds (granted, expired, released) per ticket type. */
   tables: { ticket_type: string; capacity: number; stock: number; held: number; booked: number; holds: number; expired: number; released: number }[];
@@ -86,13 +98,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       STARTUP_TIMEOUT_SECONDS: "60",
       // the crowd is thousands of buyers from this one machine's address
       RATE_LIMITS: "off",
+      CONFIRM_BY: o.mode,
+      ...(o.mode === "shop" ? { SHOP_API_KEYS: SHOP_API_KEYS.join(",") } : {}),
     };
     const migrated = Bun.spawn([o.binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
     if ((await migrated.exited) !== 0) throw new Error(`migrate failed: ${await new Response(migrated.stderr).text()}`);
     sql = createSql(postgres.url, { max: 2 });
     const [event] = await sql`INSERT INTO events (name) VALUES ('Chaos night') RETURNING id`;
     const [crowdType] = await sql`
-      INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Floor', 50, ${o.seats}, ${o.seats})
+      INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Floor', ${FLOOR_PRICE}, ${o.seats}, ${o.seats})
       RETURNING id`;
     const [probeType] = await sql`
       INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Probe seats', 1, 100000, 100000)
@@ -102,18 +116,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       instances.push(new Instance(i, freePort(), o.binary, env, join(logs, `instance-${i}.log`)));
     }
     await Promise.all(instances.map((i) => i.start()));
-    o.say(`${o.instances} instances up; ${o.buyers} buyers arrive over ${o.arrivalSeconds} s for ${o.seats} seats`);
+    o.say(`${o.mode} mode, ${o.instances} instances up; ${o.buyers} buyers arrive over ${o.arrivalSeconds} s for ${o.seats} seats`);
 
     const traffic = newTraffic();
     const journal = newJournal();
     const client = new Client(instances.map((i) => i.url), traffic, random, JOIN_JWT_SECRET);
+    const shop = o.mode === "shop" ? new Shop(client, journal, random) : null;
     const giveUp = new AbortController();
     const crowd = runCrowd(client, journal, {
       buyers: o.buyers, ticketTypeId: crowdType!.id, arrivalMs: o.arrivalSeconds * 1000, random, giveUp: giveUp.signal,
+      shop, unitPrice: FLOOR_PRICE,
     });
     const plan = faultPlan(o, random);
     const faults = await injectFaults(
-      { instances, redis, cluster, crowdTypeId: crowdType!.id, postgres, client, journal, probeTypeId: probeType!.id, random, started, say: o.say },
+      { instances, redis, cluster, crowdTypeId: crowdType!.id, postgres, client, journal, shop, probeTypeId: probeType!.id, random, started, say: o.say },
       plan, o.gapMs,
     );
     o.say("faults done; waiting for the crowd to finish");
@@ -127,6 +143,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Bun.sleep(Math.max(0, latest?.ms ?? 0) + I6_GRACE_SECONDS * 1000 + 500);
 
     const checks = await finalChecks(sql, o, journal, traffic, crowdResult, faults);
+    if (shop) checks.push(...(await shopChecks(sql, shop.ledger)));
     const drift = Bun.spawn([o.binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
     const driftCode = await drift.exited;
     checks.push({ name: "ticket-queue check", ok: driftCode === 0, detail: `exit ${driftCode}: ${(await new Response(drift.stdout).text()).trim().split("\n").at(-1)}` });
@@ -150,6 +167,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       seconds: (Date.now() - started) / 1000,
       faults,
       crowd: crowdResult,
+      shop: shop?.summary() ?? null,
       traffic: { ...traffic, serverErrors: traffic.serverErrors.length },
       tables,
       shutdown_ms: stops.map((s) => s.ms),

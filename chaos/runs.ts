@@ -1,10 +1,12 @@
 // The two sizes of the fault suite. The full run (`bun run chaos`) injects every fault kind;
 // the short one runs inside `bun test`: fewer buyers and kills, a sample of the crash points,
-// every Redis and PostgreSQL fault.
+// every Redis and PostgreSQL fault. Either size runs in either mode (buyer or shop).
 import { CRASH_POINTS } from "../src/crash-points";
-import type { ChaosOptions } from "./run";
+import type { ChaosOptions, Mode } from "./run";
 
-export const FULL_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster"> = {
+export type RunSize = Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster" | "mode">;
+
+export const FULL_RUN: RunSize = {
   instances: 3,
   buyers: 3000,
   seats: 300,
@@ -16,7 +18,7 @@ export const FULL_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster">
   gapMs: [1000, 3000],
 };
 
-export const QUICK_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster"> = {
+export const QUICK_RUN: RunSize = {
   instances: 2,
   buyers: 400,
   seats: 60,
@@ -27,3 +29,11 @@ export const QUICK_RUN: Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster"
   holdSeconds: 3,
   gapMs: [500, 1500],
 };
+
+/**
+ * The short run in shop mode: one crash point, the confirm's (a booking committed, its answer
+ * lost); the others do not depend on who books, and the buyer's short run has them.
+ */
+export const QUICK_SHOP_RUN: RunSize = { ...QUICK_RUN, crashPoints: ["confirm:booked"] };
+
+export const QUICK_RUNS: Record<Mode, RunSize> = { buyer: QUICK_RUN, shop: QUICK_SHOP_RUN };

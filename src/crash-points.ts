@@ -9,7 +9,7 @@ export const CRASH_POINTS = [
   "process:claimed", //     process: a batch is popped and in flight; PostgreSQL not asked
   "process:granted", //     process: holds are in PostgreSQL; Redis still says pending
   "process:settled", //     process: a batch is settled; the next is about to be claimed
-  "confirm:booked", //      confirm: the booking is in PostgreSQL; Redis not yet told
+  "confirm:booked", //      confirm (the buyer's or the shop's): the booking is in PostgreSQL; Redis not yet told
   "release:released", //    release: stock is back in PostgreSQL; Redis not yet told
   "expire:expired", //      expire: holds expired and refilled in PostgreSQL; Redis not yet told
 ] as const;

@@ -6,6 +6,7 @@
 // serialize on an advisory lock of the key taken first in the transaction; only the first of
 // them books, the others read its answer. A refusal is not kept: nothing was done, and a retry
 // is told what is true then. The same key with another request is 422 idempotency_key_reused.
+import { crashPoint } from "../crash-points";
 import { AppError, badRequest, conflict, during } from "../errors";
 import { bookHold, type BookedRow } from "../reservations/confirm";
 import { finishQuietly } from "../reservations/finish";
@@ -72,6 +73,7 @@ export async function shopConfirm(
   }));
   if (!result.replayed) {
     s.metrics.confirmations.inc(parts.ticketTypeId);
+    crashPoint("confirm:booked"); // the booking and its answer committed; the answer lost, Redis not told
     s.log.info("booked", { ticket_type_id: parts.ticketTypeId, booking_id: result.body.booking_id, quantity: result.body.quantity, by: "shop" });
   }
   // a replay too: the first answer may have been lost (a timeout) before Redis heard; finish-2.lua
