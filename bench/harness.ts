@@ -2,12 +2,12 @@
 // measures the service, its own run of the built binary; all removed again afterwards.
 import postgres from "postgres";
 import { DIST_BINARY } from "../scripts/binary";
-import { createSql, migrate, type Sql } from "../src/db";
-import { checkInvariants } from "../src/invariants";
+import { createSql, migrate, type Sql } from "../src/store/db";
+import { checkInvariants } from "../src/domain/invariants";
 import Redis, { Cluster } from "ioredis";
-import { activeKey, createRedis, hashTag, keysFor, type RedisClient } from "../src/redis";
-import { joinArgs, type Join } from "../src/scripts";
-import { createTokens, type Tokens } from "../src/tokens";
+import { activeKey, createRedis, hashTag, keysFor, type RedisClient } from "../src/store/redis";
+import { joinArgs, type Join } from "../src/store/scripts";
+import { createTokens, type Tokens } from "../src/domain/tokens";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/ticket_queue";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -1,8 +1,8 @@
 // What the figures were measured on, and CPU accounting per process.
 import { cpus, totalmem } from "node:os";
 import { readdirSync, readFileSync } from "node:fs";
-import type { Sql } from "../src/db";
-import type { RedisClient } from "../src/redis";
+import type { Sql } from "../src/store/db";
+import type { RedisClient } from "../src/store/redis";
 import { nodesOf } from "./harness";
 
 export async function describeMachine(sql: Sql, redis: RedisClient) {

@@ -6,8 +6,8 @@
 // runs it so that every scenario keeps running whole. Its figures say nothing of speed.
 import { parseArgs as parseCommandLine } from "node:util";
 import { loadEnv } from "../src/config";
-import { createSql } from "../src/db";
-import { createRedis } from "../src/redis";
+import { createSql } from "../src/store/db";
+import { createRedis } from "../src/store/redis";
 import { buildBinary, DIST_BINARY } from "../scripts/binary";
 import { SERVICE_BINARY } from "./harness";
 import { DATABASE_URL, REDIS_URL } from "./harness";

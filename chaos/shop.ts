@@ -7,7 +7,7 @@
 // the shop's workers confirm one hold with its key at once (a payment notified twice), and a
 // second order with a new key asks for a hold already booked. Every answer is kept for
 // shopChecks at the end.
-import type { Sql } from "../src/db";
+import type { Sql } from "../src/store/db";
 import { jitter, type Client, type Reply } from "./client";
 import type { Journal } from "./crowd";
 import type { Check } from "./run";

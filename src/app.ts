@@ -5,24 +5,24 @@ import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
 import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
-import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./allowed-methods";
-import { BodyTooLarge, parseBody } from "./body";
-import { isCanonicalPath, pathOf } from "./canonical-path";
+import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
+import { BodyTooLarge, parseBody } from "./http/body";
+import { isCanonicalPath, pathOf } from "./http/canonical-path";
 import { corsOrigins } from "./config";
 import { adminEventRoutes } from "./admin/events";
 import { AppError, badRequest, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
-import { apiDocs } from "./openapi";
+import { apiDocs } from "./api/openapi";
 import { queueRoutes } from "./queue/routes";
 import { Limits, type LimitsMemory } from "./rate-limit/limits";
-import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
+import { REQUEST_ID_HEADER, requestIdOf } from "./http/request-id";
 import { reservationRoutes } from "./reservations/routes";
 import { checkoutRoutes } from "./checkout/routes";
 import { shopRoutes } from "./shop/routes";
 import type { Logger } from "./log";
 import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
-import { readinessRoutes } from "./readiness";
+import { readinessRoutes } from "./ops/readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
@@ -61,7 +61,7 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
       Object.assign(set.headers, failure.headers);
       return { ...failure.body, request_id: requestId };
     })
-    // GET /openapi and /openapi/json: every route below, described (src/api-docs.ts)
+    // GET /openapi and /openapi/json: every route below, described (src/api/docs.ts)
     .use(apiDocs(() => app.routes))
     // Liveness only: answers without touching Redis or PostgreSQL (also the benchmark's bare ceiling).
     .get("/health", () => ({ status: "ok" }))

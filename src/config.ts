@@ -5,7 +5,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
-import { WORKER_CONNECTIONS_AT_LEAST } from "./db-pool";
+import { WORKER_CONNECTIONS_AT_LEAST } from "./store/db-pool";
 import { generateKeyPairSync } from "node:crypto";
 import { checkoutSigningKey, checkoutVerifyingKey } from "./checkout/keys";
 import { jwtPublicKey } from "./queue/jwt-key";
@@ -41,7 +41,7 @@ export const ConfigSchema = Type.Object({
   // DATABASE_POOL_SIZE leaves room for); still one processor and one cleaner per instance.
   HTTP_THREADS: Int(1, 256, availableParallelism()),
   // The most PostgreSQL connections one instance opens, all threads and workers together
-  // (src/db-pool.ts shares them out); a request waits for a free one rather than open more.
+  // (src/store/db-pool.ts shares them out); a request waits for a free one rather than open more.
   DATABASE_POOL_SIZE: Int(3, 1000, 20),
   RESERVATION_TTL_SECONDS: Int(1, 86400, 120),
   CLEANER_INTERVAL_MS: Int(10, 600_000, 1000),
@@ -265,7 +265,7 @@ export const loadConfigWithoutSecret = (env: Record<string, string | undefined> 
 /**
  * Settings for tests and tooling, never for operators, read here as well so this file stays
  * the one reader of the environment:
- * - TQ_CRASH_AT: the test crash point to die at (src/crash-points.ts; the fault suite sets it);
+ * - TQ_CRASH_AT: the test crash point to die at (src/ops/crash-points.ts; the fault suite sets it);
  * - TQ_STOP_WITH_PARENT: the pid of the launcher (scripts/with-services.ts) whose exit stops `serve`.
  */
 export function loadToolingEnv(env: Record<string, string | undefined> = process.env): {

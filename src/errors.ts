@@ -1,6 +1,6 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
-import { DEPENDENCY_TIMEOUT_MS } from "./timing";
+import { DEPENDENCY_TIMEOUT_MS } from "./domain/timing";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
@@ -72,7 +72,7 @@ const IOREDIS_UNAVAILABLE = new Set([
   "Stream isn't writeable and enableOfflineQueue options is false",
   "Connection is closed.",
   "Command timed out",
-  // a cluster client's (src/redis.ts)
+  // a cluster client's (src/store/redis.ts)
   "Cluster isn't ready and enableOfflineQueue options is false",
   "None of startup nodes is available",
   "Cluster is disconnected.",

@@ -1,13 +1,13 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config";
-import { createSql } from "./db";
+import { createSql } from "./store/db";
 import { during } from "./errors";
-import { describeLedger, stockLedger } from "./invariants";
+import { describeLedger, stockLedger } from "./domain/invariants";
 import { createLogger } from "./log";
 import { startService } from "./server";
 import { closeServices, createServices } from "./services";
-import { migrateLogged, StartupError, waitForDependencies } from "./startup";
+import { migrateLogged, StartupError, waitForDependencies } from "./ops/startup";
 
 const USAGE = `usage: ticket-queue [command] [flags]
 

@@ -3,10 +3,10 @@
 import { hostname } from "node:os";
 import { collectDefaultMetrics } from "prom-client";
 import { describeRedis, describeUrl, type Config } from "./config";
-import { seedDemo } from "./demo";
+import { seedDemo } from "./ops/demo";
 import type { Logger } from "./log";
 import { closeServices, createServices } from "./services";
-import { migrateLogged, StartupError, waitForDependencies } from "./startup";
+import { migrateLogged, StartupError, waitForDependencies } from "./ops/startup";
 import { assertPortFree, listen, type Listening } from "./http/listen";
 import { limitsMemory } from "./rate-limit/limits";
 import { startWorker, type RunningWorker } from "./workers/host";

@@ -1,18 +1,18 @@
 // The shared singletons a server or a worker runs on, made from one config.
 import { CheckoutHandOff } from "./checkout/hand-off";
 import type { Config } from "./config";
-import { createSql, type Sql } from "./db";
-import { poolShares } from "./db-pool";
+import { createSql, type Sql } from "./store/db";
+import { poolShares } from "./store/db-pool";
 import { Catalog } from "./events/catalog";
 import { createLogger, type Logger } from "./log";
 import { Metrics, type Thread } from "./metrics/metrics";
 import { countOpenStreams, watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
 import { HeldTickets } from "./reservations/held-tickets";
-import { Readiness, type ReadinessReport } from "./readiness";
-import { activeKey, createRedis, keysFor, type RedisClient } from "./redis";
+import { Readiness, type ReadinessReport } from "./ops/readiness";
+import { activeKey, createRedis, keysFor, type RedisClient } from "./store/redis";
 import { StreamHub } from "./streams/hub";
-import { createTokens, type Tokens } from "./tokens";
+import { createTokens, type Tokens } from "./domain/tokens";
 
 export type Services = {
   config: Config;

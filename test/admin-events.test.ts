@@ -1,8 +1,8 @@
 // The admin API for events and ticket types, against real PostgreSQL and Redis: the guard,
 // validation, capacity changes mid-sale, and a crowd while capacity moves on two instances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { seedDemo } from "../src/demo";
-import { overdueHolds, stockLedger } from "../src/invariants";
+import { seedDemo } from "../src/ops/demo";
+import { overdueHolds, stockLedger } from "../src/domain/invariants";
 import { createTestEnv, joinMany, statusOf, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
 

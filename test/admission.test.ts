@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { claimBatch } from "../src/processing/claim";
 import { claimSize, estimatedRate, roomAfterClaim, roomLeft } from "../src/processing/admission";
 import type { Processor } from "../src/processing/processor";
-import { STATUS_MESSAGES } from "../src/states";
+import { STATUS_MESSAGES } from "../src/domain/states";
 import { createTestEnv, databaseUrl, join, statusOf, waitFor, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 import { TcpProxy } from "./proxy";
 

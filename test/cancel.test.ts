@@ -4,8 +4,8 @@
 // tally both go down), and I1-I5 hold with capacity = stock + held + confirmed (not cancelled).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { STATUS_MESSAGES } from "../src/states";
-import { tokenIdOf } from "../src/tokens";
+import { STATUS_MESSAGES } from "../src/domain/states";
+import { tokenIdOf } from "../src/domain/tokens";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 
 const KEY = "shop-cancel-key-".padEnd(40, "c");

@@ -4,8 +4,8 @@
 // skipped on one Redis.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Cluster } from "ioredis";
-import { clusterNodesNow } from "../src/redis";
-import { SCRIPT_FILES } from "../src/scripts";
+import { clusterNodesNow } from "../src/store/redis";
+import { SCRIPT_FILES } from "../src/store/scripts";
 import { ChangeNotices } from "../src/streams/notices";
 import { startService, type RunningService } from "../src/server";
 import { LocalRedisCluster } from "../scripts/redis-cluster";

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clusterNodes, ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config";
-import { hashTag } from "../src/redis";
+import { hashTag } from "../src/store/redis";
 
 describe("config", () => {
   test("config.ts is the one reader of the environment in src/", async () => {

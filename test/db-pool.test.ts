@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
 import { ConfigError, loadEnv } from "../src/config";
-import { poolShares } from "../src/db-pool";
+import { poolShares } from "../src/store/db-pool";
 import { createTestEnv, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 describe("sharing the pool out", () => {

@@ -1,10 +1,10 @@
-// Each text format shared by TypeScript, Lua and SQL (src/formats.ts) survives a round trip,
+// Each text format shared by TypeScript, Lua and SQL (src/store/formats.ts) survives a round trip,
 // and decodes the odd cases the scripts produce. test/lua.test.ts checks the scripts' own texts.
 import { describe, expect, test } from "bun:test";
 import {
   batchLine, batchOutcome, claimReply, countLines, inflightEntry, joinReply, lastPlaceOf, lookupReply, MALFORMED_LINE,
   refusedList, screenLines, type JoinReply, type Lookup,
-} from "../src/formats";
+} from "../src/store/formats";
 
 const token = "A".repeat(48);
 

@@ -2,7 +2,7 @@
 // a batch, a user over their limit across tokens, a release after the deadline, a quantity
 // no stock can ever cover, a flood of unknown ticket types. Real Redis and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Sql } from "../src/db";
+import type { Sql } from "../src/store/db";
 import { Catalog } from "../src/events/catalog";
 import { claimBatch, MALFORMED_LINE, screenLines } from "../src/processing/claim";
 import { recoverInflight } from "../src/processing/recover";

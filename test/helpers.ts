@@ -4,13 +4,13 @@ import { Cluster } from "ioredis";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app";
 import { loadConfig, type Config } from "../src/config";
-import { createSql, migrate, type Sql } from "../src/db";
+import { createSql, migrate, type Sql } from "../src/store/db";
 import { Cleaner } from "../src/expiry/cleaner";
-import { checkInvariants } from "../src/invariants";
+import { checkInvariants } from "../src/domain/invariants";
 import { createLogger } from "../src/log";
 import { batchContextOf, type BatchContext } from "../src/processing/batch";
 import { Processor, UNBLOCK_CHECK_MS, type ProcessorOptions } from "../src/processing/processor";
-import { createRedis } from "../src/redis";
+import { createRedis } from "../src/store/redis";
 import { closeServices, createServices, type Services } from "../src/services";
 
 export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

@@ -3,7 +3,7 @@
 // moved into the future (the place is kept). And GET /events' pre-queue opening time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import { EventList, StatusAnswer } from "../src/api-schemas";
+import { EventList, StatusAnswer } from "../src/api/schemas";
 import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
 
 let env: TestEnv;

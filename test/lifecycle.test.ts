@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expireDueHolds } from "../src/expiry/expire";
 import { grantHolds } from "../src/processing/grant";
 import { bookHold } from "../src/reservations/confirm";
-import type { Sql } from "../src/db";
+import type { Sql } from "../src/store/db";
 import { createTestEnv, join, joinMany, redisStateOf, statusOf, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;

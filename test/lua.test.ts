@@ -1,10 +1,10 @@
-// Each Lua script called against real Redis through its typed wrapper (src/scripts.ts).
+// Each Lua script called against real Redis through its typed wrapper (src/store/scripts.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { claimBatch, peopleOf } from "../src/processing/claim";
 import { encode, settleBatch } from "../src/processing/settle";
-import type { JoinReply } from "../src/formats";
+import type { JoinReply } from "../src/store/formats";
 import { finishInRedis } from "../src/reservations/finish";
-import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/timing";
+import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/domain/timing";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;

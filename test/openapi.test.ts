@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { SignJWT } from "jose";
-import { API_DOCS, DOCS_PATHS } from "../src/api-docs";
-import { StatusAnswer as StatusAnswerSchema } from "../src/api-schemas";
+import { API_DOCS, DOCS_PATHS } from "../src/api/docs";
+import { StatusAnswer as StatusAnswerSchema } from "../src/api/schemas";
 import { generateKeyPairSync } from "node:crypto";
 import { createApp } from "../src/app";
 import { CheckoutHandOff } from "../src/checkout/hand-off";
 import { createJoinIdentity } from "../src/queue/join-identity";
-import { Readiness } from "../src/readiness";
+import { Readiness } from "../src/ops/readiness";
 import { createTestEnv, join, type TestEnv } from "./helpers";
 
 const ADMIN_TOKEN = "openapi-test-admin-token-".padEnd(40, "a");
@@ -37,7 +37,7 @@ type Answer = { status: number; body: unknown; headers: Headers };
 
 /**
  * What is wrong with an answer of a route, by what is documented for it: its status must be
- * listed for the route (in src/api-docs.ts and in the served document alike), and its body must
+ * listed for the route (in src/api/docs.ts and in the served document alike), and its body must
  * pass the schema documented for that status and content type.
  */
 function problemsWith(route: string, res: Answer): string[] {

@@ -2,9 +2,9 @@
 // 503 JSON with Retry-After, and the service recovers by itself when the dependency returns.
 // Start-up without a dependency says which and where, and exits non-zero.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createSql } from "../src/db";
+import { createSql } from "../src/store/db";
 import { outageOf, toErrorResponse } from "../src/errors";
-import { createRedis } from "../src/redis";
+import { createRedis } from "../src/store/redis";
 import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 import { TcpProxy } from "./proxy";
 

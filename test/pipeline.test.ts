@@ -7,7 +7,7 @@ import {
   servedMark, shouldClaimAhead, stockRanShort, stopAfterClaim, type ClaimState,
 } from "../src/processing/batch";
 import type { Claim, Person } from "../src/processing/claim";
-import type { Refusals } from "../src/formats";
+import type { Refusals } from "../src/store/formats";
 import type { Grant, GrantRow } from "../src/processing/grant";
 import type { Outcome } from "../src/processing/settle";
 

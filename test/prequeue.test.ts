@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { freePort } from "../scripts/local-servers";
-import { prequeuedKey } from "../src/redis";
+import { prequeuedKey } from "../src/store/redis";
 import { startService, type RunningService } from "../src/server";
 import { createTestEnv, join, quietLog, statusOf, waitFor, type TestEnv } from "./helpers";
 

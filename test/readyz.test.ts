@@ -4,7 +4,7 @@
 // back; 503 naming a worker stuck on a row lock for longer than WORKER_STALL_MS. /health stays 200.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { WORKER_STALL_MS } from "../src/timing";
+import { WORKER_STALL_MS } from "../src/domain/timing";
 import { createTestEnv, databaseUrl, deleteKeys, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 import { parseMetrics, valueOf } from "./prometheus";
 import { TcpProxy } from "./proxy";

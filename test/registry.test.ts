@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join as joinPath } from "node:path";
-import { MIGRATIONS } from "../src/db";
-import { INCLUDES, SCRIPT_FILES as SCRIPTS } from "../src/scripts";
+import { MIGRATIONS } from "../src/store/db";
+import { INCLUDES, SCRIPT_FILES as SCRIPTS } from "../src/store/scripts";
 
 const root = joinPath(import.meta.dir, "..");
 const filesIn = (folder: string, extension: string) =>

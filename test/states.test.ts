@@ -1,4 +1,4 @@
-// The one model of a token's life (src/states.ts) against the Lua scripts that move tokens:
+// The one model of a token's life (src/domain/states.ts) against the Lua scripts that move tokens:
 // every state a script writes or compares is one of its states, settle-4.lua's codes are its
 // codes, join-3.lua's live places are its live states. A script that learns a new word fails here.
 import { describe, expect, test } from "bun:test";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import {
   CONFIRM_REFUSALS, LIVE_STATES, RELEASE_REFUSALS, SETTLE_CODES, STATUS_MESSAGES, TOKEN_STATES, TRANSITIONS,
   type TokenState,
-} from "../src/states";
+} from "../src/domain/states";
 
 const luaDir = join(import.meta.dir, "..", "lua");
 const scripts = [
@@ -26,7 +26,7 @@ function stateWords(lua: string): string[] {
   return words;
 }
 
-describe("the Lua scripts speak src/states.ts", () => {
+describe("the Lua scripts speak src/domain/states.ts", () => {
   test("every state a script writes, compares or returns is a token state", () => {
     const found = scripts.flatMap((s) => stateWords(s.text).map((word) => ({ script: s.path.split("/").pop(), word })));
     expect(found.length).toBeGreaterThan(10); // the patterns do find the scripts' states

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
-import { STATUS_MESSAGES } from "../src/states";
+import { STATUS_MESSAGES } from "../src/domain/states";
 import { StreamHub } from "../src/streams/hub";
 import { listeningPort } from "../bench/harness";
 import { countCommands } from "../bench/monitor";

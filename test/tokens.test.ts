@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createTokens, tokenIdOf } from "../src/tokens";
+import { createTokens, tokenIdOf } from "../src/domain/tokens";
 
 const tokens = createTokens("a-secret-that-is-long-enough-0123456789");
 const other = createTokens("another-secret-long-enough-9876543210xx");

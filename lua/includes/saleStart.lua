@@ -1,6 +1,6 @@
 -- The sale's start in ms (0: none) that decides, by Redis's clock, whether the sale has
 -- started: the one the operator's last change wrote to meta:{T} (field sale_starts_at, written
--- before that change answered: src/admin/sale-start.ts), else the caller's reading of
+-- before that change answered: src/sale-start/start-in-redis.ts), else the caller's reading of
 -- PostgreSQL (a catalog up to a second old), as after Redis lost its data.
 local function saleStartOf(metaKey, given)
   local stored = redis.call('HGET', metaKey, 'sale_starts_at')

@@ -10,11 +10,11 @@
 import { Type } from "@sinclair/typebox";
 import type { Server } from "bun";
 import type postgres from "postgres";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { badRequest, during } from "../errors";
 import type { Logger } from "../log";
 import { clientOf } from "../rate-limit/client";
-import { REQUEST_ID_HEADER } from "../request-id";
+import { REQUEST_ID_HEADER } from "../http/request-id";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";

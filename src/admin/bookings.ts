@@ -4,7 +4,7 @@
 // or names another event, is 400 invalid_cursor. Paging by id is keyset paging: bookings made
 // while someone pages show up on a later page, none is skipped or repeated.
 import { Type } from "@sinclair/typebox";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";

@@ -1,5 +1,5 @@
 // The operator's events and ticket types: create them and change them, also mid-sale. The
-// plain functions below are what the routes and `--demo` (src/demo.ts) both call.
+// plain functions below are what the routes and `--demo` (src/ops/demo.ts) both call.
 //
 // A capacity change moves the stock by the same amount, in one transaction under the ticket
 // type's row lock (taken first, as the grant takes it), so capacity = stock + held + confirmed
@@ -8,13 +8,13 @@
 // Each change through the routes is audited in its own transaction (src/admin/audit.ts).
 import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { AppError, badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { auditContext, inTransaction, logChange, recordChange, type AuditContext } from "./audit";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
-import { publishSaleStart } from "./sale-start";
+import { publishSaleStart } from "../sale-start/start-in-redis";
 import { EVERY_STREAM } from "../streams/notices";
 
 /** A connection or a transaction: the demo creates its event and types in one. */
@@ -339,7 +339,7 @@ export const adminEventRoutes = (s: Services) => {
         const id = pathId(params.id);
         if (id === null) throw unknownTicketType(null);
         const audit = auditContext(s, context);
-        // a new start is in Redis too before this answers (admin/sale-start.ts); should Redis
+        // a new start is in Redis too before this answers (sale-start/start-in-redis.ts); should Redis
         // refuse it, PostgreSQL keeps the old one and the answer is 503
         const publish = body.sale_starts_at === undefined
           ? undefined

@@ -4,9 +4,9 @@
 // round trips. While Redis is unreachable the answer still comes, with PostgreSQL's figures
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { during, notFound, Unavailable } from "../errors";
-import type { Keys, RedisClient } from "../redis";
+import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";

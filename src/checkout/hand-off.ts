@@ -6,7 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import { SignJWT } from "jose";
 import type { Config } from "../config";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import type { Logger } from "../log";
 import { shopHold } from "../shop/hold";
 import { checkoutSigningKey, checkoutVerifyingKey, publishedKey, type PublishedKey } from "./keys";

@@ -1,6 +1,6 @@
 // Events and ticket types, read from PostgreSQL and kept for a second. Joins look ticket types
 // up here, so a crowd of joins costs PostgreSQL one query a second, not one each.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { during } from "../errors";
 
 export type TicketType = {

@@ -1,13 +1,13 @@
 // The cleaner loop: expires due holds, wakes for the next deadline (never later than
 // CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
 // Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
-import { runWithBackoff, type LoopHooks } from "../backoff";
-import { crashPoint } from "../crash-points";
+import { runWithBackoff, type LoopHooks } from "../workers/backoff";
+import { crashPoint } from "../ops/crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";
 import { expireDueHolds, msUntilNextDeadline } from "./expire";
-import { conservationDrift } from "../invariants";
+import { conservationDrift } from "../domain/invariants";
 import { reconcileRedis } from "./reconcile";
 import { purgeIdempotencyKeys } from "../shop/idempotency";
 

@@ -1,7 +1,7 @@
 // Expiry: due holds found through the reservations_due index, marked expired and their stock
 // given back, in one transaction. SKIP LOCKED lets cleaners race without waiting on each
 // other, and the status condition means a hold is refilled exactly once, whoever gets it.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 
 /** lag_seconds: how long after its deadline it expired, by PostgreSQL's clock (the cleaner's lag, a metric). */
 export type ExpiredHold = { token: string; ticket_type_id: number; lag_seconds: number };

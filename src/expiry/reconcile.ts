@@ -2,7 +2,7 @@
 // process died between the PostgreSQL commit and the Redis tidy, still reads as held in Redis.
 // Each batch whose deadline has passed (deadlines:{T}) is checked once: the holds Redis still
 // shows as pending are looked up in PostgreSQL and tidied; a batch with none left leaves the index.
-import { batchOutcome } from "../formats";
+import { batchOutcome } from "../store/formats";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";

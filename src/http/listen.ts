@@ -7,7 +7,7 @@ import { framedPageRoutes } from "./page";
 
 /**
  * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is
- * far smaller (src/body.ts, checked on the declared length before reading, and counted while
+ * far smaller (src/http/body.ts, checked on the declared length before reading, and counted while
  * reading a chunked one), so Bun's is set out of reach: every refusal is our JSON 413.
  */
 const BUN_BODY_LIMIT = Number.MAX_SAFE_INTEGER;

@@ -3,7 +3,7 @@
 // CONTROLS_MAX_AGE_MS, and the pure decisions of how many people a turn may claim.
 // holds_per_minute itself is enforced inside the claim (claim-3.lua's token bucket), so it
 // holds across processors; this module only passes it along.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 
 export type SaleControls = {
   /** Serve nobody of this type; joins still queue. */

@@ -8,13 +8,13 @@
 // TurnPipeline below holds a turn's state and does its I/O in order; what it decides (claim
 // ahead or not, what each person gets, the served mark, whether the head is blocked, the
 // counts) are the pure functions after it.
-import { crashPoint } from "../crash-points";
+import { crashPoint } from "../ops/crash-points";
 import { claimSize, roomAfterClaim } from "./admission";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import type { Metrics } from "../metrics/metrics";
-import type { Keys, RedisClient } from "../redis";
+import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
-import type { Tokens } from "../tokens";
+import type { Tokens } from "../domain/tokens";
 import { claimBatch, lastPlace, peopleOf, type Claim, type Claimed, type Person } from "./claim";
 import { availability, grantHolds, type Grant, type GrantRow, type SaleClosed } from "./grant";
 import { allQueued, allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";

@@ -1,11 +1,11 @@
 // Step 1 of a batch: take people off the head of the queue (claim-3.lua). The batch comes
-// back as text, a line per person (src/formats.ts, batchLine), which goes to PostgreSQL as it
+// back as text, a line per person (src/store/formats.ts, batchLine), which goes to PostgreSQL as it
 // is once screened: the processor does no work per person unless someone cannot be served.
-import { batchLine, lastPlaceOf, screenLines, type ClaimReply, type Person } from "../formats";
-import type { Keys, RedisClient } from "../redis";
+import { batchLine, lastPlaceOf, screenLines, type ClaimReply, type Person } from "../store/formats";
+import type { Keys, RedisClient } from "../store/redis";
 
-export type { Person } from "../formats";
-export { MALFORMED_LINE, screenLines } from "../formats";
+export type { Person } from "../store/formats";
+export { MALFORMED_LINE, screenLines } from "../store/formats";
 
 export type Claimed = {
   kind: "claimed";

@@ -13,9 +13,9 @@
 // nobody (sql/0006_grant_gates.sql decides it under the row lock): the fast path says so in
 // `closed`, and the careful path then tells who already has a hold (a retry, a recovery) from
 // who waits for the sale.
-import type { Sql } from "../db";
-import { refusedList, type Refusals } from "../formats";
-import type { HoldStatus } from "../states";
+import type { Sql } from "../store/db";
+import { refusedList, type Refusals } from "../store/formats";
+import type { HoldStatus } from "../domain/states";
 
 export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting" | "closed";
 /** Why a grant granted nobody whatever its stock: the sale is paused, or has not started. */

@@ -1,7 +1,7 @@
 // At most one processor serves a ticket type at a time, or holds could be granted out of join
 // order. A lease in Redis (lease-1.lua): the holder renews it, a dead holder loses it.
-import type { Keys, RedisClient } from "../redis";
-import { LEASE_MS } from "../timing";
+import type { Keys, RedisClient } from "../store/redis";
+import { LEASE_MS } from "../domain/timing";
 
 /** Renewing this often leaves a live holder most of the lease in hand. */
 const RENEW_AFTER_MS = LEASE_MS / 5;

@@ -1,15 +1,15 @@
 // The processor loop: serves every ticket type that has people waiting, in turns, under a
 // lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
 // for tests, directly.
-import { runWithBackoff, type LoopHooks } from "../backoff";
+import { runWithBackoff, type LoopHooks } from "../workers/backoff";
 import type { Logger } from "../log";
-import { RECOVER_AFTER_MS } from "../timing";
+import { RECOVER_AFTER_MS } from "../domain/timing";
 import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
-import { prequeuedKey } from "../redis";
+import { prequeuedKey } from "../store/redis";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
-import { openStartedSales, repairSaleStarts } from "./sale-start";
+import { openStartedSales, repairSaleStarts } from "../sale-start/open-at-start";
 
 export type ProcessorOptions = {
   name: string;

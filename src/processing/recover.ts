@@ -1,8 +1,8 @@
 // Recovery of batches whose processor died between claim and settle (README "How it works",
 // step 2): PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
-import { inflightEntry } from "../formats";
+import { inflightEntry } from "../store/formats";
 import type { BatchContext } from "./batch";
-import { HOLD_STATES, type HoldStatus } from "../states";
+import { HOLD_STATES, type HoldStatus } from "../domain/states";
 import { encode, settleBatch, type Outcome } from "./settle";
 
 export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys">;

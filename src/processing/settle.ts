@@ -1,10 +1,10 @@
 // Step 3 of a batch: Redis learns what PostgreSQL decided (settle-4.lua).
-import type { Keys, RedisClient } from "../redis";
-import type { Decision } from "../scripts";
-import { SETTLE_CODES, type SettledState } from "../states";
+import type { Keys, RedisClient } from "../store/redis";
+import type { Decision } from "../store/scripts";
+import { SETTLE_CODES, type SettledState } from "../domain/states";
 
-export type { Decision } from "../scripts";
-/** What settling may decide for a person (src/states.ts owns the words). */
+export type { Decision } from "../store/scripts";
+/** What settling may decide for a person (src/domain/states.ts owns the words). */
 export type SettleState = SettledState;
 /** What one person of a batch gets, in batch order. */
 export type Outcome = { state: SettleState; expiresAt?: number };

@@ -1,8 +1,8 @@
 // Joins of one ticket type that arrive in the same event-loop turn go to Redis as one
 // join-3.lua call: under a crowd, ioredis' cost per command (command object, timeout timer,
 // encoding, socket write) was about 40% of the service's CPU, and Redis pays per call too.
-import type { JoinReply } from "../formats";
-import type { Join } from "../scripts";
+import type { JoinReply } from "../store/formats";
+import type { Join } from "../store/scripts";
 import type { Services } from "../services";
 
 /** What a join that did not fail in the script got. */

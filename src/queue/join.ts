@@ -1,10 +1,10 @@
 // Joining the queue: one atomic Redis step (batched with the joins arriving alongside), after
 // the ticket type checks that need no round trip.
-import { crashPoint } from "../crash-points";
+import { crashPoint } from "../ops/crash-points";
 import { AppError, badRequest, conflict, during, notFound } from "../errors";
 import type { Services } from "../services";
 import type { JoinBatcher } from "./join-batcher";
-import { markPrequeued } from "./prequeued";
+import { markPrequeued } from "../sale-start/prequeued";
 
 /** `verified`: a verified identity (JOIN_AUTH=jwt) named the user, so a rejoin may see their token. */
 export type JoinInput = { userId: string; verified: boolean; ticketTypeId: number; quantity: number };

@@ -1,12 +1,12 @@
 // Confirm: PostgreSQL decides with one conditional statement that also writes the booking;
 // Redis follows. A repeat returns the same booking. Every other state answers as
-// src/states.ts says (CONFIRM_REFUSALS).
-import { crashPoint } from "../crash-points";
+// src/domain/states.ts says (CONFIRM_REFUSALS).
+import { crashPoint } from "../ops/crash-points";
 import { during } from "../errors";
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import type { Services } from "../services";
-import { CONFIRM_REFUSALS } from "../states";
-import type { TokenParts } from "../tokens";
+import { CONFIRM_REFUSALS } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
 import { redisState, refusal } from "./without-hold";

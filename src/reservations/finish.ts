@@ -1,7 +1,7 @@
 // After PostgreSQL ended holds, Redis follows: one finish-2.lua call per ticket type.
-import type { Finished } from "../scripts";
+import type { Finished } from "../store/scripts";
 import type { Services } from "../services";
-import { tokenIdOf } from "../tokens";
+import { tokenIdOf } from "../domain/tokens";
 
 export type Ended = { token: string; ticketTypeId: number; state: Finished["state"]; bookingId?: number | null; bookingRef?: string | null };
 

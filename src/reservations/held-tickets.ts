@@ -1,7 +1,7 @@
 // When the next held ticket of a sold-through type may come back: the earliest deadline of its
 // holds, from PostgreSQL, kept a second per type. Status asks it for every queued person of a
 // type with no stock, so a crowd polling costs PostgreSQL one query a second a type, not one each.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { during } from "../errors";
 
 export type HeldReading = {

@@ -1,7 +1,7 @@
 // Reading a hold from PostgreSQL, the truth, when Redis cannot answer or must not decide.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { during } from "../errors";
-import type { HoldStatus } from "../states";
+import type { HoldStatus } from "../domain/states";
 
 export type HoldRow = {
   status: HoldStatus;

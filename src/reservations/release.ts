@@ -1,15 +1,15 @@
 // Release: give a hold back (its stock returns at once, exactly once) or leave the queue.
-// Every other state answers as src/states.ts says (RELEASE_REFUSALS). A hold the shop extended
+// Every other state answers as src/domain/states.ts says (RELEASE_REFUSALS). A hold the shop extended
 // is being paid for: the buyer may not release it (409 payment_in_progress); it still lapses at
 // its deadline. Release and the shop's extend are each one conditional UPDATE of the hold's
 // row, so when they race one waits for the other's row lock and re-reads the row: either the
 // release wins and the extend finds the hold released, or the extend wins and the release
 // finds it extended. Never both.
-import { crashPoint } from "../crash-points";
+import { crashPoint } from "../ops/crash-points";
 import { during } from "../errors";
 import type { Services } from "../services";
-import { PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../states";
-import type { TokenParts } from "../tokens";
+import { PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
 import { refusal, refusalError } from "./without-hold";

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { AppError, notFound } from "../errors";
 import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
-import type { TokenParts } from "../tokens";
+import type { TokenParts } from "../domain/tokens";
 import { confirmHold } from "./confirm";
 import { releaseToken } from "./release";
 import { reservationStatus } from "./status";

@@ -1,11 +1,11 @@
 // Status of a token in O(1): one Redis step, PostgreSQL only when Redis cannot tell. The words
-// and their messages are src/states.ts's.
+// and their messages are src/domain/states.ts's.
 import { outageOf, Unavailable } from "../errors";
 import type { TicketType } from "../events/catalog";
-import type { Lookup } from "../formats";
+import type { Lookup } from "../store/formats";
 import type { Services } from "../services";
-import { apiStatus, heldTicketsMessage, postponedMessage, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type ApiStatus } from "../states";
-import type { TokenParts } from "../tokens";
+import { apiStatus, heldTicketsMessage, postponedMessage, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type ApiStatus } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 import type { HeldReading } from "./held-tickets";
 import { findHold, type HoldRow } from "./holds";
 

@@ -5,7 +5,7 @@
 import type { Server } from "bun";
 import type { Services } from "../services";
 import { lastEventIdOf, SSE_HEADERS } from "../streams/sse";
-import type { TokenParts } from "../tokens";
+import type { TokenParts } from "../domain/tokens";
 
 /** `closed` is called once the stream is gone (or never started): its client's open-stream count (src/rate-limit). */
 export async function openStream(

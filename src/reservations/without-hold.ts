@@ -1,9 +1,9 @@
 // Confirm and release of a token PostgreSQL has no hold for (or has one they cannot act on):
-// Redis says where the token stands, src/states.ts what that answers.
+// Redis says where the token stands, src/domain/states.ts what that answers.
 import { AppError, during, RETRY_AFTER_SECONDS } from "../errors";
 import type { Services } from "../services";
-import { storedState, type Refusal, type TokenState } from "../states";
-import type { TokenParts } from "../tokens";
+import { storedState, type Refusal, type TokenState } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 
 /** The state of the token's Redis record; lost when Redis has none (or a word it should not hold). */
 export async function redisState(s: Services, parts: TokenParts): Promise<TokenState> {

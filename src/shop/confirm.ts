@@ -6,16 +6,16 @@
 // serialize on an advisory lock of the key taken first in the transaction; only the first of
 // them books, the others read its answer. A refusal is not kept: nothing was done, and a retry
 // is told what is true then. The same key with another request is 422 idempotency_key_reused.
-import { crashPoint } from "../crash-points";
+import { crashPoint } from "../ops/crash-points";
 import { AppError, badRequest, conflict, during } from "../errors";
 import { bookHold, type BookedRow } from "../reservations/confirm";
 import { finishQuietly } from "../reservations/finish";
 import { findHold } from "../reservations/holds";
 import { redisState, refusal } from "../reservations/without-hold";
 import type { Services } from "../services";
-import { CONFIRM_REFUSALS } from "../states";
-import type { TokenParts } from "../tokens";
-import type { Sql } from "../db";
+import { CONFIRM_REFUSALS } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
+import type { Sql } from "../store/db";
 
 /** The namespace of the idempotency keys' advisory locks (its first key; any fixed number). */
 const IDEMPOTENCY_LOCKS = 20_001;
@@ -100,7 +100,7 @@ const bookingAnswer = (b: BookedRow, token: string, ticketTypeId: number): ShopB
  * Nothing was booked: why, as an error. Booked already (by the buyer, or under another key):
  * 409 already_confirmed with its booking_id; cancelled since: 409 booking_cancelled. A live
  * hold whose price is not `amount`: 409 amount_mismatch. Any other state answers as the
- * buyer's confirm does (src/states.ts).
+ * buyer's confirm does (src/domain/states.ts).
  */
 async function whyNotBooked(
   s: Services, sql: Sql, parts: TokenParts, token: string, order: { orderRef: string; amount: number | null },

@@ -9,8 +9,8 @@ import { AppError, during } from "../errors";
 import { findHold } from "../reservations/holds";
 import { redisState, refusal } from "../reservations/without-hold";
 import type { Services } from "../services";
-import { CONFIRM_REFUSALS } from "../states";
-import type { TokenParts } from "../tokens";
+import { CONFIRM_REFUSALS } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 
 export type Extension = { queue_token: string; expires_at: string; extended_seconds: number };
 

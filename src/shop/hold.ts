@@ -1,6 +1,6 @@
 // GET /shop/holds/:token: what the shop needs to charge for a hold, read from PostgreSQL, the
 // truth: who holds what, at which price and currency, until when, and its booking if it has one.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 import { during, notFound } from "../errors";
 
 /** reserved, confirmed, cancelled (a booking that was cancelled), expired or released. */

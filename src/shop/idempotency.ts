@@ -1,6 +1,6 @@
 // How long the shop's Idempotency-Keys are kept: at least the 24 hours promised to shops (a
 // retry a day later still gets its answer), twice that to be safe. The cleaner purges older ones.
-import type { Sql } from "../db";
+import type { Sql } from "../store/db";
 
 export const IDEMPOTENCY_KEEP_HOURS = 48;
 

@@ -8,7 +8,7 @@ import { badRequest, notFound } from "../errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
-import type { TokenParts } from "../tokens";
+import type { TokenParts } from "../domain/tokens";
 import { shopActor, shopScope } from "./auth";
 import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";

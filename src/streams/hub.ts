@@ -8,11 +8,11 @@
 // its place waits for held tickets or a moved sale (words the mark cannot give) and its position
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
-import { clusterNodesNow, pipelined } from "../redis";
+import { clusterNodesNow, pipelined } from "../store/redis";
 import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
 import type { Services } from "../services";
-import { apiStatus, LIVE_STATES, type ApiStatus } from "../states";
-import type { TokenParts } from "../tokens";
+import { apiStatus, LIVE_STATES, type ApiStatus } from "../domain/states";
+import type { TokenParts } from "../domain/tokens";
 import { LiveStream } from "./live-stream";
 import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "./notices";
 import { sse } from "./sse";

@@ -2,7 +2,7 @@
 // needs to decide when to look it up again. No timer of its own: the hub's one tick drives
 // every stream, so an open stream costs memory only.
 import type { StatusAnswer } from "../reservations/status";
-import type { TokenParts } from "../tokens";
+import type { TokenParts } from "../domain/tokens";
 import { sse } from "./sse";
 
 export class LiveStream {

@@ -5,7 +5,7 @@ import type { Logger } from "../log";
 import type { LimitsMemory } from "../rate-limit/limits";
 import type { InstanceReports } from "../services";
 import type { MetricsJson } from "../metrics/scrape";
-import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../timing";
+import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../domain/timing";
 import type { FromWorker, ToWorker } from "./protocol";
 
 /** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */

@@ -2,17 +2,17 @@
 // once) by the first join after the start (join-3.lua), or here, by the processor, for a type
 // nobody joins after its start. Either way open-prequeue's Lua decides, by Redis's clock, and
 // runs whole: a second opener, or one of a killed instance, finds nothing to do.
-import { crashPoint } from "../crash-points";
+import { crashPoint } from "../ops/crash-points";
 import type { Logger } from "../log";
-import { prequeuedKey } from "../redis";
-import type { BatchContext } from "./batch";
+import { prequeuedKey } from "../store/redis";
+import type { BatchContext } from "../processing/batch";
 
 /** How often a processor looks for sales that have started: the longest a quiet opening waits. */
 const LOOK_EVERY_MS = 100;
 const lastLook = new Map<string, number>();
 
 /**
- * Opens the pre-queue of every marked type (queue/prequeued.ts) whose sale has started, then
+ * Opens the pre-queue of every marked type (sale-start/prequeued.ts) whose sale has started, then
  * marks the type active for serving and unmarks it. At most every LOOK_EVERY_MS per active set.
  */
 export async function openStartedSales(ctx: Pick<BatchContext, "sql" | "redis" | "keys">, activeKey: string, log: Logger): Promise<void> {

@@ -2,13 +2,13 @@
 // @elysiajs/openapi. The page is Swagger UI with its script and style served from the binary
 // (imported as text, so `bun build --compile` carries them): it loads nothing from another host.
 // The plugin lists every route with its path, query and body schemas; complete() adds what
-// src/api-docs.ts says of each (answers per status, error codes, examples, auth).
+// src/api/docs.ts says of each (answers per status, error codes, examples, auth).
 import { openapi } from "@elysiajs/openapi";
 import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import uiScript from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
 import uiStyle from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
-import { API_DOCS, DOCS_PATHS, type Answer, type RouteDoc } from "./api-docs";
+import { API_DOCS, DOCS_PATHS, type Answer, type RouteDoc } from "./docs";
 
 type Route = { method: string; path: string; hooks?: { body?: unknown } };
 type Operation = Record<string, unknown>;
@@ -35,7 +35,7 @@ const DESCRIPTION = [
   "TRUST_PROXY in the README): over a limit the answer is 429 rate_limited with Retry-After, and nothing was done.",
 ].join(" ");
 
-/** A header of every answer (src/request-id.ts). */
+/** A header of every answer (src/http/request-id.ts). */
 const REQUEST_ID_HEADER_DOC = { "X-Request-Id": "this request's id: the one it sent, when sane, or a new one" };
 
 /**
@@ -96,7 +96,7 @@ function asset(text: string, type: string) {
 }
 
 /**
- * The plugin's document with src/api-docs.ts' word on each route. A route without an entry is
+ * The plugin's document with src/api/docs.ts' word on each route. A route without an entry is
  * left as the plugin made it (no answers): test/openapi.test.ts names it.
  */
 function complete(generated: Document, routes: readonly Route[]): Document {
@@ -122,7 +122,7 @@ function describe(operation: Operation, doc: RouteDoc, body: TSchema | undefined
     responses: Object.fromEntries(Object.entries(doc.responses).map(([status, answer]) => [status, response(answer)])),
   };
   if (doc.auth) described.security = SECURITY[doc.auth];
-  // Every body is read as JSON whatever its content type (src/body.ts); the plugin, seeing the
+  // Every body is read as JSON whatever its content type (src/http/body.ts); the plugin, seeing the
   // app's own parser, cannot tell which types it takes and lists none.
   if (body) {
     described.requestBody = {

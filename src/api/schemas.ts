@@ -1,10 +1,10 @@
-// The API's answers as TypeBox schemas: the one source for the OpenAPI document (src/api-docs.ts)
+// The API's answers as TypeBox schemas: the one source for the OpenAPI document (src/api/docs.ts)
 // and for test/openapi.test.ts, which checks real answers against them. Documentation only: no
 // route declares them as Elysia's `response`, which would validate every answer at run time.
-// Status words come from src/states.ts; error bodies are src/errors.ts' `{error, message, ...fields}`.
+// Status words come from src/domain/states.ts; error bodies are src/errors.ts' `{error, message, ...fields}`.
 import { Type, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
-import type { TicketTypeState } from "./events/catalog";
-import { STATUS_MESSAGES, type ApiStatus } from "./states";
+import type { TicketTypeState } from "../events/catalog";
+import { STATUS_MESSAGES, type ApiStatus } from "../domain/states";
 
 const strict = { additionalProperties: false } as const;
 
@@ -25,7 +25,7 @@ const OrderRef = Type.String({ minLength: 1, maxLength: 128, description: "the s
 const Amount = Type.Number({ minimum: 0, description: "unit_price x quantity, in `currency`" });
 const BookingStatus = OneOf(["confirmed", "cancelled"] as const, "cancelled: its tickets went back on sale");
 
-/** Every word a status answer can carry: src/states.ts' STATUS_MESSAGES keys. */
+/** Every word a status answer can carry: src/domain/states.ts' STATUS_MESSAGES keys. */
 export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
 
 /** The catalog's sale states of a ticket type (src/events/catalog.ts). */
@@ -42,7 +42,7 @@ export const OpenApiDocument = Type.Object(
 
 export const Health = Type.Object({ status: Type.Literal("ok") }, strict);
 
-// GET /readyz (src/readiness.ts)
+// GET /readyz (src/ops/readiness.ts)
 const Check = OneOf(["ok", "unreachable", "stalled", "stopped"] as const, "ok; a store: unreachable; a worker: stalled (not looping) or stopped");
 const readinessFields = {
   failing: Type.Array(OneOf(["redis", "postgresql", "processor", "cleaner"] as const), { description: "what is not ok" }),

@@ -1,8 +1,8 @@
 // Joins tell the processors which ticket types may have a pre-queue to open at their sale's
-// start (processing/sale-start.ts opens it when nobody joins after the start). The type goes
+// start (sale-start/open-at-start.ts opens it when nobody joins after the start). The type goes
 // on the set before any join can pre-queue for it, so a crash between the two leaves at most
 // a name with nothing to open, never a pre-queue nobody opens.
-import { prequeuedKey } from "../redis";
+import { prequeuedKey } from "../store/redis";
 import type { Services } from "../services";
 
 /** Once marked, an instance marks a type again only after this long (Redis may have lost the set). */

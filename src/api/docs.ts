@@ -4,13 +4,13 @@
 // as Elysia lists it in app.routes; test/openapi.test.ts fails for a route without one, and for
 // an answer whose status or body is not documented here. To document a new route, add an entry.
 import type { TSchema } from "@sinclair/typebox";
-import * as S from "./api-schemas";
-import type { ErrorField } from "./api-schemas";
-import { BODY_LIMIT_BYTES } from "./body";
+import * as S from "./schemas";
+import type { ErrorField } from "./schemas";
+import { BODY_LIMIT_BYTES } from "../http/body";
 import {
   CONFIRM_REFUSALS, heldTicketsMessage, PAYMENT_IN_PROGRESS, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES,
   type Refusal,
-} from "./states";
+} from "../domain/states";
 
 /** One answer of a route for one status: its body per content type, with examples, and its headers. */
 export type Answer = {
@@ -34,7 +34,7 @@ export type RouteDoc = {
 
 const JSON_TYPE = "application/json";
 
-/** The documentation's own routes (src/openapi.ts serves them). */
+/** The documentation's own routes (src/api/openapi.ts serves them). */
 export const DOCS_PATHS = {
   page: "/openapi",
   spec: "/openapi/json",
@@ -62,7 +62,7 @@ const DOWN: Failures = { 503: ["unavailable"] };
 /** The routes with a per-client limit (src/rate-limit/limits.ts). */
 const LIMITED: Failures = { 429: ["rate_limited"] };
 
-/** confirm's or release's refusals (src/states.ts) by status, and their messages. */
+/** confirm's or release's refusals (src/domain/states.ts) by status, and their messages. */
 function refusals(table: Record<string, Refusal>): { failures: Failures; messages: Record<string, string> } {
   const byStatus: Record<number, string[]> = {};
   const messages: Record<string, string> = {};

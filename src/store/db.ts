@@ -1,14 +1,14 @@
 // The PostgreSQL client and the migrations. Every query is a tagged template.
 import postgres from "postgres";
-import init from "../sql/0001_init.sql" with { type: "text" };
-import grantHolds from "../sql/0002_grant_holds.sql" with { type: "text" };
-import byteOrderTextKeys from "../sql/0003_byte_order_text_keys.sql" with { type: "text" };
-import grantChecks from "../sql/0004_grant_checks.sql" with { type: "text" };
-import saleControls from "../sql/0005_sale_controls.sql" with { type: "text" };
-import grantGates from "../sql/0006_grant_gates.sql" with { type: "text" };
-import adminAudit from "../sql/0007_admin_audit.sql" with { type: "text" };
-import shop from "../sql/0008_shop.sql" with { type: "text" };
-import auditActor from "../sql/0009_audit_actor.sql" with { type: "text" };
+import init from "../../sql/0001_init.sql" with { type: "text" };
+import grantHolds from "../../sql/0002_grant_holds.sql" with { type: "text" };
+import byteOrderTextKeys from "../../sql/0003_byte_order_text_keys.sql" with { type: "text" };
+import grantChecks from "../../sql/0004_grant_checks.sql" with { type: "text" };
+import saleControls from "../../sql/0005_sale_controls.sql" with { type: "text" };
+import grantGates from "../../sql/0006_grant_gates.sql" with { type: "text" };
+import adminAudit from "../../sql/0007_admin_audit.sql" with { type: "text" };
+import shop from "../../sql/0008_shop.sql" with { type: "text" };
+import auditActor from "../../sql/0009_audit_actor.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 

@@ -1,7 +1,7 @@
 // The text formats that cross between TypeScript, the Lua scripts and PostgreSQL, each encoded
 // and decoded here and nowhere else (test/formats.test.ts round-trips each). Lua builds and
 // reads the same texts: the script named beside each format is its other owner.
-import { SETTLE_CODES, storedState, type TokenState } from "./states";
+import { SETTLE_CODES, storedState, type TokenState } from "../domain/states";
 
 /**
  * One person of a batch: "<token>\t<user id>\t<quantity>\t<place>". join-3.lua writes it into

@@ -1,8 +1,8 @@
 // Start-up: wait for PostgreSQL and Redis (saying which and where), then migrate.
-import { describeRedis, describeUrl, type Config } from "./config";
-import { ensureDatabase, migrate } from "./db";
-import type { Logger } from "./log";
-import type { Services } from "./services";
+import { describeRedis, describeUrl, type Config } from "../config";
+import { ensureDatabase, migrate } from "../store/db";
+import type { Logger } from "../log";
+import type { Services } from "../services";
 
 export class StartupError extends Error {}
 

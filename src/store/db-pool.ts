@@ -3,7 +3,7 @@
 // cleaner get two each when there is room (each runs one statement at a time, plus a look-up
 // now and then), the HTTP threads the rest, evenly, the main thread any remainder. A query
 // that finds its thread's connections busy waits in postgres.js' queue for one.
-import type { Thread } from "./metrics/metrics";
+import type { Thread } from "../metrics/metrics";
 
 /** What the processor and the cleaner need at least, together: one connection each. */
 export const WORKER_CONNECTIONS_AT_LEAST = 2;

@@ -1,10 +1,10 @@
 // Redis client factory and key builders (hash-tagged by ticket type). The scripts are
-// registered on every client made here (src/scripts.ts) and called through `redis.scripts`.
+// registered on every client made here (src/store/scripts.ts) and called through `redis.scripts`.
 // One Redis, or a Redis Cluster (REDIS_CLUSTER_NODES): callers use either the same way.
 import Redis, { Cluster, type ChainableCommander } from "ioredis";
-import { clusterNodes } from "./config";
+import { clusterNodes } from "../config";
 import { defineScripts, Scripts } from "./scripts";
-import { DEPENDENCY_TIMEOUT_MS } from "./timing";
+import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
 
 export type RedisClient = (Redis | Cluster) & { readonly scripts: Scripts };
 
@@ -121,7 +121,7 @@ export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;
 
 /**
  * Ticket types that may have a pre-queue to open at their sale's start; joins add to it, the
- * processor opens the pre-queue and takes the type off (processing/sale-start.ts). Named beside
+ * processor opens the pre-queue and takes the type off (sale-start/open-at-start.ts). Named beside
  * the active set: whoever knows that one (the processor) knows this one.
  */
 export const prequeuedKey = (active: string) => `${active}:prequeued`;

@@ -3,9 +3,9 @@
 // cleaner are alive and looping (their heartbeats, src/workers/host.ts). Otherwise 503, naming
 // what is not. No auth: load balancers call it. GET /health stays liveness alone.
 import { Elysia } from "elysia";
-import type { Services } from "./services";
-import { READY_PROBE_TIMEOUT_MS } from "./timing";
-import type { WorkerHealth } from "./workers/host";
+import type { Services } from "../services";
+import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
+import type { WorkerHealth } from "../workers/host";
 
 export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
 export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };

@@ -1,24 +1,24 @@
 // Every Lua script, registered once on a client and called through one typed method each
 // (BullMQ's Scripts): callers pass named arguments, in the order of the script's header, and
-// get its reply parsed (src/formats.ts). Nothing else calls a script.
+// get its reply parsed (src/store/formats.ts). Nothing else calls a script.
 import type { Cluster, default as Redis } from "ioredis";
-import cancel from "../lua/cancel-2.lua" with { type: "text" };
-import claim from "../lua/claim-3.lua" with { type: "text" };
-import finish from "../lua/finish-2.lua" with { type: "text" };
-import join from "../lua/join-3.lua" with { type: "text" };
-import lease from "../lua/lease-1.lua" with { type: "text" };
-import leave from "../lua/leave-1.lua" with { type: "text" };
-import lookup from "../lua/lookup-2.lua" with { type: "text" };
-import openPrequeue from "../lua/open-prequeue-3.lua" with { type: "text" };
-import settle from "../lua/settle-4.lua" with { type: "text" };
-import enqueue from "../lua/includes/enqueue.lua" with { type: "text" };
-import openPrequeueInclude from "../lua/includes/openPrequeue.lua" with { type: "text" };
-import resolveState from "../lua/includes/resolveState.lua" with { type: "text" };
-import saleStart from "../lua/includes/saleStart.lua" with { type: "text" };
+import cancel from "../../lua/cancel-2.lua" with { type: "text" };
+import claim from "../../lua/claim-3.lua" with { type: "text" };
+import finish from "../../lua/finish-2.lua" with { type: "text" };
+import join from "../../lua/join-3.lua" with { type: "text" };
+import lease from "../../lua/lease-1.lua" with { type: "text" };
+import leave from "../../lua/leave-1.lua" with { type: "text" };
+import lookup from "../../lua/lookup-2.lua" with { type: "text" };
+import openPrequeue from "../../lua/open-prequeue-3.lua" with { type: "text" };
+import settle from "../../lua/settle-4.lua" with { type: "text" };
+import enqueue from "../../lua/includes/enqueue.lua" with { type: "text" };
+import openPrequeueInclude from "../../lua/includes/openPrequeue.lua" with { type: "text" };
+import resolveState from "../../lua/includes/resolveState.lua" with { type: "text" };
+import saleStart from "../../lua/includes/saleStart.lua" with { type: "text" };
 import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
 import { pipelined, type Keys } from "./redis";
-import { storedState, type TokenState } from "./states";
-import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "./timing";
+import { storedState, type TokenState } from "../domain/states";
+import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../domain/timing";
 
 /** Each script's file (its key count in the name, BullMQ style) and source, by command name. */
 export const SCRIPT_FILES = {

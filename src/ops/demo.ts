@@ -1,7 +1,7 @@
 // A demo event so a newcomer has something to book; only when the database has no events.
 // Made through the admin API's own functions, so the demo is what an operator would create.
-import { createEvent, createTicketType } from "./admin/events";
-import type { Sql } from "./db";
+import { createEvent, createTicketType } from "../admin/events";
+import type { Sql } from "../store/db";
 
 /** `currency`: the demo event's (CURRENCY). */
 export async function seedDemo(sql: Sql, currency = "EUR"): Promise<boolean> {
