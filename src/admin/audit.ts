@@ -18,6 +18,7 @@ import { REQUEST_ID_HEADER } from "../http/request-id";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
+import type { AuditEntry } from "../api/schemas";
 
 type Tx = postgres.TransactionSql<{}>;
 export type TargetType = "event" | "ticket_type" | "booking";
@@ -92,17 +93,6 @@ export function logChange(log: Logger, audit: AuditContext): void {
 // ---- GET /admin/audit
 
 const AuditQuery = Type.Object(pagingFields, { description: "expected cursor and limit" });
-
-export type AuditEntry = {
-  id: number;
-  at: string;
-  actor: string;
-  route: string;
-  target: { type: TargetType; id: number };
-  changes: Changes;
-  request_id: string;
-  client: string;
-};
 
 export const cursor = {
   encode: (lastId: number) => Buffer.from(`audit:${lastId}`).toString("base64url"),

@@ -9,6 +9,7 @@ import { badRequest, during, notFound } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";
+import type { Booking } from "../api/schemas";
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
@@ -26,22 +27,6 @@ const BookingsQuery = Type.Object(
   },
   { description: "expected format, cursor and limit" },
 );
-
-export type Booking = {
-  booking_id: number;
-  booking_ref: string;
-  order_ref: string | null;
-  user_id: string;
-  ticket_type_id: number;
-  ticket_type_name: string;
-  quantity: number;
-  /** price x quantity when booked; null for a booking made before prices were kept */
-  amount: number | null;
-  currency: string | null;
-  status: "confirmed" | "cancelled";
-  created_at: string;
-  cancelled_at: string | null;
-};
 
 export const CSV_COLUMNS = [
   "booking_id", "booking_ref", "order_ref", "user_id", "ticket_type_id", "ticket_type_name", "quantity", "amount", "currency", "status",

@@ -16,6 +16,7 @@ import { adminScope } from "./auth";
 import { pathId } from "./ids";
 import { publishSaleStart } from "../sale-start/start-in-redis";
 import { EVERY_STREAM } from "../streams/notices";
+import type { AdminEvent, AdminTicketType } from "../api/schemas";
 
 /** A connection or a transaction: the demo creates its event and types in one. */
 export type Db = Sql | postgres.TransactionSql<{}>;
@@ -103,13 +104,6 @@ export type EventInput = Static<typeof CreateEventBody>;
 export type EventPatch = Static<typeof UpdateEventBody>;
 export type TicketTypeInput = Static<typeof CreateTicketTypeBody>;
 export type TicketTypePatch = Static<typeof UpdateTicketTypeBody>;
-
-export type AdminEvent = { id: number; name: string; description: string; venue: string; starts_at: string | null; currency: string };
-export type AdminTicketType = {
-  id: number; event_id: number; name: string; price: number; capacity: number; stock: number; per_user_limit: number;
-  sale_starts_at: string | null; paused: boolean; max_active_holds: number | null; holds_per_minute: number | null;
-  hold_seconds: number | null;
-};
 
 const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
 

@@ -10,35 +10,16 @@ import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";
+import type { TicketTypeFigures } from "../api/schemas";
 
 /** How far from the head the oldest waiting place is looked for, past places given back. */
 export const HEAD_SCAN = 50;
 
-export type PostgresFigures = {
-  id: number;
-  event_id: number;
-  name: string;
-  capacity: number;
-  stock: number;
-  /** The sale controls as set (PATCH /admin/ticket-types/:id). */
-  paused: boolean;
-  max_active_holds: number | null;
-  holds_per_minute: number | null;
-  held: number;
-  confirmed: number;
-  expired: number;
-  released: number;
-  next_hold_deadline: string | null;
-};
-
-export type RedisFigures = {
-  people_queued: number | null;
-  /** People in the pre-queue of a sale that has not started (they get places at its start). */
-  people_prequeued: number | null;
-  batches_in_flight: number | null;
-  serving_rate: number | null;
-  oldest_waiting_place: number | null;
-};
+/** The figures Redis gives (null while it is unavailable); PostgreSQL gives the rest. */
+export type RedisFigures = Pick<
+  TicketTypeFigures, "people_queued" | "people_prequeued" | "batches_in_flight" | "serving_rate" | "oldest_waiting_place"
+>;
+export type PostgresFigures = Omit<TicketTypeFigures, keyof RedisFigures | "redis">;
 
 export const adminFiguresRoutes = (s: Services) =>
   adminScope(s).get(

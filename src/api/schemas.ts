@@ -2,11 +2,19 @@
 // and for test/openapi.test.ts, which checks real answers against them. Documentation only: no
 // route declares them as Elysia's `response`, which would validate every answer at run time.
 // Status words come from src/domain/states.ts; error bodies are src/errors.ts' `{error, message, ...fields}`.
-import { Type, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
-import type { TicketTypeState } from "../events/catalog";
+// Each answer's type is its schema's Static (below the schema, same name): no hand-written twin.
+import { Type, type Static, type TLiteral, type TProperties, type TSchema, type TUnion } from "@sinclair/typebox";
 import { STATUS_MESSAGES, type ApiStatus } from "../domain/states";
 
 const strict = { additionalProperties: false } as const;
+
+/**
+ * Every field of any member of a union of answers, each optional: for code that reads an answer
+ * before it knows which member it is, or builds one field by field.
+ */
+export type FieldsOf<U> = {
+  [K in U extends unknown ? keyof U : never]?: U extends unknown ? (K extends keyof U ? U[K] : never) : never;
+};
 
 /** One of the given words (a union of literals; the document shows it as an enum). */
 export function OneOf<const W extends string>(words: readonly W[], description?: string): TUnion<TLiteral<W>[]> {
@@ -23,16 +31,22 @@ const Currency = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 cur
 const BookingRef = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{10}$", description: "the booking's public reference (Crockford base32); ids stay internal" });
 const OrderRef = Type.String({ minLength: 1, maxLength: 128, description: "the shop's order id, as it confirmed" });
 const Amount = Type.Number({ minimum: 0, description: "unit_price x quantity, in `currency`" });
+/** A booking's price as kept: one made before prices were kept has none. */
+const keptPrice = {
+  amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
+  currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+};
+/** A booking, by id and by its public reference (the one to show). */
+const booked = { booking_id: Id("the booking"), booking_ref: BookingRef };
+const OrderRefOrNull = Nullable(OrderRef, "the shop's order id; null when the buyer confirmed");
 const BookingStatus = OneOf(["confirmed", "cancelled"] as const, "cancelled: its tickets went back on sale");
 
 /** Every word a status answer can carry: src/domain/states.ts' STATUS_MESSAGES keys. */
 export const API_STATUSES = Object.keys(STATUS_MESSAGES) as ApiStatus[];
 
 /** The catalog's sale states of a ticket type (src/events/catalog.ts). */
-const TICKET_TYPE_STATES = ["on_sale", "sold_out", "not_on_sale", "paused"] as const satisfies readonly TicketTypeState[];
-// ...and none missing: a state added to TicketTypeState but not above fails to compile here
-const listsEveryState: Exclude<TicketTypeState, (typeof TICKET_TYPE_STATES)[number]> extends never ? true : false = true;
-void listsEveryState;
+const TICKET_TYPE_STATES = ["on_sale", "sold_out", "not_on_sale", "paused"] as const;
+export type TicketTypeState = (typeof TICKET_TYPE_STATES)[number];
 
 export const Text = Type.String();
 export const OpenApiDocument = Type.Object(
@@ -57,6 +71,8 @@ export const NotReady = Type.Object(
   { error: Type.Literal("not_ready", { description: "a stable code to match on" }), message: Message, status: Type.Literal("not_ready"), ...readinessFields },
   strict,
 );
+export type NotReady = Static<typeof NotReady>;
+export type Ready = Static<typeof Ready>;
 
 export const MetricsText = Type.String({ description: "Prometheus text exposition format 0.0.4" });
 
@@ -71,17 +87,22 @@ const saleFields = {
 
 const HoldSeconds = Nullable(Type.Integer({ minimum: 1, maximum: 86400 }), "how long a hold of this type lasts; null: RESERVATION_TTL_SECONDS");
 
+/** A ticket type as the operator sets it (the admin routes answer these alone). */
+const ticketTypeFields = {
+  id: Id("ticket type id"),
+  event_id: Id("event id"),
+  name: Type.String(),
+  price: Type.Number({ minimum: 0 }),
+  capacity: Count("tickets the type will ever have"),
+  stock: Count("tickets not held nor booked right now"),
+  per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
+  ...saleFields,
+  hold_seconds: HoldSeconds,
+};
+
 export const TicketType = Type.Object(
   {
-    id: Id("ticket type id"),
-    event_id: Id("event id"),
-    name: Type.String(),
-    price: Type.Number({ minimum: 0 }),
-    capacity: Count("tickets the type will ever have"),
-    stock: Count("tickets not held nor booked right now"),
-    per_user_limit: Type.Integer({ minimum: 1, description: "most tickets of this type one person may book" }),
-    ...saleFields,
-    hold_seconds: HoldSeconds,
+    ...ticketTypeFields,
     status: OneOf(TICKET_TYPE_STATES, "sold_out wins over not_on_sale, which wins over paused"),
     prequeue_opens_at: Nullable(
       DateTime("when joins start waiting for the sale"),
@@ -91,19 +112,20 @@ export const TicketType = Type.Object(
   },
   strict,
 );
+export type TicketType = Static<typeof TicketType>;
 
-export const Event = Type.Object(
-  {
-    id: Id("event id"),
-    name: Type.String(),
-    description: Type.String(),
-    venue: Type.String(),
-    starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
-    currency: Currency,
-    ticket_types: Type.Array(TicketType),
-  },
-  strict,
-);
+/** An event as the operator sets it (the admin routes answer these alone). */
+const eventFields = {
+  id: Id("event id"),
+  name: Type.String(),
+  description: Type.String(),
+  venue: Type.String(),
+  starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
+  currency: Currency,
+};
+
+export const Event = Type.Object({ ...eventFields, ticket_types: Type.Array(TicketType) }, strict);
+export type Event = Static<typeof Event>;
 
 export const EventList = Type.Array(Event, { description: "events with their ticket types (at most a second old)" });
 
@@ -136,18 +158,18 @@ export const JoinAnswer = Type.Union(
   ],
   { description: "a place in the queue, or in the pre-queue of a sale that has not started" },
 );
+export type JoinAnswer = Static<typeof JoinAnswer>;
 
 const where = { ticket_type_id: Id("the token's ticket type"), quantity: Type.Optional(Type.Integer({ minimum: 0 })), message: Message };
-const StatusOf = <S extends ApiStatus>(statuses: readonly S[], fields: Record<string, TSchema> = {}) =>
+const StatusOf = <S extends ApiStatus, F extends TProperties = {}>(statuses: readonly S[], fields: F = {} as F) =>
   Type.Object({ status: OneOf(statuses), ...where, ...fields }, strict);
 const waiting = {
   position: Count("people ahead, plus one"),
   estimated_wait_seconds: Type.Optional(Count("when the recent serving rate allows a guess")),
 };
-const ENDED_STATUSES = API_STATUSES.filter(
-  (s) => !["queued", "paused", "waiting_for_sale", "reserved", "confirmed", "cancelled"].includes(s),
-);
-const booked = { booking_id: Id("the booking"), booking_ref: BookingRef };
+const NOT_ENDED = ["queued", "paused", "waiting_for_sale", "reserved", "confirmed", "cancelled"] as const;
+type Ended = Exclude<ApiStatus, (typeof NOT_ENDED)[number]>;
+const ENDED_STATUSES = API_STATUSES.filter((s): s is Ended => !(NOT_ENDED as readonly ApiStatus[]).includes(s));
 
 export const StatusAnswer = Type.Union(
   [
@@ -165,7 +187,9 @@ export const StatusAnswer = Type.Union(
       )),
     }),
     StatusOf(["paused"] as const, { position: Type.Optional(waiting.position), estimated_wait_seconds: waiting.estimated_wait_seconds }),
-    StatusOf(["waiting_for_sale"] as const, { sale_starts_at: Type.Optional(DateTime("when the sale starts")) }),
+    StatusOf(["waiting_for_sale"] as const, {
+      sale_starts_at: Type.Optional(Nullable(DateTime("when the sale starts"), "when the sale starts; null: no start is set")),
+    }),
     StatusOf(["reserved"] as const, {
       expires_at: DateTime("confirm (or pay, with confirm_by shop) before this"),
       confirm_by: OneOf(["buyer", "shop"] as const,
@@ -181,6 +205,7 @@ export const StatusAnswer = Type.Union(
   ],
   { description: "where a token stands; `status` is one of: " + API_STATUSES.join(", ") },
 );
+export type StatusAnswer = Static<typeof StatusAnswer>;
 
 export const Confirmation = Type.Object(
   {
@@ -190,17 +215,18 @@ export const Confirmation = Type.Object(
     queue_token: QueueToken,
     ticket_type_id: Id("the ticket type"),
     quantity: Type.Integer({ minimum: 1 }),
-    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
-    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    ...keptPrice,
     confirmed_at: DateTime("when it was booked"),
   },
   strict,
 );
+export type Confirmation = Static<typeof Confirmation>;
 
 export const Release = Type.Object(
   { status: Type.Literal("released"), queue_token: QueueToken, ticket_type_id: Id("the ticket type"), message: Message },
   strict,
 );
+export type Release = Static<typeof Release>;
 
 // ---- shop (server to server: src/shop/)
 
@@ -217,6 +243,7 @@ export const Jwks = Type.Object(
   },
   strict,
 );
+export type Jwks = Static<typeof Jwks>;
 
 export const ShopHold = Type.Object(
   {
@@ -239,11 +266,11 @@ export const ShopHold = Type.Object(
   },
   strict,
 );
+export type ShopHold = Static<typeof ShopHold>;
 
 export const ShopBooking = Type.Object(
   {
-    booking_id: Id("the booking"),
-    booking_ref: BookingRef,
+    ...booked,
     order_ref: OrderRef,
     queue_token: QueueToken,
     ticket_type_id: Id("ticket type id"),
@@ -254,6 +281,7 @@ export const ShopBooking = Type.Object(
   },
   strict,
 );
+export type ShopBooking = Static<typeof ShopBooking>;
 
 export const Extension = Type.Object(
   {
@@ -263,52 +291,31 @@ export const Extension = Type.Object(
   },
   strict,
 );
+export type Extension = Static<typeof Extension>;
 
 export const CancelledBooking = Type.Object(
   {
-    booking_id: Id("the booking"),
-    booking_ref: BookingRef,
-    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
+    ...booked,
+    order_ref: OrderRefOrNull,
     status: Type.Literal("cancelled"),
     ticket_type_id: Id("ticket type id"),
     quantity: Type.Integer({ minimum: 1 }),
-    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
-    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    ...keptPrice,
     confirmed_at: DateTime("when it was booked"),
     cancelled_at: DateTime("when it was cancelled (the first cancel)"),
     cancel_reason: Nullable(Type.String(), "the first cancel's reason, or null"),
   },
   strict,
 );
+export type CancelledBooking = Static<typeof CancelledBooking>;
 
 // ---- admin
 
-export const AdminEvent = Type.Object(
-  {
-    id: Id("event id"),
-    name: Type.String(),
-    description: Type.String(),
-    venue: Type.String(),
-    starts_at: Nullable(DateTime("when the event starts"), "when the event starts, or null"),
-    currency: Currency,
-  },
-  strict,
-);
+export const AdminEvent = Type.Object(eventFields, strict);
+export type AdminEvent = Static<typeof AdminEvent>;
 
-export const AdminTicketType = Type.Object(
-  {
-    id: Id("ticket type id"),
-    event_id: Id("event id"),
-    name: Type.String(),
-    price: Type.Number({ minimum: 0 }),
-    capacity: Count("tickets the type will ever have"),
-    stock: Count("tickets not held nor booked"),
-    per_user_limit: Type.Integer({ minimum: 1 }),
-    ...saleFields,
-    hold_seconds: HoldSeconds,
-  },
-  strict,
-);
+export const AdminTicketType = Type.Object(ticketTypeFields, strict);
+export type AdminTicketType = Static<typeof AdminTicketType>;
 
 const fromRedis = (schema: TSchema, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
 
@@ -336,32 +343,34 @@ export const TicketTypeFigures = Type.Object(
   },
   strict,
 );
+export type TicketTypeFigures = Static<typeof TicketTypeFigures>;
 
 export const Booking = Type.Object(
   {
     booking_id: Id("booking id"),
     booking_ref: BookingRef,
-    order_ref: Nullable(OrderRef, "the shop's order id; null when the buyer confirmed"),
+    order_ref: OrderRefOrNull,
     user_id: Type.String(),
     ticket_type_id: Id("ticket type id"),
     ticket_type_name: Type.String(),
     quantity: Type.Integer({ minimum: 1 }),
-    amount: Nullable(Amount, "price x quantity when booked; null for a booking made before prices were kept"),
-    currency: Nullable(Currency, "the event's currency when booked; null as amount"),
+    ...keptPrice,
     status: BookingStatus,
     created_at: DateTime("when it was booked"),
     cancelled_at: Nullable(DateTime("when it was cancelled"), "when it was cancelled, or null"),
   },
   strict,
 );
+export type Booking = Static<typeof Booking>;
 
-export const BookingsPage = Type.Object(
-  {
-    bookings: Type.Array(Booking, { description: "ordered by booking id" }),
-    next_cursor: Nullable(Type.String(), "pass it back as `cursor` for the next page; null on the last page"),
-  },
+/** A page of a listing: its items, and the cursor of the `next` page. */
+const Page = <P extends TProperties>(items: P, next: string) => Type.Object(
+  { ...items, next_cursor: Nullable(Type.String(), `pass it back as \`cursor\` for the ${next}; null on the last page`) },
   strict,
 );
+
+export const BookingsPage = Page({ bookings: Type.Array(Booking, { description: "ordered by booking id" }) }, "next page");
+export type BookingsPage = Static<typeof BookingsPage>;
 
 export const BookingsCsv = Type.String({
   description:
@@ -393,14 +402,10 @@ export const AuditEntry = Type.Object(
   },
   strict,
 );
+export type AuditEntry = Static<typeof AuditEntry>;
 
-export const AuditPage = Type.Object(
-  {
-    entries: Type.Array(AuditEntry, { description: "newest first" }),
-    next_cursor: Nullable(Type.String(), "pass it back as `cursor` for the next (older) page; null on the last page"),
-  },
-  strict,
-);
+export const AuditPage = Page({ entries: Type.Array(AuditEntry, { description: "newest first" }) }, "next (older) page");
+export type AuditPage = Static<typeof AuditPage>;
 
 // ---- errors
 

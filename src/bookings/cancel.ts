@@ -14,22 +14,9 @@ import type { Sql } from "../store/db";
 import { during, notFound } from "../errors";
 import type { Services } from "../services";
 import { tokenIdOf } from "../domain/tokens";
+import type { CancelledBooking } from "../api/schemas";
 
-export type CancelledBooking = {
-  booking_id: number;
-  booking_ref: string;
-  order_ref: string | null;
-  status: "confirmed" | "cancelled";
-  ticket_type_id: number;
-  quantity: number;
-  amount: number | null;
-  currency: string | null;
-  confirmed_at: string;
-  cancelled_at: string | null;
-  cancel_reason: string | null;
-};
-
-type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; token: string; confirmed_at: Date; cancelled_at: Date | null };
+type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; token: string; confirmed_at: Date; cancelled_at: Date };
 
 const COLUMNS = `id AS booking_id, booking_ref, order_ref, status, ticket_type_id, quantity, amount::float8 AS amount, currency,
   created_at AS confirmed_at, cancelled_at, cancel_reason, user_id, token`;
@@ -52,7 +39,7 @@ export async function cancelBooking(s: Services, id: number | null, reason: stri
     s.log.warn("could not tell redis of a cancel; a repeat cancel will", { error: err });
   }
   const { user_id: _user, token: _token, confirmed_at, cancelled_at, ...rest } = row;
-  return { ...rest, booking_id: bookingId, confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at?.toISOString() ?? null };
+  return { ...rest, booking_id: bookingId, confirmed_at: confirmed_at.toISOString(), cancelled_at: cancelled_at.toISOString() };
 }
 
 /** What the audit log keeps of a cancel: the status, and the reason given. */

@@ -2,44 +2,9 @@
 // up here, so a crowd of joins costs PostgreSQL one query a second, not one each.
 import type { Sql } from "../store/db";
 import { during } from "../errors";
+import type { Event, TicketType } from "../api/schemas";
 
-export type TicketType = {
-  id: number;
-  event_id: number;
-  name: string;
-  price: number;
-  capacity: number;
-  stock: number;
-  per_user_limit: number;
-  /** When the sale opens (null: it is open); joins wait in a pre-queue shortly before. */
-  sale_starts_at: string | null;
-  /** When joins start waiting for the sale (sale_starts_at less PREQUEUE_MINUTES); null: no pre-queue. */
-  prequeue_opens_at: string | null;
-  /** The operator paused serving: joins still queue, nobody is served. */
-  paused: boolean;
-  /** Admission control: most holds outstanding at once, and most holds granted a minute (null: none). */
-  max_active_holds: number | null;
-  holds_per_minute: number | null;
-  /** How long a hold of this type lasts (null: RESERVATION_TTL_SECONDS). */
-  hold_seconds: number | null;
-  /** sold_out wins over not_on_sale, which wins over paused. */
-  status: TicketTypeState;
-};
-
-export type TicketTypeState = "on_sale" | "sold_out" | "not_on_sale" | "paused";
-
-export type EventListing = {
-  id: number;
-  name: string;
-  description: string;
-  venue: string;
-  starts_at: string | null;
-  /** ISO 4217: the currency of its ticket types' prices. */
-  currency: string;
-  ticket_types: TicketType[];
-};
-
-type Snapshot = { at: number; events: EventListing[]; byId: Map<number, TicketType> };
+type Snapshot = { at: number; events: Event[]; byId: Map<number, TicketType> };
 
 /** The shortest time between two reloads for unknown ticket type ids. */
 const MISS_RELOAD_MS = 100;
@@ -70,7 +35,7 @@ export class Catalog {
   ) {}
 
   /** Events with their ticket types; about maxAgeMs old at most, older while PostgreSQL is down. */
-  async events(): Promise<EventListing[]> {
+  async events(): Promise<Event[]> {
     return (await this.fresh()).events;
   }
 

@@ -5,21 +5,10 @@ import { AppError, badRequest, conflict, during, notFound } from "../errors";
 import type { Services } from "../services";
 import type { JoinBatcher } from "./join-batcher";
 import { markPrequeued } from "../sale-start/prequeued";
+import type { JoinAnswer } from "../api/schemas";
 
 /** `verified`: a verified identity (JOIN_AUTH=jwt) named the user, so a rejoin may see their token. */
 export type JoinInput = { userId: string; verified: boolean; ticketTypeId: number; quantity: number };
-
-/** A queued place has a position; a place waiting for the sale has its start instead. */
-export type JoinAnswer = {
-  queue_token: string;
-  position?: number;
-  status: "queued" | "reserved" | "waiting_for_sale";
-  sale_starts_at?: string | null;
-  ticket_type_id: number;
-  quantity: number;
-  expires_at?: string;
-  message: string;
-};
 
 export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
   const { userId, verified, ticketTypeId, quantity } = input;
@@ -82,7 +71,8 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
     const message = reply.kind === "existing"
       ? `You are already waiting for the sale of "${type.name}"; it starts at ${type.sale_starts_at}.`
       : `You are waiting for the sale of "${type.name}"; at ${type.sale_starts_at} everyone waiting gets a place in a random order.`;
-    return { ...base, status: "waiting_for_sale", sale_starts_at: type.sale_starts_at, message };
+    // waiting: the type has a sale start (join-3.lua pre-queues only before one)
+    return { ...base, status: "waiting_for_sale", sale_starts_at: type.sale_starts_at!, message };
   }
   if (reply.kind === "existing" && held) {
     const expiresAt = new Date(reply.expiresAt ?? 0).toISOString();

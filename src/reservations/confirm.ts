@@ -10,19 +10,7 @@ import type { TokenParts } from "../domain/tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
 import { redisState, refusal } from "./without-hold";
-
-export type Confirmation = {
-  status: "confirmed";
-  booking_id: number;
-  booking_ref: string;
-  queue_token: string;
-  ticket_type_id: number;
-  quantity: number;
-  /** price x quantity when booked, in the event's currency; null for a booking made before prices were kept */
-  amount: number | null;
-  currency: string | null;
-  confirmed_at: string;
-};
+import type { Confirmation } from "../api/schemas";
 
 /** A booking as the statement that made it returns it. */
 export type BookedRow = {

@@ -13,8 +13,7 @@ import type { TokenParts } from "../domain/tokens";
 import { finishQuietly } from "./finish";
 import { findHold } from "./holds";
 import { refusal, refusalError } from "./without-hold";
-
-export type Release = { status: "released"; queue_token: string; ticket_type_id: number; message: string };
+import type { Release } from "../api/schemas";
 
 export async function releaseToken(s: Services, parts: TokenParts, token: string, retried = false): Promise<Release> {
   const released = (message: string): Release => ({

@@ -1,40 +1,13 @@
 // Status of a token in O(1): one Redis step, PostgreSQL only when Redis cannot tell. The words
 // and their messages are src/domain/states.ts's.
 import { outageOf, Unavailable } from "../errors";
-import type { TicketType } from "../events/catalog";
+import type { FieldsOf, StatusAnswer, TicketType } from "../api/schemas";
 import type { Lookup } from "../store/formats";
 import type { Services } from "../services";
 import { apiStatus, heldTicketsMessage, postponedMessage, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type ApiStatus } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import type { HeldReading } from "./held-tickets";
 import { findHold, type HoldRow } from "./holds";
-
-export type Status = ApiStatus;
-
-export type StatusAnswer = {
-  status: Status;
-  ticket_type_id: number;
-  quantity?: number;
-  position?: number;
-  estimated_wait_seconds?: number;
-  expires_at?: string;
-  /** confirmed or cancelled: the booking, by id and by its public reference (the one to show) */
-  booking_id?: number;
-  booking_ref?: string;
-  /**
-   * waiting_for_sale: when the sale starts (and the pre-queue gets its places); queued: the sale
-   * was moved to this time, and the place waits for it.
-   */
-  sale_starts_at?: string | null;
-  /** queued: every ticket is held by people ahead; one may come back by next_release_at. */
-  waiting_for_held_tickets?: true;
-  next_release_at?: string;
-  /** reserved: who confirms, the buyer or the shop after payment (CONFIRM_BY). */
-  confirm_by?: "buyer" | "shop";
-  /** reserved, with CHECKOUT_URL: the shop's checkout with the signed hand-off (src/checkout/). */
-  checkout_url?: string;
-  message: string;
-};
 
 export async function reservationStatus(s: Services, parts: TokenParts, token: string): Promise<StatusAnswer> {
   const { ticketTypeId, id } = parts;
@@ -64,7 +37,7 @@ async function withPayment(s: Services, token: string, answer: StatusAnswer): Pr
 }
 
 async function answerFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
-  const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, found.quantity ?? 0, extra);
+  const answer = (status: ApiStatus, extra: StatusFields = {}) => statusAnswer(status, ticketTypeId, found.quantity ?? 0, extra);
 
   const state = found.state;
   switch (state) {
@@ -78,7 +51,7 @@ async function answerFrom(s: Services, ticketTypeId: number, token: string, foun
       const saleStartsAt = type?.sale_starts_at ? Date.parse(type.sale_starts_at) : null;
       if (saleStartsAt !== null && saleStartsAt > Date.now()) {
         // the operator moved the start into the future: the place waits for it (no grant before)
-        const moved = answer("queued", { position: place.position, sale_starts_at: type!.sale_starts_at });
+        const moved = answer("queued", { position: place.position, sale_starts_at: type!.sale_starts_at! });
         return { ...moved, message: postponedMessage(saleStartsAt, place.position) };
       }
       if (type?.paused) return answer("paused", { position: place.position });
@@ -152,17 +125,23 @@ async function fromPostgres(
   if (hold) return holdAnswer(ticketTypeId, hold);
   if (redisDown) throw new Unavailable("Redis");
   const type = await s.catalog.ticketType(ticketTypeId);
-  const status: Status = type?.status === "sold_out" ? "sold_out" : "lost";
+  const status: ApiStatus = type?.status === "sold_out" ? "sold_out" : "lost";
   return { status, ticket_type_id: ticketTypeId, message: STATUS_MESSAGES[status] };
 }
 
-/** One answer's shape, whether Redis or PostgreSQL knew it: a live stream compares answers as text. */
-function statusAnswer(status: Status, ticketTypeId: number, quantity: number, extra: Partial<StatusAnswer>): StatusAnswer {
-  return { status, ticket_type_id: ticketTypeId, quantity, ...extra, message: STATUS_MESSAGES[status] };
+type StatusFields = FieldsOf<StatusAnswer>;
+
+/**
+ * One answer's shape, whether Redis or PostgreSQL knew it: a live stream compares answers as text.
+ * The schema pairs each status with its fields, which TypeScript cannot follow through `extra`;
+ * test/openapi.test.ts checks real answers against it.
+ */
+function statusAnswer(status: ApiStatus, ticketTypeId: number, quantity: number, extra: StatusFields): StatusAnswer {
+  return { status, ticket_type_id: ticketTypeId, quantity, ...extra, message: STATUS_MESSAGES[status] } as StatusAnswer;
 }
 
 export function holdAnswer(ticketTypeId: number, hold: HoldRow): StatusAnswer {
-  const answer = (status: Status, extra: Partial<StatusAnswer> = {}) => statusAnswer(status, ticketTypeId, hold.quantity, extra);
+  const answer = (status: ApiStatus, extra: StatusFields = {}) => statusAnswer(status, ticketTypeId, hold.quantity, extra);
   if (hold.status === "held" && !hold.lapsed) return answer("reserved", { expires_at: hold.expires_at.toISOString() });
   if (hold.status === "confirmed") {
     // the hold stays confirmed when its booking is cancelled; the booking says which

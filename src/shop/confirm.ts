@@ -16,21 +16,10 @@ import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import type { Sql } from "../store/db";
+import type { ShopBooking } from "../api/schemas";
 
 /** The namespace of the idempotency keys' advisory locks (its first key; any fixed number). */
 const IDEMPOTENCY_LOCKS = 20_001;
-
-export type ShopBooking = {
-  booking_id: number;
-  booking_ref: string;
-  order_ref: string;
-  queue_token: string;
-  ticket_type_id: number;
-  quantity: number;
-  amount: number;
-  currency: string;
-  confirmed_at: string;
-};
 
 export type ShopConfirmation = { status: number; body: ShopBooking; replayed: boolean };
 

@@ -11,8 +11,7 @@ import { redisState, refusal } from "../reservations/without-hold";
 import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
-
-export type Extension = { queue_token: string; expires_at: string; extended_seconds: number };
+import type { Extension } from "../api/schemas";
 
 // Only a record still pending (a hold Redis has not seen end) takes the new deadline; its
 // batch's deadline only moves later (GT).

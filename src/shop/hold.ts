@@ -2,27 +2,7 @@
 // truth: who holds what, at which price and currency, until when, and its booking if it has one.
 import type { Sql } from "../store/db";
 import { during, notFound } from "../errors";
-
-/** reserved, confirmed, cancelled (a booking that was cancelled), expired or released. */
-export type ShopHoldStatus = "reserved" | "confirmed" | "cancelled" | "expired" | "released";
-
-export type ShopHold = {
-  queue_token: string;
-  status: ShopHoldStatus;
-  user_id: string;
-  event_id: number;
-  event_name: string;
-  ticket_type_id: number;
-  ticket_type_name: string;
-  quantity: number;
-  unit_price: number;
-  amount: number;
-  currency: string;
-  expires_at: string;
-  extended_seconds: number;
-  booking_id?: number;
-  booking_ref?: string;
-};
+import type { ShopHold } from "../api/schemas";
 
 type HoldRow = Omit<ShopHold, "queue_token" | "status" | "expires_at" | "booking_id" | "booking_ref"> & {
   hold_status: string;
@@ -58,7 +38,7 @@ export async function shopHold(sql: Sql, token: string): Promise<ShopHold> {
   };
 }
 
-function statusOf(hold: string, lapsed: boolean, booking: string | null): ShopHoldStatus {
+function statusOf(hold: string, lapsed: boolean, booking: string | null): ShopHold["status"] {
   if (hold === "held") return lapsed ? "expired" : "reserved"; // past its deadline: the cleaner's to expire
   if (hold === "confirmed") return booking === "cancelled" ? "cancelled" : "confirmed";
   return hold === "released" ? "released" : "expired";

@@ -9,7 +9,8 @@
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
 import { clusterNodesNow, pipelined } from "../store/redis";
-import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
+import type { StatusAnswer } from "../api/schemas";
+import { heldOut, placeInQueue, reservationStatus, statusFrom } from "../reservations/status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
@@ -420,14 +421,16 @@ export class StreamHub {
   }
 }
 
+type Queued = Extract<StatusAnswer, { status: "queued" }>;
+
 /** The time a queued answer waits for (a held ticket's deadline, a moved sale's start), or null for a plain place. */
-function waitsForTime(answer: StatusAnswer): number | null {
+function waitsForTime(answer: Queued): number | null {
   const at = answer.next_release_at ?? answer.sale_starts_at;
   return at ? Date.parse(at) : null;
 }
 
 /** A queued answer with a new position and wait, its fields in the status route's order. */
-function withPlace(answer: StatusAnswer, place: Pick<StatusAnswer, "position" | "estimated_wait_seconds">): StatusAnswer {
+function withPlace(answer: Queued, place: Pick<Queued, "position" | "estimated_wait_seconds">): Queued {
   const { position: _p, estimated_wait_seconds: _w, message, ...rest } = answer;
   return { ...rest, ...place, message };
 }

@@ -1,7 +1,7 @@
 // One open stream: its body (an SSE stream), the last answer it was sent, and what the hub
 // needs to decide when to look it up again. No timer of its own: the hub's one tick drives
 // every stream, so an open stream costs memory only.
-import type { StatusAnswer } from "../reservations/status";
+import type { FieldsOf, StatusAnswer } from "../api/schemas";
 import type { TokenParts } from "../domain/tokens";
 import { sse } from "./sse";
 
@@ -50,8 +50,9 @@ export class LiveStream {
     if (json === this.json || this.closed) return false;
     this.answer = answer;
     this.json = json;
-    if (answer.position !== undefined) this.positionSentAt = now;
-    this.deadline = answer.expires_at ? Date.parse(answer.expires_at) : 0;
+    const { position, expires_at }: FieldsOf<StatusAnswer> = answer;
+    if (position !== undefined) this.positionSentAt = now;
+    this.deadline = expires_at ? Date.parse(expires_at) : 0;
     this.write(sse.event(++this.eventId, "status", json));
     return true;
   }

@@ -1,50 +1,15 @@
 // The page's calls to the service, on the page's own origin. Every refusal becomes an ApiError
 // carrying the service's code, so the page can say it in words (words.ts).
 
-export type TicketTypeState = "on_sale" | "sold_out" | "not_on_sale" | "paused";
-export type TicketType = {
-  id: number;
-  name: string;
-  price: number;
-  per_user_limit: number;
-  status: TicketTypeState;
-  sale_starts_at?: string | null;
-  /** When joins start waiting for the sale (the pre-queue); null: none. */
-  prequeue_opens_at?: string | null;
-};
-export type EventListing = {
-  id: number; name: string; venue?: string; starts_at?: string | null;
-  /** ISO 4217: the currency of its prices. */
-  currency: string;
-  ticket_types: TicketType[];
-};
+// The answers' types are the service's schemas' (type only: nothing of TypeBox is bundled).
+import type { Confirmation, Event, FieldsOf, JoinAnswer, StatusAnswer } from "../api/schemas";
 
-export type PlaceStatus =
-  | "queued" | "paused" | "waiting_for_sale" | "reserved" | "confirmed" | "cancelled" | "expired" | "released"
-  | "sold_out" | "duplicate" | "invalid" | "limit_reached" | "lost";
-export type StatusAnswer = {
-  status: PlaceStatus;
-  ticket_type_id: number;
-  quantity?: number;
-  position?: number;
-  estimated_wait_seconds?: number;
-  expires_at?: string;
-  /** confirmed and cancelled: the booking; booking_ref is the reference to show */
-  booking_id?: number;
-  booking_ref?: string;
-  /** reserved: who books the hold; "shop": the shop, after payment (the buyer cannot confirm). */
-  confirm_by?: "buyer" | "shop";
-  /** reserved, when the service hands buyers to a shop's checkout: where to pay (a signed link). */
-  checkout_url?: string;
-  /** waiting_for_sale: when the sale starts; queued: the sale was moved to then. */
-  sale_starts_at?: string;
-  /** queued: people ahead hold every ticket; one may come back by next_release_at. */
-  waiting_for_held_tickets?: boolean;
-  next_release_at?: string;
-  message?: string;
-};
-export type JoinAnswer = { queue_token: string; position?: number; status: PlaceStatus; quantity: number };
-export type ConfirmAnswer = { status: "confirmed"; booking_id: number; booking_ref?: string };
+export type PlaceStatus = StatusAnswer["status"];
+/**
+ * A status as the page reads it: any field of any status answer, only status and ticket_type_id
+ * sure, as the page makes some itself (after a confirm or a release).
+ */
+export type StatusReading = Pick<StatusAnswer, "status" | "ticket_type_id"> & FieldsOf<StatusAnswer>;
 
 /** Where a place ends for the page: it stops following (a booking may still be cancelled, and reads so when asked again). */
 export const FINAL_STATUSES: readonly PlaceStatus[] = [
@@ -103,11 +68,11 @@ function retryAfterOf(response: Response): number | null {
 }
 
 export const api = {
-  events: () => call<EventListing[]>("GET", "/events"),
+  events: () => call<Event[]>("GET", "/events"),
   join: (userId: string, ticketTypeId: number, quantity: number) =>
     call<JoinAnswer>("POST", "/queue/join", { user_id: userId, ticket_type_id: ticketTypeId, quantity }),
   status: (token: string) => call<StatusAnswer>("GET", `/reservation/status?token=${encodeURIComponent(token)}`),
-  confirm: (token: string) => call<ConfirmAnswer>("POST", "/reservation/confirm", { token }),
+  confirm: (token: string) => call<Confirmation>("POST", "/reservation/confirm", { token }),
   release: (token: string) => call<StatusAnswer>("POST", "/reservation/release", { token }),
 };
 

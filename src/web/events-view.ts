@@ -1,6 +1,6 @@
 // The events and their ticket types, as the join form's choices: one radio button per type,
 // with its name, price and state. A type that is sold out cannot be chosen.
-import type { EventListing, TicketType } from "./api";
+import type { Event, TicketType } from "../api/schemas";
 import { el } from "./dom";
 import { money, prequeueOpen, roughlyIn, startTime, TYPE_STATES, when } from "./words";
 
@@ -8,7 +8,7 @@ import { money, prequeueOpen, roughlyIn, startTime, TYPE_STATES, when } from "./
 export type Choice = TicketType & { eventName: string; currency: string };
 
 /** Renders the events into `container`, keeping `selected` chosen when it still can be; returns every type by id. */
-export function renderEvents(container: HTMLElement, events: EventListing[], selected: number | null): Map<number, Choice> {
+export function renderEvents(container: HTMLElement, events: Event[], selected: number | null): Map<number, Choice> {
   const choices = new Map<number, Choice>();
   const fieldsets = events.map((event) => {
     const info = [event.venue, when(event.starts_at)].filter(Boolean).join(" · ");

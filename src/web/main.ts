@@ -1,6 +1,7 @@
 // The waiting room: choose tickets and join; follow the place (resumed from localStorage after
 // a reload, in any tab); confirm or release the hold; start again.
-import { ApiError, api, isFinal, untilAnswered, type StatusAnswer } from "./api";
+import { ApiError, api, isFinal, untilAnswered, type StatusReading } from "./api";
+import type { FieldsOf, JoinAnswer } from "../api/schemas";
 import { byId, say } from "./dom";
 import { renderEvents, type Choice } from "./events-view";
 import { PlaceView } from "./place-view";
@@ -91,8 +92,9 @@ async function join(event: SubmitEvent): Promise<void> {
   try {
     const joined = await untilAnswered(() => api.join(userId, type.id, quantity), waiting);
     answered();
+    const { position }: FieldsOf<JoinAnswer> = joined; // none while waiting for the sale
     const place: StoredPlace = {
-      token: joined.queue_token, ticketTypeId: type.id, userId, quantity: joined.quantity, firstPosition: joined.position,
+      token: joined.queue_token, ticketTypeId: type.id, userId, quantity: joined.quantity, firstPosition: position,
     };
     places.save(place);
     follow(place);
@@ -134,7 +136,7 @@ function follow(place: StoredPlace): void {
   current.start();
 }
 
-function show(place: StoredPlace, answer: StatusAnswer): void {
+function show(place: StoredPlace, answer: StatusReading): void {
   if (shown?.token !== place.token) return; // an answer for a place no longer on show
   if (place.firstPosition === undefined && answer.position !== undefined) {
     place.firstPosition = answer.position;

@@ -2,7 +2,7 @@
 // position, wait and progress while queued; the hold's countdown with Confirm (or the link to
 // the shop's checkout) and Release; the booking reference or how it ended. Release and leave
 // ask first, in the page.
-import { isFinal, type PlaceStatus, type StatusAnswer } from "./api";
+import { isFinal, type PlaceStatus, type StatusReading } from "./api";
 import { byId, say } from "./dom";
 import type { Choice } from "./events-view";
 import type { StoredPlace } from "./places";
@@ -96,7 +96,7 @@ export class PlaceView {
     this.headline.focus();
   }
 
-  render(place: StoredPlace, answer: StatusAnswer): void {
+  render(place: StoredPlace, answer: StatusReading): void {
     const changed = answer.status !== this.shownStatus;
     this.shownStatus = answer.status;
     if (changed) this.closeQuestion(false); // a question about a state that is gone
@@ -194,7 +194,7 @@ export class PlaceView {
     this.working(false);
   }
 
-  private showPosition(place: StoredPlace, answer: StatusAnswer): void {
+  private showPosition(place: StoredPlace, answer: StatusReading): void {
     const position = answer.position ?? 1;
     this.position.textContent = position === 1 ? "You are next in the queue" : `You are number ${position} in the queue`;
     this.wait.textContent = answer.status === "paused"
@@ -235,7 +235,7 @@ export class PlaceView {
   }
 
   /** Confirm here, the link to the shop's checkout, or the line that the shop takes the payment. */
-  private showHoldMode(answer: StatusAnswer): void {
+  private showHoldMode(answer: StatusReading): void {
     const mode = holdModeOf(answer);
     this.holdMode = mode;
     this.text.textContent = HOLD_WORDS[mode].text;
@@ -248,7 +248,7 @@ export class PlaceView {
   }
 
   /** A booking's public reference (its number from a service without references); said with the headline. */
-  private showBooking(answer: StatusAnswer): void {
+  private showBooking(answer: StatusReading): void {
     const ref = answer.booking_ref ?? (answer.booking_id === undefined ? undefined : String(answer.booking_id));
     const shown = (answer.status === "confirmed" || answer.status === "cancelled") && ref !== undefined;
     this.booking.hidden = !shown;

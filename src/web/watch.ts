@@ -1,10 +1,10 @@
 // Follows one token's status: the server's event stream when it can be opened, GET
 // /reservation/status every two seconds when it cannot (no stream on this server, or a proxy
 // that breaks them). It stops at a final status.
-import { ApiError, api, isFinal, type StatusAnswer } from "./api";
+import { ApiError, api, isFinal, type StatusReading } from "./api";
 
 export type WatchEvents = {
-  status(answer: StatusAnswer): void;
+  status(answer: StatusReading): void;
   /** The service is busy or out of reach; the next try is in `seconds`. */
   waiting(seconds: number, error: ApiError): void;
   /** The service refused the token itself (404: not one of its tokens). */
@@ -55,7 +55,7 @@ export class StatusWatch {
       heard = true;
       this.streamWorked = true;
       this.streamFailures = 0;
-      this.deliver(JSON.parse((event as MessageEvent<string>).data) as StatusAnswer);
+      this.deliver(JSON.parse((event as MessageEvent<string>).data) as StatusReading);
     });
     source.onerror = () => {
       if (this.stopped || this.source !== source) return;
@@ -97,7 +97,7 @@ export class StatusWatch {
     if (!this.stopped) this.timer = setTimeout(() => void this.poll(), ms);
   }
 
-  private deliver(answer: StatusAnswer): void {
+  private deliver(answer: StatusReading): void {
     if (this.stopped) return;
     if (isFinal(answer.status)) this.stop(); // the stream would close now; the browser must not reopen it
     this.on.status(answer);

@@ -1,5 +1,6 @@
 // What the page says: each status of a place, each refusal of the service, in a buyer's words.
-import type { ApiError, PlaceStatus, TicketTypeState } from "./api";
+import type { TicketTypeState } from "../api/schemas";
+import type { ApiError, PlaceStatus } from "./api";
 
 export const TYPE_STATES: Record<TicketTypeState, string> = {
   on_sale: "On sale",
@@ -158,7 +159,7 @@ export function roughlyIn(iso: string, now = Date.now()): string {
 }
 
 /** What a buyer is told about a queued place waiting for held tickets or for a moved sale, or null for a plain one. */
-export function queuedWaitWords(answer: { waiting_for_held_tickets?: boolean; next_release_at?: string; sale_starts_at?: string }): string | null {
+export function queuedWaitWords(answer: { waiting_for_held_tickets?: boolean; next_release_at?: string; sale_starts_at?: string | null }): string | null {
   if (answer.sale_starts_at) {
     return `The sale was moved to ${when(answer.sale_starts_at)}. You keep your place and are served after it starts.`;
   }
