@@ -6,11 +6,11 @@ import { adminBookingsRoutes } from "./admin/bookings";
 import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
-import { BodyTooLarge, parseBody } from "./http/body";
+import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
 import { isCanonicalPath, pathOf } from "./http/canonical-path";
 import { corsOrigins } from "./config";
 import { adminEventRoutes } from "./admin/events";
-import { AppError, badRequest, toErrorResponse } from "./errors";
+import { AppError, fail, failWith, toErrorResponse } from "./errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./api/openapi";
 import { queueRoutes } from "./queue/routes";
@@ -44,7 +44,7 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
   app.onRequest(({ request, server }) => {
     const path = pathOf(request.url);
     const odd = !isCanonicalPath(path) || (fellThrough(request) && !!server?.requestIP(request) && methodsOf(path).length > 0);
-    if (odd) throw new AppError(404, "not_found", "no such route");
+    if (odd) throw fail("not_found");
   });
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
@@ -117,18 +117,18 @@ function corsFor(origins: string[]) {
 
 /** Elysia's own errors (validation, parsing, unknown routes) in our vocabulary. */
 function asAppError(code: unknown, error: unknown, request: Request, methodsOf: (path: string) => string[]): unknown {
-  if (code === "VALIDATION") return badRequest("invalid_input", describeValidation(error));
+  if (code === "VALIDATION") return fail("invalid_input", describeValidation(error));
   if (code === "PARSE") {
     const cause = (error as Error).cause;
-    if (cause instanceof BodyTooLarge) return new AppError(413, "body_too_large", cause.message);
+    if (cause instanceof BodyTooLarge) return fail("body_too_large", BODY_LIMIT_BYTES / 1024);
     if (cause instanceof AppError) return cause;
-    return badRequest("invalid_json", "request body could not be read");
+    return fail("invalid_json");
   }
   if (code === "NOT_FOUND") {
     const allowed = methodsOf(pathOf(request.url));
-    if (allowed.length === 0) return new AppError(404, "not_found", "no such route");
+    if (allowed.length === 0) return fail("not_found");
     const list = allowed.join(", ");
-    return new AppError(405, "method_not_allowed", `this route answers ${list} only`, { allow: list });
+    return failWith({ headers: { allow: list } }, "method_not_allowed", list);
   }
   return error;
 }

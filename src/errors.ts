@@ -1,6 +1,7 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
 import { DEPENDENCY_TIMEOUT_MS } from "./domain/timing";
+import { ERROR_CODES, messageOf, type ErrorCode, type MessageValues } from "./api/error-codes";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
@@ -16,17 +17,21 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string) => new AppError(400, code, message);
-export const notFound = (code: string, message: string) => new AppError(404, code, message);
-export const conflict = (code: string, message: string) => new AppError(409, code, message);
-export const gone = (code: string, message: string) => new AppError(410, code, message);
+/** The error for `code`: its status and its message (made from `values`) from src/api/error-codes.ts. */
+export const fail = <C extends ErrorCode>(code: C, ...values: MessageValues<C>) =>
+  new AppError(ERROR_CODES[code].status, code, messageOf(code, ...values));
+
+/** The same, with the headers it comes with and the fields it adds to the body. */
+export const failWith = <C extends ErrorCode>(
+  extra: { headers?: Record<string, string>; fields?: Record<string, string | number> }, code: C, ...values: MessageValues<C>
+) => new AppError(ERROR_CODES[code].status, code, messageOf(code, ...values), extra.headers, extra.fields);
 
 export const RETRY_AFTER_SECONDS = 2;
 
 /** Redis or PostgreSQL cannot be reached: the client should try again shortly. */
 export class Unavailable extends AppError {
   constructor(readonly dependency: Dependency, cause?: unknown) {
-    super(503, "unavailable", `${dependency} is unavailable; try again shortly`, {
+    super(ERROR_CODES.unavailable.status, "unavailable", messageOf("unavailable", dependency), {
       "retry-after": String(RETRY_AFTER_SECONDS),
     });
     this.cause = cause;
@@ -145,8 +150,8 @@ export function toErrorResponse(
   if (down) return toErrorResponse(new Unavailable(down, err), logUnexpected);
   logUnexpected(err);
   return {
-    status: 500,
+    status: ERROR_CODES.internal.status,
     headers: {},
-    body: { error: "internal", message: "something went wrong on our side; it has been logged" },
+    body: { error: "internal", message: messageOf("internal") },
   };
 }

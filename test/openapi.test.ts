@@ -7,6 +7,8 @@ import { Value } from "@sinclair/typebox/value";
 import { SignJWT } from "jose";
 import { API_DOCS, DOCS_PATHS } from "../src/api/docs";
 import { StatusAnswer as StatusAnswerSchema } from "../src/api/schemas";
+import { ERROR_CODES, type ErrorCode } from "../src/api/error-codes";
+import { CONFIRM_REFUSALS, PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../src/domain/states";
 import { generateKeyPairSync } from "node:crypto";
 import { createApp } from "../src/app";
 import { CheckoutHandOff } from "../src/checkout/hand-off";
@@ -98,6 +100,36 @@ describe("the document", () => {
           expect({ where, status, examples: examples.map((e: any) => e.value.error) }).toEqual({ where, status, examples: codes });
         }
       }
+    }
+  });
+
+  test("documents every error code of src/api/error-codes.ts, each at its status, and no other", () => {
+    // code -> the statuses the document answers it with (its per-route answers and /readyz's 503)
+    const documented = new Map<string, Set<number>>();
+    for (const operations of Object.values(document.paths as Record<string, Record<string, any>>)) {
+      for (const op of Object.values(operations)) {
+        for (const [status, answer] of Object.entries(op.responses as Record<string, any>)) {
+          const error = answer.content?.["application/json"]?.schema?.properties?.error;
+          for (const code of error ? (error.enum ?? [error.const]) : []) {
+            documented.set(code, (documented.get(code) ?? new Set()).add(Number(status)));
+          }
+          for (const example of Object.values(answer.content?.["application/json"]?.examples ?? {}) as any[]) {
+            if (error) expect({ status, example: example.value.message }).not.toMatchObject({ example: expect.stringContaining("undefined") });
+          }
+        }
+      }
+    }
+    // the answers of no route in particular are named in the document's description
+    for (const code of ["not_found", "method_not_allowed", "internal"] as const) {
+      expect(document.info.description).toContain(`${ERROR_CODES[code].status} ${code}`);
+      documented.set(code, new Set([ERROR_CODES[code].status]));
+    }
+    const registered = Object.entries(ERROR_CODES).map(([code, { status }]) => [code, [status]]);
+    expect(Object.fromEntries([...documented].map(([code, statuses]) => [code, [...statuses]])))
+      .toEqual(Object.fromEntries(registered));
+    // confirm's and release's refusals answer each code at the status the registry gives it
+    for (const r of [...Object.values(CONFIRM_REFUSALS), ...Object.values(RELEASE_REFUSALS), PAYMENT_IN_PROGRESS]) {
+      expect({ code: r.code, status: r.status }).toEqual({ code: r.code, status: ERROR_CODES[r.code as ErrorCode]?.status });
     }
   });
 

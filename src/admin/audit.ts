@@ -11,7 +11,7 @@ import { Type } from "@sinclair/typebox";
 import type { Server } from "bun";
 import type postgres from "postgres";
 import type { Sql } from "../store/db";
-import { badRequest, during } from "../errors";
+import { during, fail } from "../errors";
 import type { Logger } from "../log";
 import { clientOf } from "../rate-limit/client";
 import { REQUEST_ID_HEADER } from "../http/request-id";
@@ -111,11 +111,11 @@ export const adminAuditRoutes = (s: Services) =>
     "/audit",
     async ({ query }) => {
       const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
-      if (limit > MAX_LIMIT) throw badRequest("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
+      if (limit > MAX_LIMIT) throw fail("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
       let before: number | null = null;
       if (query.cursor !== undefined) {
         before = cursor.decode(query.cursor);
-        if (before === null) throw badRequest("invalid_cursor", "cursor: expected a cursor from a previous page of the audit log");
+        if (before === null) throw fail("invalid_cursor", "the audit log");
       }
       const page = await during("PostgreSQL", () => auditPage(s.sql, before, limit));
       return { entries: page.entries, next_cursor: page.more ? cursor.encode(page.entries.at(-1)!.id) : null };

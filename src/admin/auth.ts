@@ -4,11 +4,12 @@
 import { Elysia } from "elysia";
 import { checkBearer, type BearerGuard } from "../http/bearer";
 import type { Services } from "../services";
+import { KEY_NEEDED } from "../api/error-codes";
 
 const ADMIN_GUARD: BearerGuard = {
   realm: "admin",
-  disabled: { code: "admin_disabled", message: "the admin API is off: set ADMIN_TOKEN to turn it on" },
-  unauthorized: "the admin API needs Authorization: Bearer <ADMIN_TOKEN>",
+  disabled: "admin_disabled",
+  unauthorized: KEY_NEEDED.admin,
 };
 
 /** Throws unless `authorization` carries the admin token. */

@@ -5,7 +5,7 @@
 // while someone pages show up on a later page, none is skipped or repeated.
 import { Type } from "@sinclair/typebox";
 import type { Sql } from "../store/db";
-import { badRequest, during, notFound } from "../errors";
+import { during, fail } from "../errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";
@@ -50,16 +50,16 @@ export const adminBookingsRoutes = (s: Services) =>
     "/events/:id/bookings",
     async ({ params, query, set }) => {
       const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
-      if (limit > MAX_LIMIT) throw badRequest("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
+      if (limit > MAX_LIMIT) throw fail("invalid_input", `limit: expected a whole number from 1 to ${MAX_LIMIT}`);
       const eventId = pathId(params.id);
       let after = 0;
       if (eventId !== null && query.cursor !== undefined) {
         const decoded = cursor.decode(eventId, query.cursor);
-        if (decoded === null) throw badRequest("invalid_cursor", "cursor: expected a cursor from a previous page of this export");
+        if (decoded === null) throw fail("invalid_cursor", "this export");
         after = decoded;
       }
       const page = eventId === null ? null : await during("PostgreSQL", () => bookingsPage(s.sql, eventId, after, limit));
-      if (!page) throw notFound("unknown_event", "no event has this id");
+      if (!page) throw fail("unknown_event");
       const next = page.more ? cursor.encode(eventId!, page.bookings.at(-1)!.booking_id) : null;
       if ((query.format ?? "json") === "json") return { bookings: page.bookings, next_cursor: next };
 

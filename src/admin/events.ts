@@ -9,7 +9,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
 import type { Sql } from "../store/db";
-import { AppError, badRequest, during, notFound } from "../errors";
+import { during, fail, failWith } from "../errors";
 import type { Services } from "../services";
 import { auditContext, inTransaction, logChange, recordChange, type AuditContext } from "./audit";
 import { adminScope } from "./auth";
@@ -111,19 +111,19 @@ const DEFAULT_PER_USER_LIMIT = 4; // the column's default (sql/0001)
 function checkValues(input: {
   name?: string; description?: string; venue?: string; price?: number; starts_at?: string | null; sale_starts_at?: string | null;
 }): void {
-  if (input.name !== undefined && input.name.trim() === "") throw badRequest("invalid_input", `name: ${fields.name.description}`);
+  if (input.name !== undefined && input.name.trim() === "") throw fail("invalid_input", `name: ${fields.name.description}`);
   // a lone surrogate ("\ud800" in JSON) would be stored as U+FFFD: refused, not changed
   for (const key of ["name", "description", "venue"] as const) {
-    if (input[key] !== undefined && !input[key].isWellFormed()) throw badRequest("invalid_input", `${key}: ${fields[key].description}`);
+    if (input[key] !== undefined && !input[key].isWellFormed()) throw fail("invalid_input", `${key}: ${fields[key].description}`);
   }
   if (input.price !== undefined && Math.abs(Math.round(input.price * 100) - input.price * 100) > 1e-6) {
-    throw badRequest("invalid_input", `price: ${fields.price.description}`);
+    throw fail("invalid_input", `price: ${fields.price.description}`);
   }
   if (typeof input.starts_at === "string" && !validDateTime(input.starts_at)) {
-    throw badRequest("invalid_input", `starts_at: ${fields.starts_at.description}`);
+    throw fail("invalid_input", `starts_at: ${fields.starts_at.description}`);
   }
   if (typeof input.sale_starts_at === "string" && !validDateTime(input.sale_starts_at)) {
-    throw badRequest("invalid_input", `sale_starts_at: ${saleStartsAt.description}`);
+    throw fail("invalid_input", `sale_starts_at: ${saleStartsAt.description}`);
   }
 }
 
@@ -140,9 +140,8 @@ function validDateTime(text: string): boolean {
 }
 
 // (a path that is no id at all is not repeated back: nothing a client sends is echoed)
-const unknownEvent = (id: number | null) => notFound("unknown_event", id === null ? "no such event" : `event ${id} does not exist`);
-const unknownTicketType = (id: number | null) =>
-  notFound("unknown_ticket_type", id === null ? "no such ticket type" : `ticket type ${id} does not exist`);
+const unknownEvent = () => fail("unknown_event");
+const unknownTicketType = () => fail("unknown_ticket_type");
 
 const EVENT_FIELDS = ["name", "description", "venue", "starts_at", "currency"] as const;
 const eventOf = (row: any): AdminEvent => ({
@@ -178,7 +177,7 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?
     // locked first, so the audit's old values are the ones this change replaces; NO KEY UPDATE
     // is the UPDATE's own lock: a ticket type being added to the event does not wait on it
     const [locked] = await tx`SELECT id, name, description, venue, starts_at, currency FROM events WHERE id = ${id} FOR NO KEY UPDATE`;
-    if (!locked) throw unknownEvent(id);
+    if (!locked) throw unknownEvent();
     const [row] = await tx`
       UPDATE events SET
         name = CASE WHEN ${has("name")} THEN ${patch.name ?? null}::text ELSE name END,
@@ -219,7 +218,7 @@ export async function createTicketType(sql: Db, eventId: number, input: TicketTy
              ${input.max_active_holds ?? null}, ${input.holds_per_minute ?? null}, ${input.hold_seconds ?? null}
       FROM events WHERE id = ${eventId}
       RETURNING ${tx.unsafe(TYPE_COLUMNS)}`;
-    if (!row) throw unknownEvent(eventId);
+    if (!row) throw unknownEvent();
     const type = typeOf(row);
     await recordChange(tx, audit, "ticket_type", null, type, TYPE_FIELDS);
     return type;
@@ -240,14 +239,14 @@ export async function updateTicketType(
     // the row lock first, in a statement of its own (as the grant): nothing takes or returns
     // stock, nor ends or makes a hold, until this commits
     const [locked] = await tx`SELECT ${tx.unsafe(TYPE_COLUMNS)} FROM ticket_types WHERE id = ${id} FOR UPDATE`;
-    if (!locked) throw unknownTicketType(id);
+    if (!locked) throw unknownTicketType();
     let delta = 0;
     if (patch.capacity !== undefined) {
       // under the lock capacity = stock + held + confirmed (I2), so what is sold needs no scan
       const sold = locked.capacity - locked.stock;
       delta = patch.capacity - locked.capacity;
       if (patch.capacity < sold) {
-        throw new AppError(409, "capacity_below_sold", `capacity cannot go below the ${sold} tickets held and confirmed`, {}, { sold });
+        throw failWith({ fields: { sold } }, "capacity_below_sold", sold);
       }
     }
     const has = (k: keyof TicketTypePatch) => patch[k] !== undefined;
@@ -280,7 +279,7 @@ export function onlyKnownFields(schema: { properties: Record<string, unknown>; d
   return ({ body }: { body: unknown }) => {
     if (typeof body !== "object" || body === null || Array.isArray(body)) return; // validation says so
     if (Object.keys(body).some((k) => !Object.hasOwn(schema.properties, k))) {
-      throw badRequest("invalid_input", `body: ${schema.description}`);
+      throw fail("invalid_input", `body: ${schema.description}`);
     }
   };
 }
@@ -309,7 +308,7 @@ export const adminEventRoutes = (s: Services) => {
       "/events/:id",
       ({ body, params, ...context }) => {
         const id = pathId(params.id);
-        if (id === null) throw unknownEvent(null);
+        if (id === null) throw unknownEvent();
         const audit = auditContext(s, context);
         return db(audit, () => updateEvent(s.sql, id, body, audit));
       },
@@ -319,7 +318,7 @@ export const adminEventRoutes = (s: Services) => {
       "/events/:id/ticket-types",
       async ({ body, params, set, ...context }) => {
         const id = pathId(params.id);
-        if (id === null) throw unknownEvent(null);
+        if (id === null) throw unknownEvent();
         const audit = auditContext(s, { ...context, set });
         const type = await db(audit, () => createTicketType(s.sql, id, body, audit));
         set.status = 201;
@@ -331,7 +330,7 @@ export const adminEventRoutes = (s: Services) => {
       "/ticket-types/:id",
       async ({ body, params, ...context }) => {
         const id = pathId(params.id);
-        if (id === null) throw unknownTicketType(null);
+        if (id === null) throw unknownTicketType();
         const audit = auditContext(s, context);
         // a new start is in Redis too before this answers (sale-start/start-in-redis.ts); should Redis
         // refuse it, PostgreSQL keeps the old one and the answer is 503

@@ -5,7 +5,7 @@
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
 import type { Sql } from "../store/db";
-import { during, notFound, Unavailable } from "../errors";
+import { during, fail, Unavailable } from "../errors";
 import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
@@ -27,7 +27,7 @@ export const adminFiguresRoutes = (s: Services) =>
     async ({ params }) => {
       const id = pathId(params.id);
       const pg = id === null ? null : await during("PostgreSQL", () => postgresFigures(s.sql, id));
-      if (!pg) throw notFound("unknown_ticket_type", "no ticket type has this id");
+      if (!pg) throw fail("unknown_ticket_type");
       let redis: RedisFigures | null = null;
       try {
         redis = await during("Redis", () => redisFigures(s.redis, s.keys(pg.id)));

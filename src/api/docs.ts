@@ -7,6 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./schemas";
 import type { ErrorField } from "./schemas";
 import { BODY_LIMIT_BYTES } from "../http/body";
+import { ERROR_CODES, KEY_NEEDED, messageOf, type ErrorCode, type MessageValues } from "./error-codes";
 import {
   CONFIRM_REFUSALS, heldTicketsMessage, PAYMENT_IN_PROGRESS, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES,
   type Refusal,
@@ -42,77 +43,57 @@ export const DOCS_PATHS = {
   style: "/openapi/swagger-ui.css",
 } as const;
 
-// ---- errors: which codes a route can answer with which status
+// ---- errors: which codes a route can answer (their statuses and messages: src/api/error-codes.ts)
 
-type Failures = Partial<Record<number, readonly string[]>>;
+type Codes = readonly ErrorCode[];
 
-/** The codes per status of several lists together. */
-function failures(...lists: Failures[]): Failures {
-  const all: Record<number, string[]> = {};
-  for (const list of lists) {
-    for (const [status, codes] of Object.entries(list)) (all[Number(status)] ??= []).push(...codes!);
-  }
-  return all;
-}
+/** The codes of several lists together, each once. */
+const failures = (...lists: Codes[]): Codes => [...new Set(lists.flat())];
 
-const BAD_BODY: Failures = { 400: ["invalid_input", "invalid_json"], 413: ["body_too_large"] };
-const ADMIN: Failures = { 401: ["unauthorized"], 403: ["admin_disabled"] };
-const SHOP: Failures = { 401: ["unauthorized"], 403: ["shop_disabled"] };
-const DOWN: Failures = { 503: ["unavailable"] };
+const BAD_BODY: Codes = ["invalid_input", "invalid_json", "body_too_large"];
+const ADMIN: Codes = ["unauthorized", "admin_disabled"];
+const SHOP: Codes = ["unauthorized", "shop_disabled"];
+const DOWN: Codes = ["unavailable"];
 /** The routes with a per-client limit (src/rate-limit/limits.ts). */
-const LIMITED: Failures = { 429: ["rate_limited"] };
+const LIMITED: Codes = ["rate_limited"];
 
-/** confirm's or release's refusals (src/domain/states.ts) by status, and their messages. */
-function refusals(table: Record<string, Refusal>): { failures: Failures; messages: Record<string, string> } {
-  const byStatus: Record<number, string[]> = {};
+/** confirm's or release's refusals (src/domain/states.ts), and the message of each code's first state. */
+function refusals(table: Record<string, Refusal>): { codes: Codes; messages: Record<string, string> } {
   const messages: Record<string, string> = {};
-  for (const r of Object.values(table)) {
-    if (!byStatus[r.status]?.includes(r.code)) (byStatus[r.status] ??= []).push(r.code);
-    messages[r.code] ??= r.message;
-  }
-  return { failures: byStatus, messages };
+  for (const r of Object.values(table)) messages[r.code] ??= r.message;
+  return { codes: Object.keys(messages) as ErrorCode[], messages };
 }
 
-/** An example message for each code (refusals bring their own). */
-const MESSAGES: Record<string, string> = {
-  invalid_input: "quantity: expected a whole number from 1 to 1000",
-  invalid_json: "request body is not valid JSON",
-  body_too_large: `request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB`,
-  unavailable: "Redis is unavailable; try again shortly",
-  unauthorized: "the admin API needs Authorization: Bearer <ADMIN_TOKEN>",
-  admin_disabled: "the admin API is off: set ADMIN_TOKEN to turn it on",
-  metrics_disabled: "metrics are off: set METRICS_TOKEN or ADMIN_TOKEN to turn them on",
-  user_mismatch: "user_id is not the user the token was issued to",
-  quantity_over_limit: 'at most 4 tickets of "General Admission" per person',
-  unknown_ticket_type: "ticket type 99 does not exist",
-  unknown_event: "event 99 does not exist",
-  unknown_token: "this token is not one of ours",
-  sold_out: '"General Admission" is sold out',
-  already_queued: 'This user is already in the queue for "General Admission"; follow it with the queue token given on joining.',
-  quantity_over_capacity: 'only 500 tickets of "General Admission" exist',
-  limit_reached: 'one person may book 4 tickets of "General Admission"; you booked 3, so 1 remain',
-  not_on_sale: '"General Admission" is not on sale yet',
-  capacity_below_sold: "capacity cannot go below the 52 tickets held and confirmed",
-  invalid_cursor: "cursor: expected a cursor from a previous page of this export",
-  rate_limited: "too many requests from your address; try again in 3 s",
-  shop_disabled: "the shop API is off: set SHOP_API_KEYS to turn it on",
-  confirm_by_shop: "this sale is confirmed by the shop after payment: continue to checkout, your tickets stay held until expires_at",
-  no_hold: "no tickets are held for this token (it may still be queued)",
-  idempotency_key_required: "the Idempotency-Key header is required: one key per order, reused on retries",
-  idempotency_key_reused: "this Idempotency-Key was used for another request; use a new key for a new request",
-  amount_mismatch: "amount: this hold costs 90 (unit_price x quantity); nothing was booked",
-  extend_limit: "a hold may be extended by 600 seconds in all; 120 remain",
-  unknown_booking: "no booking has this id",
+/** The values an example message is made from, for each code whose message names some. */
+const EXAMPLE_VALUES: { [C in ErrorCode]?: MessageValues<C> } = {
+  invalid_input: ["quantity: expected a whole number from 1 to 1000"],
+  body_too_large: [BODY_LIMIT_BYTES / 1024],
+  invalid_cursor: ["this export"],
+  method_not_allowed: ["GET"],
+  rate_limited: [3],
+  unauthorized: [KEY_NEEDED.admin],
+  unavailable: ["Redis"],
+  not_ready: ["redis"],
+  capacity_below_sold: [52],
+  quantity_over_limit: [4, "General Admission"],
+  quantity_over_capacity: [500, "General Admission"],
+  not_on_sale: ["General Admission", "2026-12-01T09:00:00.000Z", 10],
+  already_queued: ["General Admission", "queued"],
+  sold_out: ["General Admission"],
+  limit_reached: ["General Admission", 4, 3],
+  amount_mismatch: [90],
+  extend_limit: [600, 120],
 };
+
+/** A code's example message: as the service says it, with the values above. */
+const exampleMessage = (code: ErrorCode): string =>
+  (messageOf as (c: ErrorCode, ...v: unknown[]) => string)(code, ...((EXAMPLE_VALUES[code] as unknown[] | undefined) ?? []));
 
 /** What the shop routes' refusals say where the codes mean more than elsewhere. */
-const SHOP_MESSAGES: Record<string, string> = {
-  unauthorized: "the shop API needs Authorization: Bearer <one of SHOP_API_KEYS>",
-  already_confirmed: "this hold is booked already",
-};
+const SHOP_MESSAGES: Record<string, string> = { unauthorized: KEY_NEEDED.shop };
 
 /** Extra fields of an example, and which codes carry which fields. */
-const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
+const EXAMPLE_FIELDS: Partial<Record<ErrorCode, Partial<Record<ErrorField, unknown>>>> = {
   already_queued: { status: "queued" },
   limit_reached: { remaining: 1 },
   capacity_below_sold: { sold: 52 },
@@ -125,7 +106,7 @@ const EXAMPLE_FIELDS: Record<string, Partial<Record<ErrorField, unknown>>> = {
 const REQUEST_ID_EXAMPLE = "k3x9q2ab-1f";
 
 /** Headers some codes come with. */
-const HEADERS: Record<string, Record<string, string>> = {
+const HEADERS: Partial<Record<ErrorCode, Record<string, string>>> = {
   unavailable: { "Retry-After": "seconds to wait before trying again" },
   in_progress: { "Retry-After": "with in_progress: seconds to wait before trying again" },
   rate_limited: { "Retry-After": "whole seconds (at least 1) until this client may ask again" },
@@ -133,19 +114,21 @@ const HEADERS: Record<string, Record<string, string>> = {
 };
 
 /** The error answers for the given codes: one schema per status naming its codes, an example per code. */
-function errorAnswers(list: Failures, messages: Record<string, string> = {}): Record<number, Answer> {
+function errorAnswers(list: Codes, messages: Record<string, string> = {}): Record<number, Answer> {
+  const byStatus: Record<number, ErrorCode[]> = {};
+  for (const code of list) (byStatus[ERROR_CODES[code].status] ??= []).push(code);
   const answers: Record<number, Answer> = {};
-  for (const [status, codes] of Object.entries(list)) {
-    const fields = [...new Set(codes!.flatMap((c) => Object.keys(EXAMPLE_FIELDS[c] ?? {}) as ErrorField[]))];
+  for (const [status, codes] of Object.entries(byStatus)) {
+    const fields = [...new Set(codes.flatMap((c) => Object.keys(EXAMPLE_FIELDS[c] ?? {}) as ErrorField[]))];
     const examples = Object.fromEntries(
-      codes!.map((code) => [code, {
-        error: code, message: messages[code] ?? MESSAGES[code] ?? code, ...EXAMPLE_FIELDS[code], request_id: REQUEST_ID_EXAMPLE,
+      codes.map((code) => [code, {
+        error: code, message: messages[code] ?? exampleMessage(code), ...EXAMPLE_FIELDS[code], request_id: REQUEST_ID_EXAMPLE,
       }]),
     );
-    const headers = Object.assign({}, ...codes!.map((c) => HEADERS[c] ?? {}));
+    const headers = Object.assign({}, ...codes.map((c) => HEADERS[c] ?? {}));
     answers[Number(status)] = {
-      description: `error: ${codes!.join(", ")}`,
-      content: { [JSON_TYPE]: { schema: S.ErrorBody(codes!, fields), examples } },
+      description: `error: ${codes.join(", ")}`,
+      content: { [JSON_TYPE]: { schema: S.ErrorBody(codes, fields), examples } },
       ...(Object.keys(headers).length > 0 && { headers }),
     };
   }
@@ -198,7 +181,7 @@ const cancelDoc = (auth: "shop" | "admin", who: string): RouteDoc => ({
   requestExample: { reason: "refund" },
   responses: {
     200: ok("the cancelled booking", S.CancelledBooking, { cancelled }),
-    ...errorAnswers(failures(BAD_BODY, auth === "shop" ? SHOP : ADMIN, { 404: ["unknown_booking"] }, DOWN), auth === "shop" ? SHOP_MESSAGES : {}),
+    ...errorAnswers(failures(BAD_BODY, auth === "shop" ? SHOP : ADMIN, ["unknown_booking"], DOWN), auth === "shop" ? SHOP_MESSAGES : {}),
   },
 });
 const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<string, unknown>) => ({
@@ -244,8 +227,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
       "`Authorization: Bearer` with METRICS_TOKEN or ADMIN_TOKEN; 403 when neither is configured.",
     responses: {
       200: { description: "the metrics", content: { "text/plain": { schema: S.MetricsText, examples: {} } } },
-      ...errorAnswers({ 401: ["unauthorized"], 403: ["metrics_disabled"] }, {
-        unauthorized: "metrics need Authorization: Bearer <METRICS_TOKEN or ADMIN_TOKEN>",
+      ...errorAnswers(["unauthorized", "metrics_disabled"], {
+        unauthorized: KEY_NEEDED.metrics,
       }),
     },
   },
@@ -310,14 +293,11 @@ export const API_DOCS: Record<string, RouteDoc> = {
         },
       }),
       ...errorAnswers(
-        failures(BAD_BODY, {
-          400: ["quantity_over_limit"],
-          401: ["unauthorized"],
-          403: ["user_mismatch"],
-          404: ["unknown_ticket_type"],
-          409: ["sold_out", "already_queued", "quantity_over_capacity", "limit_reached", "not_on_sale"],
-        }, LIMITED, DOWN),
-        { unauthorized: "joining needs Authorization: Bearer <JWT> from your login" },
+        failures(BAD_BODY, [
+          "quantity_over_limit", "unauthorized", "user_mismatch", "unknown_ticket_type",
+          "sold_out", "already_queued", "quantity_over_capacity", "limit_reached", "not_on_sale",
+        ], LIMITED, DOWN),
+        { unauthorized: KEY_NEEDED.join },
       ),
     },
   },
@@ -355,7 +335,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
         cancelled: statusAnswer("cancelled", { booking_id: 7, booking_ref: BOOKING_REF }),
         expired: statusAnswer("expired", {}),
       }),
-      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
+      ...errorAnswers(failures(["invalid_input", "unknown_token"], LIMITED, DOWN), {
         invalid_input: "token: expected the queue_token string given on joining",
       }),
     },
@@ -384,7 +364,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           },
         },
       },
-      ...errorAnswers(failures({ 400: ["invalid_input"], 404: ["unknown_token"] }, LIMITED, DOWN), {
+      ...errorAnswers(failures(["invalid_input", "unknown_token"], LIMITED, DOWN), {
         invalid_input: "token: expected the queue_token string given on joining",
       }),
     },
@@ -404,7 +384,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           currency: "EUR", confirmed_at: AT,
         },
       }),
-      ...errorAnswers(failures(BAD_BODY, { 403: ["confirm_by_shop"], 404: ["unknown_token"] }, confirm.failures, LIMITED, DOWN), confirm.messages),
+      ...errorAnswers(failures(BAD_BODY, ["confirm_by_shop", "unknown_token"], confirm.codes, LIMITED, DOWN), confirm.messages),
     },
   },
 
@@ -421,7 +401,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
         hold: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "Your hold was released; the tickets are back on sale." },
         queue: { status: "released", queue_token: TOKEN, ticket_type_id: 1, message: "You left the queue." },
       }),
-      ...errorAnswers(failures(BAD_BODY, { 404: ["unknown_token"] }, release.failures, LIMITED, DOWN), release.messages),
+      ...errorAnswers(failures(BAD_BODY, ["unknown_token"], release.codes, LIMITED, DOWN), release.messages),
     },
   },
 
@@ -440,7 +420,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           ticket_type_name: "General Admission", quantity: 2, unit_price: 45, amount: 90, currency: "EUR", expires_at: AT, extended_seconds: 0,
         },
       }),
-      ...errorAnswers(failures(SHOP, { 404: ["unknown_token", "no_hold"] }, DOWN), SHOP_MESSAGES),
+      ...errorAnswers(failures(SHOP, ["unknown_token", "no_hold"], DOWN), SHOP_MESSAGES),
     },
   },
 
@@ -462,8 +442,8 @@ export const API_DOCS: Record<string, RouteDoc> = {
         headers: { "Idempotent-Replayed": "true when this is the answer given before to this Idempotency-Key" },
       },
       ...errorAnswers(
-        failures(BAD_BODY, SHOP, { 400: ["idempotency_key_required"], 404: ["unknown_token"], 409: ["amount_mismatch", "already_confirmed"], 422: ["idempotency_key_reused"] },
-          confirm.failures, DOWN),
+        failures(BAD_BODY, SHOP, ["idempotency_key_required", "unknown_token", "amount_mismatch", "already_confirmed", "idempotency_key_reused"],
+          confirm.codes, DOWN),
         { ...confirm.messages, ...SHOP_MESSAGES },
       ),
     },
@@ -483,7 +463,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
       200: ok("the public keys", S.Jwks, {
         keys: { keys: [{ kty: "OKP", crv: "Ed25519", x: "4U5c5P64qcVgpiVLKbp2j6RjRZ2mlnmJvGVro46snys", kid: "eteC-SHfHrBD7CeswtHqKbmW50UuDwF29hMeOdm9HrM", alg: "EdDSA", use: "sig" }] },
       }),
-      ...errorAnswers({ 404: ["checkout_disabled"] }, { checkout_disabled: "no checkout hand-off is configured (CHECKOUT_URL)" }),
+      ...errorAnswers(["checkout_disabled"]),
     },
   },
 
@@ -501,7 +481,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
     responses: {
       200: ok("the new deadline", S.Extension, { extended: { queue_token: TOKEN, expires_at: AT, extended_seconds: 120 } }),
       ...errorAnswers(
-        failures(BAD_BODY, SHOP, { 404: ["unknown_token"], 409: ["extend_limit", "already_confirmed"] }, confirm.failures, DOWN),
+        failures(BAD_BODY, SHOP, ["unknown_token", "extend_limit", "already_confirmed"], confirm.codes, DOWN),
         { ...confirm.messages, ...SHOP_MESSAGES },
       ),
     },
@@ -530,7 +510,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
     requestExample: { description: "Doors open at 19:00" },
     responses: {
       200: ok("the event", S.AdminEvent, { changed: { ...event, description: "Doors open at 19:00" } }),
-      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_event"] }, DOWN)),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, ["unknown_event"], DOWN)),
     },
   },
 
@@ -545,7 +525,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
       201: ok("the ticket type", S.AdminTicketType, {
         created: { ...adminTicketType, id: 4, name: "Stalls", price: 59.5, capacity: 300, stock: 300 },
       }),
-      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_event"] }, DOWN)),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, ["unknown_event"], DOWN)),
     },
   },
 
@@ -561,7 +541,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
     requestExample: { capacity: 350, paused: false },
     responses: {
       200: ok("the ticket type", S.AdminTicketType, { changed: { ...adminTicketType, capacity: 350, stock: 262 } }),
-      ...errorAnswers(failures(BAD_BODY, ADMIN, { 404: ["unknown_ticket_type"], 409: ["capacity_below_sold"] }, DOWN)),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, ["unknown_ticket_type", "capacity_below_sold"], DOWN)),
     },
   },
 
@@ -580,7 +560,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
           next_hold_deadline: AT, redis: "ok",
         },
       }),
-      ...errorAnswers(failures({ 400: ["invalid_input"] }, ADMIN, { 404: ["unknown_ticket_type"] }, DOWN), {
+      ...errorAnswers(failures(["invalid_input"], ADMIN, ["unknown_ticket_type"], DOWN), {
         invalid_input: "id: expected a whole number from 1 to 2147483647",
       }),
     },
@@ -622,7 +602,7 @@ export const API_DOCS: Record<string, RouteDoc> = {
         },
         headers: { Link: 'CSV, when more follow: <next page URL>; rel="next"', "X-Next-Cursor": "CSV, when more follow: the next cursor" },
       },
-      ...errorAnswers(failures({ 400: ["invalid_input", "invalid_cursor"] }, ADMIN, { 404: ["unknown_event"] }, DOWN), {
+      ...errorAnswers(failures(["invalid_input", "invalid_cursor"], ADMIN, ["unknown_event"], DOWN), {
         invalid_input: "format: expected csv or json",
       }),
     },
@@ -653,9 +633,9 @@ export const API_DOCS: Record<string, RouteDoc> = {
           next_cursor: "YXVkaXQ6MTI",
         },
       }),
-      ...errorAnswers(failures({ 400: ["invalid_input", "invalid_cursor"] }, ADMIN, DOWN), {
+      ...errorAnswers(failures(["invalid_input", "invalid_cursor"], ADMIN, DOWN), {
         invalid_input: "limit: expected a whole number from 1 to 10000",
-        invalid_cursor: "cursor: expected a cursor from a previous page of the audit log",
+        invalid_cursor: messageOf("invalid_cursor", "the audit log"),
       }),
     },
   },

@@ -11,7 +11,7 @@
 // the operator's and the shop's cancels are kept in the audit log, each with its actor.
 import { logChange, recordChange, type AuditContext } from "../admin/audit";
 import type { Sql } from "../store/db";
-import { during, notFound } from "../errors";
+import { during, fail } from "../errors";
 import type { Services } from "../services";
 import { tokenIdOf } from "../domain/tokens";
 import type { CancelledBooking } from "../api/schemas";
@@ -21,7 +21,7 @@ type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: 
 const COLUMNS = `id AS booking_id, booking_ref, order_ref, status, ticket_type_id, quantity, amount::float8 AS amount, currency,
   created_at AS confirmed_at, cancelled_at, cancel_reason, user_id, token`;
 
-export const unknownBooking = () => notFound("unknown_booking", "no booking has this id");
+export const unknownBooking = () => fail("unknown_booking");
 
 /** `id` null: a path that is no id (404 as well). `audit`: who asked (the operator or the shop), kept in the audit log. */
 export async function cancelBooking(s: Services, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {

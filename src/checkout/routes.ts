@@ -1,7 +1,7 @@
 // GET /.well-known/jwks.json: the public keys a shop verifies checkout hand-offs with (RFC 7517),
 // offline, with any JOSE library (jose's createRemoteJWKSet). Without a signing key: 404.
 import { Elysia } from "elysia";
-import { notFound } from "../errors";
+import { fail } from "../errors";
 import type { Services } from "../services";
 
 /** Five minutes: a shop sees a new key soon after a rotation (the previous one stays listed meanwhile). */
@@ -9,7 +9,7 @@ const CACHE_CONTROL = "public, max-age=300";
 
 export const checkoutRoutes = (s: Services) =>
   new Elysia().get("/.well-known/jwks.json", async ({ set }) => {
-    if (!s.checkout) throw notFound("checkout_disabled", "no checkout hand-off is configured (CHECKOUT_URL)");
+    if (!s.checkout) throw fail("checkout_disabled");
     set.headers["cache-control"] = CACHE_CONTROL;
     return s.checkout.jwks();
   });

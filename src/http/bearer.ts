@@ -3,7 +3,8 @@
 // one is 401 with WWW-Authenticate. The check runs before the body is validated, so nobody
 // learns anything about the routes without a key.
 import { timingSafeEqual } from "node:crypto";
-import { AppError } from "../errors";
+import { fail, failWith } from "../errors";
+import type { ErrorCode } from "../api/error-codes";
 
 const BEARER = /^Bearer +(\S+) *$/i;
 const digest = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest();
@@ -30,17 +31,17 @@ export function bearerIsOneOf(tokens: string[], authorization: string | null): b
   return matched;
 }
 
-/** What one API's guard says: its realm, and its refusals when off and when the key is wrong. */
+/** What one API's guard says: its realm, its code when off, and what it needs when the key is wrong. */
 export type BearerGuard = {
   realm: string;
-  disabled: { code: string; message: string };
+  disabled: ErrorCode & `${string}_disabled`;
   unauthorized: string;
 };
 
 /** Throws unless `authorization` carries one of `keys`; with no keys, the API is off. */
 export function checkBearer(guard: BearerGuard, keys: string[], authorization: string | null): void {
-  if (keys.length === 0) throw new AppError(403, guard.disabled.code, guard.disabled.message);
+  if (keys.length === 0) throw fail(guard.disabled);
   if (!bearerIsOneOf(keys, authorization)) {
-    throw new AppError(401, "unauthorized", guard.unauthorized, { "www-authenticate": `Bearer realm="${guard.realm}"` });
+    throw failWith({ headers: { "www-authenticate": `Bearer realm="${guard.realm}"` } }, "unauthorized", guard.unauthorized);
   }
 }

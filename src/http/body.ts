@@ -4,7 +4,7 @@
 // user ids into one user), and at most MAX_BODY_DEPTH levels deep (validating a deeply nested
 // body costs the validator seconds and gigabytes: one request could stall every other). Every
 // body is read here: Elysia's own parser decodes lossily, and ours costs under a microsecond more.
-import { badRequest } from "../errors";
+import { fail } from "../errors";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 /** Our bodies are flat objects; anything nested deeper than this is not one of them. */
@@ -33,17 +33,17 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw badRequest("invalid_json", "request body is not valid UTF-8");
+    throw fail("invalid_json");
   }
   if (text.trim() === "") return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw badRequest("invalid_json", "request body is not valid JSON");
+    throw fail("invalid_json");
   }
   if (deeperThan(value, MAX_BODY_DEPTH)) {
-    throw badRequest("invalid_input", `body: nested more than ${MAX_BODY_DEPTH} levels deep`);
+    throw fail("invalid_input", `body: nested more than ${MAX_BODY_DEPTH} levels deep`);
   }
   return value;
 }

@@ -4,17 +4,16 @@
 import { Elysia } from "elysia";
 import { bearerIsOneOf } from "../http/bearer";
 import type { Config } from "../config";
-import { AppError } from "../errors";
+import { fail, failWith } from "../errors";
+import { KEY_NEEDED } from "../api/error-codes";
 import type { Services } from "../services";
 import { CONTENT_TYPE } from "./scrape";
 
 export function checkMetricsAuth(config: Pick<Config, "ADMIN_TOKEN" | "METRICS_TOKEN">, authorization: string | null): void {
   const tokens = [config.METRICS_TOKEN, config.ADMIN_TOKEN].filter((t) => t !== undefined);
-  if (tokens.length === 0) throw new AppError(403, "metrics_disabled", "metrics are off: set METRICS_TOKEN or ADMIN_TOKEN to turn them on");
+  if (tokens.length === 0) throw fail("metrics_disabled");
   if (!bearerIsOneOf(tokens, authorization)) {
-    throw new AppError(401, "unauthorized", "metrics need Authorization: Bearer <METRICS_TOKEN or ADMIN_TOKEN>", {
-      "www-authenticate": 'Bearer realm="metrics"',
-    });
+    throw failWith({ headers: { "www-authenticate": 'Bearer realm="metrics"' } }, "unauthorized", KEY_NEEDED.metrics);
   }
 }
 

@@ -4,6 +4,7 @@
 // what is not. No auth: load balancers call it. GET /health stays liveness alone.
 import { Elysia } from "elysia";
 import type { Services } from "../services";
+import { ERROR_CODES, messageOf } from "../api/error-codes";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
 import type { WorkerHealth } from "../workers/host";
 
@@ -53,7 +54,7 @@ export const readinessRoutes = (s: Services) =>
     const report = await s.instance.readiness();
     set.headers["cache-control"] = "no-store";
     if (report.status === "ready") return report;
-    set.status = 503;
+    set.status = ERROR_CODES.not_ready.status;
     // an error body like every other ({error, message}), with the report
-    return { error: "not_ready", message: `not ready: ${report.failing.join(", ")}`, ...report };
+    return { error: "not_ready", message: messageOf("not_ready", report.failing.join(", ")), ...report };
   });

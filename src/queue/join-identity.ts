@@ -4,7 +4,8 @@
 // so a rejoin may return the user's own token.
 import { errors, jwtVerify } from "jose";
 import type { Config } from "../config";
-import { AppError, badRequest } from "../errors";
+import { fail, failWith } from "../errors";
+import { KEY_NEEDED } from "../api/error-codes";
 import { jwtPublicKey } from "./jwt-key";
 import { normalizeUserId, USER_ID_EXPECTED } from "./user-id";
 
@@ -18,13 +19,13 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
 const CLOCK_TOLERANCE_SECONDS = 5;
 
 const unauthorized = (reason: string, header = 'Bearer error="invalid_token"') =>
-  new AppError(401, "unauthorized", reason, { "www-authenticate": header });
+  failWith({ headers: { "www-authenticate": header } }, "unauthorized", reason);
 
 /** Built once per service: the key is decoded here, not per request. */
 export function createJoinIdentity(config: Config): JoinIdentity {
   const bodyUser = (raw: unknown): string => {
     const id = normalizeUserId(raw);
-    if (id === null) throw badRequest("invalid_input", `user_id: ${USER_ID_EXPECTED}`);
+    if (id === null) throw fail("invalid_input", `user_id: ${USER_ID_EXPECTED}`);
     return id;
   };
 
@@ -46,7 +47,7 @@ export function createJoinIdentity(config: Config): JoinIdentity {
   return {
     async resolve(authorization, raw) {
       const jwt = authorization?.match(BEARER)?.[1];
-      if (!jwt) throw unauthorized("joining needs Authorization: Bearer <JWT> from your login", "Bearer");
+      if (!jwt) throw unauthorized(KEY_NEEDED.join, "Bearer");
       let sub: unknown;
       try {
         sub = (await jwtVerify(jwt, key, options)).payload.sub;
@@ -56,7 +57,7 @@ export function createJoinIdentity(config: Config): JoinIdentity {
       const userId = normalizeUserId(sub);
       if (userId === null) throw unauthorized("the token's sub is not a valid user id");
       if (raw !== undefined && bodyUser(raw) !== userId) {
-        throw new AppError(403, "user_mismatch", "user_id is not the user the token was issued to");
+        throw fail("user_mismatch");
       }
       return { userId, verified: true };
     },

@@ -1,7 +1,7 @@
 // Joining the queue: one atomic Redis step (batched with the joins arriving alongside), after
 // the ticket type checks that need no round trip.
 import { crashPoint } from "../ops/crash-points";
-import { AppError, badRequest, conflict, during, notFound } from "../errors";
+import { during, fail, failWith } from "../errors";
 import type { Services } from "../services";
 import type { JoinBatcher } from "./join-batcher";
 import { markPrequeued } from "../sale-start/prequeued";
@@ -13,27 +13,18 @@ export type JoinInput = { userId: string; verified: boolean; ticketTypeId: numbe
 export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
   const { userId, verified, ticketTypeId, quantity } = input;
   const type = await s.catalog.ticketType(ticketTypeId);
-  if (!type) throw notFound("unknown_ticket_type", `ticket type ${ticketTypeId} does not exist`);
-  if (quantity > type.per_user_limit) {
-    throw badRequest(
-      "quantity_over_limit",
-      `at most ${type.per_user_limit} tickets of "${type.name}" per person`,
-    );
-  }
-  if (type.status === "sold_out") throw conflict("sold_out", `"${type.name}" is sold out`);
+  if (!type) throw fail("unknown_ticket_type");
+  if (quantity > type.per_user_limit) throw fail("quantity_over_limit", type.per_user_limit, type.name);
+  if (type.status === "sold_out") throw fail("sold_out", type.name);
   // it could never be served: refuse it now rather than tell it "sold out" at its turn
-  if (quantity > type.capacity) {
-    throw conflict(
-      "quantity_over_capacity",
-      `only ${type.capacity} tickets of "${type.name}" exist`,
-    );
-  }
+  if (quantity > type.capacity) throw fail("quantity_over_capacity", type.capacity, type.name);
 
   // Only the window before the sale is refused here; whether the sale has started is
   // join-3.lua's to say, by Redis's clock (this one, and the catalog, may lag it).
   const saleStartsAt = type.sale_starts_at === null ? 0 : Date.parse(type.sale_starts_at);
   if (saleStartsAt - Date.now() > s.config.PREQUEUE_MINUTES * 60_000) {
-    throw notOnSale(type.name, type.sale_starts_at!, s.config.PREQUEUE_MINUTES);
+    const fields = { sale_starts_at: type.sale_starts_at! };
+    throw failWith({ fields }, "not_on_sale", type.name, type.sale_starts_at!, s.config.PREQUEUE_MINUTES);
   }
   await during("Redis", () => markPrequeued(s, ticketTypeId, saleStartsAt));
 
@@ -43,13 +34,7 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   );
   if (reply.kind === "limit") {
     const remaining = Math.max(0, type.per_user_limit - reply.booked);
-    throw new AppError(
-      409,
-      "limit_reached",
-      `one person may book ${type.per_user_limit} tickets of "${type.name}"; you booked ${reply.booked}, so ${remaining} remain`,
-      {},
-      { remaining },
-    );
+    throw failWith({ fields: { remaining } }, "limit_reached", type.name, type.per_user_limit, reply.booked);
   }
   if (reply.kind !== "existing") s.metrics.joins.inc(ticketTypeId); // a new place, queued or pre-queued
   crashPoint("join:queued");
@@ -64,7 +49,9 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   const waiting = reply.kind === "prequeued" || (reply.kind === "existing" && reply.state === "waiting_for_sale");
   const held = reply.kind === "existing" && reply.state === "reserved";
   if (reply.kind === "existing" && !verified) {
-    throw alreadyQueued(type.name, waiting ? "waiting_for_sale" : held ? "reserved" : "queued");
+    // anyone can send a user id: the live place's token (and its position and deadline) stay with whoever joined first
+    const status = waiting ? "waiting_for_sale" : held ? "reserved" : "queued";
+    throw failWith({ fields: { status } }, "already_queued", type.name, status);
   }
 
   if (waiting) {
@@ -88,29 +75,4 @@ export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinIn
   // the place is taken all the same; status answers paused until the operator resumes
   const paused = type.paused ? " The sale is paused for now; you keep your place." : "";
   return { ...base, position, status: "queued", message: message + paused };
-}
-
-/** A join too long before the sale's start for its pre-queue. */
-function notOnSale(typeName: string, saleStartsAt: string, prequeueMinutes: number): AppError {
-  const opens = prequeueMinutes === 0 ? "then" : `${prequeueMinutes} minutes before`;
-  return new AppError(
-    409,
-    "not_on_sale",
-    `"${typeName}" goes on sale at ${saleStartsAt}; joining opens ${opens}`,
-    {},
-    { sale_starts_at: saleStartsAt },
-  );
-}
-
-/**
- * A rejoin that only named the user: anyone can send a user id, so the live place's token (and
- * its position and deadline) stay with whoever joined first.
- */
-function alreadyQueued(typeName: string, status: "queued" | "reserved" | "waiting_for_sale"): AppError {
-  const message = {
-    reserved: `This user already holds tickets for "${typeName}"; confirm them with the queue token given on joining.`,
-    queued: `This user is already in the queue for "${typeName}"; follow it with the queue token given on joining.`,
-    waiting_for_sale: `This user is already waiting for the sale of "${typeName}"; follow it with the queue token given on joining.`,
-  }[status];
-  return new AppError(409, "already_queued", message, {}, { status });
 }

@@ -12,19 +12,16 @@
 // address to its /64, it has no cap on open streams, and its store is one thread's.
 import type { Server } from "bun";
 import { rateOf, type Config } from "../config";
-import { AppError } from "../errors";
+import { failWith } from "../errors";
 import { clientOf } from "./client";
 import { OpenStreams } from "./open-streams";
 import { TokenBuckets } from "./token-buckets";
 
 export type LimitName = "join" | "status" | "stream" | "confirm";
 
-/** Over a limit: nothing was done; try again in `seconds`. */
-export class RateLimited extends AppError {
-  constructor(seconds: number, message: string) {
-    super(429, "rate_limited", message, { "retry-after": String(seconds) }, { retry_after: seconds });
-  }
-}
+/** Over a limit: nothing was done; try again in `seconds` (with `openStreams`: the cap of open streams was). */
+const rateLimited = (seconds: number, openStreams?: number) =>
+  failWith({ headers: { "retry-after": String(seconds) }, fields: { retry_after: seconds } }, "rate_limited", seconds, openStreams);
 
 /** How long a client over its open-stream cap is told to wait: a stream of it may end by then. */
 const STREAMS_RETRY_SECONDS = 5;
@@ -73,7 +70,7 @@ export class Limits {
     return {
       transform: ({ request, server }: Context) => {
         const seconds = buckets.take(clientOf(request, server, trustProxy));
-        if (seconds > 0) throw new RateLimited(seconds, `too many requests from your address; try again in ${seconds} s`);
+        if (seconds > 0) throw rateLimited(seconds);
       },
     };
   }
@@ -87,7 +84,7 @@ export class Limits {
     const close = this.openStreams.open(clientOf(request, server, this.config.TRUST_PROXY));
     if (close === null) {
       const cap = this.config.RATE_LIMIT_OPEN_STREAMS;
-      throw new RateLimited(STREAMS_RETRY_SECONDS, `too many live streams open from your address (${cap}); close one or poll the status`);
+      throw rateLimited(STREAMS_RETRY_SECONDS, cap);
     }
     return close;
   }

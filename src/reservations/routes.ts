@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { AppError, notFound } from "../errors";
+import { fail } from "../errors";
 import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import type { TokenParts } from "../domain/tokens";
@@ -18,15 +18,13 @@ export const StatusQuery = t.Object(
 );
 
 /** CONFIRM_BY=shop: only the shop books, after payment (POST /shop/holds/:token/confirm). */
-export const confirmByShop = () => new AppError(
-  403, "confirm_by_shop", "this sale is confirmed by the shop after payment: continue to checkout, your tickets stay held until expires_at",
-);
+export const confirmByShop = () => fail("confirm_by_shop");
 
 export const reservationRoutes = (s: Services, limits: Limits) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
     const parts = s.tokens.verify(token);
-    if (!parts) throw notFound("unknown_token", "this token is not one of ours");
+    if (!parts) throw fail("unknown_token");
     return parts;
   };
   return new Elysia({ prefix: "/reservation" })

@@ -5,11 +5,12 @@ import { Elysia } from "elysia";
 import { shopApiKeys } from "../config";
 import { bearerOf, checkBearer, keyFingerprint, type BearerGuard } from "../http/bearer";
 import type { Services } from "../services";
+import { KEY_NEEDED } from "../api/error-codes";
 
 const SHOP_GUARD: BearerGuard = {
   realm: "shop",
-  disabled: { code: "shop_disabled", message: "the shop API is off: set SHOP_API_KEYS to turn it on" },
-  unauthorized: "the shop API needs Authorization: Bearer <one of SHOP_API_KEYS>",
+  disabled: "shop_disabled",
+  unauthorized: KEY_NEEDED.shop,
 };
 
 /** An Elysia instance under /shop whose every route checks the shop's key first. */

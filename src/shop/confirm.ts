@@ -7,7 +7,7 @@
 // them books, the others read its answer. A refusal is not kept: nothing was done, and a retry
 // is told what is true then. The same key with another request is 422 idempotency_key_reused.
 import { crashPoint } from "../ops/crash-points";
-import { AppError, badRequest, conflict, during } from "../errors";
+import { during, fail, failWith } from "../errors";
 import { bookHold, type BookedRow } from "../reservations/confirm";
 import { finishQuietly } from "../reservations/finish";
 import { findHold } from "../reservations/holds";
@@ -28,9 +28,9 @@ export const MAX_IDEMPOTENCY_KEY = 255;
 /** The Idempotency-Key header, checked: 400 when missing or too long. */
 export function idempotencyKeyOf(header: string | null): string {
   if (header === null || header === "") {
-    throw badRequest("idempotency_key_required", "the Idempotency-Key header is required: one key per order, reused on retries");
+    throw fail("idempotency_key_required");
   }
-  if (header.length > MAX_IDEMPOTENCY_KEY) throw badRequest("invalid_input", `Idempotency-Key: expected 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
+  if (header.length > MAX_IDEMPOTENCY_KEY) throw fail("invalid_input", `Idempotency-Key: expected 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
   return header;
 }
 
@@ -48,7 +48,7 @@ export async function shopConfirm(
       SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = ${key}`;
     if (seen) {
       if (seen.request_hash !== hash) {
-        throw new AppError(422, "idempotency_key_reused", "this Idempotency-Key was used for another request; use a new key for a new request");
+        throw fail("idempotency_key_reused");
       }
       return { status: seen.response_status, body: seen.response_body, replayed: true };
     }
@@ -98,14 +98,14 @@ async function whyNotBooked(
   const hold = await findHold(sql, token);
   if (hold?.status === "confirmed" && hold.booking_status === "cancelled") throw refusal(CONFIRM_REFUSALS, "cancelled");
   if (hold?.status === "confirmed") {
-    throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
+    throw failWith({ fields: { booking_id: Number(hold.booking_id) } }, "already_confirmed");
   }
   if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
   if (hold?.status === "held" && !hold.lapsed) {
     const [price] = await sql<{ expected: number }[]>`
       SELECT (t.price * r.quantity)::float8 AS expected FROM reservations r JOIN ticket_types t ON t.id = r.ticket_type_id
       WHERE r.token = ${token} AND (${amount}::numeric IS NOT NULL AND t.price * r.quantity <> ${amount}::numeric)`;
-    if (price) throw conflict("amount_mismatch", `amount: this hold costs ${price.expected} (unit_price x quantity); nothing was booked`);
+    if (price) throw fail("amount_mismatch", price.expected);
     // a live hold the update did not see: its grant committed in between. Once more, then it is.
     const again = await bookHold(sql, token, order);
     if (again) return again;

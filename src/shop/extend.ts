@@ -5,7 +5,7 @@
 // lock, src/expiry/expire.ts), so a race at the deadline ends one way only: extended and never
 // expired, or expired once and this answers 410. Redis follows: the record's own deadline and
 // its batch's entry in the deadline index, which status and reconciliation read.
-import { AppError, during } from "../errors";
+import { during, fail, failWith } from "../errors";
 import { findHold } from "../reservations/holds";
 import { redisState, refusal } from "../reservations/without-hold";
 import type { Services } from "../services";
@@ -43,7 +43,7 @@ export async function extendHold(s: Services, parts: TokenParts, token: string, 
   if (hold?.status === "held" && !hold.lapsed) {
     const [row] = await s.sql<{ extended_seconds: number }[]>`SELECT extended_seconds FROM reservations WHERE token = ${token}`;
     if (row && row.extended_seconds + seconds > max) {
-      throw new AppError(409, "extend_limit", `a hold may be extended by ${max} seconds in all; ${max - row.extended_seconds} remain`);
+      throw fail("extend_limit", max, max - row.extended_seconds);
     }
     // its grant committed in between: once more, then it is
     if (!retried) return extendHold(s, parts, token, seconds, true);
@@ -51,7 +51,7 @@ export async function extendHold(s: Services, parts: TokenParts, token: string, 
   }
   if (hold?.status === "confirmed" && hold.booking_status === "cancelled") throw refusal(CONFIRM_REFUSALS, "cancelled");
   if (hold?.status === "confirmed") {
-    throw new AppError(409, "already_confirmed", "this hold is booked already", {}, { booking_id: Number(hold.booking_id) });
+    throw failWith({ fields: { booking_id: Number(hold.booking_id) } }, "already_confirmed");
   }
   if (hold?.status === "released") throw refusal(CONFIRM_REFUSALS, "released");
   if (hold) throw refusal(CONFIRM_REFUSALS, "expired");

@@ -1,7 +1,7 @@
 // GET /shop/holds/:token: what the shop needs to charge for a hold, read from PostgreSQL, the
 // truth: who holds what, at which price and currency, until when, and its booking if it has one.
 import type { Sql } from "../store/db";
-import { during, notFound } from "../errors";
+import { during, fail } from "../errors";
 import type { ShopHold } from "../api/schemas";
 
 type HoldRow = Omit<ShopHold, "queue_token" | "status" | "expires_at" | "booking_id" | "booking_ref"> & {
@@ -13,7 +13,7 @@ type HoldRow = Omit<ShopHold, "queue_token" | "status" | "expires_at" | "booking
   booking_status: string | null;
 };
 
-export const noHold = () => notFound("no_hold", "no tickets are held for this token (it may still be queued)");
+export const noHold = () => fail("no_hold");
 
 /** The hold of `token` (already verified as one of ours); 404 no_hold when PostgreSQL has none. */
 export async function shopHold(sql: Sql, token: string): Promise<ShopHold> {

@@ -4,7 +4,7 @@
 import { Type as t } from "@sinclair/typebox";
 import { auditContext } from "../admin/audit";
 import { cancelBooking } from "../bookings/cancel";
-import { badRequest, notFound } from "../errors";
+import { fail } from "../errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
@@ -42,7 +42,7 @@ export const shopRoutes = (s: Services) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
     const parts = s.tokens.verify(token);
-    if (!parts) throw notFound("unknown_token", "this token is not one of ours");
+    if (!parts) throw fail("unknown_token");
     return parts;
   };
   return shopScope(s)
@@ -60,7 +60,7 @@ export const shopRoutes = (s: Services) => {
     }, { params: TokenParams, body: ShopConfirmBody, transform: onlyKnownFields(ShopConfirmBody) })
     .post("/holds/:token/extend", ({ params, body }) => {
       const max = s.config.HOLD_EXTEND_MAX_SECONDS;
-      if (body.seconds > max) throw badRequest("invalid_input", `seconds: expected a whole number from 1 to ${max}`);
+      if (body.seconds > max) throw fail("invalid_input", `seconds: expected a whole number from 1 to ${max}`);
       return extendHold(s, verified(params.token), params.token, body.seconds);
     }, { params: TokenParams, body: ExtendBody, transform: onlyKnownFields(ExtendBody) })
     .post("/bookings/:id/cancel", ({ params, body, ...context }) =>
