@@ -9,7 +9,8 @@ import { Cleaner } from "../src/expiry/cleaner";
 import { checkInvariants } from "../src/domain/invariants";
 import { createLogger } from "../src/log";
 import { batchContextOf, type BatchContext } from "../src/processing/batch";
-import { Processor, UNBLOCK_CHECK_MS, type ProcessorOptions } from "../src/processing/processor";
+import { Processor, type ProcessorOptions } from "../src/processing/processor";
+import { UNBLOCK_CHECK_MS } from "../src/processing/schedule";
 import { createRedis } from "../src/store/redis";
 import { closeServices, createServices, type Services } from "../src/services";
 
