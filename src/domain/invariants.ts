@@ -6,8 +6,8 @@
 // tickets back to stock. Its reservation stays 'confirmed' (the hold did end in a booking; the
 // token reads 'cancelled', a state after it in src/domain/states.ts), so "confirmed" below means: a
 // confirmed hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still
-// pairs every booking, cancelled or not, with its confirmed hold. README "How it works" and "The fault
-// suite" name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
+// pairs every booking, cancelled or not, with its confirmed hold. docs/ARCHITECTURE.md ("How it
+// works") and docs/fault-suite.md name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
 import type { Sql } from "../store/db";
 
 export type Finding = { invariant: "I1" | "I2" | "I3" | "I4" | "I5"; ticket_type_id: number | null; detail: string };

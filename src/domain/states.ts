@@ -3,7 +3,7 @@
 // Every path speaks these words: the Redis record's `state` field (written by the Lua scripts
 // join-3, claim-3, settle-4, finish-2, leave-1, cancel-2), the settle codes, PostgreSQL's
 // reservations.status (held, confirmed, expired, released) and the answers. test/states.test.ts
-// checks the Lua scripts against this module. ARCHITECTURE.md draws the diagram.
+// checks the Lua scripts against this module. docs/ARCHITECTURE.md draws the diagram.
 
 export const TOKEN_STATES = [
   "waiting_for_sale", // in the pre-queue of a sale that has not started (join-3.lua); no place yet

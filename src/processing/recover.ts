@@ -1,4 +1,4 @@
-// Recovery of batches whose processor died between claim and settle (README "How it works",
+// Recovery of batches whose processor died between claim and settle (docs/ARCHITECTURE.md "How it works",
 // step 2): PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
 import { inflightEntry } from "../store/formats";
 import type { BatchContext } from "./batch";

@@ -1,6 +1,6 @@
 // The shop's API (/shop/...), server to server with a bearer key (shop/auth.ts): read a hold,
 // book it after payment (safe to retry with an Idempotency-Key), extend it while the payment
-// runs, cancel a booking. README "Taking payments (shop API)" walks through it with curl.
+// runs, cancel a booking. docs/payments.md walks through it with curl.
 import { Type as t } from "@sinclair/typebox";
 import { auditContext } from "../admin/audit";
 import { cancelBooking } from "../bookings/cancel";
