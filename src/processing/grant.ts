@@ -14,10 +14,9 @@
 // `closed`, and the careful path then tells who already has a hold (a retry, a recovery) from
 // who waits for the sale.
 import type { Sql } from "../store/db";
-import { refusedList, type Refusals } from "../store/formats";
+import { parseGrantOutcome, parseRefused, type GrantOutcome, type Refusals } from "../store/formats";
 import type { HoldStatus } from "../domain/states";
 
-export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting" | "closed";
 /** Why a grant granted nobody whatever its stock: the sale is paused, or has not started. */
 export type SaleClosed = "paused" | "not_on_sale";
 export type GrantRow = {
@@ -68,7 +67,7 @@ async function grantRun(
     granted: result!.held,
     expiresAt: result!.deadline,
     stockLeft: result!.stock_left,
-    refused: refusedList.decode(result!.refused),
+    refused: parseRefused(result!.refused),
     closed: result!.closed,
   };
 }
@@ -76,12 +75,13 @@ async function grantRun(
 async function grantCarefully(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const rows = await sql<(GrantRow & { stock_left: number | null; closed: SaleClosed | null })[]>`
+  const answer = await sql<(Omit<GrantRow, "outcome"> & { outcome: string; stock_left: number | null; closed: SaleClosed | null })[]>`
     SELECT outcome, expires_at, prior_status, stock_left, closed
     FROM grant_holds_carefully(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
+  const rows = answer.map((r) => ({ ...r, outcome: parseGrantOutcome(r.outcome) }));
   const granted = rows.filter((r) => r.outcome === "granted");
   return {
-    rows: [...rows],
+    rows,
     granted: granted.length,
     expiresAt: granted[0]?.expires_at ?? null,
     stockLeft: rows[0]?.stock_left ?? null,
