@@ -2,7 +2,7 @@
 // POST /admin/bookings/:id/cancel. The booking becomes cancelled and its tickets go back on sale
 // exactly once: one conditional UPDATE (status = 'confirmed') in a transaction that adds the
 // stock back under the ticket type's row lock, taken first as the grant takes it. The hold
-// stays 'confirmed' (src/domain/invariants.ts says why); its token reads 'cancelled'. People waiting
+// stays 'confirmed' (src/store/invariants.ts says why); its token reads 'cancelled'. People waiting
 // are served them: the processor retries a blocked type when its stock moves. The person's
 // per-user tally goes down: PostgreSQL's grant counts confirmed bookings only; Redis's
 // bought:{T}, which joins check, is decremented once (cancel-2.lua says when). Redis follows in
@@ -11,7 +11,7 @@
 // the operator's and the shop's cancels are kept in the audit log, each with its actor.
 import { logChange, recordChange, type AuditContext } from "../admin/audit";
 import type { Sql } from "../store/db";
-import { during, notFound } from "../errors";
+import { during, notFound } from "../core/errors";
 import type { Services } from "../services";
 import { tokenIdOf } from "../domain/tokens";
 

@@ -5,7 +5,9 @@
 import { Elysia } from "elysia";
 import type { Services } from "../services";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
-import type { WorkerHealth } from "../workers/host";
+
+/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
+export type WorkerHealth = "ok" | "stalled" | "stopped";
 
 export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
 export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };

@@ -2,8 +2,8 @@
 // once) by the first join after the start (join-3.lua), or here, by the processor, for a type
 // nobody joins after its start. Either way open-prequeue's Lua decides, by Redis's clock, and
 // runs whole: a second opener, or one of a killed instance, finds nothing to do.
-import { crashPoint } from "../ops/crash-points";
-import type { Logger } from "../log";
+import { crashPoint } from "../core/crash-points";
+import type { Logger } from "../core/log";
 import { prequeuedKey } from "../store/redis";
 import type { BatchContext } from "../processing/batch";
 

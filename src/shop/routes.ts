@@ -4,7 +4,7 @@
 import { Type as t } from "@sinclair/typebox";
 import { auditContext } from "../admin/audit";
 import { cancelBooking } from "../bookings/cancel";
-import { badRequest, notFound } from "../errors";
+import { badRequest, notFound } from "../core/errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
