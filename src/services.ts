@@ -12,7 +12,7 @@ import { HeldTickets } from "./reservations/held-tickets";
 import { Readiness } from "./ops/readiness";
 import type { InstanceReports } from "./workers/protocol";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./store/redis";
-import { StreamHub } from "./streams/hub";
+import { StreamHub } from "./reservations/stream-hub";
 import { createTokens, type Tokens } from "./domain/tokens";
 
 export type Services = {
