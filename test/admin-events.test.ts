@@ -2,7 +2,7 @@
 // validation, capacity changes mid-sale, and a crowd while capacity moves on two instances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seedDemo } from "../src/ops/demo";
-import { overdueHolds, stockLedger } from "../src/domain/invariants";
+import { overdueHolds, stockLedger } from "../src/store/invariants";
 import { createTestEnv, joinMany, statusOf, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
 

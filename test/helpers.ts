@@ -3,11 +3,11 @@
 import { Cluster } from "ioredis";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app";
-import { loadConfig, type Config } from "../src/config";
+import { loadConfig, type Config } from "../src/config/config";
 import { createSql, migrate, type Sql } from "../src/store/db";
 import { Cleaner } from "../src/expiry/cleaner";
-import { checkInvariants } from "../src/domain/invariants";
-import { createLogger } from "../src/log";
+import { checkInvariants } from "../src/store/invariants";
+import { createLogger } from "../src/core/log";
 import { batchContextOf, type BatchContext } from "../src/processing/batch";
 import { Processor, type ProcessorOptions } from "../src/processing/processor";
 import { UNBLOCK_CHECK_MS } from "../src/processing/schedule";

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createApp } from "../src/app";
-import { describeUrl } from "../src/config";
+import { describeUrl } from "../src/config/config";
 import { Cleaner } from "../src/expiry/cleaner";
-import type { Fields, Level, Logger } from "../src/log";
+import type { Fields, Level, Logger } from "../src/core/log";
 import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -2,7 +2,7 @@
 // other replaced), every JSON error body says it as request_id, and the request's log lines name it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import type { Fields, Logger } from "../src/log";
+import type { Fields, Logger } from "../src/core/log";
 import { createTestEnv, join, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -6,7 +6,7 @@ import { join as joinPath } from "node:path";
 import { createApp } from "../src/app";
 import { closeServices, createServices, type Services } from "../src/services";
 import { STATUS_MESSAGES } from "../src/domain/states";
-import { StreamHub } from "../src/streams/hub";
+import { StreamHub } from "../src/reservations/stream-hub";
 import { listeningPort } from "../bench/harness";
 import { countCommands } from "../bench/monitor";
 import { TcpProxy } from "./proxy";

@@ -5,7 +5,7 @@
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
 import type { Sql } from "../store/db";
-import { during, notFound, Unavailable } from "../errors";
+import { during, notFound, Unavailable } from "../core/errors";
 import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";

@@ -15,7 +15,7 @@ export const TOKEN_STATES = [
   "confirmed", //     booked (finish-2.lua after PostgreSQL's confirm)
   "cancelled", //     its booking was cancelled since (a refund, a chargeback); the tickets went back
   //                  (cancel-2.lua after PostgreSQL's cancel). PostgreSQL keeps the hold
-  //                  'confirmed' and the booking 'cancelled' (src/domain/invariants.ts says why)
+  //                  'confirmed' and the booking 'cancelled' (src/store/invariants.ts says why)
   "expired", //       the hold lapsed unconfirmed; its tickets went back (the cleaner)
   "released", //      given back: a hold (its tickets return at once) or a queue place (leave-1.lua)
   "sold_out", //      nothing left that could ever serve it (settle)

@@ -1,7 +1,7 @@
 // Events and ticket types, read from PostgreSQL and kept for a second. Joins look ticket types
 // up here, so a crowd of joins costs PostgreSQL one query a second, not one each.
 import type { Sql } from "../store/db";
-import { during } from "../errors";
+import { during } from "../core/errors";
 
 export type TicketType = {
   id: number;

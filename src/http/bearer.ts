@@ -3,7 +3,7 @@
 // one is 401 with WWW-Authenticate. The check runs before the body is validated, so nobody
 // learns anything about the routes without a key.
 import { timingSafeEqual } from "node:crypto";
-import { AppError } from "../errors";
+import { AppError } from "../core/errors";
 
 const BEARER = /^Bearer +(\S+) *$/i;
 const digest = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest();

@@ -3,8 +3,8 @@
 // compared in constant time); 401 with another, 403 when neither is configured.
 import { Elysia } from "elysia";
 import { bearerIsOneOf } from "../http/bearer";
-import type { Config } from "../config";
-import { AppError } from "../errors";
+import type { Config } from "../config/config";
+import { AppError } from "../core/errors";
 import type { Services } from "../services";
 import { CONTENT_TYPE } from "./scrape";
 

@@ -3,7 +3,12 @@
 // stores are read at most once a second, whoever scrapes, so a scrape storm costs them nothing
 // more; while a store does not answer, the last reading stays (a scrape never fails for it).
 import { Gauge } from "prom-client";
-import type { Services } from "../services";
+import type { Sql } from "../store/db";
+import type { Keys, RedisClient } from "../store/redis";
+import type { Metrics } from "./metrics";
+
+/** What the sale's figures are read from. */
+type Stores = { metrics: Metrics; sql: Sql; redis: RedisClient; keys: (ticketTypeId: number) => Keys };
 
 /** A reading this young is served again instead of asking the stores. */
 export const FIGURES_MAX_AGE_MS = 1000;
@@ -12,7 +17,7 @@ const READ_TIMEOUT_MS = 1000;
 
 type Figures = { id: number; stock: number; held: number; queued: number | null };
 
-export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): void {
+export function watchSaleFigures(s: Stores): void {
   const registers = [s.metrics.registry];
   let figures: Figures[] = [];
   let readAt = 0;
@@ -45,7 +50,7 @@ export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" |
 }
 
 /** The streams this thread holds open; every HTTP thread has its own, and a scrape sums them. */
-export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void {
+export function countOpenStreams(s: { metrics: Metrics; streams: { size: number } }): void {
   new Gauge({
     name: "ticketqueue_open_streams", help: "live status streams (GET /reservation/stream) open on this instance",
     registers: [s.metrics.registry],
@@ -55,7 +60,7 @@ export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void
   });
 }
 
-async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): Promise<Figures[]> {
+async function readFigures(s: Stores): Promise<Figures[]> {
   // held: from the partial index of held holds (reservations_one_live_hold), never a scan of all
   const rows = await s.sql<{ id: number; stock: number; held: number }[]>`
     SELECT t.id, t.stock, coalesce(h.held, 0)::int AS held

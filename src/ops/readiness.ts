@@ -3,9 +3,12 @@
 // cleaner are alive and looping (their heartbeats, src/workers/host.ts). Otherwise 503, naming
 // what is not. No auth: load balancers call it. GET /health stays liveness alone.
 import { Elysia } from "elysia";
-import type { Services } from "../services";
+import type { Sql } from "../store/db";
+import type { RedisClient } from "../store/redis";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
-import type { WorkerHealth } from "../workers/host";
+
+/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
+export type WorkerHealth = "ok" | "stalled" | "stopped";
 
 export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
 export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };
@@ -14,7 +17,7 @@ export class Readiness {
   private readonly workers = new Map<string, () => WorkerHealth>();
   private checking: Promise<ReadinessReport> | null = null;
 
-  constructor(private readonly s: Pick<Services, "redis" | "sql">) {}
+  constructor(private readonly s: { redis: RedisClient; sql: Sql }) {}
 
   /** A worker whose health counts (src/server.ts adds the processor and the cleaner). */
   watch(name: string, health: () => WorkerHealth): void {
@@ -48,7 +51,8 @@ async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachab
   }
 }
 
-export const readinessRoutes = (s: Services) =>
+/** `s.instance`: the whole instance's report, whichever thread is asked (src/workers/protocol.ts). */
+export const readinessRoutes = (s: { instance: { readiness(): Promise<ReadinessReport> } }) =>
   new Elysia().get("/readyz", async ({ set }) => {
     const report = await s.instance.readiness();
     set.headers["cache-control"] = "no-store";

@@ -8,7 +8,7 @@
 // TurnPipeline below holds a turn's state and does its I/O in order; what it decides (claim
 // ahead or not, what each person gets, the served mark, whether the head is blocked, the
 // counts) are the pure functions after it.
-import { crashPoint } from "../ops/crash-points";
+import { crashPoint } from "../core/crash-points";
 import { claimSize, roomAfterClaim } from "./admission";
 import type { Sql } from "../store/db";
 import type { Metrics } from "../metrics/metrics";

@@ -1,10 +1,10 @@
 // The processor loop: serves every ticket type that has people waiting, in turns, under a
-// lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
+// lease per type. Runs in a Bun Worker (src/threads/processor.ts) and,
 // for tests, directly. What it decides (which types are served, when a turn is over, how long
 // a type is left alone) are the pure functions of its state in schedule.ts; this class does
 // the I/O.
-import { runWithBackoff, type LoopHooks } from "../workers/backoff";
-import type { Logger } from "../log";
+import { runWithBackoff, type LoopHooks } from "../core/backoff";
+import type { Logger } from "../core/log";
 import { RECOVER_AFTER_MS } from "../domain/timing";
 import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
@@ -27,7 +27,7 @@ export type ProcessorOptions = {
   recoverAfterMs?: number;
   /** How long a blocked type waits before it is retried though its stock did not move (BLOCKED_RETRY_MS). */
   blockedRetryMs?: number;
-  /** The worker's heartbeat and failure count (src/workers/processor.ts). */
+  /** The worker's heartbeat and failure count (src/threads/processor.ts). */
   hooks?: LoopHooks;
 };
 

@@ -2,7 +2,7 @@
 // holds, from PostgreSQL, kept a second per type. Status asks it for every queued person of a
 // type with no stock, so a crowd polling costs PostgreSQL one query a second a type, not one each.
 import type { Sql } from "../store/db";
-import { during } from "../errors";
+import { during } from "../core/errors";
 
 export type HeldReading = {
   /** The type's stock now (the catalog's may be a second old). */

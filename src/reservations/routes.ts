@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { AppError, notFound } from "../errors";
+import { AppError, notFound } from "../core/errors";
 import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import type { TokenParts } from "../domain/tokens";

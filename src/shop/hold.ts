@@ -1,7 +1,7 @@
 // GET /shop/holds/:token: what the shop needs to charge for a hold, read from PostgreSQL, the
 // truth: who holds what, at which price and currency, until when, and its booking if it has one.
 import type { Sql } from "../store/db";
-import { during, notFound } from "../errors";
+import { during, notFound } from "../core/errors";
 
 /** reserved, confirmed, cancelled (a booking that was cancelled), expired or released. */
 export type ShopHoldStatus = "reserved" | "confirmed" | "cancelled" | "expired" | "released";

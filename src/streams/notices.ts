@@ -8,7 +8,7 @@
 // bus), so the subscriber is one connection to any node; when that node goes, another is
 // taken and everything is subscribed again, as after a reconnect.
 import Redis, { type RedisOptions } from "ioredis";
-import type { Logger } from "../log";
+import type { Logger } from "../core/log";
 
 /** Where the subscriber connects: one Redis's URL, or (a cluster) the nodes known now, to try in turn. */
 export type NoticeSource = { url: string } | { nodes: () => { host: string; port: number }[] };

@@ -1,15 +1,12 @@
 // Main-thread side of a worker: start it, wait until it is ready, stop it gracefully; follow its
 // heartbeats (readiness) and read its metrics (GET /metrics).
-import type { Config } from "../config";
-import type { Logger } from "../log";
+import type { Config } from "../config/config";
+import type { Logger } from "../core/log";
 import type { LimitsMemory } from "../rate-limit/limits";
-import type { InstanceReports } from "../services";
+import type { WorkerHealth } from "../ops/readiness";
 import type { MetricsJson } from "../metrics/scrape";
 import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../domain/timing";
-import type { FromWorker, ToWorker } from "./protocol";
-
-/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
-export type WorkerHealth = "ok" | "stalled" | "stopped";
+import type { FromWorker, InstanceReports, ToWorker } from "./protocol";
 
 export type RunningWorker = {
   stop(timeoutMs: number): Promise<void>;

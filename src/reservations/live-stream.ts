@@ -1,9 +1,9 @@
 // One open stream: its body (an SSE stream), the last answer it was sent, and what the hub
 // needs to decide when to look it up again. No timer of its own: the hub's one tick drives
 // every stream, so an open stream costs memory only.
-import type { StatusAnswer } from "../reservations/status";
+import type { StatusAnswer } from "./status";
 import type { TokenParts } from "../domain/tokens";
-import { sse } from "./sse";
+import { sse } from "../streams/sse";
 
 export class LiveStream {
   /** The last answer sent (one is sent only when it differs from this). */

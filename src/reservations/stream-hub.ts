@@ -4,18 +4,18 @@
 // computes its own position from it: Redis work grows with ticket types, not with streams.
 // A stream is looked up on its own (reservationStatus: exactly the status route's answer) only
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
-// change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
+// change notice named it (src/streams/notices.ts); its type's catalog entry changed (paused, sale start);
 // its place waits for held tickets or a moved sale (words the mark cannot give) and its position
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
 import { clusterNodesNow, pipelined } from "../store/redis";
-import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "../reservations/status";
+import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "./status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import { LiveStream } from "./live-stream";
-import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "./notices";
-import { sse } from "./sse";
+import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "../streams/notices";
+import { sse } from "../streams/sse";
 
 export type StreamHubOptions = {
   tickMs: number;

@@ -8,7 +8,7 @@
 // confirmed hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still
 // pairs every booking, cancelled or not, with its confirmed hold. docs/ARCHITECTURE.md ("How it
 // works") and docs/fault-suite.md name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
-import type { Sql } from "../store/db";
+import type { Sql } from "./db";
 
 export type Finding = { invariant: "I1" | "I2" | "I3" | "I4" | "I5"; ticket_type_id: number | null; detail: string };
 

@@ -1,6 +1,6 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
-import { DEPENDENCY_TIMEOUT_MS } from "./domain/timing";
+import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
