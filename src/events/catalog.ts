@@ -2,6 +2,7 @@
 // up here, so a crowd of joins costs PostgreSQL one query a second, not one each.
 import type { Sql } from "../store/db";
 import { during } from "../errors";
+import { within } from "../ops/timeout";
 
 export type TicketType = {
   id: number;
@@ -102,8 +103,7 @@ export class Catalog {
     if (current && Date.now() - current.at < this.maxAgeMs) return this.ticketType(id);
     const reading = this.ticketType(id);
     reading.catch(() => {}); // it may fail after the stale answer went out
-    const late = Bun.sleep(STALE_WAIT_MS).then(() => undefined);
-    return (await Promise.race([reading, late])) ?? current?.byId.get(id);
+    return (await within(STALE_WAIT_MS, reading, () => undefined)) ?? current?.byId.get(id);
   }
 
   /**

@@ -4,6 +4,7 @@
 // more; while a store does not answer, the last reading stays (a scrape never fails for it).
 import { Gauge } from "prom-client";
 import type { Services } from "../services";
+import { within } from "../ops/timeout";
 
 /** A reading this young is served again instead of asking the stores. */
 export const FIGURES_MAX_AGE_MS = 1000;
@@ -19,7 +20,9 @@ export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" |
   let reading: Promise<void> | null = null;
   const fresh = (): Promise<void> => {
     if (Date.now() - readAt < FIGURES_MAX_AGE_MS) return Promise.resolve();
-    reading ??= withTimeout(readFigures(s), READ_TIMEOUT_MS)
+    reading ??= within(READ_TIMEOUT_MS, readFigures(s), () => {
+      throw new Error("figures took too long");
+    })
       .then((read) => void (figures = read), (err) => s.metrics.failed(err))
       .finally(() => {
         readAt = Date.now(); // a failed reading is not retried within the second either
@@ -70,10 +73,4 @@ async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys
     return null;
   });
   return rows.map((r, i) => ({ ...r, queued: queued?.[i] ?? null }));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: Timer | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("figures took too long")), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

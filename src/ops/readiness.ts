@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { Services } from "../services";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
 import type { WorkerHealth } from "../workers/host";
+import { within } from "./timeout";
 
 export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
 export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };
@@ -37,14 +38,10 @@ export class Readiness {
 
 /** ok if the probe succeeds in time. postgres.js waits through reconnects: a late answer is no answer. */
 async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
-  let timer: Timer | undefined;
-  const late = new Promise<"unreachable">((resolve) => (timer = setTimeout(() => resolve("unreachable"), READY_PROBE_TIMEOUT_MS)));
   try {
-    return await Promise.race([probe().then(() => "ok" as const), late]);
+    return await within(READY_PROBE_TIMEOUT_MS, probe().then(() => "ok" as const), () => "unreachable" as const);
   } catch {
     return "unreachable";
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -3,6 +3,7 @@
 // type with no stock, so a crowd polling costs PostgreSQL one query a second a type, not one each.
 import type { Sql } from "../store/db";
 import { during } from "../errors";
+import { within } from "../ops/timeout";
 
 export type HeldReading = {
   /** The type's stock now (the catalog's may be a second old). */
@@ -46,8 +47,7 @@ export class HeldTickets {
   /** As reading(), but a status answer must not stall: past STALE_WAIT_MS, the last reading (or none). */
   async soon(ticketTypeId: number): Promise<HeldReading | undefined> {
     const reading = this.reading(ticketTypeId);
-    const late = Bun.sleep(STALE_WAIT_MS).then(() => undefined);
-    return (await Promise.race([reading.catch(() => undefined), late])) ?? this.entries.get(ticketTypeId)?.last;
+    return (await within(STALE_WAIT_MS, reading.catch(() => undefined), () => undefined)) ?? this.entries.get(ticketTypeId)?.last;
   }
 
   private async load(ticketTypeId: number): Promise<HeldReading> {
