@@ -180,6 +180,7 @@ export class Catalog {
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
                t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute, t.hold_seconds,
+               -- sold out: no stock, no hold out (held_tickets would sum them all; the first is enough)
                CASE WHEN t.stock = 0 AND NOT EXISTS (
                  SELECT 1 FROM reservations r WHERE r.ticket_type_id = t.id AND r.status = 'held'
                ) THEN 'sold_out'

@@ -59,13 +59,10 @@ export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void
 }
 
 async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): Promise<Figures[]> {
-  // held: from the partial index of held holds (reservations_one_live_hold), never a scan of all
+  // held: held_tickets (sql/0010) reads the held holds alone, never a scan of all
   const rows = await s.sql<{ id: number; stock: number; held: number }[]>`
-    SELECT t.id, t.stock, coalesce(h.held, 0)::int AS held
-    FROM ticket_types t
-    LEFT JOIN (
-      SELECT ticket_type_id, sum(quantity) AS held FROM reservations WHERE status = 'held' GROUP BY ticket_type_id
-    ) h ON h.ticket_type_id = t.id
+    SELECT t.id, t.stock, coalesce(h.tickets, 0)::int AS held
+    FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
     ORDER BY t.id`;
   // one LLEN a type (each key in its own slot on a cluster); Redis down: PostgreSQL's figures alone
   const queued = await Promise.all(rows.map((r) => s.redis.llen(s.keys(r.id).queue))).catch((err) => {

@@ -53,10 +53,9 @@ export class HeldTickets {
   private async load(ticketTypeId: number): Promise<HeldReading> {
     this.loads++;
     const [row] = await during("PostgreSQL", () => this.sql`
-      SELECT t.stock,
-             (SELECT min(r.expires_at) FROM reservations r
-              WHERE r.ticket_type_id = t.id AND r.status = 'held') AS next_deadline
-      FROM ticket_types t WHERE t.id = ${ticketTypeId}`);
+      SELECT t.stock, h.next_deadline
+      FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
+      WHERE t.id = ${ticketTypeId}`);
     if (!row) return { stock: 0, nextDeadline: null };
     return { stock: Number(row.stock), nextDeadline: row.next_deadline ? (row.next_deadline as Date).getTime() : null };
   }
