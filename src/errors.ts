@@ -20,7 +20,6 @@ export class AppError extends Error {
 export const badRequest = (code: string, message: string) => new AppError(400, code, message);
 export const notFound = (code: string, message: string) => new AppError(404, code, message);
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
-export const gone = (code: string, message: string) => new AppError(410, code, message);
 
 export const RETRY_AFTER_SECONDS = 2;
 
