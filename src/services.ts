@@ -4,7 +4,7 @@ import type { Config, Thread } from "./config/config";
 import { createSql, type Sql } from "./store/db";
 import { poolShares } from "./store/db-pool";
 import { Catalog } from "./events/catalog";
-import { createLogger, type Logger } from "./core/log";
+import { createLogger, throttled, type Logger } from "./core/log";
 import { Metrics } from "./metrics/metrics";
 import { countOpenStreams, watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
@@ -46,13 +46,8 @@ export type Services = {
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
   const sql = createSql(config.DATABASE_URL, { max: poolShares(config.DATABASE_POOL_SIZE, config.HTTP_THREADS)[thread] });
   const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
-  let lastRedisError = 0;
-  const warn = (err: Error) => {
-    // ioredis repeats this on every reconnect attempt; once every 5 s is enough to read.
-    if (Date.now() - lastRedisError < 5000) return;
-    lastRedisError = Date.now();
-    log.warn("redis connection problem", { error: err });
-  };
+  // ioredis repeats this on every reconnect attempt
+  const warn = throttled((err: Error) => log.warn("redis connection problem", { error: err }));
   redis.on("error", warn);
   redis.on("node error", warn); // a cluster's: one of its nodes failed
   const prefix = config.REDIS_KEY_PREFIX;

@@ -1,6 +1,7 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
 import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
+import { within } from "./timeout";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
@@ -19,7 +20,6 @@ export class AppError extends Error {
 export const badRequest = (code: string, message: string) => new AppError(400, code, message);
 export const notFound = (code: string, message: string) => new AppError(404, code, message);
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
-export const gone = (code: string, message: string) => new AppError(410, code, message);
 
 export const RETRY_AFTER_SECONDS = 2;
 
@@ -112,19 +112,15 @@ export function outageOf(err: unknown, dependency?: Dependency): Dependency | nu
  * deadline here, since postgres.js has none of its own.
  */
 export async function during<T>(dependency: Dependency, step: () => Promise<T>): Promise<T> {
-  let timer: Timer | undefined;
   try {
     if (dependency === "Redis") return await step();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Unavailable(dependency)), DEPENDENCY_TIMEOUT_MS);
+    return await within(DEPENDENCY_TIMEOUT_MS, step(), () => {
+      throw new Unavailable(dependency);
     });
-    return await Promise.race([step(), deadline]);
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (outageOf(err, dependency)) throw new Unavailable(dependency, err);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

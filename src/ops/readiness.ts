@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { Sql } from "../store/db";
 import type { RedisClient } from "../store/redis";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
+import { within } from "../core/timeout";
 
 /** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
 export type WorkerHealth = "ok" | "stalled" | "stopped";
@@ -40,14 +41,10 @@ export class Readiness {
 
 /** ok if the probe succeeds in time. postgres.js waits through reconnects: a late answer is no answer. */
 async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
-  let timer: Timer | undefined;
-  const late = new Promise<"unreachable">((resolve) => (timer = setTimeout(() => resolve("unreachable"), READY_PROBE_TIMEOUT_MS)));
   try {
-    return await Promise.race([probe().then(() => "ok" as const), late]);
+    return await within(READY_PROBE_TIMEOUT_MS, probe().then(() => "ok" as const), () => "unreachable" as const);
   } catch {
     return "unreachable";
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -93,9 +93,8 @@ async function grantCarefully(
 /** Stock on sale and stock held right now: whether someone still waiting can ever be served. */
 export async function availability(sql: Sql, ticketTypeId: number): Promise<{ stock: number; held: number } | null> {
   const [row] = await sql<{ stock: number; held: number }[]>`
-    SELECT t.stock,
-           (SELECT coalesce(sum(quantity), 0)::int FROM reservations
-            WHERE ticket_type_id = t.id AND status = 'held') AS held
-    FROM ticket_types t WHERE t.id = ${ticketTypeId}`;
+    SELECT t.stock, coalesce(h.tickets, 0)::int AS held
+    FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
+    WHERE t.id = ${ticketTypeId}`;
   return row ?? null;
 }

@@ -8,6 +8,7 @@
 // its place waits for held tickets or a moved sale (words the mark cannot give) and its position
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
+import { throttled } from "../core/log";
 import { clusterNodesNow, pipelined } from "../store/redis";
 import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusAnswer } from "./status";
 import type { Services } from "../services";
@@ -89,7 +90,8 @@ export class StreamHub {
   private readonly waiting: LiveStream[] = [];
   private next = 0;
   private running = 0;
-  private lastWarning = 0;
+  /** At most one line every 5 s: a tick or a look-up failing fails again at once. */
+  private readonly warn = throttled((message: string, err: unknown) => this.s.log.warn(message, { error: err }));
 
   constructor(
     private readonly s: Services,
@@ -411,12 +413,6 @@ export class StreamHub {
   private deliver(stream: LiveStream, answer: StatusAnswer): void {
     stream.send(answer, Date.now());
     if (!ONGOING.has(answer.status)) stream.close();
-  }
-
-  private warn(message: string, err: unknown): void {
-    if (Date.now() - this.lastWarning < 5000) return;
-    this.lastWarning = Date.now();
-    this.s.log.warn(message, { error: err });
   }
 }
 
