@@ -4,6 +4,7 @@
 // skipped on one Redis.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Cluster } from "ioredis";
+import { cancelBooking } from "../src/admin/cancel";
 import { clusterNodesNow } from "../src/store/redis";
 import { SCRIPT_FILES } from "../src/store/scripts";
 import { ChangeNotices } from "../src/streams/notices";
@@ -40,11 +41,14 @@ describe.skipIf(!onCluster)("slots", () => {
     for (const type of types) {
       const [a, b, c] = [await join(env, `a${type}`, type), await join(env, `b${type}`, type), await join(env, `c${type}`, type)];
       await env.drain();
-      expect((await env.post("/reservation/confirm", { token: a })).status).toBe(200);
+      const booked = await env.post("/reservation/confirm", { token: a });
+      expect(booked.status).toBe(200);
       expect((await env.post("/reservation/release", { token: b })).status).toBe(200);
       expect((await env.post("/reservation/release", { token: c })).status).toBe(200); // queued: leave-1.lua
       expect((await env.call("GET", `/reservation/status?token=${a}`)).body.status).toBe("confirmed");
       await env.s.redis.scripts.openPrequeue({ keys: env.s.keys(type), saleStartsAt: 0 });
+      await cancelBooking(env.s, booked.body.booking_id, "refund"); // cancel-2.lua
+      expect((await env.call("GET", `/reservation/status?token=${a}`)).body.status).toBe("cancelled");
     }
     expect(new Set(calls.map((c) => c.name))).toEqual(new Set(Object.keys(SCRIPT_FILES)));
 
