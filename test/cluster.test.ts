@@ -10,7 +10,7 @@ import { SCRIPT_FILES } from "../src/store/scripts";
 import { ChangeNotices } from "../src/streams/notices";
 import { startService, type RunningService } from "../src/server";
 import { LocalRedisCluster } from "../scripts/redis-cluster";
-import { createTestEnv, join, quietLog, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, join, quietLog, staggered, TEST_CLUSTER_NODES, waitFor, type TestEnv } from "./helpers";
 
 const onCluster = TEST_CLUSTER_NODES !== undefined;
 let env: TestEnv;
@@ -171,7 +171,7 @@ describe.skipIf(!onCluster)("failover", () => {
       return "gave up";
     }
 
-    const crowd = Array.from({ length: 60 }, (_, n) => Bun.sleep(n * 15).then(() => buyer(n)));
+    const crowd = staggered(60, 15, buyer);
     // kill the master of the type's slot while buyers are joining and being served
     await waitFor("the first holds", async () =>
       (await env.sql`SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${type}`)[0]!.n >= 5);
@@ -188,7 +188,7 @@ describe.skipIf(!onCluster)("failover", () => {
       await env.s.redis.del(k.record(id));
       if (user) await env.s.redis.del(k.user(user));
     }
-    const outcomes = await Promise.all(crowd);
+    const outcomes = await crowd;
 
     expect(outcomes.filter((o) => !["confirmed", "sold_out", "expired"].includes(o))).toEqual([]);
     expect(outcomes.filter((o) => o === "confirmed")).toHaveLength(40); // every seat sold, none twice

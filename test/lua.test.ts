@@ -5,7 +5,7 @@ import { decisionOf, type Decision, type JoinReply } from "../src/store/formats"
 import type { Keys, RedisClient } from "../src/store/redis";
 import { finishInRedis } from "../src/reservations/finish";
 import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/domain/timing";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -422,7 +422,7 @@ describe("lease-1.lua", () => {
     expect(await r.scripts.lease({ keys: k, owner: "p1", ms: 0 })).toBe(false);
     expect(await r.exists(k.lease)).toBe(0);
     expect(await r.scripts.lease({ keys: k, owner: "p2", ms: 50 })).toBe(true);
-    await Bun.sleep(80);
+    await waitFor("the lease to lapse", async () => (await r.exists(k.lease)) === 0, 1000, 5);
     expect(await r.scripts.lease({ keys: k, owner: "p3", ms: 50 })).toBe(true);
   });
 });
