@@ -3,7 +3,7 @@
 import postgres from "postgres";
 import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/store/db";
-import { checkInvariants } from "../src/domain/invariants";
+import { checkInvariants } from "../src/store/invariants";
 import Redis, { Cluster } from "ioredis";
 import { activeKey, createRedis, hashTag, keysFor, type RedisClient } from "../src/store/redis";
 import { joinArgs, type Join } from "../src/store/scripts";

@@ -5,7 +5,7 @@
 // --short (or BENCH_SHORT=1): small sizes, a few seconds a scenario, the same code paths; CI
 // runs it so that every scenario keeps running whole. Its figures say nothing of speed.
 import { parseArgs as parseCommandLine } from "node:util";
-import { loadEnv } from "../src/config";
+import { loadEnv } from "../src/config/config";
 import { createSql } from "../src/store/db";
 import { createRedis } from "../src/store/redis";
 import { buildBinary, DIST_BINARY } from "../scripts/binary";

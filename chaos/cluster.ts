@@ -1,7 +1,7 @@
 // The service instances of a fault-suite run: the built binary, each on a port of its own that
 // it keeps across restarts, so buyers always know where to find it.
 import { closeSync, openSync } from "node:fs";
-import type { CrashPoint } from "../src/ops/crash-points";
+import type { CrashPoint } from "../src/core/crash-points";
 
 type Running = {
   child: ReturnType<typeof Bun.spawn>;

@@ -1,12 +1,12 @@
 // The faults of a run, injected one after another at random moments while the crowd buys:
 // kill -9 of an instance, a graceful stop (SIGTERM) under load, Redis losing its data or
 // restarting (on a Redis Cluster: a master killed, a replica killed, a busy slot moved),
-// PostgreSQL restarting, and the crash points of src/ops/crash-points.ts, each followed by a restart.
+// PostgreSQL restarting, and the crash points of src/core/crash-points.ts, each followed by a restart.
 import Redis from "ioredis";
 import type { LocalPostgres, LocalRedis } from "../scripts/local-servers";
 import type { LocalRedisCluster } from "../scripts/redis-cluster";
 import { keysFor } from "../src/store/redis";
-import type { CrashPoint } from "../src/ops/crash-points";
+import type { CrashPoint } from "../src/core/crash-points";
 import { jitter, type Client } from "./client";
 import type { Instance } from "./cluster";
 import type { Journal } from "./crowd";

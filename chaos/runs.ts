@@ -1,7 +1,7 @@
 // The two sizes of the fault suite. The full run (`bun run chaos`) injects every fault kind;
 // the short one runs inside `bun test`: fewer buyers and kills, a sample of the crash points,
 // every Redis and PostgreSQL fault. Either size runs in either mode (buyer or shop).
-import { CRASH_POINTS } from "../src/ops/crash-points";
+import { CRASH_POINTS } from "../src/core/crash-points";
 import type { ChaosOptions, Mode } from "./run";
 
 export type RunSize = Omit<ChaosOptions, "binary" | "seed" | "say" | "cluster" | "mode">;

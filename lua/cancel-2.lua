@@ -1,5 +1,5 @@
 --[[
-  Tell Redis a booking was cancelled, after PostgreSQL cancelled it (src/bookings/cancel.ts):
+  Tell Redis a booking was cancelled, after PostgreSQL cancelled it (src/admin/cancel.ts):
   the token's record reads 'cancelled' with the booking's id and reference, kept a while for
   status as finish-2.lua keeps a final state; the user's tally of tickets booked goes down;
   live streams on every instance hear of it on changes:{T}.

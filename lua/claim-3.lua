@@ -14,7 +14,8 @@
 
   Input:
     KEYS[1] queue:{T}      list of token ids, head first
-    KEYS[2] inflight:{T}   hash: batch id -> "<ms claimed>:<id>,<id>,..."
+    KEYS[2] inflight:{T}   hash: batch id -> "<ms claimed>:<id>,<id>,..." (written here, read by
+                           settle-4.lua and by parseInflightEntry in src/store/formats.ts)
     KEYS[3] meta:{T}       hash: epoch, seq, served; bucket_tokens, bucket_at (ms) with a ceiling
     ARGV[1] most tokens to take
     ARGV[2] now in ms
@@ -28,7 +29,9 @@
     'empty' nobody is waiting
     'limited <ms>' people wait, but the ceiling allows nobody for about this long
     otherwise one text: "<queue epoch> <how many were popped>", then a line per token taken:
-      "<token>\t<user id>\t<quantity>\t<place>" (written by join-3.lua), ready for PostgreSQL
+      "<token>\t<user id>\t<quantity>\t<place>" (written by includes/enqueue.lua), ready for
+      PostgreSQL; a damaged record's line is '\t\t\t' (no token), refused alone as invalid.
+    TypeScript reads the answer with parseClaimReply (src/store/formats.ts).
 ]]
 local queueKey = KEYS[1]
 local inflightKey = KEYS[2]

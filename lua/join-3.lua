@@ -40,7 +40,7 @@
             formatting or signing; and a random rank in the pre-queue (used only before the sale)
 
   Output (one text, a line per join in the order given; each line tab-separated, as a flat
-  reply is far cheaper for the client to read):
+  reply is far cheaper for the client to read; parseJoinReply in src/store/formats.ts reads it):
     kind, id, state, place, served, quantity, expires_at, queue length
     kind 'joined': a new place; expires_at is '' and queue length counts the new one (1: this
       join found the queue empty).

@@ -6,7 +6,8 @@
     KEYS[2] meta:{T}               hash: epoch, seq, served, rate
     ARGV[1] batch key prefix, batch:{T}:
 
-  Output (one tab-separated text, cheap for the client to read):
+  Output (one tab-separated text, cheap for the client to read; parseLookup in
+  src/store/formats.ts reads it):
     state, quantity, place, expires_at, booking_id, served, rate, booking_ref; '' where
     unknown. A token whose batch was settled with a hold reads as 'reserved'.
 ]]

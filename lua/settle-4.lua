@@ -1,12 +1,16 @@
 --[[
   Write back what PostgreSQL decided for a batch in flight, and take it out of flight.
-  One code per token, in the batch's order:
+  One code per token, in the batch's order (TypeScript writes them: decisionOf in
+  src/store/formats.ts, each code spelled by SETTLE_CODES in src/domain/states.ts; FINAL below
+  reads them back, and test/states.test.ts holds the two to the same letters):
     R reserved: holds stock until the batch's deadline (or its own, given as an override)
     Q queued:   not served yet; back to the head of the queue, in batch order
     S sold_out, D duplicate, I invalid (a malformed record), L limit_reached (over the user's
     per_user_limit), C confirmed, E expired, X released: a final state
-  The holds are written once for the whole batch, in batch:{T}:<batch id>
-  ("<deadline>:<codes>:<id>,<id>,..."), with one entry in the deadline index: a reserved
+  The holds are written once for the whole batch, in batch:{T}:<batch id>, a text this script
+  owns: "<deadline>:<codes>:<id>,<id>,...", the batch's deadline in ms ('' when nobody holds),
+  the codes as given and the batch's token ids in order (read by includes/resolveState.lua
+  and by parseBatchOutcome in src/store/formats.ts), with one entry in the deadline index: a reserved
   token's record stays 'pending' and points at its batch and position, and readers resolve it
   there. Only the other codes touch records one by one. A token goes back to the queue only
   while still pending, so settling is safe to repeat; a batch no longer in flight (someone

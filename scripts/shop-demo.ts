@@ -59,7 +59,7 @@ void (async () => {
   Paid checkout demo (CONFIRM_BY=shop)
     waiting room:  ${publicUrl}
     example shop:  http://localhost:${shopPort}/checkout   (buyers arrive from the waiting room's "Continue to checkout")
-    shop API key:  ${shopKey}   (for curl: see README "Taking payments")
+    shop API key:  ${shopKey}   (for curl: see docs/payments.md)
   Ctrl-C stops both.
 `);
 })();

@@ -2,7 +2,7 @@
 --   * a malformed line (a damaged Redis record) is refused alone, code 'I', instead of failing
 --     the batch's statement: a batch that fails is put back at the head of the queue and fails
 --     again, forever, and nobody behind it is ever served. The processor screens every line
---     (src/processing/claim.ts) and blanks a malformed one to "\t\t\t" (no token), which the
+--     (src/store/formats.ts, screenLines) and blanks a malformed one to "\t\t\t" (no token), which the
 --     fast path refuses; should anything else slip through and fail a cast, the processor runs
 --     the careful path, which checks every field itself.
 --   * per_user_limit counts everything a user has booked of the ticket type across tokens,
@@ -65,7 +65,9 @@ END
 $$;
 
 -- The fast path (src/processing/grant.ts): the longest run of the batch, in queue order, that
--- the stock covers, skipping the refused. `refused` lists them as "<position>:<code>,...".
+-- the stock covers, skipping the refused. `refused` lists them as "<position>:<code>,..."
+-- (1-based positions in batch order; codes 'I' and 'L', the settle codes of invalid and
+-- limit_reached; NULL for nobody), read by parseRefused in src/store/formats.ts.
 -- It trusts the processor's screening of the lines. A token that already has a hold, or a
 -- user holding this type under another token, raises unique_violation (and a line that is
 -- not what it should be, a data exception); the caller then runs grant_holds_carefully.
@@ -122,7 +124,8 @@ $$;
 
 -- The careful path: one row per person, in batch order, saying what became of them:
 -- granted, prior (the token already has a hold: a retry or a recovery), duplicate (the user
--- holds this type under another token), invalid, limit, or waiting (the stock ran short).
+-- holds this type under another token), invalid, limit, or waiting (the stock ran short);
+-- 0006 adds closed. parseGrantOutcome in src/store/formats.ts reads them (limit is limit_reached).
 CREATE FUNCTION grant_holds_carefully(p_ticket_type integer, p_epoch bigint, p_lines text, p_hold_seconds integer)
 RETURNS TABLE (outcome text, expires_at timestamptz, prior_status text, stock_left integer)
 LANGUAGE plpgsql AS $$

@@ -23,7 +23,7 @@ $$;
 -- status: confirmed, or cancelled (a refund, a chargeback, a mistake: its tickets went back to
 -- stock). The booking's reservation stays 'confirmed': the hold did end in a booking, and I3
 -- (bookings are exactly the confirmed holds) stays a plain join. I1 and I2 count only
--- bookings whose status is confirmed (src/domain/invariants.ts).
+-- bookings whose status is confirmed (src/store/invariants.ts).
 ALTER TABLE bookings
   ADD COLUMN booking_ref   text NOT NULL DEFAULT new_booking_ref() UNIQUE,
   ADD COLUMN order_ref     text CHECK (length(order_ref) BETWEEN 1 AND 128),

@@ -8,9 +8,9 @@ import { adminFiguresRoutes } from "./admin/figures";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
 import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
 import { isCanonicalPath, pathOf } from "./http/canonical-path";
-import { corsOrigins } from "./config";
+import { corsOrigins } from "./config/config";
 import { adminEventRoutes } from "./admin/events";
-import { AppError, fail, failWith, toErrorResponse } from "./errors";
+import { AppError, fail, failWith, toErrorResponse } from "./core/errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./api/openapi";
 import { queueRoutes } from "./queue/routes";
@@ -19,14 +19,14 @@ import { REQUEST_ID_HEADER, requestIdOf } from "./http/request-id";
 import { reservationRoutes } from "./reservations/routes";
 import { checkoutRoutes } from "./checkout/routes";
 import { shopRoutes } from "./shop/routes";
-import type { Logger } from "./log";
+import type { Logger } from "./core/log";
 import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
 import { readinessRoutes } from "./ops/readiness";
 import type { Services } from "./services";
 import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
-/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. `pageRoutes`: how Bun serves GET / when listening (http/page.ts adds the page's headers). */
+/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. `pageRoutes`: how Bun serves GET / when listening (web/page.ts adds the page's headers). */
 export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageRoutes = PAGE_ROUTES) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);

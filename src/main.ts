@@ -1,10 +1,10 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config";
+import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config/config";
 import { createSql } from "./store/db";
-import { during } from "./errors";
-import { describeLedger, stockLedger } from "./domain/invariants";
-import { createLogger } from "./log";
+import { during } from "./core/errors";
+import { describeLedger, stockLedger } from "./store/invariants";
+import { createLogger } from "./core/log";
 import { startService } from "./server";
 import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./ops/startup";

@@ -2,12 +2,12 @@
 // started, HTTP served. main.ts runs one; tests run several side by side.
 import { hostname } from "node:os";
 import { collectDefaultMetrics } from "prom-client";
-import { describeRedis, describeUrl, type Config } from "./config";
+import { describeRedis, describeUrl, type Config } from "./config/config";
 import { seedDemo } from "./ops/demo";
-import type { Logger } from "./log";
+import type { Logger } from "./core/log";
 import { closeServices, createServices } from "./services";
 import { migrateLogged, StartupError, waitForDependencies } from "./ops/startup";
-import { assertPortFree, listen, type Listening } from "./http/listen";
+import { assertPortFree, listen, type Listening } from "./listen";
 import { limitsMemory } from "./rate-limit/limits";
 import { startWorker, type RunningWorker } from "./workers/host";
 
@@ -20,9 +20,9 @@ export async function startService(config: Config, log: Logger, options: { demo?
   if (options.demo && (await seedDemo(s.sql, config.CURRENCY))) log.info("created the demo event");
 
   const workers = await Promise.all([
-    startWorker(new URL("./workers/processor.ts", import.meta.url),
+    startWorker(new URL("./threads/processor.ts", import.meta.url),
       `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
-    startWorker(new URL("./workers/cleaner.ts", import.meta.url), "cleaner", config, log),
+    startWorker(new URL("./threads/cleaner.ts", import.meta.url), "cleaner", config, log),
   ]);
   for (const [name, worker] of [["processor", workers[0]], ["cleaner", workers[1]]] as const) {
     s.readiness.watch(name, worker.health);
@@ -43,7 +43,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };
     threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>
-      startWorker(new URL("./workers/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance, limits)));
+      startWorker(new URL("./threads/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance, limits)));
     for (const [i, thread] of threads.entries()) {
       s.readiness.watch(`http-${i + 2}`, thread.health);
       s.metrics.addSource(thread.metrics);

@@ -1,17 +1,18 @@
 // The shared singletons a server or a worker runs on, made from one config.
 import { CheckoutHandOff } from "./checkout/hand-off";
-import type { Config } from "./config";
+import type { Config, Thread } from "./config/config";
 import { createSql, type Sql } from "./store/db";
 import { poolShares } from "./store/db-pool";
 import { Catalog } from "./events/catalog";
-import { createLogger, type Logger } from "./log";
-import { Metrics, type Thread } from "./metrics/metrics";
+import { createLogger, throttled, type Logger } from "./core/log";
+import { Metrics } from "./metrics/metrics";
 import { countOpenStreams, watchSaleFigures } from "./metrics/sale-figures";
 import { createJoinIdentity, type JoinIdentity } from "./queue/join-identity";
 import { HeldTickets } from "./reservations/held-tickets";
-import { Readiness, type ReadinessReport } from "./ops/readiness";
+import { Readiness } from "./ops/readiness";
+import type { InstanceReports } from "./workers/protocol";
 import { activeKey, createRedis, keysFor, type RedisClient } from "./store/redis";
-import { StreamHub } from "./streams/hub";
+import { StreamHub } from "./reservations/stream-hub";
 import { createTokens, type Tokens } from "./domain/tokens";
 
 export type Services = {
@@ -36,24 +37,17 @@ export type Services = {
   readiness: Readiness;
   /**
    * The whole instance's reports, whichever HTTP thread is asked (the port is shared, so any may
-   * be): the main thread's own; another HTTP thread asks the main thread (src/workers/http.ts).
+   * be): the main thread's own; another HTTP thread asks the main thread (src/threads/http.ts).
    */
   instance: InstanceReports;
 };
-
-export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics(): Promise<string> };
 
 /** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
   const sql = createSql(config.DATABASE_URL, { max: poolShares(config.DATABASE_POOL_SIZE, config.HTTP_THREADS)[thread] });
   const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
-  let lastRedisError = 0;
-  const warn = (err: Error) => {
-    // ioredis repeats this on every reconnect attempt; once every 5 s is enough to read.
-    if (Date.now() - lastRedisError < 5000) return;
-    lastRedisError = Date.now();
-    log.warn("redis connection problem", { error: err });
-  };
+  // ioredis repeats this on every reconnect attempt
+  const warn = throttled((err: Error) => log.warn("redis connection problem", { error: err }));
   redis.on("error", warn);
   redis.on("node error", warn); // a cluster's: one of its nodes failed
   const prefix = config.REDIS_KEY_PREFIX;

@@ -4,7 +4,7 @@
 // GET /admin/audit pages through the rows newest first.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import type { Fields, Level, Logger } from "../src/log";
+import type { Fields, Level, Logger } from "../src/core/log";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, join, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -1,8 +1,8 @@
 // The admin guard: off without a token, 401 without the right one, constant-time either way.
 import { describe, expect, test } from "bun:test";
 import { checkAdmin } from "../src/admin/auth";
-import { loadEnv } from "../src/config";
-import { AppError } from "../src/errors";
+import { loadEnv } from "../src/config/config";
+import { AppError } from "../src/core/errors";
 
 const token = "admin-token-".padEnd(40, "z");
 

@@ -2,8 +2,8 @@
 // validation, capacity changes mid-sale, and a crowd while capacity moves on two instances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seedDemo } from "../src/ops/demo";
-import { overdueHolds, stockLedger } from "../src/domain/invariants";
-import { createTestEnv, joinMany, statusOf, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
+import { overdueHolds, stockLedger } from "../src/store/invariants";
+import { createTestEnv, joinMany, staggered, statusOf, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
 
 let env: TestEnv;
@@ -379,7 +379,7 @@ describe("capacity changes during a crowd, on two instances", () => {
         }
       };
       const operators = [operator(0), operator(1), operator(2)];
-      await Promise.all(Array.from({ length: 300 }, (_, i) => Bun.sleep(i * 8).then(() => buyer(i))));
+      await staggered(300, 8, buyer);
       selling = false;
       await Promise.all(operators);
 

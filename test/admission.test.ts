@@ -6,7 +6,7 @@ import { claimBatch } from "../src/processing/claim";
 import { claimSize, estimatedRate, roomAfterClaim, roomLeft } from "../src/processing/admission";
 import type { Processor } from "../src/processing/processor";
 import { STATUS_MESSAGES } from "../src/domain/states";
-import { createTestEnv, databaseUrl, join, statusOf, waitFor, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
+import { createTestEnv, databaseUrl, join, stays, statusOf, waitFor, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 import { TcpProxy } from "./proxy";
 
 
@@ -90,11 +90,10 @@ describe("paused", () => {
       tokens.push(res.body.queue_token);
     }
     const processor = env.processor();
-    for (let round = 0; round < 20; round++) {
+    await stays("nobody served, round after round", async () => {
       await processor.tick();
-      await Bun.sleep(10);
-    }
-    expect(await holdCount(type)).toBe(0);
+      return (await holdCount(type)) === 0;
+    }, 200, 10);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(30);
     // still on the active set: resuming needs no new join
     expect(await env.s.redis.sismember(env.s.activeKey, String(type))).toBe(1);
@@ -128,10 +127,9 @@ describe("paused", () => {
     try {
       await waitFor("the sale to start", async () => (await holdCount(type)) >= 20, 5000, 10);
       await setControls(type, { paused: true });
-      await Bun.sleep(1000);
+      await Bun.sleep(1000); // the bound under test: serving stops within about a second
       const atPause = await holdCount(type);
-      await Bun.sleep(700);
-      expect(await holdCount(type)).toBe(atPause);
+      await stays("nobody more served", async () => (await holdCount(type)) === atPause, 700);
       expect(atPause).toBeLessThan(400);
       const waiting = tokens[399]!;
       expect(await statusOf(env, waiting)).toMatchObject({ status: "paused", position: 400 - atPause });
@@ -177,18 +175,16 @@ describe("max_active_holds", () => {
     let most = 0;
     let samples = 0;
     let done = false;
-    const sampler = (async () => {
-      while (!done) {
-        most = Math.max(most, await heldCount(type));
-        samples++;
-        await Bun.sleep(1);
-      }
-    })();
+    // samples every millisecond or so until the buyers are done
+    const sampler = waitFor("the buyers to be done", async () => {
+      most = Math.max(most, await heldCount(type));
+      samples++;
+      return done;
+    }, 60_000, 1);
     try {
       // the buyers: whoever holds confirms (even) or releases (odd), as holds appear, ten at a time
       let ended = 0;
-      const deadline = Date.now() + 30_000;
-      while (ended < 500 && Date.now() < deadline) {
+      await waitFor("every hold ended", async () => {
         const held = await env.sql<{ token: string }[]>`
           SELECT token FROM reservations WHERE ticket_type_id = ${type} AND status = 'held' LIMIT 10`;
         await Promise.all(held.map(async ({ token }) => {
@@ -197,8 +193,8 @@ describe("max_active_holds", () => {
           expect(res.status).toBe(200);
         }));
         ended += held.length;
-        await Bun.sleep(5);
-      }
+        return ended >= 500;
+      }, 30_000, 5);
       expect(ended).toBe(500);
     } finally {
       done = true;
@@ -224,12 +220,10 @@ describe("max_active_holds", () => {
     const { stop } = running();
     try {
       await waitFor("10 holds", async () => (await heldCount(type)) === 10, 5000, 10);
-      await Bun.sleep(400); // many processor rounds: nobody more
-      expect(await heldCount(type)).toBe(10);
+      await stays("10 holds, nobody more", async () => (await heldCount(type)) === 10, 400); // many processor rounds
       await setControls(type, { max_active_holds: 30 });
       await waitFor("30 holds", async () => (await heldCount(type)) === 30, 2000, 10);
-      await Bun.sleep(400);
-      expect(await heldCount(type)).toBe(30);
+      await stays("30 holds, nobody more", async () => (await heldCount(type)) === 30, 400);
       await setControls(type, { max_active_holds: null });
       await waitFor("everyone held", async () => (await heldCount(type)) === 100, 2000, 10);
     } finally {
@@ -246,7 +240,8 @@ describe("holds_per_minute", () => {
     const tokens = await crowd(type, 500, "rate-");
     const started = Date.now();
     const { stop } = running(2);
-    await Bun.sleep(10_000);
+    // the rate shows in how long 200 holds take: 10 s at 20 a second
+    await waitFor("200 holds", async () => (await holdCount(type)) >= 200, 15_000, 10);
     const granted = await holdCount(type);
     const elapsed = (Date.now() - started) / 1000;
     await stop();
@@ -272,7 +267,7 @@ describe("holds_per_minute", () => {
     const owned = first.kind === "claimed" ? [first.batchId] : [];
     // a token a millisecond: a claim takes at most the milliseconds since the one before (+1 for
     // rounding), however slow the machine
-    await Bun.sleep(100);
+    await Bun.sleep(100); // time is what fills the bucket: about 100 tokens
     const secondAsked = performance.now();
     const second = await claimBatch(env.s.redis, k, 500, owned, 60_000);
     if (second.kind !== "claimed") throw new Error(`expected a claim, got ${second.kind}`);
@@ -297,7 +292,7 @@ describe("while PostgreSQL is away", () => {
       await cut.call("PATCH", `/admin/ticket-types/${type}`, { paused: true }, ADMIN_AUTH);
       const token = await join(cut, "away-0", type);
       proxy.cut();
-      await Bun.sleep(1100); // the catalog's reading is stale now
+      cut.s.catalog.invalidate(); // the catalog's reading is stale now
       const started = Date.now();
       expect(await statusOf(cut, token)).toMatchObject({ status: "paused", position: 1 });
       expect(Date.now() - started).toBeLessThan(1000); // not DEPENDENCY_TIMEOUT_MS

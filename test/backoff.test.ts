@@ -1,7 +1,7 @@
 // The workers' back-off loop: 50 ms doubling to 2 s while a step fails, the first failure and the
 // recovery logged once each, and an abort ends a wait at once.
 import { expect, test } from "bun:test";
-import { runWithBackoff } from "../src/workers/backoff";
+import { runWithBackoff } from "../src/core/backoff";
 
 function recorder() {
   const lines: string[] = [];

@@ -2,7 +2,7 @@
 // and by the cleaner, which logs it at error level.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cleaner } from "../src/expiry/cleaner";
-import type { Fields } from "../src/log";
+import type { Fields } from "../src/core/log";
 import { createTestEnv, join, quietLog, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -3,7 +3,7 @@
 // SQL at the end of every test.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, quietLog, staggered, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let instances: RunningService[] = [];
@@ -173,10 +173,7 @@ describe("per_user_limit under a crowd, two instances, and a Redis that forgets 
         expect(joined.status).toBe(200);
         const token = joined.body.queue_token;
         let status = "queued";
-        while (status === "queued") {
-          await Bun.sleep(10);
-          status = (await statusOver(u + attempt + 1, token)).body.status;
-        }
+        await waitFor("a place served", async () => (status = (await statusOver(u + attempt + 1, token)).body.status) !== "queued", 50_000, 10);
         if (status === "limit_reached") return;
         expect(status).toBe("reserved");
         expect((await http(u, "POST", "/reservation/confirm", { token })).status).toBe(200);
@@ -221,7 +218,7 @@ describe("two processors and two cleaners at once", () => {
         return;
       }
     };
-    await Promise.all(Array.from({ length: 150 }, (_, i) => Bun.sleep(i * 10).then(() => buyer(i))));
+    await staggered(150, 10, buyer);
     await waitFor("every hold to end", async () => (await heldCount(type)) === 0, 10_000);
 
     expect(outcomes.confirmed).toBeGreaterThan(0);

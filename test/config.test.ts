@@ -4,14 +4,14 @@ import { statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clusterNodes, ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config";
+import { clusterNodes, ConfigError, loadConfig, loadEnv, loadToolingEnv } from "../src/config/config";
 import { hashTag } from "../src/store/redis";
 
 describe("config", () => {
   test("config.ts is the one reader of the environment in src/", async () => {
     const readers: string[] = [];
     for await (const file of new Bun.Glob("**/*.ts").scan(join(import.meta.dir, "..", "src"))) {
-      if (file === "config.ts") continue;
+      if (file === "config/config.ts") continue;
       const text = await Bun.file(join(import.meta.dir, "..", "src", file)).text();
       if (/process\.env|Bun\.env|import\.meta\.env/.test(text)) readers.push(file);
     }

@@ -1,6 +1,6 @@
 // CORS: only the origins in CORS_ORIGINS get the headers a browser needs; by default none do.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { ConfigError, loadEnv } from "../src/config";
+import { ConfigError, loadEnv } from "../src/config/config";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 const SHOP = "https://shop.example.com";

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
-import { ConfigError, loadEnv } from "../src/config";
+import { ConfigError, loadEnv } from "../src/config/config";
 import { poolShares } from "../src/store/db-pool";
 import { createTestEnv, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 

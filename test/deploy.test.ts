@@ -1,5 +1,5 @@
 // deploy/ticket-queue.service against what it relies on: the exit status of a configuration
-// error, and the README's install steps putting the README where Documentation= points.
+// error, and the install steps in docs/operating.md putting the README where Documentation= points.
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 
@@ -18,12 +18,12 @@ test("a configuration error exits with the status the unit does not restart", as
   expect(status).toBe(2);
 });
 
-test("Documentation= names the file the README's systemd steps install the README to", async () => {
+test("Documentation= names the file the systemd steps (docs/operating.md) install the README to", async () => {
   const documentation = setting("Documentation");
   expect(documentation).toStartWith("file:///");
   const path = documentation!.slice("file://".length);
-  const readme = await Bun.file(join(ROOT, "README.md")).text();
-  const section = readme.slice(readme.indexOf("### On a VM with systemd"), readme.indexOf("### Every core of a host"));
+  const operating = await Bun.file(join(ROOT, "docs", "operating.md")).text();
+  const section = operating.slice(operating.indexOf("### On a VM with systemd"), operating.indexOf("### Every core of a host"));
   expect(section).toMatch(new RegExp(`^sudo install .*README\\.md ${path.replaceAll(".", "\\.")}(\\s|$)`, "m"));
   expect(unit).toContain(`README.md ${path}`); // the unit's own header lists the same steps
 });

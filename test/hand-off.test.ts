@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
-import { ConfigError, DEV_CHECKOUT_KEY_FILE, loadEnv, loadServeConfig } from "../src/config";
+import { ConfigError, DEV_CHECKOUT_KEY_FILE, loadEnv, loadServeConfig } from "../src/config/config";
 import { startService, type RunningService } from "../src/server";
 import { createTestEnv, join, quietLog, statusOf, waitFor, type TestEnv } from "./helpers";
 

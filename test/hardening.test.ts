@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../src/store/db";
 import { Catalog } from "../src/events/catalog";
-import { claimBatch, MALFORMED_LINE, screenLines } from "../src/processing/claim";
+import { claimBatch } from "../src/processing/claim";
+import { MALFORMED_LINE, screenLines } from "../src/store/formats";
 import { recoverInflight } from "../src/processing/recover";
 import { grantHolds } from "../src/processing/grant";
 import { createTestEnv, join, quietLog, statusOf, type TestEnv } from "./helpers";

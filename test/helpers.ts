@@ -3,13 +3,14 @@
 import { Cluster } from "ioredis";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app";
-import { loadConfig, type Config } from "../src/config";
+import { loadConfig, type Config } from "../src/config/config";
 import { createSql, migrate, type Sql } from "../src/store/db";
 import { Cleaner } from "../src/expiry/cleaner";
-import { checkInvariants } from "../src/domain/invariants";
-import { createLogger } from "../src/log";
+import { checkInvariants } from "../src/store/invariants";
+import { createLogger } from "../src/core/log";
 import { batchContextOf, type BatchContext } from "../src/processing/batch";
-import { Processor, UNBLOCK_CHECK_MS, type ProcessorOptions } from "../src/processing/processor";
+import { Processor, type ProcessorOptions } from "../src/processing/processor";
+import { UNBLOCK_CHECK_MS } from "../src/processing/schedule";
 import { createRedis } from "../src/store/redis";
 import { closeServices, createServices, type Services } from "../src/services";
 
@@ -228,7 +229,7 @@ export async function waitFor(
   for (;;) {
     if (await check()) return;
     if (Date.now() >= until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs);
+    await Bun.sleep(everyMs); // the poll's pace
   }
 }
 
@@ -243,7 +244,36 @@ export async function statusOf(env: TestEnv, token: string) {
   return (await env.call("GET", `/reservation/status?token=${encodeURIComponent(token)}`)).body;
 }
 
-export const sleep = (ms: number) => Bun.sleep(ms);
+/**
+ * Checks that `check` keeps holding for `ms`, every `everyMs`; throws "<what> stopped holding"
+ * the first time it does not. For what must NOT happen within a time: the one kind of wait
+ * nothing observable can end early.
+ */
+export async function stays(
+  what: string, check: () => boolean | Promise<boolean>, ms: number, everyMs = 25,
+): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (!(await check())) throw new Error(`${what} stopped holding`);
+    if (Date.now() >= until) return;
+    await Bun.sleep(Math.min(everyMs, Math.max(0, until - Date.now()))); // a window, by design
+  }
+}
+
+/** Waits until the clock reads `at` (ms since the epoch): a sale's start the test set itself. */
+export async function untilClock(at: number): Promise<void> {
+  await Bun.sleep(Math.max(0, at - Date.now())); // the clock is what is waited for
+}
+
+/** A crowd arriving over time: `run(i)` starts `i * everyMs` after the first (load shape, not a wait). */
+export function staggered<T>(count: number, everyMs: number, run: (i: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => Bun.sleep(i * everyMs).then(() => run(i))));
+}
+
+/** A child's exit code, or "still running" once `ms` has passed (a bound: the exit ends it early). */
+export function exitWithin(child: { exited: Promise<number> }, ms: number): Promise<number | "still running"> {
+  return Promise.race([child.exited, Bun.sleep(ms).then(() => "still running" as const)]);
+}
 
 /** The admin token tests configure (ADMIN_TOKEN), and the header that carries it. */
 export const ADMIN_TOKEN = "admin-test-token-".padEnd(40, "a");

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { EventList, StatusAnswer } from "../src/api/schemas";
-import { createTestEnv, join, statusOf, type TestEnv } from "./helpers";
+import { createTestEnv, join, statusOf, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 
@@ -45,9 +45,12 @@ describe("every ticket held by people ahead", () => {
     expect((await env.post("/reservation/release", { token: holders[0]! })).status).toBe(200);
     await env.drain();
     expect((await statusOf(env, waiters[0]!)).status).toBe("reserved");
-    await Bun.sleep(1100); // the held reading's second
-    env.s.catalog.invalidate();
     const next = await holdDeadline(waiters[0]!);
+    // once the held reading's second is up
+    await waitFor("the next deadline", async () => {
+      env.s.catalog.invalidate();
+      return (await statusOf(env, waiters[1]!)).next_release_at === next.toISOString();
+    }, 3000);
     expect(await statusOf(env, waiters[1]!)).toMatchObject({ status: "queued", position: 1, next_release_at: next.toISOString() });
   });
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
-import { createTestEnv, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, exitWithin, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 const METRICS_TOKEN = "threads-test-metrics-token-".padEnd(40, "m");
 let env: TestEnv;
@@ -85,7 +85,7 @@ test("two HTTP threads share the port: both serve a crowd, I1-I6 hold, SIGTERM s
 
     const signalled = performance.now();
     child.kill("SIGTERM");
-    expect(await Promise.race([child.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+    expect(await exitWithin(child, 10_000)).toBe(0);
     expect(performance.now() - signalled).toBeLessThan(10_000);
 
     const lines = (await log).split("\n").filter((l) => l.includes('"message":"request"')).map((l) => JSON.parse(l) as { worker?: string });
@@ -105,7 +105,7 @@ test("with several threads a port already in use is still refused, not shared", 
   try {
     const port = await listeningPort(first.stdout);
     const second = serve({ PORT: String(port), HTTP_THREADS: "2", LOG_LEVEL: "info" });
-    expect(await Promise.race([second.exited, Bun.sleep(15_000).then(() => "still running")])).toBe(1);
+    expect(await exitWithin(second, 15_000)).toBe(1);
     expect(await rest(second.stderr)).toContain(`port ${port} is already in use`);
   } finally {
     first.kill("SIGKILL");

@@ -15,6 +15,15 @@ afterAll(() => env.close());
 const stockOf = (id: number) => env.stockOf(id);
 const statuses = async (tokens: string[]) => Promise.all(tokens.map(async (t) => (await statusOf(env, t)).status));
 
+/** A batch hook that makes each claim take `ms` more (a slow claim, not a wait); `onFirstClaim` runs before the first one's. */
+function paced(ms: number, onFirstClaim?: () => Promise<void>) {
+  let claims = 0;
+  return async (step: string) => {
+    if (step !== "claimed") return;
+    if (++claims === 1) await onFirstClaim?.();
+    await Bun.sleep(ms);
+  };
+}
 
 describe("processor", () => {
   test("serves every ticket type with people waiting, in batches, in join order", async () => {
@@ -81,10 +90,7 @@ describe("processor", () => {
     const type = await env.ticketType({ capacity: 30 });
     const tokens = await joinMany(env, type, 400, "ahead");
     // Each claim finishes slowly, so one is always in flight when the stock runs out (second batch).
-    const slowClaims = async (step: string) => {
-      if (step === "claimed") await Bun.sleep(30);
-    };
-    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
+    const processor = env.processor({ batch: { batchSize: 20, after: paced(30) } });
     await processor.tick();
     const k = env.s.keys(type);
     expect(await env.s.redis.hlen(k.inflight)).toBe(0);
@@ -98,10 +104,8 @@ describe("processor", () => {
   test("a turn that ends on its time budget leaves nothing in flight", async () => {
     const type = await env.ticketType({ capacity: 1000 });
     await joinMany(env, type, 400, "budget");
-    const slowClaims = async (step: string) => {
-      if (step === "claimed") await Bun.sleep(30); // the turn (500 ms: alone) ends with a claim in flight
-    };
-    const processor = env.processor({ batch: { batchSize: 20, after: slowClaims } });
+    // the turn (500 ms: alone) ends with a claim in flight
+    const processor = env.processor({ batch: { batchSize: 20, after: paced(30) } });
     const served = await processor.tick();
     expect(served).toBeGreaterThan(0);
     expect(served).toBeLessThan(400);
@@ -115,14 +119,6 @@ describe("processor", () => {
     const own = await createTestEnv();
     try {
       // Each claim takes `ms` more, so a turn's length shows in how many of the 300 people it serves.
-      const paced = (ms: number, onFirstClaim?: () => Promise<void>) => {
-        let claims = 0;
-        return async (step: string) => {
-          if (step !== "claimed") return;
-          if (++claims === 1) await onFirstClaim?.();
-          await Bun.sleep(ms);
-        };
-      };
       // Nobody else waiting: one turn serves the whole queue.
       const alone = await own.ticketType({ capacity: 1000 });
       await joinMany(own, alone, 300, "alone");

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createApp } from "../src/app";
-import { describeUrl } from "../src/config";
+import { describeUrl } from "../src/config/config";
 import { Cleaner } from "../src/expiry/cleaner";
-import type { Fields, Level, Logger } from "../src/log";
-import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import type { Fields, Level, Logger } from "../src/core/log";
+import { createTestEnv, databaseUrl, deleteKeys, REDIS_URL, stays, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -25,12 +25,16 @@ function capture() {
 
 /** An app that logs into `log`, at debug. */
 function appLoggingTo(log: Logger, overrides: Partial<TestEnv["s"]> = {}) {
-  const app = createApp({ ...env.s, log, config: { ...env.config, LOG_LEVEL: "debug" }, ...overrides });
+  let requestLines = 0;
+  const counted: Logger = { ...log, debug: (message, fields) => (message === "request" && requestLines++, log.debug(message, fields)) };
+  const app = createApp({ ...env.s, log: counted, config: { ...env.config, LOG_LEVEL: "debug" }, ...overrides });
   return async (method: string, path: string, body?: unknown) => {
     const init: RequestInit = { method, headers: { "content-type": "application/json" } };
     if (body !== undefined) init.body = JSON.stringify(body);
+    const before = requestLines;
     const res = await app.handle(new Request(`http://test${path}`, init));
-    await Bun.sleep(5); // the request line is written after the response
+    // the request line is written after the response
+    await waitFor("the request line", () => requestLines > before, 2000, 1);
     return { status: res.status, body: (await res.json()) as any };
   };
 }
@@ -127,8 +131,7 @@ test("at debug each request is a line with method, path, status and duration, ne
   // Not debug: no request lines at all.
   const quiet = capture();
   createApp({ ...env.s, log: quiet.log }).handle(new Request("http://test/health"));
-  await Bun.sleep(5);
-  expect(quiet.lines).toEqual([]);
+  await stays("no line", () => quiet.lines.length === 0, 5, 1);
 });
 
 test("an unexpected failure logs the path, not the URL with its token", async () => {
@@ -194,17 +197,15 @@ test("start-up names Redis, PostgreSQL and the URL it serves; passwords appear i
   };
   const reading = Promise.all([collect(service.stdout), collect(service.stderr)]);
   const lines = () => out.join("").split("\n").flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
-  const waitFor = async (match: (l: any) => boolean) => {
-    for (let i = 0; i < 300; i++) {
-      const found = lines().find(match);
-      if (found) return found;
-      if (service.exitCode !== null) break;
-      await Bun.sleep(50);
-    }
+  const lineWhere = async (match: (l: any) => boolean) => {
+    let found: any;
+    const seen = () => (found = lines().find(match)) !== undefined || service.exitCode !== null;
+    await waitFor("the line", seen, 15_000, 50).catch(() => {});
+    if (found) return found;
     throw new Error(`no such line in:\n${out.join("")}`);
   };
   try {
-    const started = await waitFor((l) => l.message === "listening");
+    const started = await lineWhere((l) => l.message === "listening");
     expect(out.join("")).toMatch(/"message":"listening","port":\d+/); // as bench/harness.ts reads it
     expect(started).toMatchObject({
       level: "info",
@@ -222,10 +223,10 @@ test("start-up names Redis, PostgreSQL and the URL it serves; passwords appear i
     });
     await fetch(`${base}/health?token=query-secret-5e2b`);
     // the processor's line comes from its worker, with its own logger
-    expect(await waitFor((l) => l.message === "granted holds")).toMatchObject({
+    expect(await lineWhere((l) => l.message === "granted holds")).toMatchObject({
       level: "info", worker: "processor", ticket_type_id: type, people: 1, granted: 1,
     });
-    expect(await waitFor((l) => l.message === "request" && l.path === "/health")).toMatchObject({
+    expect(await lineWhere((l) => l.message === "request" && l.path === "/health")).toMatchObject({
       level: "debug", method: "GET", status: 200,
     });
   } finally {

@@ -1,11 +1,11 @@
 // Each Lua script called against real Redis through its typed wrapper (src/store/scripts.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { claimBatch, peopleOf } from "../src/processing/claim";
-import { encode, settleBatch } from "../src/processing/settle";
-import type { JoinReply } from "../src/store/formats";
+import { decisionOf, type Decision, type JoinReply } from "../src/store/formats";
+import type { Keys, RedisClient } from "../src/store/redis";
 import { finishInRedis } from "../src/reservations/finish";
 import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../src/domain/timing";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -19,6 +19,10 @@ async function seen(ticketTypeId: number, id: string) {
   const { state, expiresAt } = await env.s.redis.scripts.lookup({ keys: k, id });
   return { state, expiresAt };
 }
+
+/** settle-4.lua through its typed wrapper. */
+const settleBatch = (r: RedisClient, k: Keys, batchId: string, decision: Decision, p: { served: number; rate: number | null }) =>
+  r.scripts.settle({ keys: k, batchId, decision, ...p });
 
 let nextType = 1000;
 const fresh = () => {
@@ -80,7 +84,7 @@ describe("join-3.lua", () => {
     const first = await joinRaw(ticketTypeId, "a");
     const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    await settleBatch(r, k, claim.batchId, decisionOf([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const again = await joinRaw(ticketTypeId, "a");
     expect(again).toMatchObject({ kind: "existing", id: idOf(first), state: "reserved" });
     await r.hset(k.record(idOf(first)), "expires_at", Date.now() - 1);
@@ -199,7 +203,7 @@ describe("settle-4.lua", () => {
     const claim = await claimBatch(r, k, 5);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
-    const back = await settleBatch(r, k, claim.batchId, encode([
+    const back = await settleBatch(r, k, claim.batchId, decisionOf([
       { state: "reserved", expiresAt: deadline },
       { state: "sold_out" },
       { state: "reserved", expiresAt: deadline + 5 }, // its own deadline
@@ -232,7 +236,7 @@ describe("settle-4.lua", () => {
     const claim = await claimBatch(r, k, 2);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     await r.hset(k.record(a), "state", "confirmed"); // a confirm raced ahead of the settle
-    const outcomes = encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }, { state: "queued" }]);
+    const outcomes = decisionOf([{ state: "reserved", expiresAt: Date.now() + 60_000 }, { state: "queued" }]);
     expect(await settleBatch(r, k, claim.batchId, outcomes, hold)).toBe(1);
     expect((await seen(ticketTypeId, a)).state).toBe("confirmed");
     expect(await settleBatch(r, k, claim.batchId, outcomes, hold)).toBe(-1);
@@ -247,7 +251,7 @@ describe("settle-4.lua", () => {
     if (claim.kind !== "claimed") throw new Error("expected a claim");
     const deadline = Date.now() + 60_000;
     const outcomes = ids.map((_, i) => ({ state: i < 4500 ? "reserved" as const : "queued" as const, expiresAt: deadline }));
-    expect(await settleBatch(r, k, claim.batchId, encode(outcomes), hold)).toBe(4500);
+    expect(await settleBatch(r, k, claim.batchId, decisionOf(outcomes), hold)).toBe(4500);
     expect(await r.lrange(k.queue, 0, -1)).toEqual(ids.slice(4500));
     expect((await seen(ticketTypeId, ids[4499]!)).state).toBe("reserved");
     expect((await seen(ticketTypeId, ids[4500]!)).state).toBe("queued");
@@ -260,7 +264,7 @@ describe("finish-2.lua", () => {
     const a = idOf(await joinRaw(ticketTypeId, "a"));
     const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    await settleBatch(r, k, claim.batchId, decisionOf([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const token = env.s.tokens.sign(ticketTypeId, a);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 77 }]);
     expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });
@@ -275,7 +279,7 @@ describe("finish-2.lua", () => {
     const a = idOf(await joinRaw(ticketTypeId, "a", 2));
     const claim = await claimBatch(r, k, 1);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(r, k, claim.batchId, encode([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
+    await settleBatch(r, k, claim.batchId, decisionOf([{ state: "reserved", expiresAt: Date.now() + 60_000 }]), hold);
     const token = env.s.tokens.sign(ticketTypeId, a);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]);
     await finishInRedis(env.s, [{ token, ticketTypeId, state: "confirmed", bookingId: 5 }]); // a repeat counts nothing
@@ -290,7 +294,7 @@ describe("finish-2.lua", () => {
     const ids = [idOf(await joinRaw(ticketTypeId, "a")), idOf(await joinRaw(ticketTypeId, "b")), idOf(await joinRaw(ticketTypeId, "c"))];
     const claim = await claimBatch(r, k, 3);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(r, k, claim.batchId, encode(ids.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
+    await settleBatch(r, k, claim.batchId, decisionOf(ids.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
     const end = (id: string, state: "confirmed" | "released") =>
       finishInRedis(env.s, [{ token: env.s.tokens.sign(ticketTypeId, id), ticketTypeId, state, bookingId: state === "confirmed" ? 1 : null }]);
     await end(ids[0]!, "confirmed");
@@ -324,7 +328,7 @@ describe("cancel-2.lua", () => {
     for (const [user, quantity] of users) ids.push(idOf(await joinRaw(ticketTypeId, user, quantity)));
     const claim = await claimBatch(env.s.redis, k, users.length);
     if (claim.kind !== "claimed") throw new Error("expected a claim");
-    await settleBatch(env.s.redis, k, claim.batchId, encode(users.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
+    await settleBatch(env.s.redis, k, claim.batchId, decisionOf(users.map(() => ({ state: "reserved" as const, expiresAt: Date.now() + 60_000 }))), hold);
     return ids;
   }
   const book = (ticketTypeId: number, id: string, bookingId: number) =>
@@ -418,7 +422,7 @@ describe("lease-1.lua", () => {
     expect(await r.scripts.lease({ keys: k, owner: "p1", ms: 0 })).toBe(false);
     expect(await r.exists(k.lease)).toBe(0);
     expect(await r.scripts.lease({ keys: k, owner: "p2", ms: 50 })).toBe(true);
-    await Bun.sleep(80);
+    await waitFor("the lease to lapse", async () => (await r.exists(k.lease)) === 0, 1000, 5);
     expect(await r.scripts.lease({ keys: k, owner: "p3", ms: 50 })).toBe(true);
   });
 });

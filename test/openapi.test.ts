@@ -7,7 +7,7 @@ import { Value } from "@sinclair/typebox/value";
 import { SignJWT } from "jose";
 import { API_DOCS, DOCS_PATHS } from "../src/api/docs";
 import { StatusAnswer as StatusAnswerSchema } from "../src/api/schemas";
-import { ERROR_CODES, type ErrorCode } from "../src/api/error-codes";
+import { ERROR_CODES, type ErrorCode } from "../src/core/error-codes";
 import { CONFIRM_REFUSALS, PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../src/domain/states";
 import { generateKeyPairSync } from "node:crypto";
 import { createApp } from "../src/app";
@@ -103,7 +103,7 @@ describe("the document", () => {
     }
   });
 
-  test("documents every error code of src/api/error-codes.ts, each at its status, and no other", () => {
+  test("documents every error code of src/core/error-codes.ts, each at its status, and no other", () => {
     // code -> the statuses the document answers it with (its per-route answers and /readyz's 503)
     const documented = new Map<string, Set<number>>();
     for (const operations of Object.values(document.paths as Record<string, Record<string, any>>)) {

@@ -3,7 +3,7 @@
 // Start-up without a dependency says which and where, and exits non-zero.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSql } from "../src/store/db";
-import { outageOf, toErrorResponse } from "../src/errors";
+import { outageOf, toErrorResponse } from "../src/core/errors";
 import { createRedis } from "../src/store/redis";
 import { createTestEnv, databaseUrl, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 import { TcpProxy } from "./proxy";

@@ -2,7 +2,7 @@
 // Content-Security-Policy header with frame-ancestors 'none' (a meta tag cannot say it) and
 // X-Frame-Options: DENY, over real HTTP from a listening server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { listen, type Listening } from "../src/http/listen";
+import { listen, type Listening } from "../src/listen";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -4,7 +4,7 @@
 // would resolve them before sending).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import { listen, type Listening } from "../src/http/listen";
+import { listen, type Listening } from "../src/listen";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;

@@ -3,13 +3,12 @@
 // lifecycle.test.ts, crash.test.ts and logging.test.ts.
 import { describe, expect, test } from "bun:test";
 import {
-  AHEAD, addCounts, allHold, allQueued, batchCounts, decide, headBlocked, NO_COUNTS, prefixRows, sentBackCounts,
+  AHEAD, addCounts, allHold, batchCounts, decide, headBlocked, NO_COUNTS, prefixRows, sentBackCounts,
   servedMark, shouldClaimAhead, stockRanShort, stopAfterClaim, type ClaimState,
 } from "../src/processing/batch";
-import type { Claim, Person } from "../src/processing/claim";
-import type { Refusals } from "../src/store/formats";
+import type { Claim } from "../src/processing/claim";
+import { allQueued, type Outcome, type Person, type Refusals } from "../src/store/formats";
 import type { Grant, GrantRow } from "../src/processing/grant";
-import type { Outcome } from "../src/processing/settle";
 
 const deadline = new Date("2030-01-01T00:00:00Z");
 const person = (place: number, quantity = 1): Person => ({ token: `t${place}`, userId: `u${place}`, quantity, place });
@@ -75,12 +74,12 @@ describe("allHold and stockRanShort", () => {
   test("the fast path: the fast statement ran, nobody refused, everyone granted", () => {
     expect(allHold(grant({ granted: 3 }), 3)).toBe(true);
     expect(allHold(grant({ granted: 2 }), 3)).toBe(false);
-    expect(allHold(grant({ granted: 2, refused: new Map([[2, "limit"]]) }), 3)).toBe(false);
+    expect(allHold(grant({ granted: 2, refused: new Map([[2, "limit_reached"]]) }), 3)).toBe(false);
     expect(allHold(grant({ granted: 3, rows: [row("granted"), row("granted"), row("granted")] }), 3)).toBe(false);
   });
 
   test("stock ran short when someone waits", () => {
-    expect(stockRanShort([row("granted"), row("invalid"), row("limit"), row("duplicate"), row("prior")])).toBe(false);
+    expect(stockRanShort([row("granted"), row("invalid"), row("limit_reached"), row("duplicate"), row("prior")])).toBe(false);
     expect(stockRanShort([row("granted"), row("waiting")])).toBe(true);
     expect(stockRanShort([row("prior"), row("closed")])).toBe(true);
     expect(stockRanShort([])).toBe(false);
@@ -93,16 +92,16 @@ describe("prefixRows", () => {
   });
 
   test("the refused (1-based positions) are skipped when counting who holds", () => {
-    const refused: Refusals = new Map([[1, "invalid"], [3, "limit"]]);
+    const refused: Refusals = new Map([[1, "invalid"], [3, "limit_reached"]]);
     expect(prefixRows(grant({ granted: 2, refused }), 5)).toEqual([
-      row("invalid"), row("granted"), row("limit"), row("granted"), row("waiting"),
+      row("invalid"), row("granted"), row("limit_reached"), row("granted"), row("waiting"),
     ]);
   });
 
   test("nobody granted: everyone not refused waits", () => {
-    const refused: Refusals = new Map([[2, "limit"]]);
+    const refused: Refusals = new Map([[2, "limit_reached"]]);
     expect(prefixRows(grant({ granted: 0, expiresAt: null, refused }), 3)).toEqual([
-      row("waiting"), row("limit"), row("waiting"),
+      row("waiting"), row("limit_reached"), row("waiting"),
     ]);
   });
 });
@@ -138,7 +137,7 @@ describe("decide", () => {
   });
 
   test("duplicate, invalid and over the limit are refused whatever the stock", () => {
-    const rows = [row("duplicate"), row("invalid"), row("limit")];
+    const rows = [row("duplicate"), row("invalid"), row("limit_reached")];
     const people = [person(1), person(2), person(3)];
     for (const available of [null, { stock: 100, held: 0 }]) {
       expect(states(decide(people, rows, available))).toEqual(["duplicate", "invalid", "limit_reached"]);

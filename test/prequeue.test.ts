@@ -7,7 +7,7 @@ import { SignJWT } from "jose";
 import { freePort } from "../scripts/local-servers";
 import { prequeuedKey } from "../src/store/redis";
 import { startService, type RunningService } from "../src/server";
-import { createTestEnv, join, quietLog, statusOf, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, exitWithin, join, quietLog, stays, statusOf, untilClock, waitFor, type TestEnv } from "./helpers";
 
 /** Sets the type's sale start `ms` from now (PostgreSQL's clock); returns it in ms. */
 async function startSaleIn(env: TestEnv, ticketTypeId: number, ms: number): Promise<number> {
@@ -186,7 +186,7 @@ describe("at the start", () => {
     const startsAt = await startSaleIn(env, type, 1500);
     const early = await prequeue(env, type, 40, "early-");
     expect(Date.now()).toBeLessThan(startsAt); // the test itself kept to the window
-    await Bun.sleep(startsAt - Date.now() + 50);
+    await untilClock(startsAt + 50);
     env.s.catalog.invalidate(); // the catalog now says on_sale (it would within a second anyway)
 
     const late: string[] = [];
@@ -217,10 +217,10 @@ describe("at the start", () => {
     const startsAt = await startSaleIn(env, type, 1000);
     const tokens = await prequeue(env, type, 20, "quiet-");
     const processor = env.processor();
-    while (Date.now() < startsAt - 150) {
+    await stays("everyone pre-queued, round after round", async () => {
       await processor.tick();
-      await Bun.sleep(20);
-    }
+      return (await env.s.redis.zcard(env.s.keys(type).prequeue)) === 20;
+    }, startsAt - 150 - Date.now(), 20);
     expect(await env.s.redis.zcard(env.s.keys(type).prequeue)).toBe(20); // not a moment early
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
 
@@ -324,9 +324,9 @@ describe("exactly once, with several instances", () => {
     expect(waiting.every((a) => a.status === 200 && a.body.status === "waiting_for_sale")).toBe(true);
     expect(Date.now()).toBeLessThan(startsAt - 300);
     // joins hammer all three instances from just before the start to just after it
-    await Bun.sleep(startsAt - Date.now() - 60);
+    await untilClock(startsAt - 60);
     const answers = await Promise.all(range(0, racing - 1).map(async (i) => {
-      await Bun.sleep(Math.floor(i / 3) * 4); // 0 to ~120 ms after the first
+      await Bun.sleep(Math.floor(i / 3) * 4); // 0 to ~120 ms after the first: load shape, not a wait
       return http(i, joinBody(`racer-${i}`, type));
     }));
     expect(answers.every((a) => a.status === 200)).toBe(true);
@@ -381,7 +381,7 @@ describe("kill -9 at the opening", () => {
 
   /** Dies by SIGKILL within 20 s. */
   async function diesAtItsCrashPoint(child: ReturnType<typeof Bun.spawn>) {
-    await Promise.race([child.exited, Bun.sleep(20_000)]);
+    await exitWithin(child, 20_000);
     expect(child.signalCode).toBe("SIGKILL");
   }
 

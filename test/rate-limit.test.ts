@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { createApp } from "../src/app";
-import { ConfigError, loadEnv, type Config } from "../src/config";
+import { ConfigError, loadEnv, type Config } from "../src/config/config";
 import { addressKey } from "../src/rate-limit/client";
 import { OpenStreams } from "../src/rate-limit/open-streams";
 import { TokenBuckets } from "../src/rate-limit/token-buckets";

@@ -2,8 +2,8 @@
 // other replaced), every JSON error body says it as request_id, and the request's log lines name it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import type { Fields, Logger } from "../src/log";
-import { createTestEnv, join, type TestEnv } from "./helpers";
+import type { Fields, Logger } from "../src/core/log";
+import { createTestEnv, join, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -105,10 +105,10 @@ describe("log lines", () => {
     const app = createApp({ ...env.s, log, config: { ...env.config, LOG_LEVEL: "debug" } });
     const ok = await app.handle(new Request("http://localhost/health", { headers: { "x-request-id": "dbg-1" } }));
     const missing = await app.handle(new Request("http://localhost/gone"));
-    await Bun.sleep(20); // the line is written after the answer
-    const requests = lines.filter((l) => l.message === "request");
-    expect(requests).toContainEqual(expect.objectContaining({ path: "/health", status: 200, request_id: "dbg-1" }));
-    expect(requests).toContainEqual(expect.objectContaining({ status: 404, request_id: idOf(missing) }));
+    const requests = () => lines.filter((l) => l.message === "request");
+    await waitFor("both request lines", () => requests().length >= 2, 2000, 1); // written after the answer
+    expect(requests()).toContainEqual(expect.objectContaining({ path: "/health", status: 200, request_id: "dbg-1" }));
+    expect(requests()).toContainEqual(expect.objectContaining({ status: 404, request_id: idOf(missing) }));
     expect(idOf(ok)).toBe("dbg-1");
   });
 });

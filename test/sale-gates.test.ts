@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
 import Redis from "ioredis";
-import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, REDIS_URL, stays, untilClock, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let instances: RunningService[];
@@ -58,8 +58,7 @@ describe("a pause holds from the moment it answers", () => {
       expect((await raise).status).toBe(200);
       if (round % 2 === 0) expect(atPause).toBe(1); // nothing was granted between the two
       // both processors have had their chances (controls are reread every 250 ms)
-      await Bun.sleep(round % 10 === 0 ? 700 : 120);
-      expect(await holdsOf(type)).toBe(atPause);
+      await stays("no hold while paused", async () => (await holdsOf(type)) === atPause, round % 10 === 0 ? 700 : 120);
       granted.push(atPause - 1);
     }
     // the rounds where the raise went first did grant before the pause: the test saw both orders
@@ -70,8 +69,7 @@ describe("a pause holds from the moment it answers", () => {
     const type = await env.ticketType({ capacity: 10 });
     expect((await patchType(0, type, { paused: true })).status).toBe(200);
     for (let i = 0; i < 10; i++) expect((await joinVia(i % 2, type, `resume-${i}`)).status).toBe(200);
-    await Bun.sleep(400);
-    expect(await holdsOf(type)).toBe(0);
+    await stays("no hold while paused", async () => (await holdsOf(type)) === 0, 400);
     expect((await patchType(1, type, { paused: false })).status).toBe(200);
     await waitFor("ten holds", async () => (await holdsOf(type)) === 10, 10_000);
     const rows = await env.sql`SELECT user_id FROM reservations WHERE ticket_type_id = ${type} ORDER BY queue_place`;
@@ -92,8 +90,7 @@ describe("the sale start holds at the grant, and a postponed sale waits", () => 
     }
     const later = iso(Date.now() + 3600_000);
     expect((await patchType(1, type, { sale_starts_at: later, paused: false })).status).toBe(200);
-    await Bun.sleep(1500);
-    expect(await holdsOf(type)).toBe(0);
+    await stays("no hold before the new start", async () => (await holdsOf(type)) === 0, 1500);
     // everyone keeps their place; status says the sale has not started
     const status = await http(0, "GET", `/reservation/status?token=${tokens[0]}`);
     expect(status.status).toBe(200);
@@ -119,17 +116,15 @@ describe("the sale start holds at the grant, and a postponed sale waits", () => 
     }
     // B reads its catalog with the old start in it just before the change: a second later it
     // would still answer a join from that reading (and reload behind it)
-    await Bun.sleep(Math.max(0, start - 700 - Date.now()));
+    await untilClock(start - 700);
     await http(1, "GET", "/events");
-    await Bun.sleep(Math.max(0, start - 600 - Date.now()));
+    await untilClock(start - 600);
     expect((await patchType(0, type, { sale_starts_at: iso(Date.now() + 3600_000) })).status).toBe(200);
-    await Bun.sleep(Math.max(0, start + 50 - Date.now()));
+    await untilClock(start + 50);
     const late = await joinVia(1, type, "pre-late");
     expect(late.status).toBe(200);
     expect(late.body.status).toBe("waiting_for_sale");
-    await Bun.sleep(1000);
-    expect(await holdsOf(type)).toBe(0);
-    expect(await prequeued(type)).toBe(31);
+    await stays("no hold, the pre-queue kept", async () => (await holdsOf(type)) === 0 && (await prequeued(type)) === 31, 1000);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(0);
     // the new start comes: the pre-queue opens then, and all 31 are served
     expect((await patchType(1, type, { sale_starts_at: iso(Date.now() + 500) })).status).toBe(200);

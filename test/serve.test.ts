@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { databaseUrl, deleteKeys, REDIS_URL } from "./helpers";
+import { databaseUrl, deleteKeys, exitWithin, REDIS_URL } from "./helpers";
 
 const MAIN = join(import.meta.dir, "..", "src", "main.ts");
 const dbName = `tq_test_serve_${crypto.randomUUID().slice(0, 8)}`;
@@ -75,7 +75,7 @@ test("a taken port stops the second instance; --dev tokens survive a restart", a
   expect(joined.queue_token).toBeString();
 
   const second = serve(cwd, port);
-  expect(await Promise.race([second.exited, Bun.sleep(15_000).then(() => "still running")])).toBe(1);
+  expect(await exitWithin(second, 15_000)).toBe(1);
   const said = (await new Response(second.stderr).text()).trim();
   expect(said).toBe(`ticket-queue: port ${port} is already in use`);
   expect((await fetch(`${base}/health`)).status).toBe(200); // the first still serves

@@ -4,9 +4,9 @@
 // Real Redis and PostgreSQL; two real instances where it says so.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import { ConfigError, loadEnv } from "../src/config";
+import { ConfigError, loadEnv } from "../src/config/config";
 import { expireDueHolds } from "../src/expiry/expire";
-import type { Logger } from "../src/log";
+import type { Logger } from "../src/core/log";
 import { startService, type RunningService } from "../src/server";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, join, quietLog, redisStateOf, statusOf, waitFor, type TestEnv } from "./helpers";
 

@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
 import { freePort } from "../scripts/local-servers";
-import { databaseUrl, deleteKeys, REDIS_URL } from "./helpers";
+import { databaseUrl, deleteKeys, exitWithin, REDIS_URL, waitFor as waitUntil } from "./helpers";
 
 const dbName = `tq_test_signals_${crypto.randomUUID().slice(0, 8)}`;
 const prefix = `test:signals:${crypto.randomUUID().slice(0, 8)}:`;
@@ -51,10 +51,9 @@ function alive(pid: number): boolean {
 const answers = (port: number) =>
   fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
 
-async function waitFor(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until; await Bun.sleep(100)) if (await check()) return true;
-  return false;
-}
+/** Whether `check` holds within `ms` (the expectations below name what failed). */
+const waitFor = (check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> =>
+  waitUntil("it", check, ms, 100).then(() => true, () => false);
 
 function start(command: string[], port: number, env: Record<string, string> = {}) {
   const child = Bun.spawn(command, {
@@ -107,6 +106,6 @@ test("SIGTERM during start-up is a graceful stop once the service is up: exit 0,
   const first = new TextDecoder().decode((await reader.read()).value);
   expect(first).toContain("--dev");
   service.kill("SIGTERM");
-  expect(await Promise.race([service.exited, Bun.sleep(30_000).then(() => "still running")])).toBe(0);
+  expect(await exitWithin(service, 30_000)).toBe(0);
   expect(await answers(port)).toBe(false);
 }, 40_000);

@@ -1,13 +1,34 @@
 // The one model of a token's life (src/domain/states.ts) against the Lua scripts that move tokens:
 // every state a script writes or compares is one of its states, settle-4.lua's codes are its
 // codes, join-3.lua's live places are its live states. A script that learns a new word fails here.
+// The moves between states (ARCHITECTURE.md's table) are kept here, checked against the states.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CONFIRM_REFUSALS, LIVE_STATES, RELEASE_REFUSALS, SETTLE_CODES, STATUS_MESSAGES, TOKEN_STATES, TRANSITIONS,
-  type TokenState,
+  CONFIRM_REFUSALS, LIVE_STATES, RELEASE_REFUSALS, SETTLE_CODES, STATUS_MESSAGES, TOKEN_STATES, type TokenState,
 } from "../src/domain/states";
+
+/** Who may move a token, from which states to which. */
+const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: TokenState; by: string }> = [
+  { from: [], to: "queued", by: "join (join-3.lua)" },
+  { from: [], to: "waiting_for_sale", by: "join inside the pre-queue window before the sale starts (join-3.lua)" },
+  { from: ["waiting_for_sale"], to: "queued", by: "the sale's start: the pre-queue shuffled into the queue, once" },
+  { from: ["waiting_for_sale"], to: "released", by: "release (leaves the pre-queue)" },
+  { from: ["queued"], to: "pending", by: "the processor's claim (claim-3.lua)" },
+  { from: ["pending"], to: "reserved", by: "the processor's grant (PostgreSQL), then settle-4.lua" },
+  { from: ["pending"], to: "queued", by: "settle-4.lua: the stock ran short; back to the head, in order" },
+  { from: ["pending"], to: "sold_out", by: "settle-4.lua: stock and holds can never cover it" },
+  { from: ["pending"], to: "duplicate", by: "settle-4.lua: PostgreSQL found the user's live hold" },
+  { from: ["pending"], to: "invalid", by: "settle-4.lua: the record was malformed" },
+  { from: ["pending"], to: "limit_reached", by: "settle-4.lua: PostgreSQL counted the user's bookings" },
+  { from: ["queued"], to: "released", by: "release (leave-1.lua)" },
+  { from: ["reserved"], to: "confirmed", by: "confirm (PostgreSQL, then finish-2.lua)" },
+  { from: ["reserved"], to: "released", by: "release (PostgreSQL, then finish-2.lua)" },
+  { from: ["reserved"], to: "expired", by: "the cleaner (PostgreSQL, then finish-2.lua)" },
+  { from: ["confirmed"], to: "cancelled", by: "cancel, by the shop or the operator (PostgreSQL, then cancel-2.lua)" },
+  { from: ["waiting_for_sale", "queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
+];
 
 const luaDir = join(import.meta.dir, "..", "lua");
 const scripts = [

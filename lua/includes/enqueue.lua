@@ -1,6 +1,11 @@
 -- Gives a token the next place at the back of its type's queue and writes its record as
--- queued, with the line claim-3.lua hands to PostgreSQL ("<token>\t<user id>\t<quantity>\t<place>"),
--- so serving a person costs no formatting or signing. The caller sets the record's TTL.
+-- queued, with the line claim-3.lua hands to PostgreSQL, so serving a person costs no
+-- formatting or signing. The caller sets the record's TTL.
+-- The batch line, whose format this writer owns: "<token>\t<user id>\t<quantity>\t<place>",
+-- the signed token, the user id, the quantity and the place, tab-separated, one line per
+-- person. grant_holds() reads it as it is; TypeScript screens it (the well-formed-line rule:
+-- batch_line_well_formed() in sql/0010 and WELL_FORMED_LINE in src/store/formats.ts) and
+-- reads it with parseBatchLine.
 -- Returns the place and the queue's length with the token in it.
 local function enqueue(queueKey, metaKey, recordKey, id, userId, quantity, token, now)
   local place = redis.call('HINCRBY', metaKey, 'seq', 1)

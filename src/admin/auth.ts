@@ -4,7 +4,7 @@
 import { Elysia } from "elysia";
 import { checkBearer, type BearerGuard } from "../http/bearer";
 import type { Services } from "../services";
-import { KEY_NEEDED } from "../api/error-codes";
+import { KEY_NEEDED } from "../core/error-codes";
 
 const ADMIN_GUARD: BearerGuard = {
   realm: "admin",

@@ -1,8 +1,7 @@
 // POST /admin/bookings/:id/cancel: the operator cancels a booking, as the shop can
-// (src/bookings/cancel.ts): its tickets go back on sale once, the person may book again.
-import { cancelBooking } from "../bookings/cancel";
+// (src/admin/cancel.ts): its tickets go back on sale once, the person may book again.
 import type { Services } from "../services";
-import { BookingParams, CancelBody } from "../shop/routes";
+import { BookingParams, CancelBody, cancelBooking } from "./cancel";
 import { auditContext } from "./audit";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";

@@ -5,7 +5,7 @@
 // while someone pages show up on a later page, none is skipped or repeated.
 import { Type } from "@sinclair/typebox";
 import type { Sql } from "../store/db";
-import { during, fail } from "../errors";
+import { during, fail } from "../core/errors";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";

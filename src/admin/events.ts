@@ -9,7 +9,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
 import type { Sql } from "../store/db";
-import { during, fail, failWith } from "../errors";
+import { during, fail, failWith } from "../core/errors";
 import type { Services } from "../services";
 import { auditContext, inTransaction, logChange, recordChange, type AuditContext } from "./audit";
 import { adminScope } from "./auth";

@@ -5,7 +5,7 @@
 // and every Redis figure null (`redis: "unavailable"`): an operator watching an outage needs the
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
 import type { Sql } from "../store/db";
-import { during, fail, Unavailable } from "../errors";
+import { during, fail, Unavailable } from "../core/errors";
 import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import { adminScope } from "./auth";
@@ -45,21 +45,22 @@ export const adminFiguresRoutes = (s: Services) =>
     { params: IdParams },
   );
 
-/** The type's row and its tickets by hold status (sums of quantities), in one statement. */
+/** The type's row and its tickets by hold status (sums of quantities; held from held_tickets), in one statement. */
 export async function postgresFigures(sql: Sql, id: number): Promise<PostgresFigures | null> {
   const [row] = await sql<(Omit<PostgresFigures, "next_hold_deadline"> & { next_hold_deadline: Date | null })[]>`
     SELECT t.id, t.event_id, t.name, t.capacity, t.stock, t.paused, t.max_active_holds, t.holds_per_minute,
-           coalesce(sum(r.quantity) FILTER (WHERE r.status = 'held'), 0)::int8      AS held,
+           coalesce(h.tickets, 0)::int8                                             AS held,
            -- a cancelled booking's hold stays confirmed; its tickets are back in stock
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'confirmed' AND b.status IS DISTINCT FROM 'cancelled'), 0)::int8 AS confirmed,
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'expired'), 0)::int8   AS expired,
            coalesce(sum(r.quantity) FILTER (WHERE r.status = 'released'), 0)::int8  AS released,
-           min(r.expires_at) FILTER (WHERE r.status = 'held')                       AS next_hold_deadline
+           h.next_deadline                                                          AS next_hold_deadline
     FROM ticket_types t
+    LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
     LEFT JOIN reservations r ON r.ticket_type_id = t.id
     LEFT JOIN bookings b ON b.token = r.token
     WHERE t.id = ${id}
-    GROUP BY t.id`;
+    GROUP BY t.id, h.tickets, h.next_deadline`;
   if (!row) return null;
   return { ...row, next_hold_deadline: row.next_hold_deadline?.toISOString() ?? null };
 }

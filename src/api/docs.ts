@@ -7,7 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import * as S from "./schemas";
 import type { ErrorField } from "./schemas";
 import { BODY_LIMIT_BYTES } from "../http/body";
-import { ERROR_CODES, KEY_NEEDED, messageOf, type ErrorCode, type MessageValues } from "./error-codes";
+import { ERROR_CODES, KEY_NEEDED, messageOf, type ErrorCode, type MessageValues } from "../core/error-codes";
 import {
   CONFIRM_REFUSALS, heldTicketsMessage, PAYMENT_IN_PROGRESS, postponedMessage, RELEASE_REFUSALS, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES,
   type Refusal,
@@ -43,7 +43,7 @@ export const DOCS_PATHS = {
   style: "/openapi/swagger-ui.css",
 } as const;
 
-// ---- errors: which codes a route can answer (their statuses and messages: src/api/error-codes.ts)
+// ---- errors: which codes a route can answer (their statuses and messages: src/core/error-codes.ts)
 
 type Codes = readonly ErrorCode[];
 

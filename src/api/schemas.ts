@@ -1,7 +1,7 @@
 // The API's answers as TypeBox schemas: the one source for the OpenAPI document (src/api/docs.ts)
 // and for test/openapi.test.ts, which checks real answers against them. Documentation only: no
 // route declares them as Elysia's `response`, which would validate every answer at run time.
-// Status words come from src/domain/states.ts; error bodies are src/errors.ts' `{error, message, ...fields}`.
+// Status words come from src/domain/states.ts; error bodies are src/core/errors.ts' `{error, message, ...fields}`.
 // Each answer's type is its schema's Static (below the schema, same name): no hand-written twin.
 import { Type, type Static, type TLiteral, type TProperties, type TSchema, type TUnion } from "@sinclair/typebox";
 import { STATUS_MESSAGES, type ApiStatus } from "../domain/states";

@@ -5,11 +5,11 @@
 // once per hold and deadline: the URL is kept, so polls and streams repeat the same text.
 import type { KeyObject } from "node:crypto";
 import { SignJWT } from "jose";
-import type { Config } from "../config";
+import type { Config } from "../config/config";
 import type { Sql } from "../store/db";
-import type { Logger } from "../log";
+import type { Logger } from "../core/log";
 import { shopHold } from "../shop/hold";
-import { checkoutSigningKey, checkoutVerifyingKey, publishedKey, type PublishedKey } from "./keys";
+import { checkoutSigningKey, checkoutVerifyingKey, publishedKey, type PublishedKey } from "../config/checkout-keys";
 
 /** The claims a shop reads (RFC 7519 names, and the hold's own). */
 export type CheckoutClaims = {

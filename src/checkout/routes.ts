@@ -1,7 +1,7 @@
 // GET /.well-known/jwks.json: the public keys a shop verifies checkout hand-offs with (RFC 7517),
 // offline, with any JOSE library (jose's createRemoteJWKSet). Without a signing key: 404.
 import { Elysia } from "elysia";
-import { fail } from "../errors";
+import { fail } from "../core/errors";
 import type { Services } from "../services";
 
 /** Five minutes: a shop sees a new key soon after a rotation (the previous one stays listed meanwhile). */

@@ -1,9 +1,10 @@
-// A token's life: the one list of its states, who may move it from which to which, and how
-// each state shows in the API (the status answer, and what confirm and release answer).
+// A token's life: the one list of its states, and how each state shows in the API (the status
+// answer, and what confirm and release answer).
 // Every path speaks these words: the Redis record's `state` field (written by the Lua scripts
 // join-3, claim-3, settle-4, finish-2, leave-1, cancel-2), the settle codes, PostgreSQL's
 // reservations.status (held, confirmed, expired, released) and the answers. test/states.test.ts
-// checks the Lua scripts against this module. ARCHITECTURE.md draws the diagram.
+// checks the Lua scripts, and the moves between states, against this module. docs/ARCHITECTURE.md
+// draws the diagram and says who moves a token.
 
 export const TOKEN_STATES = [
   "waiting_for_sale", // in the pre-queue of a sale that has not started (join-3.lua); no place yet
@@ -15,7 +16,7 @@ export const TOKEN_STATES = [
   "confirmed", //     booked (finish-2.lua after PostgreSQL's confirm)
   "cancelled", //     its booking was cancelled since (a refund, a chargeback); the tickets went back
   //                  (cancel-2.lua after PostgreSQL's cancel). PostgreSQL keeps the hold
-  //                  'confirmed' and the booking 'cancelled' (src/domain/invariants.ts says why)
+  //                  'confirmed' and the booking 'cancelled' (src/store/invariants.ts says why)
   "expired", //       the hold lapsed unconfirmed; its tickets went back (the cleaner)
   "released", //      given back: a hold (its tickets return at once) or a queue place (leave-1.lua)
   "sold_out", //      nothing left that could ever serve it (settle)
@@ -40,27 +41,6 @@ export const SETTLE_CODES: Record<SettledState, string> = {
   reserved: "R", queued: "Q", sold_out: "S", duplicate: "D", invalid: "I", limit_reached: "L",
   confirmed: "C", expired: "E", released: "X",
 };
-
-/** Who may move a token, from which states to which. */
-export const TRANSITIONS: ReadonlyArray<{ from: readonly TokenState[]; to: TokenState; by: string }> = [
-  { from: [], to: "queued", by: "join (join-3.lua)" },
-  { from: [], to: "waiting_for_sale", by: "join inside the pre-queue window before the sale starts (join-3.lua)" },
-  { from: ["waiting_for_sale"], to: "queued", by: "the sale's start: the pre-queue shuffled into the queue, once" },
-  { from: ["waiting_for_sale"], to: "released", by: "release (leaves the pre-queue)" },
-  { from: ["queued"], to: "pending", by: "the processor's claim (claim-3.lua)" },
-  { from: ["pending"], to: "reserved", by: "the processor's grant (PostgreSQL), then settle-4.lua" },
-  { from: ["pending"], to: "queued", by: "settle-4.lua: the stock ran short; back to the head, in order" },
-  { from: ["pending"], to: "sold_out", by: "settle-4.lua: stock and holds can never cover it" },
-  { from: ["pending"], to: "duplicate", by: "settle-4.lua: PostgreSQL found the user's live hold" },
-  { from: ["pending"], to: "invalid", by: "settle-4.lua: the record was malformed" },
-  { from: ["pending"], to: "limit_reached", by: "settle-4.lua: PostgreSQL counted the user's bookings" },
-  { from: ["queued"], to: "released", by: "release (leave-1.lua)" },
-  { from: ["reserved"], to: "confirmed", by: "confirm (PostgreSQL, then finish-2.lua)" },
-  { from: ["reserved"], to: "released", by: "release (PostgreSQL, then finish-2.lua)" },
-  { from: ["reserved"], to: "expired", by: "the cleaner (PostgreSQL, then finish-2.lua)" },
-  { from: ["confirmed"], to: "cancelled", by: "cancel, by the shop or the operator (PostgreSQL, then cancel-2.lua)" },
-  { from: ["waiting_for_sale", "queued", "pending"], to: "lost", by: "Redis losing its data (nobody writes it)" },
-];
 
 /** PostgreSQL's reservations.status (its CHECK constraint, sql/0001), and the state each is. */
 export type HoldStatus = "held" | "confirmed" | "expired" | "released";

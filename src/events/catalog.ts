@@ -1,7 +1,8 @@
 // Events and ticket types, read from PostgreSQL and kept for a second. Joins look ticket types
 // up here, so a crowd of joins costs PostgreSQL one query a second, not one each.
 import type { Sql } from "../store/db";
-import { during } from "../errors";
+import { during } from "../core/errors";
+import { within } from "../core/timeout";
 import type { Event, TicketType } from "../api/schemas";
 
 type Snapshot = { at: number; events: Event[]; byId: Map<number, TicketType> };
@@ -67,8 +68,7 @@ export class Catalog {
     if (current && Date.now() - current.at < this.maxAgeMs) return this.ticketType(id);
     const reading = this.ticketType(id);
     reading.catch(() => {}); // it may fail after the stale answer went out
-    const late = Bun.sleep(STALE_WAIT_MS).then(() => undefined);
-    return (await Promise.race([reading, late])) ?? current?.byId.get(id);
+    return (await within(STALE_WAIT_MS, reading, () => undefined)) ?? current?.byId.get(id);
   }
 
   /**
@@ -145,6 +145,7 @@ export class Catalog {
       this.sql`
         SELECT t.id, t.event_id, t.name, t.price::float8 AS price, t.capacity, t.stock,
                t.per_user_limit, t.sale_starts_at, t.paused, t.max_active_holds, t.holds_per_minute, t.hold_seconds,
+               -- sold out: no stock, no hold out (held_tickets would sum them all; the first is enough)
                CASE WHEN t.stock = 0 AND NOT EXISTS (
                  SELECT 1 FROM reservations r WHERE r.ticket_type_id = t.id AND r.status = 'held'
                ) THEN 'sold_out'

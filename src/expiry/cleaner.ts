@@ -1,13 +1,13 @@
 // The cleaner loop: expires due holds, wakes for the next deadline (never later than
 // CLEANER_INTERVAL_MS), and reconciles Redis with PostgreSQL now and then.
-// Runs in a Bun Worker (src/workers/cleaner.ts) and, for tests, directly.
-import { runWithBackoff, type LoopHooks } from "../workers/backoff";
-import { crashPoint } from "../ops/crash-points";
+// Runs in a Bun Worker (src/threads/cleaner.ts) and, for tests, directly.
+import { runWithBackoff, type LoopHooks } from "../core/backoff";
+import { crashPoint } from "../core/crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";
 import { expireDueHolds, msUntilNextDeadline } from "./expire";
-import { conservationDrift } from "../domain/invariants";
+import { conservationDrift } from "../store/invariants";
 import { reconcileRedis } from "./reconcile";
 import { purgeIdempotencyKeys } from "../shop/idempotency";
 
@@ -18,7 +18,7 @@ const PURGE_KEYS_EVERY_MS = 3_600_000;
 
 export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log" | "metrics"> & {
   intervalMs: number;
-  /** The worker's heartbeat and failure count (src/workers/cleaner.ts). */
+  /** The worker's heartbeat and failure count (src/threads/cleaner.ts). */
   hooks?: LoopHooks;
 };
 

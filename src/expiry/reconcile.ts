@@ -2,7 +2,7 @@
 // process died between the PostgreSQL commit and the Redis tidy, still reads as held in Redis.
 // Each batch whose deadline has passed (deadlines:{T}) is checked once: the holds Redis still
 // shows as pending are looked up in PostgreSQL and tidied; a batch with none left leaves the index.
-import { batchOutcome } from "../store/formats";
+import { heldIds, parseBatchOutcome } from "../store/formats";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
 import type { Services } from "../services";
@@ -18,7 +18,7 @@ export async function reconcileRedis(s: Pick<Services, "sql" | "redis" | "keys" 
     const due = await s.redis.zrangebyscore(k.deadlines, "-inf", Date.now() - LOOK_BACK_MS, "LIMIT", 0, BATCHES_PER_PASS);
     for (const batchId of due) {
       const outcome = await s.redis.get(k.batchPrefix + batchId);
-      const held = outcome ? batchOutcome.heldIds(batchOutcome.decode(outcome)) : [];
+      const held = outcome ? heldIds(parseBatchOutcome(outcome)) : [];
       const states = await Promise.all(held.map((id) => s.redis.hget(k.record(id), "state")));
       const unresolved = held.filter((_, i) => states[i] === "pending");
       let stillHeld = 0;

@@ -3,8 +3,8 @@
 // one is 401 with WWW-Authenticate. The check runs before the body is validated, so nobody
 // learns anything about the routes without a key.
 import { timingSafeEqual } from "node:crypto";
-import { fail, failWith } from "../errors";
-import type { ErrorCode } from "../api/error-codes";
+import { fail, failWith } from "../core/errors";
+import type { ErrorCode } from "../core/error-codes";
 
 const BEARER = /^Bearer +(\S+) *$/i;
 const digest = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest();

@@ -4,7 +4,7 @@
 // user ids into one user), and at most MAX_BODY_DEPTH levels deep (validating a deeply nested
 // body costs the validator seconds and gigabytes: one request could stall every other). Every
 // body is read here: Elysia's own parser decodes lossily, and ours costs under a microsecond more.
-import { fail } from "../errors";
+import { fail } from "../core/errors";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 /** Our bodies are flat objects; anything nested deeper than this is not one of them. */

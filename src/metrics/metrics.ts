@@ -6,11 +6,11 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
 import { Counter, Histogram, Registry } from "prom-client";
-import { outageOf, type Dependency } from "../errors";
+import type { Thread } from "../config/config";
+import { outageOf, type Dependency } from "../core/errors";
 import { HttpMetrics } from "./http";
 import { mergedText, type MetricsJson } from "./scrape";
 
-export type Thread = "main" | "http" | "processor" | "cleaner"; // http: HTTP_THREADS beyond the main one
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const PEOPLE = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10_000];

@@ -3,9 +3,9 @@
 // compared in constant time); 401 with another, 403 when neither is configured.
 import { Elysia } from "elysia";
 import { bearerIsOneOf } from "../http/bearer";
-import type { Config } from "../config";
-import { fail, failWith } from "../errors";
-import { KEY_NEEDED } from "../api/error-codes";
+import type { Config } from "../config/config";
+import { fail, failWith } from "../core/errors";
+import { KEY_NEEDED } from "../core/error-codes";
 import type { Services } from "../services";
 import { CONTENT_TYPE } from "./scrape";
 

@@ -3,7 +3,13 @@
 // stores are read at most once a second, whoever scrapes, so a scrape storm costs them nothing
 // more; while a store does not answer, the last reading stays (a scrape never fails for it).
 import { Gauge } from "prom-client";
-import type { Services } from "../services";
+import type { Sql } from "../store/db";
+import type { Keys, RedisClient } from "../store/redis";
+import type { Metrics } from "./metrics";
+
+/** What the sale's figures are read from. */
+type Stores = { metrics: Metrics; sql: Sql; redis: RedisClient; keys: (ticketTypeId: number) => Keys };
+import { within } from "../core/timeout";
 
 /** A reading this young is served again instead of asking the stores. */
 export const FIGURES_MAX_AGE_MS = 1000;
@@ -12,14 +18,16 @@ const READ_TIMEOUT_MS = 1000;
 
 type Figures = { id: number; stock: number; held: number; queued: number | null };
 
-export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): void {
+export function watchSaleFigures(s: Stores): void {
   const registers = [s.metrics.registry];
   let figures: Figures[] = [];
   let readAt = 0;
   let reading: Promise<void> | null = null;
   const fresh = (): Promise<void> => {
     if (Date.now() - readAt < FIGURES_MAX_AGE_MS) return Promise.resolve();
-    reading ??= withTimeout(readFigures(s), READ_TIMEOUT_MS)
+    reading ??= within(READ_TIMEOUT_MS, readFigures(s), () => {
+      throw new Error("figures took too long");
+    })
       .then((read) => void (figures = read), (err) => s.metrics.failed(err))
       .finally(() => {
         readAt = Date.now(); // a failed reading is not retried within the second either
@@ -45,7 +53,7 @@ export function watchSaleFigures(s: Pick<Services, "metrics" | "sql" | "redis" |
 }
 
 /** The streams this thread holds open; every HTTP thread has its own, and a scrape sums them. */
-export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void {
+export function countOpenStreams(s: { metrics: Metrics; streams: { size: number } }): void {
   new Gauge({
     name: "ticketqueue_open_streams", help: "live status streams (GET /reservation/stream) open on this instance",
     registers: [s.metrics.registry],
@@ -55,14 +63,11 @@ export function countOpenStreams(s: Pick<Services, "metrics" | "streams">): void
   });
 }
 
-async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys">): Promise<Figures[]> {
-  // held: from the partial index of held holds (reservations_one_live_hold), never a scan of all
+async function readFigures(s: Stores): Promise<Figures[]> {
+  // held: held_tickets (sql/0011) reads the held holds alone, never a scan of all
   const rows = await s.sql<{ id: number; stock: number; held: number }[]>`
-    SELECT t.id, t.stock, coalesce(h.held, 0)::int AS held
-    FROM ticket_types t
-    LEFT JOIN (
-      SELECT ticket_type_id, sum(quantity) AS held FROM reservations WHERE status = 'held' GROUP BY ticket_type_id
-    ) h ON h.ticket_type_id = t.id
+    SELECT t.id, t.stock, coalesce(h.tickets, 0)::int AS held
+    FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
     ORDER BY t.id`;
   // one LLEN a type (each key in its own slot on a cluster); Redis down: PostgreSQL's figures alone
   const queued = await Promise.all(rows.map((r) => s.redis.llen(s.keys(r.id).queue))).catch((err) => {
@@ -70,10 +75,4 @@ async function readFigures(s: Pick<Services, "metrics" | "sql" | "redis" | "keys
     return null;
   });
   return rows.map((r, i) => ({ ...r, queued: queued?.[i] ?? null }));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: Timer | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("figures took too long")), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

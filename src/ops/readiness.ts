@@ -3,10 +3,14 @@
 // cleaner are alive and looping (their heartbeats, src/workers/host.ts). Otherwise 503, naming
 // what is not. No auth: load balancers call it. GET /health stays liveness alone.
 import { Elysia } from "elysia";
-import type { Services } from "../services";
-import { ERROR_CODES, messageOf } from "../api/error-codes";
+import type { Sql } from "../store/db";
+import type { RedisClient } from "../store/redis";
+import { ERROR_CODES, messageOf } from "../core/error-codes";
 import { READY_PROBE_TIMEOUT_MS } from "../domain/timing";
-import type { WorkerHealth } from "../workers/host";
+import { within } from "../core/timeout";
+
+/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
+export type WorkerHealth = "ok" | "stalled" | "stopped";
 
 export type Check = "ok" | "unreachable" | Exclude<WorkerHealth, "ok">;
 export type ReadinessReport = { status: "ready" | "not_ready"; failing: string[]; checks: Record<string, Check> };
@@ -15,7 +19,7 @@ export class Readiness {
   private readonly workers = new Map<string, () => WorkerHealth>();
   private checking: Promise<ReadinessReport> | null = null;
 
-  constructor(private readonly s: Pick<Services, "redis" | "sql">) {}
+  constructor(private readonly s: { redis: RedisClient; sql: Sql }) {}
 
   /** A worker whose health counts (src/server.ts adds the processor and the cleaner). */
   watch(name: string, health: () => WorkerHealth): void {
@@ -38,18 +42,15 @@ export class Readiness {
 
 /** ok if the probe succeeds in time. postgres.js waits through reconnects: a late answer is no answer. */
 async function answers(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
-  let timer: Timer | undefined;
-  const late = new Promise<"unreachable">((resolve) => (timer = setTimeout(() => resolve("unreachable"), READY_PROBE_TIMEOUT_MS)));
   try {
-    return await Promise.race([probe().then(() => "ok" as const), late]);
+    return await within(READY_PROBE_TIMEOUT_MS, probe().then(() => "ok" as const), () => "unreachable" as const);
   } catch {
     return "unreachable";
-  } finally {
-    clearTimeout(timer);
   }
 }
 
-export const readinessRoutes = (s: Services) =>
+/** `s.instance`: the whole instance's report, whichever thread is asked (src/workers/protocol.ts). */
+export const readinessRoutes = (s: { instance: { readiness(): Promise<ReadinessReport> } }) =>
   new Elysia().get("/readyz", async ({ set }) => {
     const report = await s.instance.readiness();
     set.headers["cache-control"] = "no-store";

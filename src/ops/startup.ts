@@ -1,7 +1,7 @@
 // Start-up: wait for PostgreSQL and Redis (saying which and where), then migrate.
-import { describeRedis, describeUrl, type Config } from "../config";
+import { describeRedis, describeUrl, type Config } from "../config/config";
 import { ensureDatabase, migrate } from "../store/db";
-import type { Logger } from "../log";
+import type { Logger } from "../core/log";
 import type { Services } from "../services";
 
 export class StartupError extends Error {}

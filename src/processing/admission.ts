@@ -64,10 +64,10 @@ export class SaleControlsCache {
   }
 }
 
-/** Holds outstanding for the type right now: its reservations in 'held' (index reservations_type_status). */
+/** Holds outstanding for the type right now (held_tickets; an index-only scan of reservations_one_live_hold). */
 export async function heldCount(sql: Sql, ticketTypeId: number): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM reservations WHERE ticket_type_id = ${ticketTypeId} AND status = 'held'`;
+    SELECT coalesce((SELECT holds FROM held_tickets WHERE ticket_type_id = ${ticketTypeId}), 0)::int AS n`;
   return row!.n;
 }
 

@@ -8,18 +8,16 @@
 // TurnPipeline below holds a turn's state and does its I/O in order; what it decides (claim
 // ahead or not, what each person gets, the served mark, whether the head is blocked, the
 // counts) are the pure functions after it.
-import { crashPoint } from "../ops/crash-points";
+import { crashPoint } from "../core/crash-points";
 import { claimSize, roomAfterClaim } from "./admission";
 import type { Sql } from "../store/db";
 import type { Metrics } from "../metrics/metrics";
 import type { Keys, RedisClient } from "../store/redis";
 import type { Services } from "../services";
 import type { Tokens } from "../domain/tokens";
-import { claimBatch, lastPlace, peopleOf, type Claim, type Claimed, type Person } from "./claim";
+import { claimBatch, peopleOf, type Claim, type Claimed } from "./claim";
 import { availability, grantHolds, type Grant, type GrantRow, type SaleClosed } from "./grant";
-import { allQueued, allReserved, encode, settleBatch, type Decision, type Outcome } from "./settle";
-
-export { allQueued } from "./settle";
+import { allQueued, allReserved, decisionOf, lastPlaceOf, type Decision, type Outcome, type Person } from "../store/formats";
 
 export type Step = "claimed" | "granted" | "settled";
 
@@ -223,7 +221,7 @@ class TurnPipeline {
     this.stockLeft = grant.stockLeft;
     if (allHold(grant, batch.size)) {
       this.count(batchCounts(batch.size, grant.granted, null));
-      this.settle(batch, allReserved(batch.size, grant.expiresAt!.getTime()), lastPlace(batch));
+      this.settle(batch, allReserved(batch.size, grant.expiresAt!.getTime()), lastPlaceOf(batch.lines));
       return null;
     }
     // Not everyone holds: the rare path, person by person.
@@ -232,7 +230,7 @@ class TurnPipeline {
     if (stockRanShort(rows)) return { batch, granted: grant.granted, people, rows, closed: grant.closed };
     const outcomes = decide(people, rows, null);
     this.count(batchCounts(batch.size, grant.granted, outcomes));
-    this.settle(batch, encode(outcomes), servedMark(people, outcomes));
+    this.settle(batch, decisionOf(outcomes), servedMark(people, outcomes));
     return null;
   }
 
@@ -258,7 +256,7 @@ class TurnPipeline {
     const outcomes = decide(people, rows, available);
     this.stockLeft = available?.stock ?? null;
     this.count(batchCounts(batch.size, granted, outcomes));
-    this.settle(batch, encode(outcomes), servedMark(people, outcomes));
+    this.settle(batch, decisionOf(outcomes), servedMark(people, outcomes));
     await this.settled;
     return this.result(closed === null && headBlocked(people, outcomes, available), closed);
   }
@@ -266,7 +264,7 @@ class TurnPipeline {
   /** Sends a batch's settle after the ones sent before; from now on the batch is not ours in flight. */
   private settle(batch: Claimed, decision: Decision, served: number): void {
     const started = performance.now();
-    const sent = settleBatch(this.ctx.redis, this.k, batch.batchId, decision, { served, rate: this.turn.rate });
+    const sent = this.ctx.redis.scripts.settle({ keys: this.k, batchId: batch.batchId, decision, served, rate: this.turn.rate });
     sent.then(() => this.ctx.metrics?.settleSeconds.observe((performance.now() - started) / 1000), () => {});
     this.inFlight.delete(batch.batchId);
     this.settled = Promise.all([this.settled, sent]).then(() => this.ctx.after?.("settled", this.ticketTypeId));
@@ -370,11 +368,9 @@ export function decide(
       case "prior":
         return row.prior_status === "held" ? { state: "reserved", expiresAt } : { state: row.prior_status! };
       case "duplicate":
-        return { state: "duplicate" };
       case "invalid":
-        return { state: "invalid" };
-      case "limit":
-        return { state: "limit_reached" };
+      case "limit_reached":
+        return { state: row.outcome };
       case "closed": // paused, or not started: they keep their place, whatever the stock
         return { state: "queued" };
       case "waiting": {

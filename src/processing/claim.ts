@@ -1,11 +1,9 @@
 // Step 1 of a batch: take people off the head of the queue (claim-3.lua). The batch comes
-// back as text, a line per person (src/store/formats.ts, batchLine), which goes to PostgreSQL as it
-// is once screened: the processor does no work per person unless someone cannot be served.
-import { batchLine, lastPlaceOf, screenLines, type ClaimReply, type Person } from "../store/formats";
+// back as text, a line per person (lua/includes/enqueue.lua writes them), which goes to
+// PostgreSQL as it is once screened: the processor does no work per person unless someone
+// cannot be served.
+import { parseBatchLine, screenLines, type ClaimReply, type Person } from "../store/formats";
 import type { Keys, RedisClient } from "../store/redis";
-
-export type { Person } from "../store/formats";
-export { MALFORMED_LINE, screenLines } from "../store/formats";
 
 export type Claimed = {
   kind: "claimed";
@@ -38,8 +36,5 @@ export async function claimBatch(
 
 /** The people of a batch, for the rare paths that look at them one by one. */
 export function peopleOf(batch: Claimed): Person[] {
-  return batch.size === 0 ? [] : batch.lines.split("\n").map(batchLine.decode);
+  return batch.size === 0 ? [] : batch.lines.split("\n").map(parseBatchLine);
 }
-
-/** The place of the batch's last person: everyone up to it is done with once all hold. */
-export const lastPlace = (batch: Claimed): number => lastPlaceOf(batch.lines);

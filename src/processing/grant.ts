@@ -14,10 +14,9 @@
 // `closed`, and the careful path then tells who already has a hold (a retry, a recovery) from
 // who waits for the sale.
 import type { Sql } from "../store/db";
-import { refusedList, type Refusals } from "../store/formats";
+import { parseGrantOutcome, parseRefused, type GrantOutcome, type Refusals } from "../store/formats";
 import type { HoldStatus } from "../domain/states";
 
-export type GrantOutcome = "granted" | "prior" | "duplicate" | "invalid" | "limit" | "waiting" | "closed";
 /** Why a grant granted nobody whatever its stock: the sale is paused, or has not started. */
 export type SaleClosed = "paused" | "not_on_sale";
 export type GrantRow = {
@@ -68,7 +67,7 @@ async function grantRun(
     granted: result!.held,
     expiresAt: result!.deadline,
     stockLeft: result!.stock_left,
-    refused: refusedList.decode(result!.refused),
+    refused: parseRefused(result!.refused),
     closed: result!.closed,
   };
 }
@@ -76,12 +75,13 @@ async function grantRun(
 async function grantCarefully(
   sql: Sql, ticketTypeId: number, epoch: number, lines: string, holdSeconds: number,
 ): Promise<Grant> {
-  const rows = await sql<(GrantRow & { stock_left: number | null; closed: SaleClosed | null })[]>`
+  const answer = await sql<(Omit<GrantRow, "outcome"> & { outcome: string; stock_left: number | null; closed: SaleClosed | null })[]>`
     SELECT outcome, expires_at, prior_status, stock_left, closed
     FROM grant_holds_carefully(${ticketTypeId}, ${epoch}, ${lines}, ${holdSeconds})`;
+  const rows = answer.map((r) => ({ ...r, outcome: parseGrantOutcome(r.outcome) }));
   const granted = rows.filter((r) => r.outcome === "granted");
   return {
-    rows: [...rows],
+    rows,
     granted: granted.length,
     expiresAt: granted[0]?.expires_at ?? null,
     stockLeft: rows[0]?.stock_left ?? null,
@@ -93,9 +93,8 @@ async function grantCarefully(
 /** Stock on sale and stock held right now: whether someone still waiting can ever be served. */
 export async function availability(sql: Sql, ticketTypeId: number): Promise<{ stock: number; held: number } | null> {
   const [row] = await sql<{ stock: number; held: number }[]>`
-    SELECT t.stock,
-           (SELECT coalesce(sum(quantity), 0)::int FROM reservations
-            WHERE ticket_type_id = t.id AND status = 'held') AS held
-    FROM ticket_types t WHERE t.id = ${ticketTypeId}`;
+    SELECT t.stock, coalesce(h.tickets, 0)::int AS held
+    FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
+    WHERE t.id = ${ticketTypeId}`;
   return row ?? null;
 }

@@ -1,8 +1,10 @@
 // The processor loop: serves every ticket type that has people waiting, in turns, under a
-// lease per type. Runs in a Bun Worker (src/workers/processor.ts) and,
-// for tests, directly.
-import { runWithBackoff, type LoopHooks } from "../workers/backoff";
-import type { Logger } from "../log";
+// lease per type. Runs in a Bun Worker (src/threads/processor.ts) and,
+// for tests, directly. What it decides (which types are served, when a turn is over, how long
+// a type is left alone) are the pure functions of its state in schedule.ts; this class does
+// the I/O.
+import { runWithBackoff, type LoopHooks } from "../core/backoff";
+import type { Logger } from "../core/log";
 import { RECOVER_AFTER_MS } from "../domain/timing";
 import { estimatedRate, heldCount, roomLeft, SaleControlsCache, type SaleControls } from "./admission";
 import { serveTicketType, type BatchContext, type TurnCounts } from "./batch";
@@ -10,6 +12,10 @@ import { prequeuedKey } from "../store/redis";
 import { Leases } from "./lease";
 import { recoverInflight } from "./recover";
 import { openStartedSales, repairSaleStarts } from "../sale-start/open-at-start";
+import {
+  BLOCKED_RETRY_MS, CLOSED_RETRY_MS, firstBatchSize, newProcessorState, nextRate, OTHERS_CHECK_MS, othersCanBeServed,
+  rateHoldBackMs, recoverOlderThan, ROOM_RETRY_MS, sweepDue, turnIsOver, unblockDue, unblocked, waits,
+} from "./schedule";
 
 export type ProcessorOptions = {
   name: string;
@@ -21,52 +27,16 @@ export type ProcessorOptions = {
   recoverAfterMs?: number;
   /** How long a blocked type waits before it is retried though its stock did not move (BLOCKED_RETRY_MS). */
   blockedRetryMs?: number;
-  /** The worker's heartbeat and failure count (src/workers/processor.ts). */
+  /** The worker's heartbeat and failure count (src/threads/processor.ts). */
   hooks?: LoopHooks;
 };
 
-/** A type whose head cannot be served yet is retried when its stock moves, or after this long. */
-const BLOCKED_RETRY_MS = 1000;
-/** How long one ticket type is served before the others get a turn. */
-const TURN_MS = 100;
-/**
- * A turn while no other type waits. Each turn restarts the claim/grant pipeline (its first claim
- * overlaps nothing), which cost a fifth of the grant rate at 100 ms turns (bench/).
- */
-const LONE_TURN_MS = 500;
-/** During a lone turn, how often to look for another type that starts waiting (it ends the turn). */
-const OTHERS_CHECK_MS = 25;
-export const UNBLOCK_CHECK_MS = 25;
-const SWEEP_MS = 1000;
-/**
- * A type at its max_active_holds is looked at again this soon: holds end by confirm (which
- * moves no stock, so the stock watch of blocked types would not see it), release or expiry.
- */
-export const ROOM_RETRY_MS = 50;
-/** The least a type held back by holds_per_minute waits, so that its claims still take several people. */
-export const RATE_RETRY_MIN_MS = 50;
-/**
- * A type whose grant found the sale closed (paused, or its start moved ahead, since the controls
- * were read) is left alone this long; the controls are read again before it is looked at.
- */
-const CLOSED_RETRY_MS = 250;
-
 export class Processor {
   private readonly leases: Leases;
-  /** Types whose head waits for stock to come back, with the stock seen then. */
-  private readonly blocked = new Map<number, { stock: number | null; since: number }>();
-  /** Types that were blocked: their next turn starts with a probe of one person. */
-  private readonly probing = new Set<number>();
-  /** Types whose last batch here failed midway: their in-flight tokens are ours to recover now. */
-  private readonly failed = new Set<number>();
-  private readonly rates = new Map<number, { since: number; granted: number; perSecond: number | null }>();
   /** Pause and admission control per type, as the operator set them (read every CONTROLS_MAX_AGE_MS). */
   private readonly controls: SaleControlsCache;
-  /** Types admission control holds back (no room under max_active_holds, or no token yet), until when. */
-  private readonly heldBack = new Map<number, number>();
-  private lastUnblockCheck = 0;
-  private lastSweep = 0;
-  private lastPausedCheck = 0;
+  /** What it remembers between rounds; its decisions are schedule.ts's pure functions of it. */
+  private readonly state = newProcessorState();
 
   constructor(
     private readonly ctx: BatchContext,
@@ -86,18 +56,18 @@ export class Processor {
     let handled = 0;
     for (const ticketTypeId of types) {
       if (signal?.aborted) break;
-      if (this.blocked.has(ticketTypeId) || this.waits(ticketTypeId)) continue;
+      if (this.state.blocked.has(ticketTypeId) || this.waits(ticketTypeId)) continue;
       this.options.hooks?.beat?.(0); // a round over many types is long: alive between them too
       try {
         if (!(await this.leases.hold(ticketTypeId))) continue;
-        handled += await this.serve(ticketTypeId, !types.some((id) => this.othersCanBeServed(ticketTypeId, id)));
+        handled += await this.serve(ticketTypeId, !this.othersCanBeServed(ticketTypeId, types));
       } catch (err) {
-        this.failed.add(ticketTypeId);
+        this.state.failed.add(ticketTypeId);
         throw err;
       }
     }
-    if (Date.now() - this.lastSweep > SWEEP_MS) await this.sweep();
-    if (Date.now() - this.lastPausedCheck > SWEEP_MS) await this.finishPausedLeftovers(types);
+    if (sweepDue(this.state.lastSweep, Date.now())) await this.sweep();
+    if (sweepDue(this.state.lastPausedCheck, Date.now())) await this.finishPausedLeftovers(types);
     return handled;
   }
 
@@ -116,18 +86,18 @@ export class Processor {
       this.holdBack(ticketTypeId, ROOM_RETRY_MS);
       return this.finishLeftBehind(ticketTypeId);
     }
-    const firstBatch = this.probing.has(ticketTypeId) ? 1 : this.ctx.batchSize;
+    const firstBatch = firstBatchSize(this.state, ticketTypeId, this.ctx.batchSize);
     const started = Date.now();
     let othersWaiting = !alone;
     const watch = alone
       ? setInterval(() => {
           this.ctx.redis.smembers(this.options.activeKey).then(
-            (ids) => (othersWaiting ||= ids.some((id) => this.othersCanBeServed(ticketTypeId, Number(id)))),
+            (ids) => (othersWaiting ||= this.othersCanBeServed(ticketTypeId, ids.map(Number))),
             () => {}, // Redis trouble shows in the batch itself
           );
         }, OTHERS_CHECK_MS)
       : undefined;
-    const turnOver = () => Date.now() - started >= (othersWaiting ? TURN_MS : LONE_TURN_MS);
+    const turnOver = () => turnIsOver(started, othersWaiting, Date.now());
     let result;
     try {
       const onBatch = (counts: TurnCounts, stockLeft: number | null) => this.logBatch(ticketTypeId, counts, stockLeft);
@@ -143,7 +113,7 @@ export class Processor {
       return 0;
     }
     if (result.kind === "limited") {
-      this.holdBack(ticketTypeId, Math.max(result.retryInMs, RATE_RETRY_MIN_MS));
+      this.holdBack(ticketTypeId, rateHoldBackMs(result.retryInMs));
       return 0;
     }
     if (result.kind === "busy") return this.recover(ticketTypeId);
@@ -155,20 +125,20 @@ export class Processor {
       return result.people;
     }
     if (result.blocked) {
-      this.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
-      this.probing.add(ticketTypeId);
+      this.state.blocked.set(ticketTypeId, { stock: result.stockLeft, since: Date.now() });
+      this.state.probing.add(ticketTypeId);
     } else {
-      this.probing.delete(ticketTypeId);
+      this.state.probing.delete(ticketTypeId);
     }
     return result.people;
   }
 
   /** Finishes the batches in flight that their processor left (it died, or our own last batch failed midway). */
   private async recover(ticketTypeId: number): Promise<number> {
-    const olderThan = this.failed.has(ticketTypeId) ? 0 : (this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
+    const olderThan = recoverOlderThan(this.state, ticketTypeId, this.options.recoverAfterMs ?? RECOVER_AFTER_MS);
     const { recovered, remaining } = await recoverInflight(this.ctx, ticketTypeId, olderThan);
     if (recovered > 0) this.options.log.info("recovered a batch in flight", { ticketTypeId, recovered });
-    if (remaining === 0) this.failed.delete(ticketTypeId);
+    if (remaining === 0) this.state.failed.delete(ticketTypeId);
     return recovered;
   }
 
@@ -184,7 +154,7 @@ export class Processor {
 
   /** Every SWEEP_MS, finishes what was left in flight of the paused types among `types`. */
   private async finishPausedLeftovers(types: number[]): Promise<void> {
-    this.lastPausedCheck = Date.now();
+    this.state.lastPausedCheck = Date.now();
     for (const id of types) {
       if (this.controls.of(id).paused) await this.finishLeftBehind(id);
     }
@@ -204,28 +174,21 @@ export class Processor {
     if (c.invalid > 0) this.options.log.warn("set aside malformed queue records", { ticket_type_id: ticketTypeId, invalid: c.invalid });
   }
 
-  /** Whether `id` is another type this processor could serve now (not one waiting for stock, paused or held back). */
-  private othersCanBeServed(ticketTypeId: number, id: number): boolean {
-    return id !== ticketTypeId && Number.isSafeInteger(id) && !this.blocked.has(id) && !this.waits(id);
+  /** Whether another of `ids` is a type this processor could serve now (not one waiting for stock, paused or held back). */
+  private othersCanBeServed(ticketTypeId: number, ids: number[]): boolean {
+    return othersCanBeServed(this.state, (id) => this.controls.of(id), ticketTypeId, ids, Date.now());
   }
 
-  /**
-   * Whether a type is not to be served now: paused or its sale not started (it stays on the
-   * active set, its queue intact), or held back by admission control for a little while. The
-   * controls may be a moment old: the grant itself refuses a closed sale exactly.
-   */
+  /** Whether a type is not to be served now (see waits()); a hold-back that is over is forgotten. */
   private waits(ticketTypeId: number): boolean {
-    const controls = this.controls.of(ticketTypeId);
-    if (controls.paused || controls.saleStartsAt > Date.now()) return true;
-    const until = this.heldBack.get(ticketTypeId);
-    if (until === undefined) return false;
-    if (Date.now() < until) return true;
-    this.heldBack.delete(ticketTypeId);
-    return false;
+    const until = this.state.heldBack.get(ticketTypeId);
+    const waiting = waits(this.controls.of(ticketTypeId), until, Date.now());
+    if (!waiting && until !== undefined) this.state.heldBack.delete(ticketTypeId);
+    return waiting;
   }
 
   private holdBack(ticketTypeId: number, ms: number): void {
-    this.heldBack.set(ticketTypeId, Date.now() + ms);
+    this.state.heldBack.set(ticketTypeId, Date.now() + ms);
   }
 
   /**
@@ -249,14 +212,14 @@ export class Processor {
 
   /** Unblocks types whose stock moved (an expiry or release), and retries the rest now and then. */
   private async unblock(): Promise<void> {
-    if (this.blocked.size === 0 || Date.now() - this.lastUnblockCheck < UNBLOCK_CHECK_MS) return;
-    this.lastUnblockCheck = Date.now();
-    const ids = [...this.blocked.keys()];
+    if (!unblockDue(this.state, Date.now())) return;
+    this.state.lastUnblockCheck = Date.now();
+    const ids = [...this.state.blocked.keys()];
     const rows = await this.ctx.sql<{ id: number; stock: number }[]>`
       SELECT id, stock FROM ticket_types WHERE id = ANY(${ids}::int[])`;
     const stock = new Map(rows.map((r) => [r.id, r.stock]));
-    for (const [id, seen] of this.blocked) {
-      if (stock.get(id) !== seen.stock || Date.now() - seen.since > (this.options.blockedRetryMs ?? BLOCKED_RETRY_MS)) this.blocked.delete(id);
+    for (const id of unblocked(this.state.blocked, stock, Date.now(), this.options.blockedRetryMs ?? BLOCKED_RETRY_MS)) {
+      this.state.blocked.delete(id);
     }
   }
 
@@ -265,7 +228,7 @@ export class Processor {
    * say), and PostgreSQL's sale start in Redis where Redis holds another.
    */
   private async sweep(): Promise<void> {
-    this.lastSweep = Date.now();
+    this.state.lastSweep = Date.now();
     const { redis, keys, sql } = this.ctx;
     const types = await sql<{ id: number; sale_starts_at: Date | null }[]>`SELECT id, sale_starts_at FROM ticket_types`;
     const repaired = await repairSaleStarts(this.ctx, types);
@@ -284,16 +247,8 @@ export class Processor {
 
   /** Grants per second lately, for the estimated wait that status shows. */
   private rate(ticketTypeId: number, granted: number): number | null {
-    const now = Date.now();
-    const r = this.rates.get(ticketTypeId) ?? { since: now, granted: 0, perSecond: null };
-    r.granted += granted;
-    if (now - r.since >= 1000) {
-      const current = (r.granted * 1000) / (now - r.since);
-      r.perSecond = r.perSecond === null ? current : 0.5 * r.perSecond + 0.5 * current;
-      r.since = now;
-      r.granted = 0;
-    }
-    this.rates.set(ticketTypeId, r);
+    const r = nextRate(this.state.rates.get(ticketTypeId), granted, Date.now());
+    this.state.rates.set(ticketTypeId, r);
     return r.perSecond;
   }
 }

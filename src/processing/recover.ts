@@ -1,9 +1,8 @@
-// Recovery of batches whose processor died between claim and settle (README "How it works",
+// Recovery of batches whose processor died between claim and settle (docs/ARCHITECTURE.md "How it works",
 // step 2): PostgreSQL says who got a hold; everyone else goes back to the head of the queue, in order.
-import { inflightEntry } from "../store/formats";
+import { decisionOf, parseInflightEntry, type Outcome } from "../store/formats";
 import type { BatchContext } from "./batch";
 import { HOLD_STATES, type HoldStatus } from "../domain/states";
-import { encode, settleBatch, type Outcome } from "./settle";
 
 export type RecoverContext = Pick<BatchContext, "sql" | "redis" | "tokens" | "keys">;
 
@@ -17,7 +16,7 @@ export async function recoverInflight(
   const k = ctx.keys(ticketTypeId);
   const cutoff = Date.now() - olderThanMs;
   const stale = Object.entries(await ctx.redis.hgetall(k.inflight))
-    .map(([batchId, entry]) => ({ batchId, ...inflightEntry.decode(entry) }))
+    .map(([batchId, entry]) => ({ batchId, ...parseInflightEntry(entry) }))
     .filter((b) => b.claimedAt <= cutoff);
   // Latest in the queue first: each puts its unserved back at the head, so the earliest ends up
   // in front. The batches in flight were claimed one after another off the head, so their
@@ -37,7 +36,7 @@ export async function recoverInflight(
       if (!hold) return { state: "queued" };
       return { state: HOLD_STATES[hold.status], expiresAt: hold.expires_at.getTime() };
     });
-    const back = await settleBatch(ctx.redis, k, batch.batchId, encode(outcomes), { served: 0, rate: null });
+    const back = await ctx.redis.scripts.settle({ keys: k, batchId: batch.batchId, decision: decisionOf(outcomes), served: 0, rate: null });
     if (back >= 0) recovered += batch.ids.length;
   }
   return { recovered, remaining: await ctx.redis.hlen(k.inflight) };

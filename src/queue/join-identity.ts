@@ -3,10 +3,10 @@
 // own login, verified here (HS256 with JOIN_JWT_SECRET, or RS256/ES256 with JOIN_JWT_PUBLIC_KEY),
 // so a rejoin may return the user's own token.
 import { errors, jwtVerify } from "jose";
-import type { Config } from "../config";
-import { fail, failWith } from "../errors";
-import { KEY_NEEDED } from "../api/error-codes";
-import { jwtPublicKey } from "./jwt-key";
+import type { Config } from "../config/config";
+import { fail, failWith } from "../core/errors";
+import { KEY_NEEDED } from "../core/error-codes";
+import { jwtPublicKey } from "../config/jwt-key";
 import { normalizeUserId, USER_ID_EXPECTED } from "./user-id";
 
 export type JoinIdentity = {

@@ -1,7 +1,7 @@
 // Joining the queue: one atomic Redis step (batched with the joins arriving alongside), after
 // the ticket type checks that need no round trip.
-import { crashPoint } from "../ops/crash-points";
-import { during, fail, failWith } from "../errors";
+import { crashPoint } from "../core/crash-points";
+import { during, fail, failWith } from "../core/errors";
 import type { Services } from "../services";
 import type { JoinBatcher } from "./join-batcher";
 import { markPrequeued } from "../sale-start/prequeued";

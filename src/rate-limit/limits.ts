@@ -11,8 +11,8 @@
 // store of 5,000 clients forgets the heaviest client once 5,000 others pass by, it cuts no IPv6
 // address to its /64, it has no cap on open streams, and its store is one thread's.
 import type { Server } from "bun";
-import { rateOf, type Config } from "../config";
-import { failWith } from "../errors";
+import { rateOf, type Config } from "../config/config";
+import { failWith } from "../core/errors";
 import { clientOf } from "./client";
 import { OpenStreams } from "./open-streams";
 import { TokenBuckets } from "./token-buckets";

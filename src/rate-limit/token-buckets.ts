@@ -7,7 +7,7 @@
 // those it may have (one full again, idle long enough, is forgotten at no cost); only when all
 // of them are still refilling (a flood of distinct clients) is one forgotten early, and that
 // forgets in the clients' favour.
-import type { Rate } from "../config";
+import type { Rate } from "../config/config";
 import { SharedTable } from "./shared-table";
 
 /** Clients a kind at most (a power of two). */

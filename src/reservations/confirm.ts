@@ -1,8 +1,8 @@
 // Confirm: PostgreSQL decides with one conditional statement that also writes the booking;
 // Redis follows. A repeat returns the same booking. Every other state answers as
 // src/domain/states.ts says (CONFIRM_REFUSALS).
-import { crashPoint } from "../ops/crash-points";
-import { during } from "../errors";
+import { crashPoint } from "../core/crash-points";
+import { during } from "../core/errors";
 import type { Sql } from "../store/db";
 import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../domain/states";

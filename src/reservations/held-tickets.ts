@@ -2,7 +2,8 @@
 // holds, from PostgreSQL, kept a second per type. Status asks it for every queued person of a
 // type with no stock, so a crowd polling costs PostgreSQL one query a second a type, not one each.
 import type { Sql } from "../store/db";
-import { during } from "../errors";
+import { during } from "../core/errors";
+import { within } from "../core/timeout";
 
 export type HeldReading = {
   /** The type's stock now (the catalog's may be a second old). */
@@ -46,17 +47,15 @@ export class HeldTickets {
   /** As reading(), but a status answer must not stall: past STALE_WAIT_MS, the last reading (or none). */
   async soon(ticketTypeId: number): Promise<HeldReading | undefined> {
     const reading = this.reading(ticketTypeId);
-    const late = Bun.sleep(STALE_WAIT_MS).then(() => undefined);
-    return (await Promise.race([reading.catch(() => undefined), late])) ?? this.entries.get(ticketTypeId)?.last;
+    return (await within(STALE_WAIT_MS, reading.catch(() => undefined), () => undefined)) ?? this.entries.get(ticketTypeId)?.last;
   }
 
   private async load(ticketTypeId: number): Promise<HeldReading> {
     this.loads++;
     const [row] = await during("PostgreSQL", () => this.sql`
-      SELECT t.stock,
-             (SELECT min(r.expires_at) FROM reservations r
-              WHERE r.ticket_type_id = t.id AND r.status = 'held') AS next_deadline
-      FROM ticket_types t WHERE t.id = ${ticketTypeId}`);
+      SELECT t.stock, h.next_deadline
+      FROM ticket_types t LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
+      WHERE t.id = ${ticketTypeId}`);
     if (!row) return { stock: 0, nextDeadline: null };
     return { stock: Number(row.stock), nextDeadline: row.next_deadline ? (row.next_deadline as Date).getTime() : null };
   }

@@ -1,6 +1,6 @@
 // Reading a hold from PostgreSQL, the truth, when Redis cannot answer or must not decide.
 import type { Sql } from "../store/db";
-import { during } from "../errors";
+import { during } from "../core/errors";
 import type { HoldStatus } from "../domain/states";
 
 export type HoldRow = {

@@ -5,8 +5,8 @@
 // row, so when they race one waits for the other's row lock and re-reads the row: either the
 // release wins and the extend finds the hold released, or the extend wins and the release
 // finds it extended. Never both.
-import { crashPoint } from "../ops/crash-points";
-import { during } from "../errors";
+import { crashPoint } from "../core/crash-points";
+import { during } from "../core/errors";
 import type { Services } from "../services";
 import { PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";

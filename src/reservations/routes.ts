@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { fail } from "../errors";
+import { fail } from "../core/errors";
 import type { Limits } from "../rate-limit/limits";
 import type { Services } from "../services";
 import type { TokenParts } from "../domain/tokens";

@@ -1,6 +1,6 @@
 // Status of a token in O(1): one Redis step, PostgreSQL only when Redis cannot tell. The words
 // and their messages are src/domain/states.ts's.
-import { outageOf, Unavailable } from "../errors";
+import { outageOf, Unavailable } from "../core/errors";
 import type { FieldsOf, StatusAnswer, TicketType } from "../api/schemas";
 import type { Lookup } from "../store/formats";
 import type { Services } from "../services";

@@ -1,5 +1,5 @@
 // GET /reservation/stream?token=: the status answer as Server-Sent Events, pushed whenever it
-// changes (src/streams/hub.ts decides when), closed after a final status (a booking's stays
+// changes (src/reservations/stream-hub.ts decides when), closed after a final status (a booking's stays
 // open: it may still be cancelled). The token is checked
 // and the first answer made before the stream starts, so refusals are the status route's JSON.
 import type { Server } from "bun";

@@ -1,6 +1,6 @@
 // Confirm and release of a token PostgreSQL has no hold for (or has one they cannot act on):
 // Redis says where the token stands, src/domain/states.ts what that answers.
-import { AppError, during, RETRY_AFTER_SECONDS } from "../errors";
+import { AppError, during, RETRY_AFTER_SECONDS } from "../core/errors";
 import type { Services } from "../services";
 import { storedState, type Refusal, type TokenState } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";

@@ -2,10 +2,13 @@
 // once) by the first join after the start (join-3.lua), or here, by the processor, for a type
 // nobody joins after its start. Either way open-prequeue's Lua decides, by Redis's clock, and
 // runs whole: a second opener, or one of a killed instance, finds nothing to do.
-import { crashPoint } from "../ops/crash-points";
-import type { Logger } from "../log";
-import { prequeuedKey } from "../store/redis";
-import type { BatchContext } from "../processing/batch";
+import { crashPoint } from "../core/crash-points";
+import type { Logger } from "../core/log";
+import type { Sql } from "../store/db";
+import { prequeuedKey, type Keys, type RedisClient } from "../store/redis";
+
+/** The stores an opening uses (the processor passes its batch context). */
+type Stores = { sql: Sql; redis: RedisClient; keys: (ticketTypeId: number) => Keys };
 
 /** How often a processor looks for sales that have started: the longest a quiet opening waits. */
 const LOOK_EVERY_MS = 100;
@@ -15,7 +18,7 @@ const lastLook = new Map<string, number>();
  * Opens the pre-queue of every marked type (sale-start/prequeued.ts) whose sale has started, then
  * marks the type active for serving and unmarks it. At most every LOOK_EVERY_MS per active set.
  */
-export async function openStartedSales(ctx: Pick<BatchContext, "sql" | "redis" | "keys">, activeKey: string, log: Logger): Promise<void> {
+export async function openStartedSales(ctx: Stores, activeKey: string, log: Logger): Promise<void> {
   if (Date.now() - (lastLook.get(activeKey) ?? 0) < LOOK_EVERY_MS) return;
   lastLook.set(activeKey, Date.now());
   const marked = prequeuedKey(activeKey);
@@ -47,7 +50,7 @@ export async function openStartedSales(ctx: Pick<BatchContext, "sql" | "redis" |
  * change in flight is never overwritten. Returns the ids repaired.
  */
 export async function repairSaleStarts(
-  ctx: Pick<BatchContext, "sql" | "redis" | "keys">, types: { id: number; sale_starts_at: Date | null }[],
+  ctx: Stores, types: { id: number; sale_starts_at: Date | null }[],
 ): Promise<number[]> {
   const stored = await Promise.all(types.map((t) => ctx.redis.hget(ctx.keys(t.id).meta, "sale_starts_at")));
   const differing = types.filter((t, i) => stored[i] != null && Number(stored[i]) !== (t.sale_starts_at?.getTime() ?? 0));

@@ -2,7 +2,7 @@
 // sale_starts_at) before the change answers. join-3.lua and open-prequeue-3.lua read it there
 // over their caller's catalog, which may be a second old on another instance: a start moved
 // ahead can no longer be opened early by a join through an instance that has not heard.
-import { during } from "../errors";
+import { during } from "../core/errors";
 import type { Services } from "../services";
 
 /** `saleStartsAt`: ISO 8601, or null for on sale now (written as 0, so no older start wins). */

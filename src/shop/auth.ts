@@ -2,10 +2,10 @@
 // server, never the buyer's browser. Without keys they never run (403 shop_disabled); a missing
 // or wrong one is 401 (src/http/bearer.ts). Several keys at once let a key be rotated.
 import { Elysia } from "elysia";
-import { shopApiKeys } from "../config";
+import { shopApiKeys } from "../config/config";
 import { bearerOf, checkBearer, keyFingerprint, type BearerGuard } from "../http/bearer";
 import type { Services } from "../services";
-import { KEY_NEEDED } from "../api/error-codes";
+import { KEY_NEEDED } from "../core/error-codes";
 
 const SHOP_GUARD: BearerGuard = {
   realm: "shop",

@@ -6,8 +6,8 @@
 // serialize on an advisory lock of the key taken first in the transaction; only the first of
 // them books, the others read its answer. A refusal is not kept: nothing was done, and a retry
 // is told what is true then. The same key with another request is 422 idempotency_key_reused.
-import { crashPoint } from "../ops/crash-points";
-import { during, fail, failWith } from "../errors";
+import { crashPoint } from "../core/crash-points";
+import { during, fail, failWith } from "../core/errors";
 import { bookHold, type BookedRow } from "../reservations/confirm";
 import { finishQuietly } from "../reservations/finish";
 import { findHold } from "../reservations/holds";

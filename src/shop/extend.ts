@@ -5,7 +5,7 @@
 // lock, src/expiry/expire.ts), so a race at the deadline ends one way only: extended and never
 // expired, or expired once and this answers 410. Redis follows: the record's own deadline and
 // its batch's entry in the deadline index, which status and reconciliation read.
-import { during, fail, failWith } from "../errors";
+import { during, fail, failWith } from "../core/errors";
 import { findHold } from "../reservations/holds";
 import { redisState, refusal } from "../reservations/without-hold";
 import type { Services } from "../services";

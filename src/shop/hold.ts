@@ -1,7 +1,7 @@
 // GET /shop/holds/:token: what the shop needs to charge for a hold, read from PostgreSQL, the
 // truth: who holds what, at which price and currency, until when, and its booking if it has one.
 import type { Sql } from "../store/db";
-import { during, fail } from "../errors";
+import { during, fail } from "../core/errors";
 import type { ShopHold } from "../api/schemas";
 
 type HoldRow = Omit<ShopHold, "queue_token" | "status" | "expires_at" | "booking_id" | "booking_ref"> & {

@@ -1,10 +1,10 @@
 // The shop's API (/shop/...), server to server with a bearer key (shop/auth.ts): read a hold,
 // book it after payment (safe to retry with an Idempotency-Key), extend it while the payment
-// runs, cancel a booking. README "Taking payments (shop API)" walks through it with curl.
+// runs, cancel a booking. docs/payments.md walks through it with curl.
 import { Type as t } from "@sinclair/typebox";
 import { auditContext } from "../admin/audit";
-import { cancelBooking } from "../bookings/cancel";
-import { fail } from "../errors";
+import { BookingParams, CancelBody, cancelBooking } from "../admin/cancel";
+import { fail } from "../core/errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
 import type { Services } from "../services";
@@ -13,7 +13,7 @@ import { shopActor, shopScope } from "./auth";
 import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";
 import { shopHold } from "./hold";
-import { LINES, ONE_LINE } from "../admin/events";
+import { ONE_LINE } from "../admin/events";
 
 // TypeBox's own types, strict (no "5" for 5). Descriptions are what a refusal says (app.ts), so
 // it never echoes input.
@@ -32,11 +32,6 @@ export const ExtendBody = t.Object(
   { seconds: t.Integer({ minimum: 1, maximum: 86_400, description: "expected a whole number of seconds from 1 to HOLD_EXTEND_MAX_SECONDS" }) },
   { additionalProperties: false, description: "expected a JSON object {seconds} and nothing else" },
 );
-export const CancelBody = t.Object(
-  { reason: t.Optional(t.String({ maxLength: 500, pattern: LINES, description: "expected a text of at most 500 characters, without control characters but line breaks and tabs" })) },
-  { additionalProperties: false, description: "expected a JSON object {reason?} and nothing else" },
-);
-export const BookingParams = t.Object({ id: t.String({ description: "expected a booking id" }) }, { description: "expected a booking id" });
 
 export const shopRoutes = (s: Services) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */

@@ -3,15 +3,13 @@
 // cleaner get two each when there is room (each runs one statement at a time, plus a look-up
 // now and then), the HTTP threads the rest, evenly, the main thread any remainder. A query
 // that finds its thread's connections busy waits in postgres.js' queue for one.
-import type { Thread } from "../metrics/metrics";
+import type { Thread } from "../config/config";
 
-/** What the processor and the cleaner need at least, together: one connection each. */
-export const WORKER_CONNECTIONS_AT_LEAST = 2;
 const WORKER_CONNECTIONS_WITH_ROOM = 2;
 
 export type PoolShares = Record<Thread, number>;
 
-/** Each thread's connections; `httpThreads` must leave one each (config.ts checks). */
+/** Each thread's connections; `httpThreads` must leave one each (src/config/config.ts checks). */
 export function poolShares(poolSize: number, httpThreads: number): PoolShares {
   const worker = poolSize - 2 * WORKER_CONNECTIONS_WITH_ROOM >= httpThreads ? WORKER_CONNECTIONS_WITH_ROOM : 1;
   const forHttp = poolSize - 2 * worker;

@@ -9,6 +9,8 @@ import grantGates from "../../sql/0006_grant_gates.sql" with { type: "text" };
 import adminAudit from "../../sql/0007_admin_audit.sql" with { type: "text" };
 import shop from "../../sql/0008_shop.sql" with { type: "text" };
 import auditActor from "../../sql/0009_audit_actor.sql" with { type: "text" };
+import batchLineRule from "../../sql/0010_batch_line_rule.sql" with { type: "text" };
+import heldTickets from "../../sql/0011_held_tickets.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -23,6 +25,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0007_admin_audit", text: adminAudit },
   { version: "0008_shop", text: shop },
   { version: "0009_audit_actor", text: auditActor },
+  { version: "0010_batch_line_rule", text: batchLineRule },
+  { version: "0011_held_tickets", text: heldTickets },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {

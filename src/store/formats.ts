@@ -1,27 +1,31 @@
-// The text formats that cross between TypeScript, the Lua scripts and PostgreSQL, each encoded
-// and decoded here and nowhere else (test/formats.test.ts round-trips each). Lua builds and
-// reads the same texts: the script named beside each format is its other owner.
-import { SETTLE_CODES, storedState, type TokenState } from "../domain/states";
+// The texts that cross between the Lua scripts, PostgreSQL and TypeScript. Whichever side
+// writes a text owns its format and describes it beside the code that writes it; TypeScript
+// reads each through the one parser here, which names that writer. The one text TypeScript
+// writes, a batch's settle codes, is written here (decisionOf). test/formats.test.ts has the
+// real writers (the scripts against real Redis, the SQL functions in a real database) write
+// each text and these parsers read it.
+import { SETTLE_CODES, storedState, type SettledState, type TokenState } from "../domain/states";
 
 /**
- * One person of a batch: "<token>\t<user id>\t<quantity>\t<place>". join-3.lua writes it into
- * the person's record when they join, claim-3.lua hands a batch over as these lines (one per
- * person, newline-separated), and grant_holds() (sql/0004) reads them as they are.
+ * One person of a batch: "<token>\t<user id>\t<quantity>\t<place>". Written by
+ * lua/includes/enqueue.lua (the format's description is there), handed over by claim-3.lua.
  */
 export type Person = { token: string; userId: string; quantity: number; place: number };
 
-export const batchLine = {
-  encode: (p: Person): string => `${p.token}\t${p.userId}\t${p.quantity}\t${p.place}`,
-  /** Fields that are not numbers decode as NaN: only the rare paths decode, after screening. */
-  decode(line: string): Person {
-    const [token = "", userId = "", quantity, place] = line.split("\t");
-    return { token, userId, quantity: Number(quantity), place: Number(place) };
-  },
-};
+/** Fields that are not numbers read as NaN: only the rare paths read people, after screening. */
+export function parseBatchLine(line: string): Person {
+  const [token = "", userId = "", quantity, place] = line.split("\t");
+  return { token, userId, quantity: Number(quantity), place: Number(place) };
+}
 
-/** A line as join-3.lua writes it: a signed token, a user id, a quantity and a place. */
-const WELL_FORMED = /^[A-Za-z0-9_-]{48}\t[^\x00-\x1f\x7f-\x9f]+\t[1-9][0-9]{0,5}\t[1-9][0-9]{0,17}$/;
-/** What a malformed line becomes: no token, which the grant refuses alone as invalid. */
+/**
+ * The well-formed-line rule, in a pair: this regular expression screens every batch in
+ * TypeScript before PostgreSQL sees it (the fast grant trusts it), and batch_line_well_formed()
+ * (sql/0010_batch_line_rule.sql), the same expression, is the careful grant's own check.
+ * test/formats.test.ts holds both to the same answers on the same lines.
+ */
+export const WELL_FORMED_LINE = /^[A-Za-z0-9_-]{48}\t[^\x00-\x1f\x7f-\x9f]+\t[1-9][0-9]{0,5}\t[1-9][0-9]{0,17}$/;
+/** What a malformed line becomes: no token, which the grant refuses alone as invalid (claim-3.lua blanks a damaged record's line the same way). */
 export const MALFORMED_LINE = "\t\t\t";
 
 /**
@@ -34,7 +38,7 @@ export function screenLines(lines: string): string {
   const all = lines.split("\n");
   let damaged = false;
   for (let i = 0; i < all.length; i++) {
-    if (WELL_FORMED.test(all[i]!)) continue;
+    if (WELL_FORMED_LINE.test(all[i]!)) continue;
     all[i] = MALFORMED_LINE;
     damaged = true;
   }
@@ -56,36 +60,8 @@ export function countLines(text: string): number {
 }
 
 /**
- * A settled batch's outcome, in batch:{T}:<batch id>: "<deadline ms>:<codes>:<id>,<id>,...",
- * one settle code per token in batch order (settle-4.lua writes it; resolveState.lua and the
- * cleaner's reconcile read it). The deadline is the batch's shared one; it is '' when nobody holds.
- */
-export type BatchOutcome = { deadline: number | null; codes: string; ids: string[] };
-
-export const batchOutcome = {
-  encode: (o: BatchOutcome): string => `${o.deadline ?? ""}:${o.codes}:${o.ids.join(",")}`,
-  decode(text: string): BatchOutcome {
-    const [deadline = "", codes = "", ids = ""] = text.split(":");
-    return { deadline: deadline === "" ? null : Number(deadline), codes, ids: ids === "" ? [] : ids.split(",") };
-  },
-  /** The ids of the tokens that hold (code R). */
-  heldIds: (o: BatchOutcome): string[] => o.ids.filter((_, i) => o.codes[i] === SETTLE_CODES.reserved),
-};
-
-/** A batch in flight, a field of inflight:{T}: "<ms claimed>:<id>,<id>,..." (claim-3.lua writes; settle-4.lua and recovery read). */
-export type InflightEntry = { claimedAt: number; ids: string[] };
-
-export const inflightEntry = {
-  encode: (e: InflightEntry): string => `${e.claimedAt}:${e.ids.join(",")}`,
-  decode(text: string): InflightEntry {
-    const colon = text.indexOf(":");
-    return { claimedAt: Number(text.slice(0, colon)), ids: text.slice(colon + 1).split(",") };
-  },
-};
-
-/**
- * claim-3.lua's answer: 'busy', 'empty', 'limited <ms>' (holds_per_minute allows nobody for
- * about that long), or "<queue epoch> <how many popped>" then the batch's lines.
+ * claim-3.lua's answer (described in its header): busy, empty, limited for about `retryInMs`,
+ * or a batch: the queue's epoch, how many entries came off the queue, and a batch line per person.
  */
 export type ClaimReply =
   | { kind: "busy" }
@@ -93,26 +69,68 @@ export type ClaimReply =
   | { kind: "limited"; retryInMs: number }
   | { kind: "claimed"; epoch: number; popped: number; size: number; lines: string };
 
-export const claimReply = {
-  encode(r: ClaimReply): string {
-    if (r.kind === "limited") return `limited ${r.retryInMs}`;
-    if (r.kind !== "claimed") return r.kind;
-    return r.lines === "" ? `${r.epoch} ${r.popped}` : `${r.epoch} ${r.popped}\n${r.lines}`;
-  },
-  decode(reply: string): ClaimReply {
-    if (reply === "busy" || reply === "empty") return { kind: reply };
-    if (reply.startsWith("limited ")) return { kind: "limited", retryInMs: Number(reply.slice(8)) };
-    const newline = reply.indexOf("\n");
-    const [epoch, popped] = (newline < 0 ? reply : reply.slice(0, newline)).split(" ").map(Number);
-    const lines = newline < 0 ? "" : reply.slice(newline + 1);
-    return { kind: "claimed", epoch: epoch!, popped: popped!, size: countLines(lines), lines };
-  },
-};
+export function parseClaimReply(reply: string): ClaimReply {
+  if (reply === "busy" || reply === "empty") return { kind: reply };
+  if (reply.startsWith("limited ")) return { kind: "limited", retryInMs: Number(reply.slice(8)) };
+  const newline = reply.indexOf("\n");
+  const [epoch, popped] = (newline < 0 ? reply : reply.slice(0, newline)).split(" ").map(Number);
+  const lines = newline < 0 ? "" : reply.slice(newline + 1);
+  return { kind: "claimed", epoch: epoch!, popped: popped!, size: countLines(lines), lines };
+}
+
+/** A batch in flight, a field of inflight:{T} (claim-3.lua writes it; its header describes it). */
+export type InflightEntry = { claimedAt: number; ids: string[] };
+
+export function parseInflightEntry(text: string): InflightEntry {
+  const colon = text.indexOf(":");
+  return { claimedAt: Number(text.slice(0, colon)), ids: text.slice(colon + 1).split(",") };
+}
 
 /**
- * One join's line of join-3.lua's answer, tab-separated:
- * kind, id, state, place, served, quantity, expires_at, queue length.
+ * What TypeScript tells settle-4.lua about a batch: one settle code per person in batch order
+ * (SETTLE_CODES in src/domain/states.ts spells each state; settle-4.lua's FINAL table reads
+ * them back, test/states.test.ts checks it), the batch's one hold deadline (null: nobody
+ * holds) and the exceptions, flat pairs of 1-based position and a hold's own deadline in ms
+ * (recovered holds). settle-4.lua keeps the codes in the batch's outcome (parseBatchOutcome).
  */
+export type Decision = { codes: string; deadline: number | null; overrides: number[] };
+
+/** What one person of a batch gets, in batch order. */
+export type Outcome = { state: SettledState; expiresAt?: number };
+
+/** Everyone in a batch of `size` holds until `deadline`: the common case, with no work per person. */
+export const allReserved = (size: number, deadline: number): Decision => ({
+  codes: SETTLE_CODES.reserved.repeat(size), deadline, overrides: [],
+});
+
+/** Everyone in a batch of `size` goes back to the head of the queue, in order. */
+export const allQueued = (size: number): Decision => ({ codes: SETTLE_CODES.queued.repeat(size), deadline: null, overrides: [] });
+
+export function decisionOf(outcomes: Outcome[]): Decision {
+  const deadline = outcomes.find((o) => o.state === "reserved")?.expiresAt ?? null;
+  return {
+    codes: outcomes.map((o) => SETTLE_CODES[o.state]).join(""),
+    deadline,
+    // recovered holds may each have their own deadline
+    overrides: outcomes.flatMap((o, i) => (o.state === "reserved" && o.expiresAt !== deadline ? [i + 1, o.expiresAt!] : [])),
+  };
+}
+
+/**
+ * A settled batch's outcome, in batch:{T}:<batch id> (settle-4.lua writes it; its header
+ * describes it): the shared deadline (null when nobody holds), the settle codes, the ids.
+ */
+export type BatchOutcome = { deadline: number | null; codes: string; ids: string[] };
+
+export function parseBatchOutcome(text: string): BatchOutcome {
+  const [deadline = "", codes = "", ids = ""] = text.split(":");
+  return { deadline: deadline === "" ? null : Number(deadline), codes, ids: ids === "" ? [] : ids.split(",") };
+}
+
+/** The ids of the tokens that hold (code reserved). */
+export const heldIds = (o: BatchOutcome): string[] => o.ids.filter((_, i) => o.codes[i] === SETTLE_CODES.reserved);
+
+/** One join's line of join-3.lua's answer (its header describes the fields of each kind). */
 export type JoinReply =
   /** A new place; queueLength counts it (1: this join found the queue empty). */
   | { kind: "joined"; id: string; place: number; served: number; quantity: number; queueLength: number }
@@ -127,42 +145,23 @@ export type JoinReply =
 
 const orNull = (text: string | undefined) => (text ? Number(text) : null);
 
-export const joinReply = {
-  encode(r: JoinReply): string {
-    switch (r.kind) {
-      case "joined":
-        return ["joined", r.id, "queued", r.place, r.served, r.quantity, "", r.queueLength].join("\t");
-      case "existing":
-        return ["existing", r.id, r.state, r.place, r.served, r.quantity, r.expiresAt ?? "", 0].join("\t");
-      case "prequeued":
-        return ["prequeued", r.id, "waiting_for_sale", "", r.served, r.quantity, "", 0].join("\t");
-      case "limit":
-        return ["limit", "", "", "", "", r.booked, "", 0].join("\t");
-      case "error":
-        return `error\t${r.message}`;
-    }
-  },
-  decode(line: string): JoinReply {
-    const [kind, id = "", state, place, served, quantity, expiresAt, length] = line.split("\t");
-    if (kind === "joined") {
-      return { kind, id, place: Number(place), served: Number(served), quantity: Number(quantity), queueLength: Number(length) };
-    }
-    if (kind === "existing") {
-      return {
-        kind, id, state: storedState(state) ?? "queued", place: Number(place), served: Number(served),
-        quantity: Number(quantity), expiresAt: orNull(expiresAt),
-      };
-    }
-    if (kind === "prequeued") return { kind, id, served: Number(served), quantity: Number(quantity) };
-    if (kind === "limit") return { kind, booked: Number(quantity) };
-    return { kind: "error", message: line.slice("error\t".length) };
-  },
-};
+export function parseJoinReply(line: string): JoinReply {
+  const [kind, id = "", state, place, served, quantity, expiresAt, length] = line.split("\t");
+  if (kind === "joined") {
+    return { kind, id, place: Number(place), served: Number(served), quantity: Number(quantity), queueLength: Number(length) };
+  }
+  if (kind === "existing") {
+    return {
+      kind, id, state: storedState(state) ?? "queued", place: Number(place), served: Number(served),
+      quantity: Number(quantity), expiresAt: orNull(expiresAt),
+    };
+  }
+  if (kind === "prequeued") return { kind, id, served: Number(served), quantity: Number(quantity) };
+  if (kind === "limit") return { kind, booked: Number(quantity) };
+  return { kind: "error", message: line.slice("error\t".length) };
+}
 
-/**
- * lookup-2.lua's answer, tab-separated: state (a pending token whose batch holds reads as
- * reserved), quantity, place, expires_at, booking_id, served, rate, booking_ref; '' where unknown.
- */
+/** lookup-2.lua's answer (its header describes the fields); null where unknown. */
 export type Lookup = {
   state: TokenState | null;
   quantity: number | null;
@@ -176,35 +175,47 @@ export type Lookup = {
   bookingRef: string | null;
 };
 
-export const lookupReply = {
-  encode: (l: Lookup): string =>
-    [l.state ?? "", l.quantity ?? "", l.place ?? "", l.expiresAt ?? "", l.bookingId ?? "", l.served, l.rate ?? "", l.bookingRef ?? ""].join("\t"),
-  decode(reply: string): Lookup {
-    const [state, quantity, place, expiresAt, bookingId, served, rate, bookingRef] = reply.split("\t");
-    return {
-      state: storedState(state), quantity: orNull(quantity), place: orNull(place), expiresAt: orNull(expiresAt),
-      bookingId: orNull(bookingId), served: Number(served || 0), rate: orNull(rate), bookingRef: bookingRef || null,
-    };
-  },
-};
+export function parseLookup(reply: string): Lookup {
+  const [state, quantity, place, expiresAt, bookingId, served, rate, bookingRef] = reply.split("\t");
+  return {
+    state: storedState(state), quantity: orNull(quantity), place: orNull(place), expiresAt: orNull(expiresAt),
+    bookingId: orNull(bookingId), served: Number(served || 0), rate: orNull(rate), bookingRef: bookingRef || null,
+  };
+}
+
+/** Someone the grant refuses whatever the stock, by the state settle gives them. */
+export type Refused = Extract<SettledState, "duplicate" | "invalid" | "limit_reached">;
+/** What the grant did with one person: a hold, a hold they had (a retry, a recovery), none for want of stock or for a closed sale, or a refusal. */
+export type GrantOutcome = "granted" | "prior" | "waiting" | "closed" | Refused;
 
 /**
- * grant_holds()'s list of people refused whatever the stock: "<position>:<code>,..." (1-based
- * positions; codes I malformed, L over the user's limit, as settle-4.lua spells those states).
+ * grant_holds_carefully's outcome per person (sql/0004_grant_checks.sql, at the function,
+ * lists them) in the words of src/domain/states.ts: the one table between the two. SQL says
+ * 'limit' for limit_reached; every other word is the same.
  */
-export type Refusals = Map<number, "invalid" | "limit">;
-
-const REFUSAL_CODES = { invalid: SETTLE_CODES.invalid, limit: SETTLE_CODES.limit_reached } as const;
-
-export const refusedList = {
-  encode: (r: Refusals): string | null =>
-    r.size === 0 ? null : [...r].map(([position, why]) => `${position}:${REFUSAL_CODES[why]}`).join(","),
-  decode(text: string | null): Refusals {
-    const refused: Refusals = new Map();
-    for (const entry of text ? text.split(",") : []) {
-      const [position, code] = entry.split(":");
-      refused.set(Number(position), code === REFUSAL_CODES.limit ? "limit" : "invalid");
-    }
-    return refused;
-  },
+const GRANT_OUTCOMES: Record<string, GrantOutcome> = {
+  granted: "granted", prior: "prior", waiting: "waiting", closed: "closed",
+  duplicate: "duplicate", invalid: "invalid", limit: "limit_reached",
 };
+
+export function parseGrantOutcome(word: string): GrantOutcome {
+  const outcome = GRANT_OUTCOMES[word];
+  if (outcome === undefined) throw new Error(`grant_holds_carefully answered an unknown outcome ${JSON.stringify(word)}`);
+  return outcome;
+}
+
+/** The people grant_holds refused, by 1-based position in the batch. */
+export type Refusals = Map<number, Extract<Refused, "invalid" | "limit_reached">>;
+
+/**
+ * grant_holds's `refused` (sql/0004_grant_checks.sql, at the function, describes it):
+ * "<position>:<code>,...", each code the settle code of the state (SETTLE_CODES), I or L; null for nobody.
+ */
+export function parseRefused(text: string | null): Refusals {
+  const refused: Refusals = new Map();
+  for (const entry of text ? text.split(",") : []) {
+    const [position, code] = entry.split(":");
+    refused.set(Number(position), code === SETTLE_CODES.limit_reached ? "limit_reached" : "invalid");
+  }
+  return refused;
+}

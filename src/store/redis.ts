@@ -2,7 +2,7 @@
 // registered on every client made here (src/store/scripts.ts) and called through `redis.scripts`.
 // One Redis, or a Redis Cluster (REDIS_CLUSTER_NODES): callers use either the same way.
 import Redis, { Cluster, type ChainableCommander } from "ioredis";
-import { clusterNodes } from "../config";
+import { clusterNodes } from "../config/config";
 import { defineScripts, Scripts } from "./scripts";
 import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
 

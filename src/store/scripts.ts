@@ -15,7 +15,7 @@ import enqueue from "../../lua/includes/enqueue.lua" with { type: "text" };
 import openPrequeueInclude from "../../lua/includes/openPrequeue.lua" with { type: "text" };
 import resolveState from "../../lua/includes/resolveState.lua" with { type: "text" };
 import saleStart from "../../lua/includes/saleStart.lua" with { type: "text" };
-import { claimReply, joinReply, lookupReply, type ClaimReply, type JoinReply, type Lookup } from "./formats";
+import { parseClaimReply, parseJoinReply, parseLookup, type ClaimReply, type Decision, type JoinReply, type Lookup } from "./formats";
 import { pipelined, type Keys } from "./redis";
 import { storedState, type TokenState } from "../domain/states";
 import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../domain/timing";
@@ -56,9 +56,6 @@ export function defineScripts(redis: Redis | Cluster): void {
 
 /** One join of a join-3.lua call: a fresh token id and signed token for the user. */
 export type Join = { id: string; userId: string; quantity: number; token: string };
-
-/** A batch's outcomes as settle-4.lua takes them: a code per person, one shared deadline, exceptions. */
-export type Decision = { codes: string; deadline: number | null; overrides: number[] };
 
 /** A hold ended in PostgreSQL, for finish-2.lua (a booking with its id and reference; cancelled: reconcile's catching up). */
 export type Finished = {
@@ -105,7 +102,7 @@ export class Scripts {
     const reply = String(await this.redis.tqJoin(...joinArgs(p.keys, p.ticketTypeId, p.perUserLimit, p.joins, p.saleStartsAt)));
     const lines = reply.split("\n");
     if (lines.length !== p.joins.length) throw new Error(`join-3.lua answered ${lines.length} lines for ${p.joins.length} joins`);
-    return lines.map(joinReply.decode);
+    return lines.map(parseJoinReply);
   }
 
   /**
@@ -116,7 +113,7 @@ export class Scripts {
     keys: Keys; size: number; now: number; batchId: string; owned: Iterable<string>; holdsPerMinute?: number | null;
   }): Promise<ClaimReply> {
     const k = p.keys;
-    return claimReply.decode(String(await this.redis.tqClaim(
+    return parseClaimReply(String(await this.redis.tqClaim(
       k.queue, k.inflight, k.meta, p.size, p.now, k.recordPrefix, p.batchId, [...p.owned].join(","), p.holdsPerMinute ?? "",
     )));
   }
@@ -164,7 +161,7 @@ export class Scripts {
 
   /** lookup-2.lua: everything status needs about one token, in O(1). */
   async lookup(p: { keys: Keys; id: string }): Promise<Lookup> {
-    return lookupReply.decode(String(await this.redis.tqLookup(...lookupArgs(p.keys, p.id))));
+    return parseLookup(String(await this.redis.tqLookup(...lookupArgs(p.keys, p.id))));
   }
 
   /** lookup-2.lua for many tokens in one round trip; an error in place of each look-up that failed. */
@@ -172,7 +169,7 @@ export class Scripts {
     // one pipeline per ticket type on a cluster (pipelined), one in all on one Redis
     const replies = await pipelined(this.redis, tokens, (t) => t.keys.meta, (pipeline, t) =>
       (pipeline as unknown as { tqLookup(...args: Arg[]): void }).tqLookup(...lookupArgs(t.keys, t.id)));
-    return replies.map(([err, reply]) => err ?? lookupReply.decode(String(reply)));
+    return replies.map(([err, reply]) => err ?? parseLookup(String(reply)));
   }
 
   /**

@@ -8,7 +8,7 @@
 // bus), so the subscriber is one connection to any node; when that node goes, another is
 // taken and everything is subscribed again, as after a reconnect.
 import Redis, { type RedisOptions } from "ioredis";
-import type { Logger } from "../log";
+import { throttled, type Logger } from "../core/log";
 
 /** Where the subscriber connects: one Redis's URL, or (a cluster) the nodes known now, to try in turn. */
 export type NoticeSource = { url: string } | { nodes: () => { host: string; port: number }[] };
@@ -27,7 +27,8 @@ export class ChangeNotices {
   private subscriber: Redis | null = null;
   /** channel -> ticket type */
   private readonly channels = new Map<string, number>();
-  private lastWarning = 0;
+  /** At most one line every 5 s: ioredis repeats its error on every reconnect attempt. */
+  private readonly warn = throttled((message: string, err: unknown) => this.log.warn(message, { error: err }));
   /** Connections made to cluster nodes, to take the next node each time. */
   private attempts = 0;
 
@@ -107,12 +108,5 @@ export class ChangeNotices {
       },
       (err) => this.warn("could not subscribe to change notices; retried on reconnect", err),
     );
-  }
-
-  /** At most one line every 5 s: ioredis repeats its error on every reconnect attempt. */
-  private warn(message: string, err: unknown): void {
-    if (Date.now() - this.lastWarning < 5000) return;
-    this.lastWarning = Date.now();
-    this.log.warn(message, { error: err });
   }
 }

@@ -1,15 +1,13 @@
 // Main-thread side of a worker: start it, wait until it is ready, stop it gracefully; follow its
 // heartbeats (readiness) and read its metrics (GET /metrics).
-import type { Config } from "../config";
-import type { Logger } from "../log";
+import type { Config } from "../config/config";
+import type { Logger } from "../core/log";
 import type { LimitsMemory } from "../rate-limit/limits";
-import type { InstanceReports } from "../services";
+import type { WorkerHealth } from "../ops/readiness";
 import type { MetricsJson } from "../metrics/scrape";
 import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../domain/timing";
-import type { FromWorker, ToWorker } from "./protocol";
-
-/** ok: looping; stalled: no step for WORKER_STALL_MS past when it said it would; stopped: crashed or stopped. */
-export type WorkerHealth = "ok" | "stalled" | "stopped";
+import { within } from "../core/timeout";
+import type { FromWorker, InstanceReports, ToWorker } from "./protocol";
 
 export type RunningWorker = {
   stop(timeoutMs: number): Promise<void>;
@@ -44,16 +42,11 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger,
     metrics: () => {
       if (stopped) return Promise.resolve(lastMetrics);
       const id = nextId++;
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          asked.delete(id);
-          resolve(lastMetrics);
-        }, WORKER_METRICS_TIMEOUT_MS);
-        asked.set(id, (metrics) => {
-          clearTimeout(timer);
-          resolve((lastMetrics = metrics));
-        });
-        send({ type: "metrics", id });
+      const answer = new Promise<MetricsJson>((resolve) => asked.set(id, resolve));
+      send({ type: "metrics", id });
+      return within(WORKER_METRICS_TIMEOUT_MS, answer.then((metrics) => (lastMetrics = metrics)), () => {
+        asked.delete(id); // an answer after this is dropped
+        return lastMetrics;
       });
     },
   };
@@ -96,6 +89,6 @@ async function stopWorker(worker: Worker, timeoutMs: number): Promise<void> {
     }),
   );
   worker.postMessage({ type: "stop" } satisfies ToWorker);
-  await Promise.race([stopped, Bun.sleep(timeoutMs)]);
+  await within(timeoutMs, stopped, () => undefined);
   worker.terminate();
 }

@@ -1,9 +1,12 @@
 // Messages between the main thread and a worker.
 import type { Registry } from "prom-client";
-import type { Config } from "../config";
+import type { Config } from "../config/config";
 import type { MetricsJson } from "../metrics/scrape";
 import type { LimitsMemory } from "../rate-limit/limits";
-import type { InstanceReports } from "../services";
+import type { ReadinessReport } from "../ops/readiness";
+
+/** What any HTTP thread tells of the whole instance: the main thread's own; another HTTP thread asks the main thread. */
+export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics(): Promise<string> };
 
 export type ToWorker =
   /** `limits`: the instance's rate limits' memory, for an HTTP thread. */

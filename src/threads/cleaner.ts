@@ -1,8 +1,8 @@
 // The cleaner as a Bun Worker: a thin wrapper over src/expiry/cleaner.ts.
 import { Cleaner } from "../expiry/cleaner";
-import { createLogger } from "../log";
+import { createLogger } from "../core/log";
 import { closeServices, createServices } from "../services";
-import { serveAsWorker } from "./protocol";
+import { serveAsWorker } from "../workers/protocol";
 
 serveAsWorker(async (config, _name, signal, beat) => {
   const log = createLogger(config.LOG_LEVEL, { worker: "cleaner" });

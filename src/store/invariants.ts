@@ -6,9 +6,9 @@
 // tickets back to stock. Its reservation stays 'confirmed' (the hold did end in a booking; the
 // token reads 'cancelled', a state after it in src/domain/states.ts), so "confirmed" below means: a
 // confirmed hold whose booking is not cancelled. I1 counts only confirmed bookings; I3 still
-// pairs every booking, cancelled or not, with its confirmed hold. README "How it works" and "The fault
-// suite" name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
-import type { Sql } from "../store/db";
+// pairs every booking, cancelled or not, with its confirmed hold. docs/ARCHITECTURE.md ("How it
+// works") and docs/fault-suite.md name them too. Tests, the benchmark, the fault suite and `ticket-queue check` all use these.
+import type { Sql } from "./db";
 
 export type Finding = { invariant: "I1" | "I2" | "I3" | "I4" | "I5"; ticket_type_id: number | null; detail: string };
 
@@ -81,16 +81,16 @@ export type StockLedger = {
 export async function stockLedger(sql: Sql): Promise<StockLedger[]> {
   return sql<StockLedger[]>`
     SELECT t.id AS ticket_type_id, t.name, t.capacity, t.stock,
-           coalesce(r.held, 0)::int AS held, coalesce(r.confirmed, 0)::int AS confirmed,
-           t.capacity - t.stock - coalesce(r.held, 0)::int - coalesce(r.confirmed, 0)::int AS drift
+           coalesce(h.tickets, 0)::int AS held, coalesce(c.confirmed, 0)::int AS confirmed,
+           t.capacity - t.stock - coalesce(h.tickets, 0)::int - coalesce(c.confirmed, 0)::int AS drift
     FROM ticket_types t
+    LEFT JOIN held_tickets h ON h.ticket_type_id = t.id
     LEFT JOIN (
-      SELECT r.ticket_type_id,
-             sum(r.quantity) FILTER (WHERE r.status = 'held') AS held,
-             sum(r.quantity) FILTER (WHERE r.status = 'confirmed' AND b.status IS DISTINCT FROM 'cancelled') AS confirmed
+      SELECT r.ticket_type_id, sum(r.quantity) AS confirmed
       FROM reservations r LEFT JOIN bookings b ON b.token = r.token
+      WHERE r.status = 'confirmed' AND b.status IS DISTINCT FROM 'cancelled'
       GROUP BY r.ticket_type_id
-    ) r ON r.ticket_type_id = t.id
+    ) c ON c.ticket_type_id = t.id
     ORDER BY t.id`;
 }
 

@@ -1,8 +1,8 @@
 // Test-only crash points for the fault suite: with TQ_CRASH_AT set to a point's name, the
 // process kills itself (SIGKILL: no clean-up, no answer sent) the first time it gets there, so
 // a crash between two steps of a flow is reproducible instead of a lucky kill -9.
-import { loadToolingEnv } from "../config";
-import { createLogger } from "../log";
+import { loadToolingEnv } from "../config/config";
+import { createLogger } from "./log";
 
 export const CRASH_POINTS = [
   "join:queued", //         join: the place is in Redis; the type is not yet marked active

@@ -4,19 +4,20 @@
 // computes its own position from it: Redis work grows with ticket types, not with streams.
 // A stream is looked up on its own (reservationStatus: exactly the status route's answer) only
 // when its state may have changed: the mark reached its place; its hold's deadline passed; a
-// change notice named it (notices.ts); its type's catalog entry changed (paused, sale start);
+// change notice named it (src/streams/notices.ts); its type's catalog entry changed (paused, sale start);
 // its place waits for held tickets or a moved sale (words the mark cannot give) and its position
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
+import { throttled } from "../core/log";
 import { clusterNodesNow, pipelined } from "../store/redis";
 import type { StatusAnswer } from "../api/schemas";
-import { heldOut, placeInQueue, reservationStatus, statusFrom } from "../reservations/status";
+import { heldOut, placeInQueue, reservationStatus, statusFrom } from "./status";
 import type { Services } from "../services";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import { LiveStream } from "./live-stream";
-import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "./notices";
-import { sse } from "./sse";
+import { ChangeNotices, EVERY_STREAM, type NoticeSource } from "../streams/notices";
+import { sse } from "../streams/sse";
 
 export type StreamHubOptions = {
   tickMs: number;
@@ -90,7 +91,8 @@ export class StreamHub {
   private readonly waiting: LiveStream[] = [];
   private next = 0;
   private running = 0;
-  private lastWarning = 0;
+  /** At most one line every 5 s: a tick or a look-up failing fails again at once. */
+  private readonly warn = throttled((message: string, err: unknown) => this.s.log.warn(message, { error: err }));
 
   constructor(
     private readonly s: Services,
@@ -412,12 +414,6 @@ export class StreamHub {
   private deliver(stream: LiveStream, answer: StatusAnswer): void {
     stream.send(answer, Date.now());
     if (!ONGOING.has(answer.status)) stream.close();
-  }
-
-  private warn(message: string, err: unknown): void {
-    if (Date.now() - this.lastWarning < 5000) return;
-    this.lastWarning = Date.now();
-    this.s.log.warn(message, { error: err });
   }
 }
 

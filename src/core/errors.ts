@@ -1,7 +1,8 @@
 import { ReplyError } from "ioredis";
 import postgres from "postgres";
-import { DEPENDENCY_TIMEOUT_MS } from "./domain/timing";
-import { ERROR_CODES, messageOf, type ErrorCode, type MessageValues } from "./api/error-codes";
+import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
+import { within } from "./timeout";
+import { ERROR_CODES, messageOf, type ErrorCode, type MessageValues } from "./error-codes";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
 // the JSON body `{ error, message }` (plus any `fields` an error has to say more, such as a status).
@@ -17,7 +18,7 @@ export class AppError extends Error {
   }
 }
 
-/** The error for `code`: its status and its message (made from `values`) from src/api/error-codes.ts. */
+/** The error for `code`: its status and its message (made from `values`) from src/core/error-codes.ts. */
 export const fail = <C extends ErrorCode>(code: C, ...values: MessageValues<C>) =>
   new AppError(ERROR_CODES[code].status, code, messageOf(code, ...values));
 
@@ -117,19 +118,15 @@ export function outageOf(err: unknown, dependency?: Dependency): Dependency | nu
  * deadline here, since postgres.js has none of its own.
  */
 export async function during<T>(dependency: Dependency, step: () => Promise<T>): Promise<T> {
-  let timer: Timer | undefined;
   try {
     if (dependency === "Redis") return await step();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Unavailable(dependency)), DEPENDENCY_TIMEOUT_MS);
+    return await within(DEPENDENCY_TIMEOUT_MS, step(), () => {
+      throw new Unavailable(dependency);
     });
-    return await Promise.race([step(), deadline]);
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (outageOf(err, dependency)) throw new Unavailable(dependency, err);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -20,3 +20,17 @@ function errorFields(_key: string, value: unknown) {
   }
   return value;
 }
+
+/**
+ * `write`, at most once every `everyMs`; the calls in between are dropped. For a warning
+ * repeated on every retry (ioredis reports its error on every reconnect attempt): one line every
+ * 5 s is enough to read.
+ */
+export function throttled<A extends unknown[]>(write: (...args: A) => void, everyMs = 5000): (...args: A) => void {
+  let last = -Infinity;
+  return (...args) => {
+    if (Date.now() - last < everyMs) return;
+    last = Date.now();
+    write(...args);
+  };
+}

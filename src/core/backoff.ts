@@ -1,6 +1,6 @@
 // The one back-off loop of the background workers: run a step until aborted; while it fails,
 // wait 50 ms, doubling up to 2 s; log the first failure of a run of them and the recovery.
-import type { Logger } from "../log";
+import type { Logger } from "./log";
 
 export const BACKOFF_FIRST_MS = 50;
 export const BACKOFF_MAX_MS = 2000;

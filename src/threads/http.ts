@@ -1,10 +1,10 @@
 // One more HTTP thread of an instance (HTTP_THREADS): its own connections to Redis and
 // PostgreSQL, its own live streams, serving the port the main thread already serves. Its rate
 // limits are the instance's (memory shared with the main thread).
-import { listen } from "../http/listen";
-import { createLogger } from "../log";
+import { listen } from "../listen";
+import { createLogger } from "../core/log";
 import { closeServices, createServices } from "../services";
-import { serveAsWorker } from "./protocol";
+import { serveAsWorker } from "../workers/protocol";
 
 const HEARTBEAT_MS = 1000;
 

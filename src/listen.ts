@@ -1,9 +1,9 @@
 // Serves the app on a port: one call per HTTP thread (server.ts for the main thread,
-// workers/http.ts for the others).
-import { createApp } from "../app";
-import type { LimitsMemory } from "../rate-limit/limits";
-import type { Services } from "../services";
-import { framedPageRoutes } from "./page";
+// threads/http.ts for the others).
+import { createApp } from "./app";
+import type { LimitsMemory } from "./rate-limit/limits";
+import type { Services } from "./services";
+import { framedPageRoutes } from "./web/page";
 
 /**
  * Bun refuses a body over its own limit with an empty 413, before any of our code runs. Ours is

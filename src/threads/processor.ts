@@ -1,9 +1,9 @@
 // The processor as a Bun Worker: a thin wrapper over src/processing/processor.ts.
-import { createLogger } from "../log";
+import { createLogger } from "../core/log";
 import { batchContextOf } from "../processing/batch";
 import { Processor } from "../processing/processor";
 import { closeServices, createServices } from "../services";
-import { serveAsWorker } from "./protocol";
+import { serveAsWorker } from "../workers/protocol";
 
 serveAsWorker(async (config, name, signal, beat) => {
   const log = createLogger(config.LOG_LEVEL, { worker: "processor" });

@@ -1,6 +1,6 @@
 // Every error code the API answers with: its HTTP status and its one message, or the template
 // that makes the message from the values it names. Throws make their errors from here
-// (src/errors.ts' fail), and the OpenAPI document (src/api/docs.ts) reads each code's status and
+// (src/core/errors.ts' fail), and the OpenAPI document (src/api/docs.ts) reads each code's status and
 // example message from here; test/openapi.test.ts checks that every code here is documented and
 // every documented code is here. Confirm's and release's refusals are src/domain/states.ts'
 // tables (a refusal for each state of the token): the codes they use are here with their status.

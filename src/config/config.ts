@@ -5,10 +5,9 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
-import { WORKER_CONNECTIONS_AT_LEAST } from "./store/db-pool";
 import { generateKeyPairSync } from "node:crypto";
-import { checkoutSigningKey, checkoutVerifyingKey } from "./checkout/keys";
-import { jwtPublicKey } from "./queue/jwt-key";
+import { checkoutSigningKey, checkoutVerifyingKey } from "./checkout-keys";
+import { jwtPublicKey } from "./jwt-key";
 
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
@@ -122,6 +121,12 @@ export function rateOf(setting: string): Rate {
 }
 
 const RATE_SETTINGS = ["RATE_LIMIT_JOIN", "RATE_LIMIT_STATUS", "RATE_LIMIT_STREAM", "RATE_LIMIT_CONFIRM"] as const;
+
+/** The threads of one instance (http: the HTTP_THREADS beyond the main one). */
+export type Thread = "main" | "http" | "processor" | "cleaner";
+
+/** What the processor and the cleaner need at least, together: one connection each (src/store/db-pool.ts shares the pool out). */
+export const WORKER_CONNECTIONS_AT_LEAST = 2;
 
 export type Env = Static<typeof ConfigSchema>;
 export type Config = Omit<Env, "TOKEN_SECRET"> & { TOKEN_SECRET: string };
@@ -265,7 +270,7 @@ export const loadConfigWithoutSecret = (env: Record<string, string | undefined> 
 /**
  * Settings for tests and tooling, never for operators, read here as well so this file stays
  * the one reader of the environment:
- * - TQ_CRASH_AT: the test crash point to die at (src/ops/crash-points.ts; the fault suite sets it);
+ * - TQ_CRASH_AT: the test crash point to die at (src/core/crash-points.ts; the fault suite sets it);
  * - TQ_STOP_WITH_PARENT: the pid of the launcher (scripts/with-services.ts) whose exit stops `serve`.
  */
 export function loadToolingEnv(env: Record<string, string | undefined> = process.env): {

@@ -2,19 +2,28 @@
 // POST /admin/bookings/:id/cancel. The booking becomes cancelled and its tickets go back on sale
 // exactly once: one conditional UPDATE (status = 'confirmed') in a transaction that adds the
 // stock back under the ticket type's row lock, taken first as the grant takes it. The hold
-// stays 'confirmed' (src/domain/invariants.ts says why); its token reads 'cancelled'. People waiting
+// stays 'confirmed' (src/store/invariants.ts says why); its token reads 'cancelled'. People waiting
 // are served them: the processor retries a blocked type when its stock moves. The person's
 // per-user tally goes down: PostgreSQL's grant counts confirmed bookings only; Redis's
 // bought:{T}, which joins check, is decremented once (cancel-2.lua says when). Redis follows in
 // one script: the token's record, the tally, and a notice to live streams. Cancelling again
 // answers the same booking, and tells Redis again (a first cancel may have missed it). Both
 // the operator's and the shop's cancels are kept in the audit log, each with its actor.
-import { logChange, recordChange, type AuditContext } from "../admin/audit";
+import { logChange, recordChange, type AuditContext } from "./audit";
 import type { Sql } from "../store/db";
-import { during, fail } from "../errors";
+import { during, fail } from "../core/errors";
 import type { Services } from "../services";
 import { tokenIdOf } from "../domain/tokens";
 import type { CancelledBooking } from "../api/schemas";
+import { Type as t } from "@sinclair/typebox";
+import { LINES } from "./events";
+
+/** The body of a cancel, the shop's or the operator's (both routes take it). */
+export const CancelBody = t.Object(
+  { reason: t.Optional(t.String({ maxLength: 500, pattern: LINES, description: "expected a text of at most 500 characters, without control characters but line breaks and tabs" })) },
+  { additionalProperties: false, description: "expected a JSON object {reason?} and nothing else" },
+);
+export const BookingParams = t.Object({ id: t.String({ description: "expected a booking id" }) }, { description: "expected a booking id" });
 
 type Row = Omit<CancelledBooking, "confirmed_at" | "cancelled_at"> & { user_id: string; token: string; confirmed_at: Date; cancelled_at: Date };
 

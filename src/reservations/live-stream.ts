@@ -3,7 +3,7 @@
 // every stream, so an open stream costs memory only.
 import type { FieldsOf, StatusAnswer } from "../api/schemas";
 import type { TokenParts } from "../domain/tokens";
-import { sse } from "./sse";
+import { sse } from "../streams/sse";
 
 export class LiveStream {
   /** The last answer sent (one is sent only when it differs from this). */

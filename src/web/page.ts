@@ -4,7 +4,7 @@
 // bundle is served once on a private loopback port, read back, and each file becomes a static
 // Bun route carrying Bun's headers (ETag, Content-Type, Cache-Control) and ours.
 import type { Serve } from "bun";
-import page from "../web/index.html";
+import page from "./index.html";
 
 const FRAMING = { "x-frame-options": "DENY" };
 
