@@ -133,13 +133,13 @@ describe.skipIf(!onCluster)("failover", () => {
         const joined = await http(n, "POST", "/queue/join", { user_id: user, ticket_type_id: type });
         statuses.push(joined.status);
         if (joined.status === 503) {
-          await Bun.sleep(100);
+          await Bun.sleep(100); // the page's pause before retrying: a client's pace, nothing to observe
           continue;
         }
         if (joined.status === 409 && joined.body.error === "sold_out") return "sold_out";
         // a place in PostgreSQL's hands still (its Redis record lost): it runs its course first
         if (joined.status === 409 && joined.body.error === "already_queued") {
-          await Bun.sleep(200);
+          await Bun.sleep(200); // a client's pace while the old place ends
           continue;
         }
         expect(joined.status).toBe(200);
@@ -148,7 +148,7 @@ describe.skipIf(!onCluster)("failover", () => {
           const status = await http(n + 1, "GET", `/reservation/status?token=${token}`);
           statuses.push(status.status);
           if (status.status === 503) {
-            await Bun.sleep(100);
+            await Bun.sleep(100); // the page's pause before retrying
             continue;
           }
           const state = status.body.status as string;
@@ -165,7 +165,7 @@ describe.skipIf(!onCluster)("failover", () => {
             return `confirm ${confirmed.status}`;
           }
           if (["confirmed", "sold_out", "expired", "released"].includes(state)) return state;
-          await Bun.sleep(50);
+          await Bun.sleep(50); // the page's poll: the buyer's own pace, their next move depends on each answer
         }
       }
       return "gave up";

@@ -3,7 +3,7 @@
 // SQL at the end of every test.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
-import { createTestEnv, quietLog, staggered, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, every, quietLog, staggered, untilClock, waitFor, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let instances: RunningService[] = [];
@@ -48,10 +48,8 @@ describe("races", () => {
       let res = await http(i + 1, "POST", path, { token });
       const first = res;
       // "not yet" answers are retried, as a client would; they must end in the outcome asked for
-      for (let tries = 0; res.status === 409 && ["in_progress", "not_reserved"].includes(res.body.error) && tries < 100; tries++) {
-        await Bun.sleep(10);
-        res = await http(i, "POST", path, { token });
-      }
+      const notYet = (a: typeof res) => a.status === 409 && ["in_progress", "not_reserved"].includes(a.body.error);
+      if (notYet(res)) await waitFor(`${path} past "not yet"`, async () => !notYet((res = await http(i, "POST", path, { token }))), 2000, 10);
       expect(res.status).toBe(200);
       return first;
     }
@@ -118,14 +116,10 @@ describe("races", () => {
     for (let i = 0; i < 40; i++) tokens.push((await joinOver(i, `racer-${i}`, type)).body.queue_token);
     await waitFor("40 holds", async () => (await heldCount(type)) === 40);
     // every deadline lands in the same instant; confirms arrive from 150 ms before to 150 ms after
-    await env.sql`UPDATE reservations SET expires_at = now() + interval '400 milliseconds' WHERE ticket_type_id = ${type}`;
-    await Bun.sleep(250);
-    const answers = await Promise.all(
-      tokens.map(async (token, i) => {
-        await Bun.sleep((i * 300) / tokens.length);
-        return http(i, "POST", "/reservation/confirm", { token });
-      }),
-    );
+    const deadline = Date.now() + 400;
+    await env.sql`UPDATE reservations SET expires_at = ${new Date(deadline)} WHERE ticket_type_id = ${type}`;
+    await untilClock(deadline - 150);
+    const answers = await staggered(tokens.length, 300 / tokens.length, (i) => http(i, "POST", "/reservation/confirm", { token: tokens[i]! }));
     await waitFor("every hold to end", async () => (await heldCount(type)) === 0);
 
     const rows = await env.sql`
@@ -158,14 +152,8 @@ describe("per_user_limit under a crowd, two instances, and a Redis that forgets 
   test("nobody books more than the limit, and everyone books up to it", async () => {
     const type = await env.ticketType({ capacity: 500, per_user_limit: 3 });
     const bought = env.s.keys(type).bought;
-    let forgetting = true;
     // Redis keeps losing what users booked: PostgreSQL alone has to enforce the limit.
-    const forget = (async () => {
-      while (forgetting) {
-        await env.s.redis.del(bought);
-        await Bun.sleep(5);
-      }
-    })();
+    const forget = every(5, () => env.s.redis.del(bought));
     const buyer = async (u: number) => {
       for (let attempt = 0; attempt < 6; attempt++) {
         const joined = await http(u + attempt, "POST", "/queue/join", { user_id: `limit-${u}`, ticket_type_id: type, quantity: 1 });
@@ -180,8 +168,7 @@ describe("per_user_limit under a crowd, two instances, and a Redis that forgets 
       }
     };
     await Promise.all(Array.from({ length: 20 }, (_, u) => buyer(u)));
-    forgetting = false;
-    await forget;
+    await forget.stop();
     const rows = await env.sql`
       SELECT user_id, sum(quantity)::int AS n FROM bookings WHERE ticket_type_id = ${type} GROUP BY user_id`;
     expect(rows).toHaveLength(20);
@@ -200,22 +187,17 @@ describe("two processors and two cleaners at once", () => {
       const joined = await http(i, "POST", "/queue/join", { user_id: `b${i}`, ticket_type_id: type, quantity });
       if (joined.status !== 200) return; // 409: sold out before they arrived
       const token = joined.body.queue_token;
-      for (let poll = 0; ; poll++) {
-        const { body } = await statusOver(i + poll, token);
-        if (body.status === "queued") {
-          await Bun.sleep(25);
-          continue;
-        }
-        if (body.status !== "reserved") return;
-        const choice = i % 3;
-        if (choice === 0) {
-          if ((await http(i + 1, "POST", "/reservation/confirm", { token })).status === 200) outcomes.confirmed++;
-        } else if (choice === 1) {
-          if ((await http(i + 1, "POST", "/reservation/release", { token })).status === 200) outcomes.released++;
-        } else {
-          outcomes.abandoned++; // walks away: the hold lapses and the stock comes back
-        }
-        return;
+      let poll = 0;
+      let status = "queued";
+      await waitFor("a place served", async () => (status = (await statusOver(i + poll++, token)).body.status) !== "queued", 50_000, 25);
+      if (status !== "reserved") return;
+      const choice = i % 3;
+      if (choice === 0) {
+        if ((await http(i + 1, "POST", "/reservation/confirm", { token })).status === 200) outcomes.confirmed++;
+      } else if (choice === 1) {
+        if ((await http(i + 1, "POST", "/reservation/release", { token })).status === 200) outcomes.released++;
+      } else {
+        outcomes.abandoned++; // walks away: the hold lapses and the stock comes back
       }
     };
     await staggered(150, 10, buyer);

@@ -6,7 +6,7 @@ import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
 import { ConfigError, loadEnv } from "../src/config/config";
 import { poolShares } from "../src/store/db-pool";
-import { createTestEnv, REDIS_URL, waitFor, type TestEnv } from "./helpers";
+import { createTestEnv, every, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
 describe("sharing the pool out", () => {
   test("the shares add up to the pool, every thread gets at least one, the workers two when there is room", () => {
@@ -56,14 +56,10 @@ describe("an instance with 12 HTTP threads under a flood of confirms", () => {
       stderr: "pipe",
     });
     let peak = 0;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        const [{ n }] = await env.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${appName}`;
-        peak = Math.max(peak, n);
-        await Bun.sleep(5);
-      }
-    })();
+    const watch = every(5, async () => {
+      const [{ n }] = await env.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${appName}`;
+      peak = Math.max(peak, n);
+    });
     try {
       const port = await listeningPort(child.stdout);
       const base = `http://127.0.0.1:${port}`;
@@ -84,8 +80,7 @@ describe("an instance with 12 HTTP threads under a flood of confirms", () => {
       expect(peak).toBeLessThanOrEqual(20);
       await env.expectInvariants();
     } finally {
-      watching = false;
-      await watch;
+      await watch.stop();
       child.kill("SIGKILL");
     }
   }, 240_000);

@@ -148,7 +148,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
         const handled = await p.tick();
         if (handled === 0 && (await inFlight(s)) === 0) {
           quiet++;
-          await Bun.sleep(UNBLOCK_CHECK_MS + 5); // the next round looks at blocked types again
+          await pause(UNBLOCK_CHECK_MS + 5); // the next round looks at blocked types again
         } else {
           quiet = 0;
         }
@@ -229,7 +229,7 @@ export async function waitFor(
   for (;;) {
     if (await check()) return;
     if (Date.now() >= until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs); // the poll's pace
+    await pause(everyMs); // the poll's pace
   }
 }
 
@@ -256,23 +256,51 @@ export async function stays(
   for (;;) {
     if (!(await check())) throw new Error(`${what} stopped holding`);
     if (Date.now() >= until) return;
-    await Bun.sleep(Math.min(everyMs, Math.max(0, until - Date.now()))); // a window, by design
+    await pause(Math.min(everyMs, until - Date.now())); // a window, by design
   }
 }
 
 /** Waits until the clock reads `at` (ms since the epoch): a sale's start the test set itself. */
 export async function untilClock(at: number): Promise<void> {
-  await Bun.sleep(Math.max(0, at - Date.now())); // the clock is what is waited for
+  await pause(at - Date.now()); // the clock is what is waited for
 }
 
 /** A crowd arriving over time: `run(i)` starts `i * everyMs` after the first (load shape, not a wait). */
 export function staggered<T>(count: number, everyMs: number, run: (i: number) => Promise<T>): Promise<T[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => Bun.sleep(i * everyMs).then(() => run(i))));
+  return Promise.all(Array.from({ length: count }, (_, i) => pause(i * everyMs).then(() => run(i))));
 }
 
 /** A child's exit code, or "still running" once `ms` has passed (a bound: the exit ends it early). */
 export function exitWithin(child: { exited: Promise<number> }, ms: number): Promise<number | "still running"> {
-  return Promise.race([child.exited, Bun.sleep(ms).then(() => "still running" as const)]);
+  return Promise.race([child.exited, pause(ms).then(() => "still running" as const)]);
+}
+
+/**
+ * A background loop: `step` at once, then again `everyMs` after each one ends, until stop()
+ * (which waits for the step under way). For a sampler or a disturbance running beside a test.
+ */
+export function every(everyMs: number, step: () => unknown): { stop(): Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await step();
+      await pause(everyMs); // the loop's pace
+    }
+  })();
+  return {
+    stop: () => {
+      running = false;
+      return loop;
+    },
+  };
+}
+
+/**
+ * The one timer the helpers wait on; each caller says what its time is for (a poll's pace, a
+ * window, a clock, a load's shape). Never a wait for something a test could observe instead.
+ */
+function pause(ms: number): Promise<void> {
+  return Bun.sleep(Math.max(0, ms));
 }
 
 /** The admin token tests configure (ADMIN_TOKEN), and the header that carries it. */

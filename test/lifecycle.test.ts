@@ -21,7 +21,7 @@ function paced(ms: number, onFirstClaim?: () => Promise<void>) {
   return async (step: string) => {
     if (step !== "claimed") return;
     if (++claims === 1) await onFirstClaim?.();
-    await Bun.sleep(ms);
+    await Bun.sleep(ms); // the claim's own slowness is what these tests vary
   };
 }
 

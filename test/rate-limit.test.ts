@@ -158,7 +158,7 @@ describe("a client over its limit", () => {
     const refused = await statusOf(port, A);
     expectRefused(refused);
     expect(refused.headers["retry-after"]).toBe("1"); // 100 ms, rounded up to a whole second
-    await Bun.sleep(150);
+    await Bun.sleep(150); // time is what refills the bucket: one token in 100 ms
     expect((await statusOf(port, A)).status).toBe(404);
     expectRefused(await statusOf(port, A));
   });
