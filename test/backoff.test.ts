@@ -1,7 +1,7 @@
 // The workers' back-off loop: 50 ms doubling to 2 s while a step fails, the first failure and the
 // recovery logged once each, and an abort ends a wait at once.
 import { expect, test } from "bun:test";
-import { runWithBackoff } from "../src/core/backoff";
+import { runWithBackoff, sleepUnlessAborted } from "../src/core/backoff";
 
 function recorder() {
   const lines: string[] = [];
@@ -35,3 +35,8 @@ test("an abort ends the wait at once", async () => {
   await runWithBackoff(abort.signal, say, async () => 10_000, { beat: () => queueMicrotask(() => abort.abort()) });
   expect(performance.now() - started).toBeLessThan(1000);
 });
+
+// A stop that arrived while a step ran: the loop must not sit through a full back-off first.
+test("a signal aborted before the wait: no wait at all (the test's 1 s limit, against a minute's wait)", async () => {
+  await sleepUnlessAborted(60_000, AbortSignal.abort());
+}, 1000);

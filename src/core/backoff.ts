@@ -47,6 +47,8 @@ export async function runWithBackoff(
 }
 
 export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  // told to stop during the step before: no wait at all (an abort event will not come again)
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
