@@ -8,15 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const SRC = join(import.meta.dir, "..", "src");
 const ROOT = "."; // the folder the root's files are in
 
-const IMPORT = /^\s*(?:import|export)\s+(type\s+)?([^;]*?)\s+from\s+["'](\.[^"']+)["']/gm;
-
-/**
- * The one exception left: the `Services` type of src/services.ts, which names each shared
- * singleton while the features take it whole (a type only, erased from the build). Each
- * feature taking just what it uses would remove it; until then it is allowed, and nothing else.
- */
-const allowed = (target: string, typeOnly: boolean, names: string) =>
-  typeOnly && target === join(SRC, "services") && /^\{\s*(type\s+)?Services\s*\}$/.test(names);
+const IMPORT = /^\s*(?:import|export)\s+[^;]*?\s+from\s+["'](\.[^"']+)["']/gm;
 
 /** Folder -> the folders its files import (relative imports of .ts files in src/, the page's too). */
 function folderGraph(): Map<string, Map<string, string>> {
@@ -24,13 +16,11 @@ function folderGraph(): Map<string, Map<string, string>> {
   for (const file of new Bun.Glob("**/*.ts").scanSync(SRC)) {
     const from = dirname(file);
     const text = readFileSync(join(SRC, file), "utf8");
-    for (const [, type, names, spec] of text.matchAll(IMPORT)) {
+    for (const [, spec] of text.matchAll(IMPORT)) {
       const target = resolve(SRC, from, spec!);
       if (!target.startsWith(SRC + "/")) continue; // sql/, lua/
-      const typeOnly = type !== undefined ||
-        /^\{[^}]*\}$/.test(names!.trim()) && names!.slice(1, -1).split(",").every((n) => n.trim() === "" || n.trim().startsWith("type "));
       const to = dirname(relative(SRC, target.replace(/\.ts$/, "") + ".ts"));
-      if (to === from || allowed(target.replace(/\.ts$/, ""), typeOnly, names!.trim())) continue;
+      if (to === from) continue;
       if (!graph.has(from)) graph.set(from, new Map());
       if (!graph.get(from)!.has(to)) graph.get(from)!.set(to, `src/${file} -> ${spec}`);
     }

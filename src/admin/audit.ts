@@ -15,7 +15,7 @@ import { during, fail } from "../core/errors";
 import type { Logger } from "../core/log";
 import { clientOf } from "../rate-limit/client";
 import { REQUEST_ID_HEADER } from "../http/request-id";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
 import { adminScope } from "./auth";
 import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
 import type { AuditEntry } from "../api/schemas";
@@ -42,7 +42,7 @@ export const ADMIN_ACTOR = "admin";
  * the rate limiter counts it.
  */
 export function auditContext(
-  s: Services,
+  s: { config: Config },
   { request, server, route, set }: { request: Request; server: Server<unknown> | null; route: string; set: { headers: Record<string, unknown> } },
   actor = ADMIN_ACTOR,
 ): AuditContext {
@@ -106,7 +106,7 @@ export const cursor = {
   },
 };
 
-export const adminAuditRoutes = (s: Services) =>
+export const adminAuditRoutes = (s: { config: Config; sql: Sql }) =>
   adminScope(s).get(
     "/audit",
     async ({ query }) => {

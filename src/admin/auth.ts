@@ -3,7 +3,7 @@
 // (src/http/bearer.ts).
 import { Elysia } from "elysia";
 import { checkBearer, type BearerGuard } from "../http/bearer";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
 import { KEY_NEEDED } from "../core/error-codes";
 
 const ADMIN_GUARD: BearerGuard = {
@@ -18,6 +18,6 @@ export function checkAdmin(adminToken: string | undefined, authorization: string
 }
 
 /** An Elysia instance under /admin whose every route checks the admin token first. */
-export function adminScope(s: Services) {
+export function adminScope(s: { config: Config }) {
   return new Elysia({ prefix: "/admin" }).onTransform(({ request }) => checkAdmin(s.config.ADMIN_TOKEN, request.headers.get("authorization")));
 }

@@ -6,7 +6,7 @@
 import { Type } from "@sinclair/typebox";
 import type { Sql } from "../store/db";
 import { during, fail } from "../core/errors";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";
 import type { Booking } from "../api/schemas";
@@ -45,7 +45,7 @@ export const cursor = {
   },
 };
 
-export const adminBookingsRoutes = (s: Services) =>
+export const adminBookingsRoutes = (s: { config: Config; sql: Sql }) =>
   adminScope(s).get(
     "/events/:id/bookings",
     async ({ params, query, set }) => {

@@ -12,7 +12,8 @@
 import { logChange, recordChange, type AuditContext } from "./audit";
 import type { Sql } from "../store/db";
 import { during, fail } from "../core/errors";
-import type { Services } from "../services";
+import type { Logger } from "../core/log";
+import type { KeysOf, RedisClient } from "../store/redis";
 import { tokenIdOf } from "../domain/tokens";
 import type { CancelledBooking } from "../api/schemas";
 import { Type as t } from "@sinclair/typebox";
@@ -33,7 +34,10 @@ const COLUMNS = `id AS booking_id, booking_ref, order_ref, status, ticket_type_i
 export const unknownBooking = () => fail("unknown_booking");
 
 /** `id` null: a path that is no id (404 as well). `audit`: who asked (the operator or the shop), kept in the audit log. */
-export async function cancelBooking(s: Services, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {
+/** What cancelling uses: PostgreSQL decides, Redis follows. */
+export type CancelDeps = { sql: Sql; log: Logger; redis: RedisClient; keys: KeysOf };
+
+export async function cancelBooking(s: CancelDeps, id: number | null, reason: string | null, audit?: AuditContext): Promise<CancelledBooking> {
   if (id === null) throw unknownBooking();
   const { row, moved } = await during("PostgreSQL", () => cancelInPostgres(s.sql, id, reason, audit));
   if (audit) logChange(s.log, audit);

@@ -10,7 +10,10 @@ import { Type, type Static } from "@sinclair/typebox";
 import type postgres from "postgres";
 import type { Sql } from "../store/db";
 import { during, fail, failWith } from "../core/errors";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
+import type { Logger } from "../core/log";
+import type { KeysOf, RedisClient } from "../store/redis";
+import type { Catalog } from "../events/catalog";
 import { auditContext, inTransaction, logChange, recordChange, type AuditContext } from "./audit";
 import { adminScope } from "./auth";
 import { pathId } from "./ids";
@@ -284,7 +287,7 @@ export function onlyKnownFields(schema: { properties: Record<string, unknown>; d
   };
 }
 
-export const adminEventRoutes = (s: Services) => {
+export const adminEventRoutes = (s: { config: Config; log: Logger; sql: Sql; redis: RedisClient; keys: KeysOf; catalog: Catalog }) => {
   // after a change, this instance's catalog shows it at once (the others within a second)
   const changed = <T>(result: T): T => {
     s.catalog.invalidate();

@@ -6,8 +6,8 @@
 // holds and bookings most. PostgreSQL unreachable is a 503, as everywhere.
 import type { Sql } from "../store/db";
 import { during, fail, Unavailable } from "../core/errors";
-import type { Keys, RedisClient } from "../store/redis";
-import type { Services } from "../services";
+import type { Keys, KeysOf, RedisClient } from "../store/redis";
+import type { Config } from "../config/config";
 import { adminScope } from "./auth";
 import { IdParams, pathId } from "./ids";
 import type { TicketTypeFigures } from "../api/schemas";
@@ -21,7 +21,7 @@ export type RedisFigures = Pick<
 >;
 export type PostgresFigures = Omit<TicketTypeFigures, keyof RedisFigures | "redis">;
 
-export const adminFiguresRoutes = (s: Services) =>
+export const adminFiguresRoutes = (s: { config: Config; sql: Sql; redis: RedisClient; keys: KeysOf }) =>
   adminScope(s).get(
     "/ticket-types/:id",
     async ({ params }) => {

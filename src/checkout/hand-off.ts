@@ -8,7 +8,7 @@ import { SignJWT } from "jose";
 import type { Config } from "../config/config";
 import type { Sql } from "../store/db";
 import type { Logger } from "../core/log";
-import { shopHold } from "../shop/hold";
+import { shopHold } from "../holds/shop-hold";
 import { checkoutSigningKey, checkoutVerifyingKey, publishedKey, type PublishedKey } from "../config/checkout-keys";
 
 /** The claims a shop reads (RFC 7519 names, and the hold's own). */

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
-import type { Services } from "../services";
+import type { Catalog } from "../events/catalog";
 
-export const eventRoutes = (s: Services) =>
+export const eventRoutes = (s: { catalog: Catalog }) =>
   // A bare array, as the original answered.
   new Elysia().get("/events", () => s.catalog.events());

@@ -5,7 +5,11 @@ import { runWithBackoff, type LoopHooks } from "../core/backoff";
 import { crashPoint } from "../core/crash-points";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
-import type { Services } from "../services";
+import type { Sql } from "../store/db";
+import type { Logger } from "../core/log";
+import type { KeysOf, RedisClient } from "../store/redis";
+import type { Tokens } from "../domain/tokens";
+import type { Metrics } from "../metrics/metrics";
 import { expireDueHolds, msUntilNextDeadline } from "./expire";
 import { conservationDrift } from "../store/invariants";
 import { reconcileRedis } from "./reconcile";
@@ -16,7 +20,13 @@ const RECONCILE_EVERY_MS = 5000;
 const DRIFT_CHECK_EVERY_MS = 60_000;
 const PURGE_KEYS_EVERY_MS = 3_600_000;
 
-export type CleanerContext = Pick<Services, "sql" | "redis" | "keys" | "tokens" | "log" | "metrics"> & {
+export type CleanerContext = {
+  sql: Sql;
+  redis: RedisClient;
+  keys: KeysOf;
+  tokens: Tokens;
+  log: Logger;
+  metrics: Metrics;
   intervalMs: number;
   /** The worker's heartbeat and failure count (src/threads/cleaner.ts). */
   hooks?: LoopHooks;

@@ -5,12 +5,14 @@
 import { heldIds, parseBatchOutcome } from "../store/formats";
 import type { Ended } from "../reservations/finish";
 import { finishInRedis } from "../reservations/finish";
-import type { Services } from "../services";
+import type { Sql } from "../store/db";
+import type { KeysOf, RedisClient } from "../store/redis";
+import type { Tokens } from "../domain/tokens";
 
 const LOOK_BACK_MS = 2000;
 const BATCHES_PER_PASS = 200;
 
-export async function reconcileRedis(s: Pick<Services, "sql" | "redis" | "keys" | "tokens">): Promise<number> {
+export async function reconcileRedis(s: { sql: Sql; redis: RedisClient; keys: KeysOf; tokens: Tokens }): Promise<number> {
   const types = (await s.sql<{ id: number }[]>`SELECT id FROM ticket_types`).map((r) => r.id);
   let tidied = 0;
   for (const ticketTypeId of types) {

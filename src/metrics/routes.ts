@@ -6,7 +6,6 @@ import { bearerIsOneOf } from "../http/bearer";
 import type { Config } from "../config/config";
 import { fail, failWith } from "../core/errors";
 import { KEY_NEEDED } from "../core/error-codes";
-import type { Services } from "../services";
 import { CONTENT_TYPE } from "./scrape";
 
 export function checkMetricsAuth(config: Pick<Config, "ADMIN_TOKEN" | "METRICS_TOKEN">, authorization: string | null): void {
@@ -17,7 +16,7 @@ export function checkMetricsAuth(config: Pick<Config, "ADMIN_TOKEN" | "METRICS_T
   }
 }
 
-export const metricsRoutes = (s: Services) =>
+export const metricsRoutes = (s: { config: Config; instance: { metrics(): Promise<string> } }) =>
   new Elysia().get("/metrics", async ({ request }) => {
     checkMetricsAuth(s.config, request.headers.get("authorization"));
     return new Response(await s.instance.metrics(), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });

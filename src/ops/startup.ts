@@ -1,12 +1,12 @@
 // Start-up: wait for PostgreSQL and Redis (saying which and where), then migrate.
 import { describeRedis, describeUrl, type Config } from "../config/config";
-import { ensureDatabase, migrate } from "../store/db";
+import { ensureDatabase, migrate, type Sql } from "../store/db";
 import type { Logger } from "../core/log";
-import type { Services } from "../services";
+import type { RedisClient } from "../store/redis";
 
 export class StartupError extends Error {}
 
-export async function waitForDependencies(s: Services, config: Config, log: Logger): Promise<void> {
+export async function waitForDependencies(s: { sql: Sql; redis: RedisClient }, config: Config, log: Logger): Promise<void> {
   const deadline = Date.now() + config.STARTUP_TIMEOUT_SECONDS * 1000;
   await retryUntil(deadline, log, `PostgreSQL at ${describeUrl(config.DATABASE_URL)}`, async () => {
     if (await ensureDatabase(config.DATABASE_URL)) log.info("created the database");
@@ -26,7 +26,7 @@ export async function waitForDependencies(s: Services, config: Config, log: Logg
   s.redis.off("error", remember);
 }
 
-export async function migrateLogged(s: Services, log: Logger): Promise<void> {
+export async function migrateLogged(s: { sql: Sql }, log: Logger): Promise<void> {
   const applied = await migrate(s.sql);
   if (applied.length > 0) log.info("applied migrations", { applied });
 }

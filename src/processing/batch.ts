@@ -12,8 +12,8 @@ import { crashPoint } from "../core/crash-points";
 import { claimSize, roomAfterClaim } from "./admission";
 import type { Sql } from "../store/db";
 import type { Metrics } from "../metrics/metrics";
-import type { Keys, RedisClient } from "../store/redis";
-import type { Services } from "../services";
+import type { Keys, KeysOf, RedisClient } from "../store/redis";
+import type { Config } from "../config/config";
 import type { Tokens } from "../domain/tokens";
 import { claimBatch, peopleOf, type Claim, type Claimed } from "./claim";
 import { availability, grantHolds, type Grant, type GrantRow, type SaleClosed } from "./grant";
@@ -35,7 +35,7 @@ export type BatchContext = {
 };
 
 /** The batch context of a running service: its clients and the configured hold and batch sizes. */
-export function batchContextOf(s: Services): BatchContext {
+export function batchContextOf(s: { config: Config; sql: Sql; redis: RedisClient; tokens: Tokens; keys: KeysOf; metrics: Metrics }): BatchContext {
   return {
     sql: s.sql,
     redis: s.redis,

@@ -3,7 +3,7 @@
 // encoding, socket write) was about 40% of the service's CPU, and Redis pays per call too.
 import type { JoinReply } from "../store/formats";
 import type { Join } from "../store/scripts";
-import type { Services } from "../services";
+import type { KeysOf, RedisClient } from "../store/redis";
 
 /** What a join that did not fail in the script got. */
 export type JoinOutcome = Exclude<JoinReply, { kind: "error" }>;
@@ -23,7 +23,7 @@ export class JoinBatcher {
   private readonly pending = new Map<number, Pending[]>();
   private scheduled = false;
 
-  constructor(private readonly s: Services) {}
+  constructor(private readonly s: { redis: RedisClient; keys: KeysOf }) {}
 
   /** The join's reply from join-3.lua; rejects with the call's error if the call fails, or with the join's own. */
   join(ticketTypeId: number, terms: TypeTerms, person: Join): Promise<JoinOutcome> {

@@ -2,7 +2,11 @@
 // the ticket type checks that need no round trip.
 import { crashPoint } from "../core/crash-points";
 import { during, fail, failWith } from "../core/errors";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
+import type { RedisClient } from "../store/redis";
+import type { Tokens } from "../domain/tokens";
+import type { Catalog } from "../events/catalog";
+import type { Metrics } from "../metrics/metrics";
 import type { JoinBatcher } from "./join-batcher";
 import { markPrequeued } from "../sale-start/prequeued";
 import type { JoinAnswer } from "../api/schemas";
@@ -10,7 +14,10 @@ import type { JoinAnswer } from "../api/schemas";
 /** `verified`: a verified identity (JOIN_AUTH=jwt) named the user, so a rejoin may see their token. */
 export type JoinInput = { userId: string; verified: boolean; ticketTypeId: number; quantity: number };
 
-export async function joinQueue(s: Services, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
+/** What a join uses (the batcher brings the script call). */
+export type JoinDeps = { config: Config; redis: RedisClient; activeKey: string; tokens: Tokens; catalog: Catalog; metrics: Metrics };
+
+export async function joinQueue(s: JoinDeps, batcher: JoinBatcher, input: JoinInput): Promise<JoinAnswer> {
   const { userId, verified, ticketTypeId, quantity } = input;
   const type = await s.catalog.ticketType(ticketTypeId);
   if (!type) throw fail("unknown_ticket_type");

@@ -1,8 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import type { Limits } from "../rate-limit/limits";
-import type { Services } from "../services";
-import { joinQueue } from "./join";
+import type { KeysOf } from "../store/redis";
+import type { JoinIdentity } from "./join-identity";
+import { joinQueue, type JoinDeps } from "./join";
 import { JoinBatcher } from "./join-batcher";
 import { USER_ID_EXPECTED } from "./user-id";
 
@@ -23,7 +24,7 @@ export const JoinBody = Type.Object(
   { description: "expected a JSON object {user_id, ticket_type_id, quantity?}" },
 );
 
-export const queueRoutes = (s: Services, limits: Limits) => {
+export const queueRoutes = (s: JoinDeps & { keys: KeysOf; joinIdentity: JoinIdentity }, limits: Limits) => {
   const batcher = new JoinBatcher(s);
   return new Elysia().post(
     "/queue/join",

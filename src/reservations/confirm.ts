@@ -4,11 +4,10 @@
 import { crashPoint } from "../core/crash-points";
 import { during } from "../core/errors";
 import type { Sql } from "../store/db";
-import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
-import { finishQuietly } from "./finish";
-import { findHold } from "./holds";
+import { finishQuietly, type HoldDeps } from "./finish";
+import { findHold } from "../holds/find-hold";
 import { redisState, refusal } from "./without-hold";
 import type { Confirmation } from "../api/schemas";
 
@@ -40,7 +39,7 @@ export async function bookHold(
   return booked;
 }
 
-export async function confirmHold(s: Services, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
+export async function confirmHold(s: HoldDeps, parts: TokenParts, token: string, retried = false): Promise<Confirmation> {
   const booked = await during("PostgreSQL", () => bookHold(s.sql, token));
   const answer = (b: Pick<BookedRow, "id" | "booking_ref" | "quantity" | "created_at"> & { amount: number | null; currency: string | null }): Confirmation => ({
     status: "confirmed",

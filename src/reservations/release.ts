@@ -7,15 +7,14 @@
 // finds it extended. Never both.
 import { crashPoint } from "../core/crash-points";
 import { during } from "../core/errors";
-import type { Services } from "../services";
 import { PAYMENT_IN_PROGRESS, RELEASE_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
-import { finishQuietly } from "./finish";
-import { findHold } from "./holds";
+import { finishQuietly, type HoldDeps } from "./finish";
+import { findHold } from "../holds/find-hold";
 import { refusal, refusalError } from "./without-hold";
 import type { Release } from "../api/schemas";
 
-export async function releaseToken(s: Services, parts: TokenParts, token: string, retried = false): Promise<Release> {
+export async function releaseToken(s: HoldDeps, parts: TokenParts, token: string, retried = false): Promise<Release> {
   const released = (message: string): Release => ({
     status: "released", queue_token: token, ticket_type_id: parts.ticketTypeId, message,
   });
@@ -52,7 +51,7 @@ export async function releaseToken(s: Services, parts: TokenParts, token: string
  * confirm): releasing it would tell its owner "released" while confirm and status call it
  * expired. A hold the shop extended is not released (extended_seconds = 0).
  */
-async function releaseHold(s: Services, token: string): Promise<number | null> {
+async function releaseHold(s: HoldDeps, token: string): Promise<number | null> {
   const [row] = await during("PostgreSQL", () => s.sql<{ quantity: number }[]>`
     WITH released AS (
       UPDATE reservations SET status = 'released', ended_at = now()

@@ -1,11 +1,12 @@
 import { Elysia, t } from "elysia";
 import { fail } from "../core/errors";
 import type { Limits } from "../rate-limit/limits";
-import type { Services } from "../services";
+import type { HoldDeps } from "./finish";
+import type { StreamHub } from "./stream-hub";
 import type { TokenParts } from "../domain/tokens";
 import { confirmHold } from "./confirm";
 import { releaseToken } from "./release";
-import { reservationStatus } from "./status";
+import { reservationStatus, type StatusDeps } from "./status";
 import { openStream } from "./stream";
 
 // Descriptions are what a refusal says (app.ts), so it never echoes input.
@@ -20,7 +21,7 @@ export const StatusQuery = t.Object(
 /** CONFIRM_BY=shop: only the shop books, after payment (POST /shop/holds/:token/confirm). */
 export const confirmByShop = () => fail("confirm_by_shop");
 
-export const reservationRoutes = (s: Services, limits: Limits) => {
+export const reservationRoutes = (s: StatusDeps & HoldDeps & { streams: StreamHub }, limits: Limits) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
     const parts = s.tokens.verify(token);

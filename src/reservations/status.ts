@@ -3,13 +3,29 @@
 import { outageOf, Unavailable } from "../core/errors";
 import type { FieldsOf, StatusAnswer, TicketType } from "../api/schemas";
 import type { Lookup } from "../store/formats";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
+import type { Sql } from "../store/db";
+import type { KeysOf, RedisClient } from "../store/redis";
+import type { Catalog } from "../events/catalog";
+import type { CheckoutHandOff } from "../checkout/hand-off";
 import { apiStatus, heldTicketsMessage, postponedMessage, SHOP_RESERVED_MESSAGE, STATUS_MESSAGES, type ApiStatus } from "../domain/states";
-import type { TokenParts } from "../domain/tokens";
-import type { HeldReading } from "./held-tickets";
-import { findHold, type HoldRow } from "./holds";
+import type { TokenParts, Tokens } from "../domain/tokens";
+import type { HeldReading, HeldTickets } from "./held-tickets";
+import { findHold, type HoldRow } from "../holds/find-hold";
 
-export async function reservationStatus(s: Services, parts: TokenParts, token: string): Promise<StatusAnswer> {
+/** What a status answer reads: Redis first, PostgreSQL for a hold, the catalog, the hand-off to checkout. */
+export type StatusDeps = {
+  config: Config;
+  redis: RedisClient;
+  keys: KeysOf;
+  sql: Sql;
+  tokens: Tokens;
+  catalog: Catalog;
+  heldTickets: HeldTickets;
+  checkout: CheckoutHandOff | null;
+};
+
+export async function reservationStatus(s: StatusDeps, parts: TokenParts, token: string): Promise<StatusAnswer> {
   const { ticketTypeId, id } = parts;
   let found: Lookup;
   try {
@@ -23,12 +39,12 @@ export async function reservationStatus(s: Services, parts: TokenParts, token: s
 }
 
 /** The answer for what lookup-2.lua found (live streams look many tokens up in one round trip). */
-export async function statusFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
+export async function statusFrom(s: StatusDeps, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
   return withPayment(s, token, await answerFrom(s, ticketTypeId, token, found));
 }
 
 /** A hold says who confirms it and, with a shop's checkout, where to pay. */
-async function withPayment(s: Services, token: string, answer: StatusAnswer): Promise<StatusAnswer> {
+async function withPayment(s: StatusDeps, token: string, answer: StatusAnswer): Promise<StatusAnswer> {
   if (answer.status !== "reserved") return answer;
   const { message, ...rest } = answer;
   if (s.config.CONFIRM_BY === "buyer") return { ...rest, confirm_by: "buyer", message };
@@ -36,7 +52,7 @@ async function withPayment(s: Services, token: string, answer: StatusAnswer): Pr
   return { ...rest, confirm_by: "shop", ...(url && { checkout_url: url }), message: SHOP_RESERVED_MESSAGE };
 }
 
-async function answerFrom(s: Services, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
+async function answerFrom(s: StatusDeps, ticketTypeId: number, token: string, found: Lookup): Promise<StatusAnswer> {
   const answer = (status: ApiStatus, extra: StatusFields = {}) => statusAnswer(status, ticketTypeId, found.quantity ?? 0, extra);
 
   const state = found.state;
@@ -87,7 +103,7 @@ async function answerFrom(s: Services, ticketTypeId: number, token: string, foun
  * The type as the catalog reads it (at most a second old, or the last reading while PostgreSQL
  * is away): whether it is paused or its sale was moved. With no reading at all, a place reads as queued.
  */
-async function typeSoon(s: Services, ticketTypeId: number): Promise<TicketType | undefined> {
+async function typeSoon(s: StatusDeps, ticketTypeId: number): Promise<TicketType | undefined> {
   try {
     return await s.catalog.ticketTypeSoon(ticketTypeId);
   } catch (err) {
@@ -101,7 +117,7 @@ async function typeSoon(s: Services, ticketTypeId: number): Promise<TicketType |
  * cleaner returns it within a second), or null while it has stock or no hold is out (then
  * settle tells sold_out). PostgreSQL away with no reading: null, and the usual estimate.
  */
-async function nextReleaseAt(s: Services, ticketTypeId: number): Promise<number | null> {
+async function nextReleaseAt(s: StatusDeps, ticketTypeId: number): Promise<number | null> {
   const held = await s.heldTickets.soon(ticketTypeId);
   return held && heldOut(held) ? Math.max(held.nextDeadline!, Date.now()) : null;
 }
@@ -119,7 +135,7 @@ export function placeInQueue(place: number, served: number, perSecond: number): 
 }
 
 async function fromPostgres(
-  s: Services, ticketTypeId: number, token: string, redisDown = false,
+  s: StatusDeps, ticketTypeId: number, token: string, redisDown = false,
 ): Promise<StatusAnswer> {
   const hold = await findHold(s.sql, token);
   if (hold) return holdAnswer(ticketTypeId, hold);

@@ -8,11 +8,10 @@
 // its place waits for held tickets or a moved sale (words the mark cannot give) and its position
 // moved or the awaited time came;
 // its type's queue started anew (Redis lost it); or the notice connection came back.
-import { throttled } from "../core/log";
+import { throttled, type Logger } from "../core/log";
 import { clusterNodesNow, pipelined } from "../store/redis";
 import type { StatusAnswer } from "../api/schemas";
-import { heldOut, placeInQueue, reservationStatus, statusFrom } from "./status";
-import type { Services } from "../services";
+import { heldOut, placeInQueue, reservationStatus, statusFrom, type StatusDeps } from "./status";
 import { apiStatus, LIVE_STATES, type ApiStatus } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import { LiveStream } from "./live-stream";
@@ -95,7 +94,7 @@ export class StreamHub {
   private readonly warn = throttled((message: string, err: unknown) => this.s.log.warn(message, { error: err }));
 
   constructor(
-    private readonly s: Services,
+    private readonly s: StatusDeps & { log: Logger },
     options: Partial<StreamHubOptions> = {},
   ) {
     this.options = { ...STREAM_DEFAULTS, ...options };

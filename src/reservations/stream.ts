@@ -3,13 +3,13 @@
 // open: it may still be cancelled). The token is checked
 // and the first answer made before the stream starts, so refusals are the status route's JSON.
 import type { Server } from "bun";
-import type { Services } from "../services";
+import type { StreamHub } from "./stream-hub";
 import { lastEventIdOf, SSE_HEADERS } from "../streams/sse";
 import type { TokenParts } from "../domain/tokens";
 
 /** `closed` is called once the stream is gone (or never started): its client's open-stream count (src/rate-limit). */
 export async function openStream(
-  s: Services, parts: TokenParts, token: string, request: Request, server: Server<unknown> | null, closed: () => void = () => {},
+  s: { streams: StreamHub }, parts: TokenParts, token: string, request: Request, server: Server<unknown> | null, closed: () => void = () => {},
 ): Promise<Response> {
   let stream;
   try {

@@ -2,8 +2,7 @@
 // start (sale-start/open-at-start.ts opens it when nobody joins after the start). The type goes
 // on the set before any join can pre-queue for it, so a crash between the two leaves at most
 // a name with nothing to open, never a pre-queue nobody opens.
-import { prequeuedKey } from "../store/redis";
-import type { Services } from "../services";
+import { prequeuedKey, type RedisClient } from "../store/redis";
 
 /** Once marked, an instance marks a type again only after this long (Redis may have lost the set). */
 const REMARK_MS = 10_000;
@@ -15,7 +14,7 @@ const STARTED_LONG_AGO_MS = 60_000;
 
 const marked = new Map<string, number>();
 
-export async function markPrequeued(s: Services, ticketTypeId: number, saleStartsAt: number): Promise<void> {
+export async function markPrequeued(s: { redis: RedisClient; activeKey: string }, ticketTypeId: number, saleStartsAt: number): Promise<void> {
   if (saleStartsAt === 0 || saleStartsAt < Date.now() - STARTED_LONG_AGO_MS) return;
   const key = prequeuedKey(s.activeKey);
   const memo = `${key}\u0000${ticketTypeId}\u0000${saleStartsAt}`;

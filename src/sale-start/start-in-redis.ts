@@ -3,10 +3,10 @@
 // over their caller's catalog, which may be a second old on another instance: a start moved
 // ahead can no longer be opened early by a join through an instance that has not heard.
 import { during } from "../core/errors";
-import type { Services } from "../services";
+import type { KeysOf, RedisClient } from "../store/redis";
 
 /** `saleStartsAt`: ISO 8601, or null for on sale now (written as 0, so no older start wins). */
-export async function publishSaleStart(s: Pick<Services, "redis" | "keys">, ticketTypeId: number, saleStartsAt: string | null): Promise<void> {
+export async function publishSaleStart(s: { redis: RedisClient; keys: KeysOf }, ticketTypeId: number, saleStartsAt: string | null): Promise<void> {
   const ms = saleStartsAt === null ? 0 : Date.parse(saleStartsAt);
   await during("Redis", () => s.redis.hset(s.keys(ticketTypeId).meta, "sale_starts_at", ms));
 }

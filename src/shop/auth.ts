@@ -2,9 +2,8 @@
 // server, never the buyer's browser. Without keys they never run (403 shop_disabled); a missing
 // or wrong one is 401 (src/http/bearer.ts). Several keys at once let a key be rotated.
 import { Elysia } from "elysia";
-import { shopApiKeys } from "../config/config";
+import { shopApiKeys, type Config } from "../config/config";
 import { bearerOf, checkBearer, keyFingerprint, type BearerGuard } from "../http/bearer";
-import type { Services } from "../services";
 import { KEY_NEEDED } from "../core/error-codes";
 
 const SHOP_GUARD: BearerGuard = {
@@ -14,7 +13,7 @@ const SHOP_GUARD: BearerGuard = {
 };
 
 /** An Elysia instance under /shop whose every route checks the shop's key first. */
-export function shopScope(s: Services) {
+export function shopScope(s: { config: Config }) {
   const keys = shopApiKeys(s.config.SHOP_API_KEYS);
   return new Elysia({ prefix: "/shop" }).onTransform(({ request }) => checkBearer(SHOP_GUARD, keys, request.headers.get("authorization")));
 }

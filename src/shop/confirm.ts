@@ -9,10 +9,9 @@
 import { crashPoint } from "../core/crash-points";
 import { during, fail, failWith } from "../core/errors";
 import { bookHold, type BookedRow } from "../reservations/confirm";
-import { finishQuietly } from "../reservations/finish";
-import { findHold } from "../reservations/holds";
+import { finishQuietly, type HoldDeps } from "../reservations/finish";
+import { findHold } from "../holds/find-hold";
 import { redisState, refusal } from "../reservations/without-hold";
-import type { Services } from "../services";
 import { CONFIRM_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import type { Sql } from "../store/db";
@@ -38,7 +37,7 @@ const requestHash = (token: string, orderRef: string, amount: number | null) =>
   new Bun.CryptoHasher("sha256").update(JSON.stringify([token, orderRef, amount])).digest("hex");
 
 export async function shopConfirm(
-  s: Services, parts: TokenParts, token: string, key: string, orderRef: string, amount: number | null,
+  s: HoldDeps, parts: TokenParts, token: string, key: string, orderRef: string, amount: number | null,
 ): Promise<ShopConfirmation> {
   const hash = requestHash(token, orderRef, amount);
   const result = await during("PostgreSQL", () => s.sql.begin(async (tx) => {
@@ -92,7 +91,7 @@ const bookingAnswer = (b: BookedRow, token: string, ticketTypeId: number): ShopB
  * buyer's confirm does (src/domain/states.ts).
  */
 async function whyNotBooked(
-  s: Services, sql: Sql, parts: TokenParts, token: string, order: { orderRef: string; amount: number | null },
+  s: HoldDeps, sql: Sql, parts: TokenParts, token: string, order: { orderRef: string; amount: number | null },
 ): Promise<BookedRow> {
   const amount = order.amount;
   const hold = await findHold(sql, token);

@@ -6,9 +6,12 @@
 // expired, or expired once and this answers 410. Redis follows: the record's own deadline and
 // its batch's entry in the deadline index, which status and reconciliation read.
 import { during, fail, failWith } from "../core/errors";
-import { findHold } from "../reservations/holds";
+import { findHold } from "../holds/find-hold";
 import { redisState, refusal } from "../reservations/without-hold";
-import type { Services } from "../services";
+import type { Config } from "../config/config";
+import type { Sql } from "../store/db";
+import type { Logger } from "../core/log";
+import type { KeysOf, RedisClient } from "../store/redis";
 import { CONFIRM_REFUSALS } from "../domain/states";
 import type { TokenParts } from "../domain/tokens";
 import type { Extension } from "../api/schemas";
@@ -22,7 +25,7 @@ local batch = redis.call('HGET', KEYS[1], 'batch')
 if batch then redis.call('ZADD', KEYS[2], 'GT', ARGV[1], batch) end
 return 1`;
 
-export async function extendHold(s: Services, parts: TokenParts, token: string, seconds: number, retried = false): Promise<Extension> {
+export async function extendHold(s: { config: Config; sql: Sql; redis: RedisClient; keys: KeysOf; log: Logger }, parts: TokenParts, token: string, seconds: number, retried = false): Promise<Extension> {
   const max = s.config.HOLD_EXTEND_MAX_SECONDS;
   const [moved] = await during("PostgreSQL", () => s.sql<{ expires_at: Date; extended_seconds: number }[]>`
     UPDATE reservations

@@ -7,12 +7,13 @@ import { BookingParams, CancelBody, cancelBooking } from "../admin/cancel";
 import { fail } from "../core/errors";
 import { onlyKnownFields } from "../admin/events";
 import { pathId } from "../admin/ids";
-import type { Services } from "../services";
-import type { TokenParts } from "../domain/tokens";
+import type { Config } from "../config/config";
+import type { HoldDeps } from "../reservations/finish";
+import type { TokenParts, Tokens } from "../domain/tokens";
 import { shopActor, shopScope } from "./auth";
 import { idempotencyKeyOf, shopConfirm } from "./confirm";
 import { extendHold } from "./extend";
-import { shopHold } from "./hold";
+import { shopHold } from "../holds/shop-hold";
 import { ONE_LINE } from "../admin/events";
 
 // TypeBox's own types, strict (no "5" for 5). Descriptions are what a refusal says (app.ts), so
@@ -33,7 +34,7 @@ export const ExtendBody = t.Object(
   { additionalProperties: false, description: "expected a JSON object {seconds} and nothing else" },
 );
 
-export const shopRoutes = (s: Services) => {
+export const shopRoutes = (s: HoldDeps & { config: Config; tokens: Tokens }) => {
   /** A forged, tampered or foreign token stops here: it never becomes a Redis or SQL key. */
   const verified = (token: string): TokenParts => {
     const parts = s.tokens.verify(token);

@@ -115,6 +115,8 @@ function buildKeys(prefix: string, ticketTypeId: number) {
   };
 }
 export type Keys = ReturnType<typeof buildKeys>;
+/** A ticket type's keys, as the services hand them out (`keysFor` with the configured prefix). */
+export type KeysOf = (ticketTypeId: number) => Keys;
 
 /** Ticket types with people waiting; joins add to it, the processor drains it. */
 export const activeKey = (prefix: string) => `${prefix}active-ticket-types`;
