@@ -4,6 +4,7 @@ import type { Config } from "../config/config";
 import type { MetricsJson } from "../metrics/scrape";
 import type { LimitsMemory } from "../rate-limit/limits";
 import type { ReadinessReport } from "../ops/readiness";
+import { createLogger, type Logger } from "../core/log";
 
 /** What any HTTP thread tells of the whole instance: the main thread's own; another HTTP thread asks the main thread. */
 export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics(): Promise<string> };
@@ -72,6 +73,7 @@ export function serveAsWorker(
       answers.get(message.id)?.(message.body);
       answers.delete(message.id);
     } else if (message.type === "start") {
+      carryOnAfterStrayErrors(createLogger(message.config.LOG_LEVEL, { worker: message.name }));
       try {
         running = await start(message.config, message.name, stop.signal, beat, main, message.limits);
         send({ type: "ready" });
@@ -89,4 +91,14 @@ export function serveAsWorker(
       send({ type: "stopped" });
     }
   };
+}
+
+/**
+ * An error thrown by a stray callback (postgres.js writing to a socket PostgreSQL just closed,
+ * seen in a restart) would end the worker for good, and the instance would serve on without its
+ * processor or cleaner. Their loops keep their own state and recover from a failed step by
+ * themselves, and a failed step rejects their promise rather than landing here: log, carry on.
+ */
+function carryOnAfterStrayErrors(log: Logger): void {
+  process.on("uncaughtException", (err) => log.error("stray error in a worker callback; the worker carries on", { error: err }));
 }
