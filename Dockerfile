@@ -2,6 +2,7 @@
 FROM oven/bun:1.4.5 AS build
 WORKDIR /app
 COPY package.json bun.lock ./
+COPY patches patches
 RUN bun install --frozen-lockfile --production
 COPY tsconfig.json types.d.ts ./
 COPY src src
@@ -16,6 +17,6 @@ COPY --from=build /app/dist/ticket-queue /usr/local/bin/ticket-queue
 USER ticketqueue
 ENV PORT=3000
 EXPOSE 3000
-# TOKEN_SECRET, DATABASE_URL and REDIS_URL come from the environment (see README.md).
+# TOKEN_SECRET, DATABASE_URL and REDIS_URL come from the environment (see docs/operating.md).
 ENTRYPOINT ["ticket-queue"]
 CMD ["serve"]
