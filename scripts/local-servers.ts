@@ -35,11 +35,19 @@ export async function postgresAnswers(url: string): Promise<boolean> {
 }
 
 export function freePort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
+  for (;;) {
+    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = server.port;
+    server.stop(true);
+    // the system may offer a port it offered before: two servers told the same one would collide
+    if (given.has(port)) continue;
+    given.add(port);
+    return port;
+  }
 }
+
+/** Every port freePort() handed out in this process. */
+const given = new Set<number>();
 
 async function waitUntil(check: () => Promise<boolean>, what: string) {
   for (let i = 0; i < 150; i++) {

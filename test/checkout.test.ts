@@ -30,14 +30,38 @@ let shopBase: string;
 const pageErrors: string[] = [];
 const { api, createType, patchType, apiJoin, statusOf, statusBecomes, typeListing, openPage } = browserKit(() => base, ADMIN_TOKEN, pageErrors);
 
+/** The port the example shop says it listens on (its first line), reading the rest of its output away. */
+async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
+  const lines = stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`the example shop stopped before it listened: ${text}`);
+    text += decoder.decode(value, { stream: true });
+    const listening = /example shop on http:\/\/localhost:(\d+)\//.exec(text);
+    if (listening) {
+      void (async () => { while (!(await lines.read()).done); })(); // its later lines, unread
+      return Number(listening[1]);
+    }
+  }
+}
+
 browserSuite("paid checkout through the example shop, in Chromium", () => {
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
-    // Both addresses are known before either starts: the service signs links to the shop, the
-    // shop checks the service's signature and sends buyers back to it.
+    // The shop starts first, on a port of its own choosing (a port picked for it could be taken
+    // meanwhile, even by this service), and says which; the service then signs links to it.
     const port = freePort();
     base = `http://127.0.0.1:${port}`;
-    shopBase = `http://127.0.0.1:${freePort()}`;
+    shop = Bun.spawn([process.execPath, joinPath(import.meta.dir, "..", "examples", "shop", "shop.ts")], {
+      env: {
+        ...process.env, PORT: "0", SHOP_API_KEY: SHOP_KEY, TICKET_QUEUE_URL: base,
+        EXTEND_SECONDS: String(EXTEND_SECONDS), THREE_D_SECURE_MS: "300",
+      },
+      stdout: "pipe", stderr: "inherit",
+    });
+    shopBase = `http://127.0.0.1:${await listeningPort(shop.stdout as ReadableStream<Uint8Array>)}`;
     const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     env = await createTestEnv({
       ADMIN_TOKEN, SHOP_API_KEYS: SHOP_KEY, CONFIRM_BY: "shop", CHECKOUT_URL: `${shopBase}/checkout`, PUBLIC_URL: base,
@@ -45,13 +69,6 @@ browserSuite("paid checkout through the example shop, in Chromium", () => {
       CURRENCY: "EUR", CLEANER_INTERVAL_MS: "200", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
     });
     service = await startService({ ...env.config, PORT: port }, quietLog);
-    shop = Bun.spawn([process.execPath, joinPath(import.meta.dir, "..", "examples", "shop", "shop.ts")], {
-      env: {
-        ...process.env, PORT: new URL(shopBase).port, SHOP_API_KEY: SHOP_KEY, TICKET_QUEUE_URL: base,
-        EXTEND_SECONDS: String(EXTEND_SECONDS), THREE_D_SECURE_MS: "300",
-      },
-      stdout: "ignore", stderr: "inherit",
-    });
     await waitFor("the example shop", async () => (await fetch(shopBase).catch(() => null))?.ok === true, 15_000, 100);
     await mkdir(SHOTS, { recursive: true });
   }, 60_000);
