@@ -51,16 +51,17 @@ export function createServices(config: Config, log = createLogger(config.LOG_LEV
   redis.on("error", warn);
   redis.on("node error", warn); // a cluster's: one of its nodes failed
   const prefix = config.REDIS_KEY_PREFIX;
+  const tokens = createTokens(config.TOKEN_SECRET);
   const s: Omit<Services, "streams" | "readiness" | "instance"> & Partial<Services> = {
     config,
     log,
     sql,
     redis,
-    tokens: createTokens(config.TOKEN_SECRET),
+    tokens,
     catalog: new Catalog(sql, undefined, config.PREQUEUE_MINUTES),
     heldTickets: new HeldTickets(sql),
     joinIdentity: createJoinIdentity(config),
-    checkout: CheckoutHandOff.fromConfig(config, sql, log),
+    checkout: CheckoutHandOff.fromConfig(config, sql, log, tokens),
     keys: (ticketTypeId) => keysFor(prefix, ticketTypeId),
     activeKey: activeKey(prefix),
     metrics: new Metrics(thread),

@@ -451,7 +451,7 @@ describe("real answers match the document", () => {
       ...env.config, CONFIRM_BY: "shop" as const, CHECKOUT_URL: "https://shop.example.com/checkout", PUBLIC_URL: "https://tickets.example.com",
       CHECKOUT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }) as string,
     };
-    const checkoutApp = createApp({ ...env.s, config, checkout: CheckoutHandOff.fromConfig(config, env.sql, env.s.log) });
+    const checkoutApp = createApp({ ...env.s, config, checkout: CheckoutHandOff.fromConfig(config, env.sql, env.s.log, env.s.tokens) });
     const type = await env.ticketType({ capacity: 2 });
     const token = await join(env, "checkout-reader", type);
     await env.drain();

@@ -8,6 +8,7 @@ import { SignJWT } from "jose";
 import type { Config } from "../config/config";
 import type { Sql } from "../store/db";
 import type { Logger } from "../core/log";
+import type { Tokens } from "../domain/tokens";
 import { shopHold } from "../holds/shop-hold";
 import { checkoutSigningKey, checkoutVerifyingKey, publishedKey, type PublishedKey } from "../config/checkout-keys";
 
@@ -37,11 +38,13 @@ export class CheckoutHandOff {
   private readonly urls = new Map<string, Promise<string | null>>();
 
   /** null without CHECKOUT_URL: no hand-off, statuses carry no checkout_url. */
-  static fromConfig(config: Config, sql: Sql, log: Logger): CheckoutHandOff | null {
-    return config.CHECKOUT_URL && config.CHECKOUT_SIGNING_KEY ? new CheckoutHandOff(config, sql, log) : null;
+  static fromConfig(config: Config, sql: Sql, log: Logger, tokens: Tokens): CheckoutHandOff | null {
+    return config.CHECKOUT_URL && config.CHECKOUT_SIGNING_KEY ? new CheckoutHandOff(config, sql, log, tokens) : null;
   }
 
-  private constructor(private readonly config: Config, private readonly sql: Sql, private readonly log: Logger) {
+  private constructor(
+    private readonly config: Config, private readonly sql: Sql, private readonly log: Logger, private readonly tokens: Tokens,
+  ) {
     this.signingKey = checkoutSigningKey(config.CHECKOUT_SIGNING_KEY!)!; // checked by loadEnv
     const current = publishedKey(checkoutVerifyingKey(config.CHECKOUT_SIGNING_KEY!)!);
     const previous = config.CHECKOUT_SIGNING_KEY_PREVIOUS ? [publishedKey(checkoutVerifyingKey(config.CHECKOUT_SIGNING_KEY_PREVIOUS)!)] : [];
@@ -58,11 +61,11 @@ export class CheckoutHandOff {
    * The checkout URL of a hold with this deadline, or null when PostgreSQL no longer has it
    * reserved (confirmed or ended meanwhile) or cannot be reached (the next status asks again).
    */
-  urlFor(tokenId: string, token: string, expiresAt: string): Promise<string | null> {
+  urlFor(token: string, expiresAt: string): Promise<string | null> {
     const key = `${token} ${expiresAt}`;
     let url = this.urls.get(key);
     if (!url) {
-      url = this.sign(tokenId, token).catch((err) => {
+      url = this.sign(token).catch((err) => {
         this.urls.delete(key);
         this.log.warn("could not sign a checkout hand-off", { error: err });
         return null;
@@ -73,14 +76,14 @@ export class CheckoutHandOff {
     return url;
   }
 
-  private async sign(tokenId: string, token: string): Promise<string | null> {
+  private async sign(token: string): Promise<string | null> {
     const hold = await shopHold(this.sql, token);
     if (hold.status !== "reserved") return null;
     const claims: Omit<CheckoutClaims, "iat"> = {
       iss: this.config.PUBLIC_URL!,
       aud: this.config.CHECKOUT_AUDIENCE,
       sub: hold.user_id,
-      jti: tokenId, // the hold's own id: a shop may keep it to refuse a hand-off used twice
+      jti: this.tokens.verify(token)!.id, // (verified by the caller; only a new hand-off reads it) the hold's own id: a shop may keep it to refuse a hand-off used twice
       queue_token: token,
       ticket_type_id: hold.ticket_type_id,
       quantity: hold.quantity,

@@ -6,23 +6,17 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 // environment variables often carry a PEM's line breaks as a literal \n
 const pemOf = (text: string) => text.replaceAll("\\n", "\n");
 
-const isEd25519 = (key: KeyObject) => key.asymmetricKeyType === "ed25519";
-
 /** The private key of an Ed25519 PKCS#8 PEM, or null. */
-export function checkoutSigningKey(pem: string): KeyObject | null {
-  try {
-    const key = createPrivateKey(pemOf(pem));
-    return isEd25519(key) ? key : null;
-  } catch {
-    return null;
-  }
-}
+export const checkoutSigningKey = (pem: string): KeyObject | null => ed25519(() => createPrivateKey(pemOf(pem)));
 
 /** The public key of an Ed25519 PEM, private or public, or null. */
-export function checkoutVerifyingKey(pem: string): KeyObject | null {
+export const checkoutVerifyingKey = (pem: string): KeyObject | null => ed25519(() => createPublicKey(pemOf(pem)));
+
+/** The key `read` makes, if it reads one and it is Ed25519; else null. */
+function ed25519(read: () => KeyObject): KeyObject | null {
   try {
-    const key = createPublicKey(pemOf(pem));
-    return isEd25519(key) ? key : null;
+    const key = read();
+    return key.asymmetricKeyType === "ed25519" ? key : null;
   } catch {
     return null;
   }

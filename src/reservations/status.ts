@@ -48,7 +48,7 @@ async function withPayment(s: StatusDeps, token: string, answer: StatusAnswer): 
   if (answer.status !== "reserved") return answer;
   const { message, ...rest } = answer;
   if (s.config.CONFIRM_BY === "buyer") return { ...rest, confirm_by: "buyer", message };
-  const url = await s.checkout?.urlFor(s.tokens.verify(token)!.id, token, answer.expires_at!);
+  const url = await s.checkout?.urlFor(token, answer.expires_at!);
   return { ...rest, confirm_by: "shop", ...(url && { checkout_url: url }), message: SHOP_RESERVED_MESSAGE };
 }
 
