@@ -11,6 +11,7 @@ import shop from "../../sql/0008_shop.sql" with { type: "text" };
 import auditActor from "../../sql/0009_audit_actor.sql" with { type: "text" };
 import batchLineRule from "../../sql/0010_batch_line_rule.sql" with { type: "text" };
 import heldTickets from "../../sql/0011_held_tickets.sql" with { type: "text" };
+import webhooks from "../../sql/0012_webhooks.sql" with { type: "text" };
 
 export type Sql = postgres.Sql<{}>;
 
@@ -27,6 +28,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0009_audit_actor", text: auditActor },
   { version: "0010_batch_line_rule", text: batchLineRule },
   { version: "0011_held_tickets", text: heldTickets },
+  { version: "0012_webhooks", text: webhooks },
 ];
 
 export function createSql(url: string, options: { max?: number } = {}): Sql {
