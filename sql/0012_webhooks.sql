@@ -132,9 +132,10 @@ $$;
 
 -- booking.confirmed, and ticket_type.sold_out when this booking took the type's last ticket:
 -- nothing in stock and no hold out that could still come back. Two bookings of the last two
--- holds, made at once, would each see the other's hold still held; so the check runs under
--- the type's row lock (taken only when the stock is 0), and the second to take it sees the
--- first's booking.
+-- holds, made at once, would each see the other's hold still held; so the check runs under a
+-- lock of its own per type (taken only when the stock is 0), and the second to take it sees
+-- the first's booking. Not the type's row lock: the booking's foreign key holds a share of
+-- it, and two bookings each waiting to upgrade theirs would deadlock.
 CREATE FUNCTION webhook_booking_confirmed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -145,7 +146,8 @@ BEGIN
   END IF;
   IF webhook_subscribed('ticket_type.sold_out')
      AND (SELECT stock FROM ticket_types WHERE id = NEW.ticket_type_id) = 0 THEN
-    SELECT * INTO v_type FROM ticket_types WHERE id = NEW.ticket_type_id FOR UPDATE;
+    PERFORM pg_advisory_xact_lock(hashtext('ticket-queue:sold-out'), NEW.ticket_type_id);
+    SELECT * INTO v_type FROM ticket_types WHERE id = NEW.ticket_type_id;
     IF v_type.stock = 0 AND NOT EXISTS (
       SELECT 1 FROM reservations WHERE ticket_type_id = NEW.ticket_type_id AND status = 'held'
     ) THEN
