@@ -4,6 +4,7 @@
 // when an admin PATCH changes a ticket type. Refusals answer JSON with the right status and
 // change nothing in PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { WebhookCreated } from "../src/api/schemas";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;
@@ -19,7 +20,7 @@ const HOOK = { url: "https://shop.example.com/hooks", events: ["booking.confirme
 async function register(body: Record<string, unknown> = HOOK) {
   const res = await admin("POST", "/webhooks", body);
   expect(res.status).toBe(201);
-  return res.body as { id: number; secret: string; url: string; events: string[] };
+  return res.body as WebhookCreated;
 }
 
 /** Everything PostgreSQL holds of webhooks, to compare before and after a refusal. */
@@ -172,7 +173,7 @@ describe("refusals change nothing", () => {
       ["GET", `/admin/webhooks/${existing.id}/deliveries`], ["POST", "/admin/webhooks/deliveries/1/retry"],
     ];
     for (const [method, path, body] of calls) {
-      for (const headers of [{}, { authorization: "Bearer not-the-token" }]) {
+      for (const headers of [{}, { authorization: "Bearer not-the-token" }] as Record<string, string>[]) {
         const res = await env.call(method, path, body, headers);
         expectRefusal(res, 401, "unauthorized");
         expect(JSON.stringify(res.body)).not.toContain("whsec_");
