@@ -10,6 +10,7 @@ import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
 import { isCanonicalPath, pathOf } from "./http/canonical-path";
 import { corsOrigins } from "./config/config";
 import { adminEventRoutes } from "./admin/events";
+import { adminWebhookRoutes } from "./webhooks/admin-routes";
 import { AppError, fail, failWith, toErrorResponse } from "./core/errors";
 import { eventRoutes } from "./events/routes";
 import { apiDocs } from "./api/openapi";
@@ -75,6 +76,7 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(adminBookingsRoutes(s))
     .use(adminCancelRoutes(s))
     .use(adminAuditRoutes(s))
+    .use(adminWebhookRoutes(s))
     .use(shopRoutes(s))
     .use(checkoutRoutes(s));
   routes.push(...app.routes, ...PAGE_METHODS);

@@ -14,6 +14,8 @@ import { createApp } from "../src/app";
 import { CheckoutHandOff } from "../src/checkout/hand-off";
 import { createJoinIdentity } from "../src/queue/join-identity";
 import { Readiness } from "../src/ops/readiness";
+import { WEBHOOK_EVENTS, webhookBody } from "../src/api/webhook-events";
+import { SUBSCRIBABLE, WEBHOOK_EVENT_TYPES } from "../src/webhooks/event-types";
 import { createTestEnv, join, type TestEnv } from "./helpers";
 
 const ADMIN_TOKEN = "openapi-test-admin-token-".padEnd(40, "a");
@@ -146,6 +148,21 @@ describe("the document", () => {
     const joinBody = document.paths["/queue/join"].post.requestBody.content["application/json"];
     expect(joinBody.schema.properties.ticket_type_id).toMatchObject({ type: "integer", minimum: 1 });
     expect(joinBody.example).toEqual(API_DOCS["POST /queue/join"]!.requestExample);
+  });
+
+  test("describes each webhook event: one POST per type of src/webhooks/event-types.ts, signed, with its body", () => {
+    expect(Object.keys(document.webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    for (const [type, { post }] of Object.entries(document.webhooks as Record<string, { post: any }>)) {
+      expect({ type, headers: post.parameters.map((p: any) => `${p.in} ${p.name} ${p.required}`) })
+        .toEqual({ type, headers: ["header webhook-id true", "header webhook-timestamp true", "header webhook-signature true"] });
+      const schema = post.requestBody.content["application/json"].schema;
+      expect({ type, body: Object.keys(schema.properties), kind: schema.properties.type.const })
+        .toEqual({ type, body: ["type", "timestamp", "data"], kind: type });
+      expect(Object.keys(post.responses)).toEqual(["2XX"]);
+    }
+    // an endpoint subscribes to exactly these, or *
+    const events = document.paths["/admin/webhooks"].post.requestBody.content["application/json"].schema.properties.events;
+    expect(events.items.enum.sort()).toEqual([...SUBSCRIBABLE].sort());
   });
 
   test("costs the hot paths nothing per request: no response validation, no hook of its own", () => {
@@ -364,6 +381,91 @@ describe("real answers match the document", () => {
     await expectDocumented(A, 401, "/admin/audit");
   });
 
+  test("admin: webhook endpoints and their deliveries, every answer", async () => {
+    const off = createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } });
+    const W = "POST /admin/webhooks", L = "GET /admin/webhooks", G = "GET /admin/webhooks/:id", P = "PATCH /admin/webhooks/:id";
+    const D = "DELETE /admin/webhooks/:id", R = "POST /admin/webhooks/:id/rotate-secret", Q = "GET /admin/webhooks/:id/deliveries";
+    const T = "POST /admin/webhooks/deliveries/:id/retry";
+    const hook = { url: "https://shop.example.com/hooks", events: ["ticket_type.updated"] };
+    const created = await expectDocumented(W, 201, "/admin/webhooks", hook, admin);
+    await expectDocumented(W, 400, "/admin/webhooks", { ...hook, url: "ftp://x.example" }, admin);
+    await expectDocumented(W, 400, "/admin/webhooks", "{not json", admin);
+    await expectDocumented(W, 413, "/admin/webhooks", JSON.stringify({ ...hook, description: "x".repeat(70_000) }), admin);
+    await expectDocumented(W, 401, "/admin/webhooks", hook);
+    await expectDocumented(W, 403, "/admin/webhooks", hook, admin, off);
+    await expectDocumented(L, 200, "/admin/webhooks", undefined, admin);
+    await expectDocumented(L, 401, "/admin/webhooks");
+    await expectDocumented(L, 403, "/admin/webhooks", undefined, admin, off);
+    const at = `/admin/webhooks/${created.id}`;
+    await expectDocumented(G, 200, at, undefined, admin);
+    await expectDocumented(G, 404, "/admin/webhooks/abc", undefined, admin);
+    await expectDocumented(G, 401, at);
+    await expectDocumented(G, 403, at, undefined, admin, off);
+    await expectDocumented(P, 200, at, { description: "the shop" }, admin);
+    await expectDocumented(P, 400, at, { enabled: "yes" }, admin);
+    await expectDocumented(P, 400, at, "{not json", admin);
+    await expectDocumented(P, 413, at, JSON.stringify({ description: "x".repeat(70_000) }), admin);
+    await expectDocumented(P, 404, "/admin/webhooks/999999", { enabled: false }, admin);
+    await expectDocumented(P, 401, at, { enabled: false });
+    await expectDocumented(P, 403, at, { enabled: false }, admin, off);
+    const rotated = await expectDocumented(R, 200, `${at}/rotate-secret`, undefined, admin);
+    expect((await expectDocumented(G, 200, at, undefined, admin)).previous_secret_expires_at).toBe(rotated.previous_secret_expires_at);
+    await expectDocumented(R, 404, "/admin/webhooks/999999/rotate-secret", undefined, admin);
+    await expectDocumented(R, 401, `${at}/rotate-secret`);
+    await expectDocumented(R, 403, `${at}/rotate-secret`, undefined, admin, off);
+
+    const type = await env.ticketType({ capacity: 5 });
+    for (const capacity of [6, 7]) await expectDocumented("PATCH /admin/ticket-types/:id", 200, `/admin/ticket-types/${type}`, { capacity }, admin);
+    const page = await expectDocumented(Q, 200, `${at}/deliveries?limit=1`, undefined, admin);
+    expect(page.next_cursor).toEqual(expect.any(String));
+    await expectDocumented(Q, 200, `${at}/deliveries?status=pending&cursor=${page.next_cursor}`, undefined, admin);
+    await expectDocumented(Q, 400, `${at}/deliveries?status=lost`, undefined, admin);
+    await expectDocumented(Q, 400, `${at}/deliveries?cursor=bogus`, undefined, admin);
+    await expectDocumented(Q, 404, "/admin/webhooks/999999/deliveries", undefined, admin);
+    await expectDocumented(Q, 401, `${at}/deliveries`);
+    await expectDocumented(Q, 403, `${at}/deliveries`, undefined, admin, off);
+    const [delivery] = page.deliveries;
+    await expectDocumented(T, 409, `/admin/webhooks/deliveries/${delivery.id}/retry`, undefined, admin);
+    await env.sql`UPDATE webhook_deliveries SET status = 'failed', attempts = 8, last_status_code = 503, last_error = 'HTTP 503' WHERE id = ${delivery.id}`;
+    await expectDocumented(T, 200, `/admin/webhooks/deliveries/${delivery.id}/retry`, undefined, admin);
+    await expectDocumented(T, 404, "/admin/webhooks/deliveries/999999/retry", undefined, admin);
+    await expectDocumented(T, 401, `/admin/webhooks/deliveries/${delivery.id}/retry`);
+    await expectDocumented(T, 403, `/admin/webhooks/deliveries/${delivery.id}/retry`, undefined, admin, off);
+
+    await expectDocumented(D, 200, at, undefined, admin);
+    await expectDocumented(D, 404, at, undefined, admin);
+    await expectDocumented(D, 401, at);
+    await expectDocumented(D, 403, at, undefined, admin, off);
+  });
+
+  test("webhooks: each event's payload, as sql/0012 writes it, is the one the document's webhooks describe", async () => {
+    const subscribed = await expectDocumented("POST /admin/webhooks", 201, "/admin/webhooks", { url: "https://all.example/in", events: ["*"] }, admin);
+    // every event type once: a grant, a confirm (of the type's last ticket), a cancel, a release, an expiry, an admin change
+    const last = await env.ticketType({ capacity: 1 });
+    const kept = await join(env, "wes", last);
+    const other = await env.ticketType({ capacity: 5 });
+    const [given, lapsed] = [await join(env, "ria", other), await join(env, "sol", other)];
+    await env.drain();
+    await env.post("/reservation/confirm", { token: kept });
+    await env.post("/reservation/release", { token: given });
+    await env.backdate(lapsed);
+    await env.cleaner().expireNow();
+    const [booking] = await env.sql`SELECT id FROM bookings WHERE token = ${kept}`;
+    await env.call("POST", `/admin/bookings/${booking!.id}/cancel`, { reason: "refund" }, admin);
+    await env.call("PATCH", `/admin/ticket-types/${other}`, { paused: true }, admin);
+
+    const payloads = await env.sql`SELECT event_type, payload FROM webhook_deliveries WHERE endpoint_id = ${subscribed.id} ORDER BY id`;
+    expect([...new Set(payloads.map((p) => p.event_type))].sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    for (const { event_type, payload } of payloads) {
+      const schema = webhookBody(event_type, WEBHOOK_EVENTS[event_type]!.data);
+      expect({ event_type, problems: [...Value.Errors(schema, payload)].map((e) => `${e.path} ${e.message}`) }).toEqual({ event_type, problems: [] });
+      // every field the document names is written (none is optional)
+      expect({ event_type, fields: Object.keys(payload.data).sort() })
+        .toEqual({ event_type, fields: Object.keys(WEBHOOK_EVENTS[event_type]!.data).sort() });
+    }
+    await env.call("DELETE", `/admin/webhooks/${subscribed.id}`, undefined, admin);
+  });
+
   test("the shop API: a hold, confirm (and its replay), extend, cancel; CONFIRM_BY=shop", async () => {
     const key = "openapi-test-shop-key-".padEnd(40, "s");
     const shopApp = createApp({ ...env.s, config: { ...env.config, SHOP_API_KEYS: key } });
@@ -494,9 +596,9 @@ describe("real answers match the document", () => {
     expect([...exercised].sort()).toEqual(routeKeys(env.app).sort());
   });
 
-  test("the shop routes and the cancels gave every answer documented for them above (but 503, which needs an outage)", () => {
-    const routes = Object.keys(API_DOCS).filter((r) => r.includes(" /shop/") || r === "POST /admin/bookings/:id/cancel");
-    expect(routes).toHaveLength(5);
+  test("the shop routes, the cancels and the webhook routes gave every answer documented for them above (but 503, which needs an outage)", () => {
+    const routes = Object.keys(API_DOCS).filter((r) => r.includes(" /shop/") || r === "POST /admin/bookings/:id/cancel" || r.includes(" /admin/webhooks"));
+    expect(routes).toHaveLength(13);
     for (const route of routes) {
       const documented = Object.keys(API_DOCS[route]!.responses).map(Number).filter((status) => status !== 503);
       expect({ route, seen: [...(statusesSeen.get(route) ?? [])].sort() }).toEqual({ route, seen: documented.sort() });

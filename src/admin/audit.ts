@@ -21,7 +21,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
 import type { AuditEntry } from "../api/schemas";
 
 type Tx = postgres.TransactionSql<{}>;
-export type TargetType = "event" | "ticket_type" | "booking";
+export type TargetType = "event" | "ticket_type" | "booking" | "webhook" | "webhook_delivery";
 export type Changes = Record<string, { old: unknown; new: unknown }>;
 
 /** Who asks for a change (never their token), and the change once recorded, to log after the commit. */
@@ -71,13 +71,19 @@ export async function recordChange(
   const changes: Changes = {};
   for (const field of fields) {
     const old = before === null ? null : before[field];
-    if (before === null || old !== after[field]) changes[field] = { old, new: after[field] };
+    if (before === null || !same(old, after[field])) changes[field] = { old, new: after[field] };
   }
   const [row] = await tx`
     INSERT INTO admin_audit (actor, route, target_type, target_id, changes, request_id, client)
     VALUES (${audit.actor}, ${audit.route}, ${targetType}, ${after.id}, ${tx.json(changes as postgres.JSONValue)}, ${audit.request_id}, ${audit.client})
     RETURNING id`;
   audit.recorded = { id: row!.id, target_type: targetType, target_id: after.id, changes };
+}
+
+/** Equal values; lists (a webhook's events) by their items, in order. */
+function same(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
 }
 
 /** The info line of a change that committed; nothing when none was recorded (a refusal). */

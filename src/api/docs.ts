@@ -188,6 +188,24 @@ const statusAnswer = (status: keyof typeof STATUS_MESSAGES, fields: Record<strin
   status, ticket_type_id: 1, quantity: 2, ...fields, message: STATUS_MESSAGES[status],
 });
 
+const URL_EXPECTED = "expected an http or https URL of at most 2048 characters, without user name or password";
+const webhookFields = {
+  id: 3, url: "https://shop.example.com/hooks/tickets", events: ["booking.confirmed", "booking.cancelled"], description: "the shop", enabled: true,
+};
+const webhookCreated = { ...webhookFields, secret: "whsec_J3b3P1j/6ge06pquvPynMwQxEMwWC/IM", created_at: AT };
+const webhook = { ...webhookFields, previous_secret_expires_at: null, created_at: AT, updated_at: AT };
+const delivery = {
+  id: 812, webhook_id: "msg_5f0c3e7a9b2d4c1e8f6a0b3d7c9e2f41", event_type: "booking.confirmed", status: "delivered", attempts: 1,
+  last_status_code: 200, last_error: null, next_attempt_at: null, last_attempt_at: AT, delivered_at: AT, created_at: AT,
+  payload: {
+    type: "booking.confirmed", timestamp: AT,
+    data: {
+      ticket_type_id: 1, event_id: 1, booking_id: 7, booking_ref: BOOKING_REF, order_ref: "ORD-1001", queue_token: TOKEN, user_id: "alice",
+      quantity: 2, amount: 90, currency: "EUR", confirmed_at: AT,
+    },
+  },
+};
+
 const confirm = refusals(CONFIRM_REFUSALS);
 const release = refusals({ ...RELEASE_REFUSALS, payment: PAYMENT_IN_PROGRESS });
 
@@ -637,6 +655,116 @@ export const API_DOCS: Record<string, RouteDoc> = {
         invalid_input: "limit: expected a whole number from 1 to 10000",
         invalid_cursor: messageOf("invalid_cursor", "the audit log"),
       }),
+    },
+  },
+
+  "POST /admin/webhooks": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Register a webhook endpoint",
+    description:
+      "Events are posted to `url` (http or https, no user name or password, at most 2048 characters), signed as " +
+      "Standard Webhooks sign them (the document's webhooks describe each event and the headers). `events`: the types " +
+      "to send, `*` for all (hold.granted too: one event per hold, busy); duplicates are dropped. The answer's " +
+      "`secret` is shown here and by rotate-secret only: keep it. Every change to an endpoint is in the audit log, never its secret.",
+    requestExample: { url: "https://shop.example.com/hooks/tickets", events: ["booking.confirmed", "booking.cancelled"], description: "the shop" },
+    responses: {
+      201: ok("the endpoint, with its secret", S.WebhookCreated, { created: webhookCreated }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, DOWN), { invalid_input: "url: " + URL_EXPECTED }),
+    },
+  },
+
+  "GET /admin/webhooks": {
+    tag: "admin",
+    auth: "admin",
+    summary: "The webhook endpoints",
+    description: "Every endpoint, by id, without its secret.",
+    responses: {
+      200: ok("the endpoints", S.WebhookList, { list: { webhooks: [webhook] } }),
+      ...errorAnswers(failures(ADMIN, DOWN)),
+    },
+  },
+
+  "GET /admin/webhooks/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "A webhook endpoint",
+    description: "Without its secret. An id that is none (or no number) is 404 unknown_webhook.",
+    responses: {
+      200: ok("the endpoint", S.Webhook, { endpoint: webhook }),
+      ...errorAnswers(failures(ADMIN, ["unknown_webhook"], DOWN)),
+    },
+  },
+
+  "PATCH /admin/webhooks/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Change a webhook endpoint",
+    description:
+      "Changes the fields given (at least one). `enabled: false` stops new deliveries being written for it (the " +
+      "pending ones stay); a change of `events` applies to events from then on.",
+    requestExample: { enabled: false },
+    responses: {
+      200: ok("the endpoint", S.Webhook, { changed: { ...webhook, enabled: false } }),
+      ...errorAnswers(failures(BAD_BODY, ADMIN, ["unknown_webhook"], DOWN), { invalid_input: "enabled: expected true or false" }),
+    },
+  },
+
+  "DELETE /admin/webhooks/:id": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Delete a webhook endpoint and its deliveries",
+    description: "Its deliveries go in the same statement, pending ones too (they are never sent).",
+    responses: {
+      200: ok("deleted", S.WebhookDeleted, { deleted: { id: 3, deleted: true, deliveries_deleted: 42 } }),
+      ...errorAnswers(failures(ADMIN, ["unknown_webhook"], DOWN)),
+    },
+  },
+
+  "POST /admin/webhooks/:id/rotate-secret": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Rotate a webhook endpoint's secret",
+    description:
+      "A new secret, shown here only. For 24 hours the one it replaces signs alongside (webhook-signature carries both), " +
+      "so the receiver can switch without missing an event; rotating again within them drops the oldest at once.",
+    responses: {
+      200: ok("the new secret", S.WebhookRotated, {
+        rotated: { id: 3, secret: "whsec_S7jwBDkpCLiyL3ulpsrOsTfR0TV0u5kb", previous_secret_expires_at: "2026-12-02T08:02:11.204Z" },
+      }),
+      ...errorAnswers(failures(ADMIN, ["unknown_webhook"], DOWN)),
+    },
+  },
+
+  "GET /admin/webhooks/:id/deliveries": {
+    tag: "admin",
+    auth: "admin",
+    summary: "A webhook endpoint's deliveries",
+    description:
+      "Newest first, `status` pending, delivered or failed (all when left out), `limit` a page (default 1000, at most " +
+      "10000); pass the last page's cursor back for the next (older) one. `webhook_id` is the event's webhook-id " +
+      "header, `payload` the body posted.",
+    responses: {
+      200: ok("a page of deliveries", S.WebhookDeliveriesPage, { page: { deliveries: [delivery], next_cursor: null } }),
+      ...errorAnswers(failures(["invalid_input", "invalid_cursor"], ADMIN, ["unknown_webhook"], DOWN), {
+        invalid_input: "status: expected pending, delivered or failed",
+        invalid_cursor: messageOf("invalid_cursor", "this endpoint's deliveries"),
+      }),
+    },
+  },
+
+  "POST /admin/webhooks/deliveries/:id/retry": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Send a delivered or failed delivery once more",
+    description:
+      "Back to pending, due now: one more attempt (its attempts count on; should it fail, it is failed again). A pending " +
+      "delivery is 409 delivery_pending: it is sent already, and a worker may be sending it right now.",
+    responses: {
+      200: ok("the delivery, pending", S.WebhookDelivery, {
+        retried: { ...delivery, status: "pending", next_attempt_at: AT, attempts: 8, last_status_code: 503, last_error: "HTTP 503", delivered_at: null },
+      }),
+      ...errorAnswers(failures(ADMIN, ["unknown_delivery", "delivery_pending"], DOWN)),
     },
   },
 };

@@ -9,6 +9,7 @@ import { Elysia } from "elysia";
 import uiScript from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
 import uiStyle from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
 import { API_DOCS, DOCS_PATHS, type Answer, type RouteDoc } from "./docs";
+import { webhooksDocument } from "./webhook-events";
 
 type Route = { method: string; path: string; hooks?: { body?: unknown } };
 type Operation = Record<string, unknown>;
@@ -73,6 +74,7 @@ export function apiDocs(routes: () => readonly Route[]) {
               { name: "shop", description: "the shop's routes, server to server: off unless SHOP_API_KEYS is set" },
               { name: "admin", description: "the operator's routes: off unless ADMIN_TOKEN is set" },
               { name: "documentation", description: "this documentation" },
+              { name: "webhooks", description: "the events posted to webhook endpoints (POST /admin/webhooks registers one)" },
             ],
             components: {
               securitySchemes: {
@@ -110,7 +112,7 @@ function complete(generated: Document, routes: readonly Route[]): Document {
     const operation = (paths[path] ??= {})[method] ?? { operationId: operationId(method, route.path) };
     paths[path]![method] = describe(operation, doc, route.hooks?.body as TSchema | undefined);
   }
-  return { ...generated, paths };
+  return { ...generated, paths, webhooks: webhooksDocument(jsonSchema) };
 }
 
 function describe(operation: Operation, doc: RouteDoc, body: TSchema | undefined): Operation {

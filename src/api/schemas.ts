@@ -378,8 +378,89 @@ export const BookingsCsv = Type.String({
     "created_at,cancelled_at), CRLF line ends; empty cells for nulls",
 });
 
+// ---- admin: webhooks (src/webhooks/)
+
+const EventName = Type.String({
+  pattern: "^(\\*|[a-z_]+\\.[a-z_]+)$", description: "an event type (each is described under the document's webhooks), or * for all",
+});
+const webhookFields = {
+  id: Id("the endpoint's id"),
+  url: Type.String({ format: "uri", maxLength: 2048, description: "where the events are posted (http or https), as normalized" }),
+  events: Type.Array(EventName, { minItems: 1, description: "the event types it subscribes to, each once" }),
+  description: Type.String({ maxLength: 500, description: "the operator's note; empty when none" }),
+  enabled: Type.Boolean({ description: "false: no new deliveries are written for it (those written stay)" }),
+};
+const Secret = Type.String({
+  pattern: "^whsec_[A-Za-z0-9+/]{32}$", description: "whsec_ and base64 of 24 random bytes: the signing key (Standard Webhooks). Shown only here: keep it",
+});
+
+export const Webhook = Type.Object(
+  {
+    ...webhookFields,
+    previous_secret_expires_at: Nullable(
+      DateTime("until when the secret before the last rotation still signs alongside"),
+      "until when the secret before the last rotation still signs alongside; null when none does",
+    ),
+    created_at: DateTime("when it was registered"),
+    updated_at: DateTime("when it last changed (a rotation too)"),
+  },
+  strict,
+);
+export type Webhook = Static<typeof Webhook>;
+
+export const WebhookCreated = Type.Object({ ...webhookFields, secret: Secret, created_at: DateTime("when it was registered") }, strict);
+export type WebhookCreated = Static<typeof WebhookCreated>;
+
+export const WebhookList = Type.Object({ webhooks: Type.Array(Webhook, { description: "every endpoint, by id; no secrets" }) }, strict);
+export type WebhookList = Static<typeof WebhookList>;
+
+export const WebhookRotated = Type.Object(
+  {
+    id: Id("the endpoint's id"),
+    secret: Secret,
+    previous_secret_expires_at: DateTime("the secret it replaced signs alongside until then (24 hours)"),
+  },
+  strict,
+);
+export type WebhookRotated = Static<typeof WebhookRotated>;
+
+export const WebhookDeleted = Type.Object(
+  {
+    id: Id("the endpoint's id"),
+    deleted: Type.Literal(true),
+    deliveries_deleted: Count("its deliveries deleted with it (pending ones too: they are never sent)"),
+  },
+  strict,
+);
+export type WebhookDeleted = Static<typeof WebhookDeleted>;
+
+export const WebhookDelivery = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, description: "the delivery's id (retry it by this)" }),
+    webhook_id: Type.String({ description: "the event's webhook-id header: the same to every endpoint and on every attempt (dedupe by it)" }),
+    event_type: EventName,
+    status: OneOf(["pending", "delivered", "failed"] as const, "pending: to be sent (again); failed: every attempt of the schedule failed"),
+    attempts: Count("attempts made so far"),
+    last_status_code: Nullable(Type.Integer(), "the HTTP status of the last attempt; null before one, or when none came (a timeout, a refused connection)"),
+    last_error: Nullable(Type.String(), "what went wrong with the last attempt; null when nothing did"),
+    next_attempt_at: Nullable(DateTime("when it is sent next"), "when it is sent next; null unless pending"),
+    last_attempt_at: Nullable(DateTime("when it was last sent"), "when it was last sent; null before the first attempt"),
+    delivered_at: Nullable(DateTime("when the endpoint took it"), "when the endpoint took it (a 2xx); null until then"),
+    created_at: DateTime("when the event happened and the delivery was written (in the same transaction)"),
+    payload: Type.Object(
+      { type: EventName, timestamp: DateTime("when the event happened"), data: Type.Record(Type.String(), Type.Unknown()) },
+      { ...strict, description: "the body posted: the event, as the document's webhooks describe it" },
+    ),
+  },
+  strict,
+);
+export type WebhookDelivery = Static<typeof WebhookDelivery>;
+
+export const WebhookDeliveriesPage = Page({ deliveries: Type.Array(WebhookDelivery, { description: "newest first" }) }, "next (older) page");
+export type WebhookDeliveriesPage = Static<typeof WebhookDeliveriesPage>;
+
 /** A field's value in the audit log: what the admin routes answer for it. */
-const FieldValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+const FieldValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String())]);
 
 export const AuditEntry = Type.Object(
   {
@@ -391,7 +472,10 @@ export const AuditEntry = Type.Object(
     }),
     route: Type.String({ description: "the route's method and pattern, e.g. PATCH /admin/ticket-types/:id or POST /shop/bookings/:id/cancel" }),
     target: Type.Object(
-      { type: OneOf(["event", "ticket_type", "booking"] as const, "what was changed (a booking: cancelled)"), id: Id("its id (of a creation: the new one)") },
+      {
+        type: OneOf(["event", "ticket_type", "booking", "webhook", "webhook_delivery"] as const, "what was changed (a booking: cancelled; a webhook delivery: retried)"),
+        id: Id("its id (of a creation: the new one)"),
+      },
       strict,
     ),
     changes: Type.Record(Type.String(), Type.Object({ old: FieldValue, new: FieldValue }, strict), {

@@ -53,6 +53,13 @@ export const ERROR_CODES = {
   unknown_booking: { status: 404, message: "no booking has this id" },
   capacity_below_sold: { status: 409, message: (sold: number) => `capacity cannot go below the ${sold} tickets held and confirmed` },
 
+  // webhooks (the admin API)
+  unknown_webhook: { status: 404, message: "no webhook endpoint has this id" },
+  unknown_delivery: { status: 404, message: "no webhook delivery has this id" },
+  delivery_pending: {
+    status: 409, message: "this delivery is pending: it is sent again already (a worker may be sending it right now)",
+  },
+
   // joining
   quantity_over_limit: {
     status: 400, message: (perUserLimit: number, typeName: string) => `at most ${perUserLimit} tickets of "${typeName}" per person`,
