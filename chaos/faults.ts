@@ -1,7 +1,8 @@
 // The faults of a run, injected one after another at random moments while the crowd buys:
 // kill -9 of an instance, a graceful stop (SIGTERM) under load, Redis losing its data or
 // restarting (on a Redis Cluster: a master killed, a replica killed, a busy slot moved),
-// PostgreSQL restarting, and the crash points of src/core/crash-points.ts, each followed by a restart.
+// PostgreSQL restarting, the webhook receiver down for a few seconds, and the crash points of
+// src/core/crash-points.ts, each followed by a restart.
 import Redis from "ioredis";
 import type { LocalPostgres, LocalRedis } from "../scripts/local-servers";
 import type { LocalRedisCluster } from "../scripts/redis-cluster";
@@ -11,6 +12,7 @@ import { jitter, type Client } from "./client";
 import type { Instance } from "./cluster";
 import type { Journal } from "./crowd";
 import type { Shop } from "./shop";
+import type { ChaosReceiver } from "./webhooks";
 
 export type Fault =
   | { kind: "kill -9" }
@@ -21,6 +23,7 @@ export type Fault =
   | { kind: "redis replica kill -9" }
   | { kind: "redis slot move" }
   | { kind: "postgres restart" }
+  | { kind: "webhook receiver down" }
   | { kind: "crash point"; point: CrashPoint };
 
 export type FaultRecord = { at_s: number; fault: string; detail: string; took_ms: number; ok: boolean };
@@ -30,6 +33,8 @@ export type FaultContext = {
   /** One Redis, or (a cluster run) null and `cluster`. */
   redis: LocalRedis | null;
   cluster: LocalRedisCluster | null;
+  /** The endpoint subscribed to every event: a fault takes it down for a while. */
+  receiver: ChaosReceiver;
   /** The crowd's ticket type: the cluster faults aim at its slot. */
   crowdTypeId: number;
   postgres: LocalPostgres;
@@ -69,6 +74,13 @@ async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string
       await Bun.sleep(jitter(ctx.random, 200, 1500));
       await victim.start();
       return { detail: `instance ${victim.index} (pid ${pid}) killed and restarted`, ok: true };
+    }
+    case "webhook receiver down": {
+      ctx.receiver.stop();
+      const downMs = jitter(ctx.random, 3000, 8000);
+      await Bun.sleep(downMs);
+      await ctx.receiver.start();
+      return { detail: `the webhook receiver refused connections for ${(downMs / 1000).toFixed(1)} s`, ok: true };
     }
     case "SIGTERM": {
       const victim = anyAlive(ctx);

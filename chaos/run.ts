@@ -2,6 +2,7 @@
 // several instances of the binary, a crowd buying while faults are injected, then every
 // invariant checked in SQL and every answer the crowd got checked against PostgreSQL. In shop
 // mode the instances run with CONFIRM_BY=shop and a shop books the paid holds (chaos/shop.ts).
+// A webhook receiver subscribed to every event checks the outbox against PostgreSQL (chaos/webhooks.ts).
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { Instance } from "./cluster";
 import { newJournal, runCrowd, type CrowdResult } from "./crowd";
 import { injectFaults, type Fault, type FaultRecord } from "./faults";
 import { Shop, SHOP_API_KEYS, shopChecks, type ShopSummary } from "./shop";
+import { CHAOS_RETRY_SCHEDULE, ChaosReceiver } from "./webhooks";
 
 /** Who books a hold: the buyer (POST /reservation/confirm) or, after payment, the shop. */
 export type Mode = "buyer" | "shop";
@@ -79,6 +81,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let postgres: LocalPostgres | null = null;
   let sql: Sql | null = null;
   const instances: Instance[] = [];
+  const receiver = new ChaosReceiver(random);
   let passed = false;
   try {
     await cluster?.stop(); // a cluster left by an earlier run: started afresh
@@ -100,6 +103,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       RATE_LIMITS: "off",
       CONFIRM_BY: o.mode,
       ...(o.mode === "shop" ? { SHOP_API_KEYS: SHOP_API_KEYS.join(",") } : {}),
+      WEBHOOK_RETRY_SCHEDULE: CHAOS_RETRY_SCHEDULE,
     };
     const migrated = Bun.spawn([o.binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
     if ((await migrated.exited) !== 0) throw new Error(`migrate failed: ${await new Response(migrated.stderr).text()}`);
@@ -111,6 +115,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const [probeType] = await sql`
       INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Probe seats', 1, 100000, 100000)
       RETURNING id`;
+    await receiver.start(sql); // subscribed to every event before the first hold
 
     for (let i = 0; i < o.instances; i++) {
       instances.push(new Instance(i, freePort(), o.binary, env, join(logs, `instance-${i}.log`)));
@@ -129,7 +134,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     });
     const plan = faultPlan(o, random);
     const faults = await injectFaults(
-      { instances, redis, cluster, crowdTypeId: crowdType!.id, postgres, client, journal, shop, probeTypeId: probeType!.id, random, started, say: o.say },
+      { instances, redis, cluster, receiver, crowdTypeId: crowdType!.id, postgres, client, journal, shop, probeTypeId: probeType!.id, random, started, say: o.say },
       plan, o.gapMs,
     );
     o.say("faults done; waiting for the crowd to finish");
@@ -144,6 +149,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     const checks = await finalChecks(sql, o, journal, traffic, crowdResult, faults);
     if (shop) checks.push(...(await shopChecks(sql, shop.ledger)));
+    checks.push(...(await receiver.checks(sql)));
     const drift = Bun.spawn([o.binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
     const driftCode = await drift.exited;
     checks.push({ name: "ticket-queue check", ok: driftCode === 0, detail: `exit ${driftCode}: ${(await new Response(drift.stdout).text()).trim().split("\n").at(-1)}` });
@@ -177,6 +183,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     };
   } finally {
     await Promise.all(instances.map((i) => i.kill9()));
+    receiver.stop();
     if (passed) rmSync(logs, { recursive: true, force: true }); // kept for reading when a run fails
     await sql?.end({ timeout: 1 });
     await postgres?.stop();
@@ -190,6 +197,7 @@ function faultPlan(o: ChaosOptions, random: () => number): Fault[] {
   const faults: Fault[] = [
     ...Array.from({ length: o.kills }, () => ({ kind: "kill -9" as const })),
     { kind: "SIGTERM" },
+    { kind: "webhook receiver down" },
     ...o.crashPoints.map((point) => ({ kind: "crash point" as const, point })),
     ...(o.cluster
       ? [{ kind: "redis master kill -9" as const }, { kind: "redis replica kill -9" as const }, { kind: "redis slot move" as const }]
