@@ -5,6 +5,8 @@ import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
 import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
+import { adminEventFiguresRoutes } from "./admin/event-figures";
+import { adminListingRoutes } from "./admin/listing";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
 import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
 import { isCanonicalPath, pathOf } from "./http/canonical-path";
@@ -72,6 +74,8 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(reservationRoutes(s, limits))
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
+    .use(adminListingRoutes(s))
+    .use(adminEventFiguresRoutes(s))
     .use(adminBookingsRoutes(s))
     .use(adminCancelRoutes(s))
     .use(adminAuditRoutes(s))
