@@ -317,7 +317,7 @@ export type AdminEvent = Static<typeof AdminEvent>;
 export const AdminTicketType = Type.Object(ticketTypeFields, strict);
 export type AdminTicketType = Static<typeof AdminTicketType>;
 
-const fromRedis = (schema: TSchema, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
+const fromRedis = <T extends TSchema>(schema: T, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
 
 export const TicketTypeFigures = Type.Object(
   {
