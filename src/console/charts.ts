@@ -19,6 +19,9 @@ const KINDS: Kind[] = [
 const STROKES = ["#0b57d0", "#b3261e", "#136c2e", "#7b3fa0", "#a15c00"];
 const DASHES: number[][] = [[], [8, 4], [2, 3], [12, 3, 2, 3]];
 const HEIGHT = 180;
+/** The x axis spans a minute at least: a few seconds of readings are not drawn as hours of milliseconds. */
+const MIN_SPAN_SECONDS = 60;
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 1_000_000];
 
 type Type = { id: number; name: string };
 
@@ -72,10 +75,16 @@ function options(kind: Kind, types: Type[], width: number): uPlot.Options {
   return {
     width,
     height: HEIGHT,
-    scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(kind.digits ? 1 : 5, max ?? 0, min ?? 0) * 1.1] } },
+    scales: {
+      x: { time: true, range: (_u, min, max) => [Math.min(min, max - MIN_SPAN_SECONDS), max] },
+      y: { range: (_u, min, max) => [0, Math.max(kind.digits ? 1 : 5, max ?? 0, min ?? 0) * 1.1] },
+    },
     axes: [
-      { label: "Local time", labelSize: 20, size: 40 },
-      { label: kind.unit, labelSize: 20, size: 56, values: (_u, ticks) => ticks.map((v) => format(v, kind.digits)) },
+      { label: "Local time", labelSize: 20, size: 64 }, // room for the date line under the first tick
+      {
+        label: kind.unit, labelSize: 20, size: 56, values: (_u, ticks) => ticks.map((v) => format(v, kind.digits)),
+        ...(kind.digits === 0 && { incrs: WHOLE_STEPS }), // people and holds come whole
+      },
     ],
     series: [
       { label: "Time" },

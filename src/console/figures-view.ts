@@ -31,9 +31,9 @@ export function renderFigures(body: HTMLElement, types: AdminTicketType[], figur
     return el(
       "tr", { "data-type-id": String(type.id) },
       el("th", { scope: "row" }, type.name),
+      el("td", {}, el("div", { class: "row-actions" }, pause, edit)), // first: in sight on a tablet, the figures scroll beside
       el("td", {}, saleState({ ...type, paused })),
       ...cells.map((text, i) => el("td", { class: i === 9 && text !== "ok" ? "bad" : "num" }, text)),
-      el("td", { class: "row-actions" }, pause, edit),
     );
   });
   body.replaceChildren(...rows);
