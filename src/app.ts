@@ -5,6 +5,8 @@ import { adminAuditRoutes } from "./admin/audit";
 import { adminBookingsRoutes } from "./admin/bookings";
 import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
+import { adminEventFiguresRoutes } from "./admin/event-figures";
+import { adminListingRoutes } from "./admin/listing";
 import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
 import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
 import { isCanonicalPath, pathOf } from "./http/canonical-path";
@@ -25,15 +27,17 @@ import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
 import { readinessRoutes } from "./ops/readiness";
 import type { Services } from "./services";
-import { PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
+import { consoleAnswer, CONSOLE_PATH, PAGE_METHODS, PAGE_ROUTES } from "./web/routes";
 
-/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. `pageRoutes`: how Bun serves GET / when listening (web/page.ts adds the page's headers). */
+/** `limitsMemory`: the instance's, shared by its HTTP threads; without it, this app's own. `pageRoutes`: how Bun serves GET / (and the app GET /admin/) when listening (web/page.ts adds the pages' headers). */
 export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageRoutes = PAGE_ROUTES) {
   const routes: { method: string; path: string }[] = [];
   const methodsOf = allowedMethods(routes);
   // GET /, the waiting room: Bun serves it when listening (web/routes.ts); app.handle() does not.
   // The other methods of every route path join it below (bunRoutesForEveryMethod), before Bun reads them.
-  const bunRoutes: Record<string, object> = { ...(pageRoutes as Record<string, object>) };
+  // GET /admin/, the console, is no Bun route: the hook below answers it.
+  const { [CONSOLE_PATH]: _console, ...pages } = pageRoutes as Record<string, object>;
+  const bunRoutes: Record<string, object> = pages;
   const app = new Elysia({ serve: { routes: bunRoutes as typeof pageRoutes } });
   const limits = new Limits(s.config, limitsMemory);
   // First of all: every answer carries the request's id, errors and 404s included; the hooks
@@ -44,6 +48,8 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
   // routed nowhere although its path now names a route (allowed-methods.ts).
   app.onRequest(({ request, server }) => {
     const path = pathOf(request.url);
+    const page = consoleAnswer(pageRoutes, request, path); // GET /admin/ (web/routes.ts says why here)
+    if (page) return page;
     const odd = !isCanonicalPath(path) || (fellThrough(request) && !!server?.requestIP(request) && methodsOf(path).length > 0);
     if (odd) throw fail("not_found");
   });
@@ -73,6 +79,8 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .use(reservationRoutes(s, limits))
     .use(adminEventRoutes(s))
     .use(adminFiguresRoutes(s))
+    .use(adminListingRoutes(s))
+    .use(adminEventFiguresRoutes(s))
     .use(adminBookingsRoutes(s))
     .use(adminCancelRoutes(s))
     .use(adminAuditRoutes(s))

@@ -31,9 +31,9 @@ async function tempFolder() {
 /** Any http(s) URL but an SVG's namespace (a name, never fetched). */
 const REMOTE_URL = /\bhttps?:\/\/(?!www\.w3\.org\/)/;
 
-/** GET / and every asset it names come from the binary itself, and name no other host. */
-async function expectWaitingRoom(base: string) {
-  const page = await fetch(`${base}/`);
+/** GET / (or the console, GET /admin/) and every asset it names come from the binary itself, and name no other host. */
+async function expectWaitingRoom(base: string, path = "/") {
+  const page = await fetch(`${base}${path}`);
   expect(page.status).toBe(200);
   expect(page.headers.get("content-type")).toStartWith("text/html");
   const unframable = (response: Response) => {
@@ -54,6 +54,7 @@ async function expectWaitingRoom(base: string) {
     unframable(response);
     expect(await response.text()).not.toMatch(REMOTE_URL);
   }
+  if (path !== "/") return;
   // only GET (and HEAD): another method is the API's 405
   const post = await fetch(`${base}/`, { method: "POST" });
   expect(post.status).toBe(405);
@@ -118,6 +119,7 @@ test("the compiled binary serves a whole booking on its own", async () => {
     const { port } = await waitForLine(lines, (l) => l.message === "listening");
     const base = `http://127.0.0.1:${port}`;
     await expectWaitingRoom(base);
+    await expectWaitingRoom(base, "/admin/"); // the operator's console, uPlot included
     const events = (await (await fetch(`${base}/events`)).json()) as any[];
     const type = events[0].ticket_types[0];
     expect(type.stock).toBeGreaterThan(0);

@@ -367,6 +367,22 @@ describe("real answers match the document", () => {
       createApp({ ...env.s, config: { ...env.config, ADMIN_TOKEN: undefined } }));
   });
 
+  test("admin: the console's event list and an event's figures", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const [{ event_id: eventId }] = await env.sql`SELECT event_id FROM ticket_types WHERE id = ${type}`;
+    await join(env, "hal", type, 2);
+    await env.drain();
+    const L = "GET /admin/events", F = "GET /admin/events/:id/figures";
+    const events = await expectDocumented(L, 200, "/admin/events", undefined, admin);
+    expect(events.find((e: any) => e.id === eventId).ticket_types[0].id).toBe(type);
+    await expectDocumented(L, 401, "/admin/events");
+    const figures = await expectDocumented(F, 200, `/admin/events/${eventId}/figures`, undefined, admin);
+    expect(figures.ticket_types[0]).toMatchObject({ id: type, held: 2, holds: 1, holds_granted: 1, bookings: 0 });
+    await expectDocumented(F, 404, "/admin/events/999999/figures", undefined, admin);
+    await expectDocumented(F, 400, "/admin/events/abc/figures", undefined, admin);
+    await expectDocumented(F, 401, `/admin/events/${eventId}/figures`, undefined, { authorization: "Bearer wrong" });
+  });
+
   test("admin: the audit log", async () => {
     const A = "GET /admin/audit";
     const type = await env.ticketType({ capacity: 5 });

@@ -1,4 +1,5 @@
-// The buyers' page cannot be framed by another site: GET / and every file of its bundle carry a
+// The buyers' page and the operator's console (GET /admin/) cannot be framed by another site:
+// each, and every file of its bundle, carries a
 // Content-Security-Policy header with frame-ancestors 'none' (a meta tag cannot say it) and
 // X-Frame-Options: DENY, over real HTTP from a listening server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -43,6 +44,27 @@ test("GET / and its script, styles and icon are sent with frame-ancestors 'none'
     return res.headers.get("content-type")!.split(";")[0];
   }));
   expect(types.sort()).toEqual(["image/svg+xml", "text/css", "text/javascript"]);
+});
+
+test("GET /admin/, the console, and its script and styles too; HEAD /admin/ as well", async () => {
+  const index = await fetch(`${server.url}/admin/`);
+  expectUnframable(index, "GET /admin/");
+  const html = await index.text();
+  expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${META_POLICY}">`);
+  expect(html).toContain("<title>Tickets: operator's console</title>");
+  const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!);
+  const types = await Promise.all(assets.map(async (path) => {
+    const res = await fetch(`${server.url}${path}`);
+    expectUnframable(res, `GET ${path}`);
+    return res.headers.get("content-type")!.split(";")[0];
+  }));
+  expect(types.sort()).toEqual(["image/svg+xml", "text/css", "text/javascript"]);
+  const head = await fetch(`${server.url}/admin/`, { method: "HEAD" });
+  expectUnframable(head, "HEAD /admin/");
+  expect(await head.text()).toBe("");
+  // /admin without the slash is no page, and the console is read-only
+  expect((await fetch(`${server.url}/admin`)).status).toBe(404);
+  expect((await fetch(`${server.url}/admin/`, { method: "POST" })).status).toBe(404);
 });
 
 test("HEAD / carries them too, and a revalidation is still 304", async () => {

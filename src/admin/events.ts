@@ -147,7 +147,7 @@ const unknownEvent = () => fail("unknown_event");
 const unknownTicketType = () => fail("unknown_ticket_type");
 
 const EVENT_FIELDS = ["name", "description", "venue", "starts_at", "currency"] as const;
-const eventOf = (row: any): AdminEvent => ({
+export const eventOf = (row: any): AdminEvent => ({
   id: row.id,
   name: row.name,
   description: row.description,
@@ -196,13 +196,13 @@ export async function updateEvent(sql: Db, id: number, patch: EventPatch, audit?
   });
 }
 
-const TYPE_COLUMNS =
+export const TYPE_COLUMNS =
   "id, event_id, name, price::float8 AS price, capacity, stock, per_user_limit, sale_starts_at, paused, max_active_holds, holds_per_minute, hold_seconds";
 const TYPE_FIELDS = [
   "event_id", "name", "price", "capacity", "stock", "per_user_limit", "sale_starts_at", "paused", "max_active_holds", "holds_per_minute",
   "hold_seconds",
 ] as const;
-const typeOf = (row: any): AdminTicketType => ({
+export const typeOf = (row: any): AdminTicketType => ({
   id: row.id, event_id: row.event_id, name: row.name, price: row.price,
   capacity: row.capacity, stock: row.stock, per_user_limit: row.per_user_limit,
   sale_starts_at: row.sale_starts_at ? (row.sale_starts_at as Date).toISOString() : null,

@@ -584,6 +584,42 @@ export const API_DOCS: Record<string, RouteDoc> = {
     },
   },
 
+  "GET /admin/events": {
+    tag: "admin",
+    auth: "admin",
+    summary: "Every event with its ticket types, as the operator set them",
+    description: "Newest event first, its types by id, with the operator's fields (hold_seconds, pause, admission limits) read now.",
+    responses: {
+      200: ok("the events", S.AdminEventListing, { events: [{ ...event, ticket_types: [adminTicketType] }] }),
+      ...errorAnswers(failures(ADMIN, DOWN)),
+    },
+  },
+
+  "GET /admin/events/:id/figures": {
+    tag: "admin",
+    auth: "admin",
+    summary: "The live figures of every ticket type of an event, at once",
+    description:
+      "Each type's figures as GET /admin/ticket-types/:id gives them, with holds outstanding, tickets of cancelled bookings, " +
+      "and two counts that only grow (holds granted, bookings made): rates come from two readings. One request a second " +
+      "serves the console. While Redis is unreachable the answer is still 200, each type's Redis figures null.",
+    responses: {
+      200: ok("the figures", S.EventFigures, {
+        figures: {
+          event_id: 1, read_at: AT,
+          ticket_types: [{
+            id: 1, event_id: 1, name: "General Admission", capacity: 500, stock: 412, held: 36, confirmed: 52, expired: 6,
+            released: 4, people_queued: 118, people_prequeued: 0, batches_in_flight: 0, serving_rate: 240.5, oldest_waiting_place: 231,
+            next_hold_deadline: AT, redis: "ok", holds: 18, cancelled: 2, holds_granted: 60, bookings: 27,
+          }],
+        },
+      }),
+      ...errorAnswers(failures(["invalid_input"], ADMIN, ["unknown_event"], DOWN), {
+        invalid_input: "id: expected a whole number from 1 to 2147483647",
+      }),
+    },
+  },
+
   "GET /admin/events/:id/bookings": {
     tag: "admin",
     auth: "admin",

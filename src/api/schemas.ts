@@ -317,7 +317,7 @@ export type AdminEvent = Static<typeof AdminEvent>;
 export const AdminTicketType = Type.Object(ticketTypeFields, strict);
 export type AdminTicketType = Static<typeof AdminTicketType>;
 
-const fromRedis = (schema: TSchema, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
+const fromRedis = <T extends TSchema>(schema: T, description: string) => Nullable(schema, `${description}; null while Redis is unavailable`);
 
 export const TicketTypeFigures = Type.Object(
   {
@@ -344,6 +344,36 @@ export const TicketTypeFigures = Type.Object(
   strict,
 );
 export type TicketTypeFigures = Static<typeof TicketTypeFigures>;
+
+/** GET /admin/events: an event with its ticket types as the operator set them. */
+export const AdminEventListing = Type.Array(
+  Type.Object({ ...eventFields, ticket_types: Type.Array(AdminTicketType, { description: "ordered by id" }) }, strict),
+  { description: "every event, newest first" },
+);
+export type AdminEventListing = Static<typeof AdminEventListing>;
+
+/** A type's figures in GET /admin/events/:id/figures: GET /admin/ticket-types/:id's and four counts to chart. */
+export const EventTypeFigures = Type.Object(
+  {
+    ...TicketTypeFigures.properties,
+    holds: Count("holds outstanding (held tickets are their quantities)"),
+    cancelled: Count("tickets of cancelled bookings (back in stock)"),
+    holds_granted: Count("holds ever granted: only grows"),
+    bookings: Count("bookings ever made, cancelled ones too: only grows"),
+  },
+  strict,
+);
+export type EventTypeFigures = Static<typeof EventTypeFigures>;
+
+export const EventFigures = Type.Object(
+  {
+    event_id: Id("event id"),
+    read_at: DateTime("when these were read"),
+    ticket_types: Type.Array(EventTypeFigures, { description: "every type of the event, ordered by id" }),
+  },
+  strict,
+);
+export type EventFigures = Static<typeof EventFigures>;
 
 export const Booking = Type.Object(
   {

@@ -1,10 +1,15 @@
-// The buyers' page (GET / and its script, styles and icon) with headers of our own: it may not
-// be framed by another site (clickjacking). Bun bundles an HTML import and serves it with only
-// its own headers, and a <meta> Content-Security-Policy cannot say frame-ancestors. So the
-// bundle is served once on a private loopback port, read back, and each file becomes a static
-// Bun route carrying Bun's headers (ETag, Content-Type, Cache-Control) and ours.
+// The buyers' page (GET / and its script, styles and icon) and the operator's console (GET
+// /admin/, src/console/) with headers of our own: neither may be framed by another site
+// (clickjacking). Bun bundles an HTML import and serves it with only its own headers, and a
+// <meta> Content-Security-Policy cannot say frame-ancestors. So the bundle is served once on a
+// private loopback port, read back, and each file becomes a static Bun route carrying Bun's
+// headers (ETag, Content-Type, Cache-Control) and ours.
 import type { Serve } from "bun";
 import page from "./index.html";
+import consolePage from "../console/index.html";
+
+/** Each page's path, and its HTML import. */
+const PAGES = { "/": page, "/admin/": consolePage };
 
 const FRAMING = { "x-frame-options": "DENY" };
 
@@ -12,11 +17,11 @@ type PageRoutes = Record<string, { GET: Response; HEAD: Response }>;
 
 let bundled: Promise<PageRoutes> | null = null;
 
-/** The page's routes, read once per thread. */
+/** The pages' routes, read once per thread. */
 export const framedPageRoutes = (): Promise<Serve.Routes<unknown, string>> =>
   (bundled ??= bundle()) as unknown as Promise<Serve.Routes<unknown, string>>;
 
-/** The page's own policy (its meta tag, the one source) with frame-ancestors 'none' added. */
+/** A page's own policy (its meta tag, the one source) with frame-ancestors 'none' added. */
 export function pagePolicy(html: string): string {
   const policy = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
   if (!policy) throw new Error("index.html has no Content-Security-Policy meta tag to repeat as a header");
@@ -24,22 +29,28 @@ export function pagePolicy(html: string): string {
 }
 
 async function bundle(): Promise<PageRoutes> {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", development: false, routes: { "/": page }, fetch: () => new Response(null, { status: 404 }) });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", development: false, routes: PAGES, fetch: () => new Response(null, { status: 404 }) });
   try {
-    const index = await fetch(new URL("/", server.url));
-    const html = await index.text();
-    const headers = { "content-security-policy": pagePolicy(html), ...FRAMING };
-    const routes: PageRoutes = { "/": staticRoute(html, index.headers, headers) };
-    // the bundle's files, as the page names them: /chunk-<hash>.js, /chunk-<hash>.css, /favicon-<hash>.svg
-    for (const [, path] of html.matchAll(/(?:src|href)="(\/[^"/][^"]*)"/g)) {
-      const file = await fetch(new URL(path!, server.url));
-      if (!file.ok) throw new Error(`the page's ${path} could not be read from its bundle (${file.status})`);
-      routes[path!] = staticRoute(await file.arrayBuffer(), file.headers, headers);
-    }
+    const routes: PageRoutes = {};
+    for (const path of Object.keys(PAGES)) Object.assign(routes, await pageFiles(server.url, path));
     return routes;
   } finally {
     void server.stop(true);
   }
+}
+
+/** A page and the bundle's files it names (/chunk-<hash>.js, /chunk-<hash>.css, /favicon-<hash>.svg), each with its headers. */
+async function pageFiles(origin: URL, pagePath: string): Promise<PageRoutes> {
+  const index = await fetch(new URL(pagePath, origin));
+  const html = await index.text();
+  const headers = { "content-security-policy": pagePolicy(html), ...FRAMING };
+  const routes: PageRoutes = { [pagePath]: staticRoute(html, index.headers, headers) };
+  for (const [, path] of html.matchAll(/(?:src|href)="(\/[^"/][^"]*)"/g)) {
+    const file = await fetch(new URL(path!, origin));
+    if (!file.ok) throw new Error(`the page's ${path} could not be read from its bundle (${file.status})`);
+    routes[path!] = staticRoute(await file.arrayBuffer(), file.headers, headers);
+  }
+  return routes;
 }
 
 function staticRoute(body: string | ArrayBuffer, bunHeaders: Headers, ours: Record<string, string>) {

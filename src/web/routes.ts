@@ -14,3 +14,18 @@ export const PAGE_ROUTES = { "/": { GET: page, HEAD: page } } as unknown as Serv
 
 /** For app.ts' table of allowed methods, so POST / is a 405 naming GET (Bun answers the GET itself). */
 export const PAGE_METHODS = [{ method: "GET", path: "/" }];
+
+/**
+ * GET /admin/, the operator's console (src/console/), bundled with the buyers' page (page.ts).
+ * Elysia takes the trailing slash off every Bun route's path, so this one cannot be a Bun route:
+ * app.ts answers it in its first hook, from the bundled file.
+ */
+export const CONSOLE_PATH = "/admin/";
+
+/** The console's answer to a GET or HEAD of CONSOLE_PATH; null for another request, or without the bundle. */
+export function consoleAnswer(pageRoutes: object, request: Request, path: string): Response | null {
+  if (path !== CONSOLE_PATH || (request.method !== "GET" && request.method !== "HEAD")) return null;
+  const page = (pageRoutes as Record<string, { GET?: unknown }>)[CONSOLE_PATH]?.GET;
+  if (!(page instanceof Response)) return null;
+  return request.method === "HEAD" ? new Response(null, page) : page.clone();
+}
