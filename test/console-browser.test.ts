@@ -2,17 +2,17 @@
 // playwright-core, against the real service (src/server.ts, workers and all) on real Redis and
 // PostgreSQL. A whole sale from the page: sign in, create an event and a type, watch buyers
 // (who join through the API) move the figures and charts, pause and resume, a refused capacity
-// cut, the bookings and their CSV. Screenshots of each state go to docs/console-*.png.
+// cut, the bookings and their CSV. Screenshots of each state go to screenshots/ (git-ignored);
+// docs/console-*.png are copies of them.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join as joinPath } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startService, type RunningService } from "../src/server";
-import { browserKit, browserSuite, CHROMIUM, expectNoSidewaysScroll, seen } from "./browser-kit";
+import { browserKit, browserSuite, CHROMIUM, expectNoSidewaysScroll, seen, shot, SHOTS } from "./browser-kit";
 import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 
 const ADMIN_TOKEN = "console-test-admin-token-0123456789abcdef";
-const DOCS = joinPath(import.meta.dir, "..", "docs");
 /** The issue's promise: a join shows on the page within 2 s (a reading a second, and its drawing). */
 const MOVES_MS = 2_000;
 
@@ -32,7 +32,6 @@ async function openConsole(page: Page) {
   await page.goto(`${base}/admin/`);
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: joinPath(DOCS, `${name}.png`), fullPage: true });
 
 /** A chart's latest value for a type, as its text alternative carries it. */
 const latest = async (page: Page, measure: string, typeId: number) =>
@@ -53,6 +52,7 @@ async function cell(page: Page, typeId: number, heading: string): Promise<string
 
 browserSuite("the operator's console in Chromium", () => {
   beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
     env = await createTestEnv({
       ADMIN_TOKEN, RESERVATION_TTL_SECONDS: "300", CLEANER_INTERVAL_MS: "200", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
@@ -200,7 +200,7 @@ browserSuite("the operator's console in Chromium", () => {
     await shot(page, "console-bookings");
     await page.evaluate(() => document.querySelectorAll(".scroll").forEach((box) => (box.scrollLeft = 0)));
     await page.evaluate(() => window.scrollTo(0, document.getElementById("event")!.offsetTop - 8));
-    await page.screenshot({ path: joinPath(DOCS, "console-live.png") }); // the README's: the figures and charts in view
+    await page.screenshot({ path: joinPath(SHOTS, "console-live.png") }); // the README's (docs/ keeps a copy): the figures and charts in view
     expect(pageErrors).toEqual([]);
 
     // at tablet width: the page never scrolls sideways (wide tables scroll in their box)
