@@ -7,6 +7,7 @@ import { Webhook } from "standardwebhooks";
 import type { TestEnv } from "./helpers";
 
 export type Received = {
+  path: string;
   id: string;
   timestamp: number;
   signature: string;
@@ -102,7 +103,7 @@ export class WebhookReceiver {
     this.inFlight.set(id, inFlight);
     this.maxSameIdInFlight = Math.max(this.maxSameIdInFlight, inFlight);
     const record: Received = {
-      id, timestamp: Number(headers["webhook-timestamp"]), signature: headers["webhook-signature"] ?? "",
+      path: new URL(req.url).pathname, id, timestamp: Number(headers["webhook-timestamp"]), signature: headers["webhook-signature"] ?? "",
       body, payload: JSON.parse(body), verified, answered: 0, at: Date.now(),
     };
     this.received.push(record);

@@ -1,5 +1,4 @@
-// The statements on webhook_deliveries (sql/0012_webhooks.sql): claim what is due, give back
-// what cannot be sent now, record outcomes, delete what retention let go. Every outcome is
+// The statements on webhook_deliveries (sql/0012_webhooks.sql): claim what is due, record outcomes, delete what retention let go. Every outcome is
 // recorded on the condition that the row is still the claim it came from (same attempts, still
 // pending): a sender whose lease ran out, and whose delivery another instance took, changes nothing.
 import type { Sql } from "../store/db";
@@ -33,33 +32,33 @@ export type Outcome = {
 };
 
 /**
- * Claims up to `limit` due deliveries of enabled endpoints, oldest due first, skipping rows
- * another instance is claiming now, and none of `busyEndpoints` (at their cap here). Each
- * claimed row's next_attempt_at becomes its lease: no instance takes it again before.
+ * Claims up to `limit` due deliveries of enabled endpoints, each endpoint's oldest due first
+ * and no more of an endpoint's than it has slots here (`slots`: endpoints with some in flight;
+ * any other gets `perEndpoint`), skipping rows another instance is claiming now. Each claimed
+ * row's next_attempt_at becomes its lease: no instance takes it again before it ends.
  */
-export async function claimDue(sql: Sql, limit: number, leaseSeconds: number, busyEndpoints: number[]): Promise<Claimed[]> {
+export async function claimDue(
+  sql: Sql, limit: number, perEndpoint: number, slots: Map<number, number>, leaseSeconds: number,
+): Promise<Claimed[]> {
+  const budget = [...slots].map(([endpoint, free]) => ({ endpoint, free }));
   return sql<Claimed[]>`
+    WITH budget AS (SELECT * FROM jsonb_to_recordset(${sql.json(budget)}) AS b(endpoint int, free int))
     UPDATE webhook_deliveries d
     SET attempts = d.attempts + 1, last_attempt_at = now(), next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
     FROM webhook_endpoints e
-    WHERE e.id = d.endpoint_id AND d.id IN (
-      SELECT q.id FROM webhook_deliveries q JOIN webhook_endpoints w ON w.id = q.endpoint_id AND w.enabled
-      WHERE q.status = 'pending' AND q.next_attempt_at <= now() AND q.endpoint_id <> ALL(${busyEndpoints}::int[])
-      ORDER BY q.next_attempt_at
-      LIMIT ${limit}
-      FOR UPDATE OF q SKIP LOCKED)
+    WHERE e.id = d.endpoint_id AND d.id = ANY(ARRAY(
+      SELECT due.id FROM webhook_endpoints w CROSS JOIN LATERAL (
+        SELECT q.id, q.next_attempt_at FROM webhook_deliveries q
+        WHERE q.endpoint_id = w.id AND q.status = 'pending' AND q.next_attempt_at <= now()
+        ORDER BY q.next_attempt_at
+        LIMIT greatest(0, coalesce((SELECT free FROM budget WHERE endpoint = w.id), ${perEndpoint}))
+        FOR UPDATE SKIP LOCKED) due
+      WHERE w.enabled
+      ORDER BY due.next_attempt_at
+      LIMIT ${limit}))
     RETURNING d.id, d.attempts, d.endpoint_id AS "endpointId", e.url, d.message_id AS "messageId",
       d.event_type AS "eventType", d.payload::text AS body, e.secret,
       e.previous_secret AS "previousSecret", e.previous_secret_until AS "previousSecretUntil"`;
-}
-
-/** Gives claimed deliveries back unsent (their endpoint is at its cap here): due again at once, the attempt not counted. */
-export async function unclaim(sql: Sql, claims: { id: number; attempts: number }[]): Promise<void> {
-  if (claims.length === 0) return;
-  await sql`
-    UPDATE webhook_deliveries d SET attempts = d.attempts - 1, next_attempt_at = now()
-    FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS v(id bigint, attempts int)
-    WHERE d.id = v.id AND d.attempts = v.attempts AND d.status = 'pending'`;
 }
 
 /** What recording a delivered outcome tells the metrics. */
@@ -78,8 +77,9 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<Rec
     SET status = v.status, last_status_code = v.code, last_error = v.error,
         delivered_at = CASE WHEN v.status = 'delivered' THEN now() END,
         next_attempt_at = CASE WHEN v.status = 'pending' THEN now() + make_interval(secs => v.retry) ELSE d.next_attempt_at END
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(id bigint, attempts int, code int, error text, status text, retry double precision)
-    WHERE d.id = v.id AND d.attempts = v.attempts AND d.status = 'pending'
+    FROM jsonb_to_recordset(${sql.json(rows)}) AS v(id bigint, attempts int, code int, error text, status text, retry double precision)
+    WHERE d.id = ANY(${sql.array(rows.map((r) => r.id))}::bigint[]) -- by the primary key, never a scan
+      AND d.id = v.id AND d.attempts = v.attempts AND d.status = 'pending'
     RETURNING d.event_type AS "eventType", v.status,
       CASE WHEN v.status = 'delivered' THEN extract(epoch FROM now() - d.created_at)::float8 END AS latency`;
   return recorded.map((r) => ({

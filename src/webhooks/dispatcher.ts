@@ -9,7 +9,7 @@ import { runWithBackoff, sleepUnlessAborted, type LoopHooks } from "../core/back
 import type { Logger } from "../core/log";
 import type { Metrics } from "../metrics/metrics";
 import type { Sql } from "../store/db";
-import { claimDue, deleteDelivered, recordOutcomes, unclaim, type Claimed, type Outcome } from "./deliveries";
+import { claimDue, deleteDelivered, recordOutcomes, type Claimed, type Outcome } from "./deliveries";
 import { postDelivery } from "./post";
 import { parseRetrySchedule, retryDelaySeconds } from "./retry-schedule";
 
@@ -54,16 +54,16 @@ export class Dispatcher {
 
   /** Records what finished, claims what there is room for, then waits for room or for the next poll. */
   async step(signal: AbortSignal): Promise<number> {
-    await this.flush();
     await this.retention();
     const free = this.options.concurrency - this.inFlight.size;
     let full = false;
-    if (free > 0 && !signal.aborted) {
-      const limit = Math.min(free, this.options.perEndpoint);
-      const claimed = await claimDue(this.ctx.sql, limit, this.leaseSeconds(), this.busyEndpoints());
-      full = claimed.length === limit;
-      await this.sendAll(claimed);
-    }
+    // recording and claiming at once, on two connections: each is a round trip of its own
+    const claiming = free > 0 && !signal.aborted
+      ? claimDue(this.ctx.sql, free, this.options.perEndpoint, this.slots(), this.leaseSeconds())
+      : Promise.resolve([]);
+    const [claimed] = await Promise.all([claiming, this.flush()]);
+    full = free > 0 && claimed.length === free;
+    this.sendAll(claimed);
     // a full claim: more may be due, look again at once (once there is room)
     if (full && this.inFlight.size < this.options.concurrency) return 0;
     await this.nextChange(this.options.pollMs, signal);
@@ -79,20 +79,15 @@ export class Dispatcher {
     return Math.ceil(this.options.timeoutMs / 1000) + LEASE_MARGIN_SECONDS;
   }
 
-  private busyEndpoints(): number[] {
-    return [...this.perEndpoint].filter(([, n]) => n >= this.options.perEndpoint).map(([id]) => id);
+  /** The free slots of each endpoint with requests in flight here. */
+  private slots(): Map<number, number> {
+    return new Map([...this.perEndpoint].map(([id, n]) => [id, this.options.perEndpoint - n]));
   }
 
-  /** Sends each claimed delivery; those over their endpoint's cap go back unsent. */
-  private async sendAll(claimed: Claimed[]): Promise<void> {
-    const over: Claimed[] = [];
+  /** Sends each claimed delivery (the claim kept within each endpoint's slots). */
+  private sendAll(claimed: Claimed[]): void {
     for (const d of claimed) {
-      const n = this.perEndpoint.get(d.endpointId) ?? 0;
-      if (n >= this.options.perEndpoint) {
-        over.push(d);
-        continue;
-      }
-      this.perEndpoint.set(d.endpointId, n + 1);
+      this.perEndpoint.set(d.endpointId, (this.perEndpoint.get(d.endpointId) ?? 0) + 1);
       const sent: Promise<void> = this.send(d).finally(() => {
         this.inFlight.delete(sent);
         const left = (this.perEndpoint.get(d.endpointId) ?? 1) - 1;
@@ -102,7 +97,6 @@ export class Dispatcher {
       });
       this.inFlight.add(sent);
     }
-    await unclaim(this.ctx.sql, over);
   }
 
   private async send(d: Claimed): Promise<void> {

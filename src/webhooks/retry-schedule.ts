@@ -3,7 +3,7 @@
 // WEBHOOK_RETRY_SCHEDULE replaces it (tests use seconds), as these same numbers.
 
 /** Seconds before each attempt, counted from the failure of the one before (the first: from the event). */
-export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000] as const;
+export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 export const DEFAULT_RETRY_SCHEDULE_TEXT = DEFAULT_RETRY_SCHEDULE.join(",");
 /** More attempts than this is a mistake in the setting, not a schedule. */
 export const MOST_ATTEMPTS = 100;
