@@ -107,8 +107,9 @@ export const ConfigSchema = Type.Object({
   CHECKOUT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: "checkout" }),
   // Webhooks (src/webhooks/): requests in flight at once, per instance, and to any one endpoint
   // (a receiver that hangs holds no more than that many of them).
-  WEBHOOK_CONCURRENCY: Int(1, 10_000, 64),
-  WEBHOOK_ENDPOINT_CONCURRENCY: Int(1, 10_000, 32),
+  // One endpoint's share bounds its pace (64 in flight: ~3,000 a second to a local receiver).
+  WEBHOOK_CONCURRENCY: Int(1, 10_000, 128),
+  WEBHOOK_ENDPOINT_CONCURRENCY: Int(1, 10_000, 64),
   // How long a receiver has to answer one delivery; then it is a failed attempt.
   WEBHOOK_TIMEOUT_MS: Int(100, 60_000, 10_000),
   // How often an idle instance looks for deliveries due.
