@@ -36,6 +36,8 @@ export class WebhookReceiver {
   behaviour: Behaviour = {};
   /** The most requests with one webhook-id in flight at once, seen over all of them. */
   maxSameIdInFlight = 0;
+  /** The webhook-ids answered 2xx so far (cheap to poll, unlike delivered()). */
+  readonly deliveredIds = new Set<string>();
   private readonly inFlight = new Map<string, number>();
   private readonly attemptsOf = new Map<string, number>();
   private readonly hanging = new Set<() => void>();
@@ -116,6 +118,7 @@ export class WebhookReceiver {
       if (b.delayMs) await Bun.sleep(b.delayMs); // a slow receiver, by design
       const status = b.status ?? (attempt <= (b.failFirst ?? 0) ? 500 : 200);
       record.answered = status;
+      if (status >= 200 && status < 300) this.deliveredIds.add(id);
       return status >= 300 && status < 400
         ? new Response(null, { status, headers: { location: `${this.url}/moved` } })
         : new Response(status === 200 ? "ok" : "no", { status });
