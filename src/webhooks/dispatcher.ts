@@ -13,8 +13,13 @@ import { claimDue, deleteDelivered, recordOutcomes, type Claimed, type Outcome }
 import { postDelivery } from "./post";
 import { parseRetrySchedule, retryDelaySeconds } from "./retry-schedule";
 
-/** A claim's lease beyond the request's timeout: time to record the outcome before another instance may take it. */
-const LEASE_MARGIN_SECONDS = 30;
+/**
+ * A claim's lease beyond the request's timeout: time to record the outcome before another
+ * instance may take it. Short, as a dead instance's claims wait this long; one recorded later
+ * (PostgreSQL away for longer) is dropped if another took the delivery meanwhile: sent twice,
+ * which at-least-once allows (receivers dedupe by webhook-id).
+ */
+const LEASE_MARGIN_SECONDS = 5;
 const RETENTION_EVERY_MS = 60_000;
 /** When a stopping worker gives up waiting for its requests in flight (their leases lapse: tried again). */
 const STOP_WAIT_MS = 1500;
