@@ -149,7 +149,9 @@ BEGIN
   END IF;
   IF webhook_subscribed('ticket_type.sold_out')
      AND (SELECT stock FROM ticket_types WHERE id = NEW.ticket_type_id) = 0 THEN
-    SELECT * INTO v_type FROM ticket_types WHERE id = NEW.ticket_type_id FOR UPDATE;
+    -- NO KEY UPDATE: the booking's own foreign key holds KEY SHARE on this row, as every other
+    -- booking's at once does; FOR UPDATE would wait for theirs while they wait for it (deadlock)
+    SELECT * INTO v_type FROM ticket_types WHERE id = NEW.ticket_type_id FOR NO KEY UPDATE;
     IF v_type.stock = 0 AND NOT EXISTS (
       SELECT 1 FROM reservations WHERE ticket_type_id = NEW.ticket_type_id AND status = 'held'
     ) THEN

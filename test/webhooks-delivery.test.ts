@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "../src/server";
 import { ADMIN_AUTH, ADMIN_TOKEN, createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 import { subscribe, WebhookReceiver, type Received } from "./webhook-receiver";
+import { deleteDelivered, recordOutcomes } from "../src/webhooks/deliveries";
 
 let env: TestEnv;
 let instance: RunningService;
@@ -134,6 +135,22 @@ describe("a scripted sale", () => {
   }, 60_000);
 });
 
+describe("sold out", () => {
+  test("the last 20 holds confirmed at once: every confirm 200 (no deadlock on the type's row), one ticket_type.sold_out", async () => {
+    const { r, id } = await endpoint(["ticket_type.sold_out", "booking.confirmed"]);
+    const type = await env.ticketType({ capacity: 20 });
+    const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => join(`last-${i}`, type)));
+    for (const t of tokens) await reserved(t);
+    const confirms = await Promise.all(tokens.map((token) => http("POST", "/reservation/confirm", { token })));
+    expect(confirms.map((c) => c.status)).toEqual(Array(20).fill(200));
+    await untilRecorded(id, 21);
+    const types = [...r.delivered().values()].map((m) => m.payload.type);
+    expect(types.filter((t) => t === "ticket_type.sold_out")).toHaveLength(1);
+    expect(types.filter((t) => t === "booking.confirmed")).toHaveLength(20);
+    await disable(id);
+  }, 30_000);
+});
+
 describe("retries", () => {
   test("500 to the first attempts: the same webhook-id again, a later webhook-timestamp, then delivered", async () => {
     const { r, id } = await endpoint(["ticket_type.updated"]);
@@ -186,7 +203,6 @@ describe("retries", () => {
     const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => join(`hang-${i}`, type)));
     for (const t of tokens) await reserved(t);
     const confirms = await Promise.all(tokens.map((token) => http("POST", "/reservation/confirm", { token })));
-    if (confirms.some((c) => c.status !== 200)) console.log(JSON.stringify(confirms.find((c) => c.status !== 200)));
     expect(confirms.map((c) => c.status)).toEqual(Array(20).fill(200));
     expect(Date.now() - started).toBeLessThan(5000);
     await waitFor("the other endpoint served", () => well.r.delivered().size === 20, 10_000);
@@ -231,4 +247,32 @@ describe("pace", () => {
     await untilRecorded(id, count);
     await disable(id);
   }, 60_000);
+});
+
+describe("the statements", () => {
+  test("an outcome is recorded only on its own claim: a stale sender's is dropped", async () => {
+    const { id } = await endpoint(["ticket_type.updated"]);
+    await disable(id); // the worker claims none of a disabled endpoint's: this test plays the claims
+    const [row] = await env.sql`
+      INSERT INTO webhook_deliveries (endpoint_id, message_id, event_type, payload, attempts)
+      VALUES (${id}, 'msg_stale', 'ticket_type.updated', '{}', 2) RETURNING id`;
+    const stale = { id: row!.id, attempts: 1, statusCode: 200, delivered: true, error: null, retryInSeconds: null };
+    expect(await recordOutcomes(env.sql, [stale])).toEqual([]);
+    expect((await deliveriesOf(id))[0]!.status).toBe("pending");
+    expect(await recordOutcomes(env.sql, [{ ...stale, attempts: 2 }])).toMatchObject([{ eventType: "ticket_type.updated", outcome: "delivered" }]);
+    expect(await recordOutcomes(env.sql, [{ ...stale, attempts: 2, delivered: false }])).toEqual([]); // delivered stays delivered
+  });
+
+  test("retention deletes delivered rows past WEBHOOK_RETENTION_DAYS, keeps the rest", async () => {
+    const { id } = await endpoint(["hold.expired"]);
+    await disable(id); // rows of its own, written by hand
+    await env.sql`
+      INSERT INTO webhook_deliveries (endpoint_id, message_id, event_type, payload, status, delivered_at)
+      VALUES (${id}, 'msg_old', 'hold.expired', '{}', 'delivered', now() - interval '8 days'),
+             (${id}, 'msg_recent', 'hold.expired', '{}', 'delivered', now() - interval '6 days'),
+             (${id}, 'msg_failed', 'hold.expired', '{}', 'failed', NULL)`;
+    await env.sql`UPDATE webhook_deliveries SET created_at = now() - interval '9 days' WHERE endpoint_id = ${id}`;
+    expect(await deleteDelivered(env.sql, 7, 1)).toBe(1);
+    expect((await deliveriesOf(id)).map((r) => r.message_id)).toEqual(["msg_recent", "msg_failed"]);
+  });
 });
