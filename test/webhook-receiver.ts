@@ -93,7 +93,7 @@ export class WebhookReceiver {
     const id = headers["webhook-id"] ?? "";
     const verified = this.secrets.some((secret) => {
       try {
-        new Webhook(secret).verify(body, headers);
+        verifierFor(secret).verify(body, headers);
         return true;
       } catch {
         return false;
@@ -131,6 +131,13 @@ export class WebhookReceiver {
     await this.down();
   }
 }
+
+const verifiers = new Map<string, Webhook>();
+const verifierFor = (secret: string): Webhook => {
+  let verifier = verifiers.get(secret);
+  if (!verifier) verifiers.set(secret, (verifier = new Webhook(secret)));
+  return verifier;
+};
 
 /** A new secret as Standard Webhooks writes them: whsec_ and base64 of 24 random bytes. */
 export const newSecret = (): string => "whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64");

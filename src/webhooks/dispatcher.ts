@@ -57,27 +57,23 @@ export class Dispatcher {
     await this.windDown();
   }
 
-  /** Records what finished, claims what there is room for, then waits for room or for the next poll. */
+  /**
+   * Records what finished and claims what there is room for, then waits: for a request to
+   * finish (room again, an outcome to record) or for the next poll.
+   */
   async step(signal: AbortSignal): Promise<number> {
     await this.retention();
     const free = this.options.concurrency - this.inFlight.size;
-    let full = false;
     // recording and claiming at once, on two connections: each is a round trip of its own
     const claiming = free > 0 && !signal.aborted
       ? claimDue(this.ctx.sql, free, this.options.perEndpoint, this.slots(), this.leaseSeconds())
       : Promise.resolve([]);
-    const [claimed] = await Promise.all([claiming, this.flush()]);
-    full = free > 0 && claimed.length === free;
-    this.sendAll(claimed);
-    // a full claim: more may be due, look again at once (once there is room)
-    if (full && this.inFlight.size < this.options.concurrency) return 0;
+    const [claimed, recorded] = await Promise.allSettled([claiming, this.flush()]);
+    if (claimed.status === "fulfilled") this.sendAll(claimed.value); // claimed: sent, whatever the recording did
+    if (claimed.status === "rejected") throw claimed.reason;
+    if (recorded.status === "rejected") throw recorded.reason;
     await this.nextChange(this.options.pollMs, signal);
     return 0;
-  }
-
-  /** Deliveries in flight now (tests). */
-  get sending(): number {
-    return this.inFlight.size;
   }
 
   private leaseSeconds(): number {
