@@ -7,7 +7,7 @@ export const DIST_BINARY = `${root}dist/ticket-queue`;
 export async function buildBinary(outfile = DIST_BINARY): Promise<string> {
   const build = Bun.spawn(
     ["bun", "build", "--compile", "--minify",
-      "src/main.ts", "src/threads/processor.ts", "src/threads/cleaner.ts", "src/threads/http.ts", "--outfile", outfile],
+      "src/main.ts", "src/threads/processor.ts", "src/threads/cleaner.ts", "src/threads/webhooks.ts", "src/threads/http.ts", "--outfile", outfile],
     { cwd: root, stdout: "ignore", stderr: "pipe" },
   );
   if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);

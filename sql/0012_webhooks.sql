@@ -41,8 +41,12 @@ CREATE TABLE webhook_deliveries (
   delivered_at     timestamptz,
   created_at       timestamptz NOT NULL DEFAULT now()
 );
--- The worker claims due deliveries here, oldest due first.
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- The worker claims due deliveries here, each endpoint's oldest due first (no more of one
+-- endpoint's than it has room for); /metrics counts the pending and finds the oldest one's age
+-- from the index alone (created_at included).
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) INCLUDE (created_at) WHERE status = 'pending';
+-- Retention: delivered rows are deleted WEBHOOK_RETENTION_DAYS after delivery, oldest first.
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
 -- GET /admin/webhooks/:id/deliveries pages an endpoint's deliveries newest first.
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 

@@ -1,5 +1,5 @@
-// One running instance: dependencies reached and migrated, processor and cleaner workers
-// started, HTTP served. main.ts runs one; tests run several side by side.
+// One running instance: dependencies reached and migrated, processor, cleaner and webhooks
+// workers started, HTTP served. main.ts runs one; tests run several side by side.
 import { hostname } from "node:os";
 import { collectDefaultMetrics } from "prom-client";
 import { describeRedis, describeUrl, type Config } from "./config/config";
@@ -23,11 +23,14 @@ export async function startService(config: Config, log: Logger, options: { demo?
     startWorker(new URL("./threads/processor.ts", import.meta.url),
       `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
     startWorker(new URL("./threads/cleaner.ts", import.meta.url), "cleaner", config, log),
+    startWorker(new URL("./threads/webhooks.ts", import.meta.url), "webhooks", config, log),
   ]);
   for (const [name, worker] of [["processor", workers[0]], ["cleaner", workers[1]]] as const) {
     s.readiness.watch(name, worker.health);
-    s.metrics.addSource(worker.metrics);
   }
+  // webhooks: its metrics, not its health: /readyz is about the sale, which a receiver down
+  // (or this worker) does not stop
+  for (const worker of workers) s.metrics.addSource(worker.metrics);
   collectDefaultMetrics({ register: s.metrics.registry }); // process metrics: once, in the main thread
   const stopRest = async (timeoutMs: number) => {
     await Promise.all(workers.map((w) => w.stop(timeoutMs - 2000))); // each finishes its batch

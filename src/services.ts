@@ -44,7 +44,10 @@ export type Services = {
 
 /** `thread`: which thread these serve; the main thread's also watch the sale's figures (GET /metrics). */
 export function createServices(config: Config, log = createLogger(config.LOG_LEVEL), thread: Thread = "main"): Services {
-  const sql = createSql(config.DATABASE_URL, { max: poolShares(config.DATABASE_POOL_SIZE, config.HTTP_THREADS)[thread] });
+  const sql = createSql(config.DATABASE_URL, {
+    max: poolShares(config.DATABASE_POOL_SIZE, config.HTTP_THREADS)[thread],
+    asyncCommit: thread === "webhooks", // claims and outcomes: a few lost to a crash are redone (src/webhooks/)
+  });
   const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
   // ioredis repeats this on every reconnect attempt
   const warn = throttled((err: Error) => log.warn("redis connection problem", { error: err }));

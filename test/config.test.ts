@@ -34,6 +34,12 @@ describe("config", () => {
       CLEANER_INTERVAL_MS: 1000,
       LOG_LEVEL: "info",
       REDIS_URL: "redis://127.0.0.1:6379",
+      WEBHOOK_CONCURRENCY: 128,
+      WEBHOOK_ENDPOINT_CONCURRENCY: 64,
+      WEBHOOK_TIMEOUT_MS: 10_000,
+      WEBHOOK_POLL_MS: 100,
+      WEBHOOK_RETRY_SCHEDULE: "0,5,300,1800,7200,18000,36000,36000",
+      WEBHOOK_RETENTION_DAYS: 7,
     });
   });
 
@@ -49,6 +55,12 @@ describe("config", () => {
       REDIS_CLUSTER_NODES: "10.0.0.1",
       TOKEN_SECRET: "short",
       HOST: "not a host",
+      WEBHOOK_CONCURRENCY: "0",
+      WEBHOOK_ENDPOINT_CONCURRENCY: "many",
+      WEBHOOK_TIMEOUT_MS: "50",
+      WEBHOOK_POLL_MS: "1.5",
+      WEBHOOK_RETRY_SCHEDULE: "5,10",
+      WEBHOOK_RETENTION_DAYS: "0",
     };
     for (const [name, value] of Object.entries(cases)) {
       expect(() => loadEnv({ [name]: value })).toThrow(new RegExp(`^${name} must be`));

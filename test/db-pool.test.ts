@@ -10,26 +10,26 @@ import { createTestEnv, every, REDIS_URL, waitFor, type TestEnv } from "./helper
 
 describe("sharing the pool out", () => {
   test("the shares add up to the pool, every thread gets at least one, the workers two when there is room", () => {
-    for (const pool of [3, 4, 5, 8, 20, 100]) {
-      for (let threads = 1; threads <= pool - 2; threads++) {
+    for (const pool of [4, 5, 8, 20, 100]) {
+      for (let threads = 1; threads <= pool - 3; threads++) {
         const s = poolShares(pool, threads);
-        expect(s.main + s.http * (threads - 1) + s.processor + s.cleaner).toBeLessThanOrEqual(pool);
-        expect(Math.min(s.main, s.http, s.processor, s.cleaner)).toBeGreaterThanOrEqual(1);
+        expect(s.main + s.http * (threads - 1) + s.processor + s.cleaner + s.webhooks).toBeLessThanOrEqual(pool);
+        expect(Math.min(s.main, s.http, s.processor, s.cleaner, s.webhooks)).toBeGreaterThanOrEqual(1);
         expect(s.main).toBeGreaterThanOrEqual(s.http);
       }
     }
-    expect(poolShares(20, 1)).toEqual({ main: 16, http: 16, processor: 2, cleaner: 2 });
-    expect(poolShares(20, 12)).toEqual({ main: 5, http: 1, processor: 2, cleaner: 2 });
-    expect(poolShares(20, 18)).toEqual({ main: 1, http: 1, processor: 1, cleaner: 1 });
+    expect(poolShares(20, 1)).toEqual({ main: 14, http: 14, processor: 2, cleaner: 2, webhooks: 2 });
+    expect(poolShares(20, 12)).toEqual({ main: 3, http: 1, processor: 2, cleaner: 2, webhooks: 2 });
+    expect(poolShares(20, 17)).toEqual({ main: 1, http: 1, processor: 1, cleaner: 1, webhooks: 1 });
   });
 
   test("HTTP_THREADS must fit the pool; by default it is cut to fit", () => {
-    expect(() => loadEnv({ HTTP_THREADS: "19", DATABASE_POOL_SIZE: "20" })).toThrow(ConfigError);
-    expect(() => loadEnv({ HTTP_THREADS: "19", DATABASE_POOL_SIZE: "20" })).toThrow("needs DATABASE_POOL_SIZE of at least 21");
-    expect(loadEnv({ HTTP_THREADS: "18", DATABASE_POOL_SIZE: "20" }).HTTP_THREADS).toBe(18);
-    expect(loadEnv({ DATABASE_POOL_SIZE: "3" }).HTTP_THREADS).toBe(1);
+    expect(() => loadEnv({ HTTP_THREADS: "18", DATABASE_POOL_SIZE: "20" })).toThrow(ConfigError);
+    expect(() => loadEnv({ HTTP_THREADS: "18", DATABASE_POOL_SIZE: "20" })).toThrow("needs DATABASE_POOL_SIZE of at least 21");
+    expect(loadEnv({ HTTP_THREADS: "17", DATABASE_POOL_SIZE: "20" }).HTTP_THREADS).toBe(17);
+    expect(loadEnv({ DATABASE_POOL_SIZE: "4" }).HTTP_THREADS).toBe(1);
     expect(loadEnv({}).DATABASE_POOL_SIZE).toBe(20);
-    for (const bad of ["2", "0", "abc", "20.5", "1001"]) expect(() => loadEnv({ DATABASE_POOL_SIZE: bad })).toThrow("DATABASE_POOL_SIZE must be");
+    for (const bad of ["3", "2", "0", "abc", "20.5", "1001"]) expect(() => loadEnv({ DATABASE_POOL_SIZE: bad })).toThrow("DATABASE_POOL_SIZE must be");
   });
 });
 

@@ -7,6 +7,7 @@ import { createApp } from "../src/app";
 import { startService, type RunningService } from "../src/server";
 import { createTestEnv, quietLog, waitFor, type TestEnv } from "./helpers";
 import { parseMetrics, valueOf, type Sample } from "./prometheus";
+import { subscribe, WebhookReceiver } from "./webhook-receiver";
 
 const ADMIN_TOKEN = "metrics-test-admin-token-".padEnd(40, "a");
 const METRICS_TOKEN = "metrics-test-scrape-token-".padEnd(40, "m");
@@ -183,4 +184,36 @@ test("the per-type gauges read the stores at most once a second", async () => {
   expect(await stock()).toBe(5); // within the second: the cached reading
   await waitFor("the next reading", async () => (await stock()) === 7, 3000);
   expect(Date.now() - readAt).toBeGreaterThan(900); // not before its second was up
+});
+
+test("webhooks: deliveries by event type and outcome, latency, pending and the oldest pending's age", async () => {
+  const well = await WebhookReceiver.start();
+  const failing = await WebhookReceiver.start();
+  failing.behaviour = { status: 500 };
+  try {
+    const ok = await subscribe(env, well.url, ["ticket_type.updated"]);
+    const bad = await subscribe(env, failing.url, ["hold.released"]);
+    await env.sql`SELECT webhook_emit('ticket_type.updated', now(), '{}'::jsonb) FROM generate_series(1, 3)`;
+    await env.sql`SELECT webhook_emit('hold.released', now() - interval '1 minute', '{}'::jsonb)`;
+    // the default schedule: the failed one's next attempt is 5 s away, so it stays pending meanwhile
+    await waitFor("the outcomes recorded", async () =>
+      (await env.sql`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered' OR last_error IS NOT NULL`)[0]!.n === 4, 10_000);
+    let samples: Sample[] = [];
+    await waitFor("the outcomes counted", async () => {
+      samples = await scrape();
+      return valueOf(samples, "ticketqueue_webhook_deliveries_total", { event_type: "ticket_type.updated", outcome: "delivered" }) === 3
+        && valueOf(samples, "ticketqueue_webhook_deliveries_total", { event_type: "hold.released", outcome: "retry" }) === 1
+        && valueOf(samples, "ticketqueue_webhook_pending") === 1;
+    }, 10_000, 250);
+    expect(valueOf(samples, "ticketqueue_webhook_delivery_latency_seconds_count")).toBe(3);
+    expect(valueOf(samples, "ticketqueue_webhook_request_seconds_count")).toBe(4);
+    const [{ age }] = await env.sql`SELECT extract(epoch FROM now() - created_at)::float8 AS age FROM webhook_deliveries WHERE status = 'pending'`;
+    const oldest = valueOf(samples, "ticketqueue_webhook_oldest_pending_seconds")!;
+    expect(oldest).toBeGreaterThan(0);
+    expect(oldest).toBeLessThanOrEqual(age + 0.01);
+    await env.sql`UPDATE webhook_endpoints SET enabled = false WHERE id IN ${env.sql([ok.id, bad.id])}`;
+  } finally {
+    await well.stop();
+    await failing.stop();
+  }
 });

@@ -8,6 +8,7 @@ import { WORKER_STALL_MS } from "../src/domain/timing";
 import { createTestEnv, databaseUrl, deleteKeys, quietLog, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 import { parseMetrics, valueOf } from "./prometheus";
 import { TcpProxy } from "./proxy";
+import { subscribe, WebhookReceiver } from "./webhook-receiver";
 import { LocalPostgres, LocalRedis } from "../scripts/local-servers";
 
 const ADMIN_TOKEN = "readyz-test-admin-token-".padEnd(40, "a");
@@ -60,6 +61,25 @@ async function expectLive() {
 
 test("ready while Redis, PostgreSQL and both workers are well", async () => {
   expect(await readyz()).toEqual({ status: 200, body: { status: "ready", failing: [], checks: ALL_OK } });
+});
+
+test("webhook receivers down or hanging, deliveries failing: still ready; the webhooks worker is not a readiness check", async () => {
+  const hanging = await WebhookReceiver.start();
+  hanging.behaviour = { hang: true };
+  const down = await WebhookReceiver.start();
+  const downUrl = down.url;
+  await down.stop(); // its port refuses connections
+  try {
+    const endpoints = [await subscribe(env, hanging.url, ["*"]), await subscribe(env, downUrl, ["*"])];
+    await env.sql`SELECT webhook_emit('ticket_type.updated', now(), '{}'::jsonb) FROM generate_series(1, 50)`;
+    await waitFor("attempts failing and hanging", async () =>
+      (await env.sql`SELECT 1 FROM webhook_deliveries WHERE last_error IS NOT NULL`).length > 0 && hanging.received.length > 0, 10_000, 100);
+    expect(await readyz()).toEqual({ status: 200, body: { status: "ready", failing: [], checks: ALL_OK } });
+    await env.sql`UPDATE webhook_endpoints SET enabled = false WHERE id IN ${env.sql(endpoints.map((e) => e.id))}`;
+  } finally {
+    hanging.release();
+    await hanging.stop();
+  }
 });
 
 test("503 naming redis while Redis is cut off, ready again once it is back; the outage is counted", async () => {

@@ -41,7 +41,7 @@ export const ConfigSchema = Type.Object({
   HTTP_THREADS: Int(1, 256, availableParallelism()),
   // The most PostgreSQL connections one instance opens, all threads and workers together
   // (src/store/db-pool.ts shares them out); a request waits for a free one rather than open more.
-  DATABASE_POOL_SIZE: Int(3, 1000, 20),
+  DATABASE_POOL_SIZE: Int(4, 1000, 20),
   RESERVATION_TTL_SECONDS: Int(1, 86400, 120),
   CLEANER_INTERVAL_MS: Int(10, 600_000, 1000),
   // 2000 drained fastest and steadiest on the 2-core machine (500-4000 compared; see README Performance)
@@ -105,6 +105,20 @@ export const ConfigSchema = Type.Object({
   PUBLIC_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$" })),
   // The hand-off's audience: what the shop expects in aud.
   CHECKOUT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: "checkout" }),
+  // Webhooks (src/webhooks/): requests in flight at once, per instance, and to any one endpoint
+  // (a receiver that hangs holds no more than that many of them).
+  // One endpoint's share bounds its pace (64 in flight: ~3,000 a second to a local receiver).
+  WEBHOOK_CONCURRENCY: Int(1, 10_000, 128),
+  WEBHOOK_ENDPOINT_CONCURRENCY: Int(1, 10_000, 64),
+  // How long a receiver has to answer one delivery; then it is a failed attempt.
+  WEBHOOK_TIMEOUT_MS: Int(100, 60_000, 10_000),
+  // How often an idle instance looks for deliveries due.
+  WEBHOOK_POLL_MS: Int(10, 60_000, 100),
+  // Seconds before each attempt, the first after the event (0), each next after a failure; after the last, failed.
+  // (Standard Webhooks' schedule; src/webhooks/retry-schedule.ts reads it. Checked in loadEnv.)
+  WEBHOOK_RETRY_SCHEDULE: Type.String({ pattern: String.raw`^\s*0(\s*,\s*[0-9]{1,6})*\s*$`, default: "0,5,300,1800,7200,18000,36000,36000" }),
+  // Delivered deliveries are deleted this many days after delivery (failed ones are kept).
+  WEBHOOK_RETENTION_DAYS: Int(1, 3650, 7),
 });
 
 /** A rate setting's text: "<burst>,<per minute>", each a whole number from 1 (checked in loadEnv). */
@@ -122,11 +136,14 @@ export function rateOf(setting: string): Rate {
 
 const RATE_SETTINGS = ["RATE_LIMIT_JOIN", "RATE_LIMIT_STATUS", "RATE_LIMIT_STREAM", "RATE_LIMIT_CONFIRM"] as const;
 
-/** The threads of one instance (http: the HTTP_THREADS beyond the main one). */
-export type Thread = "main" | "http" | "processor" | "cleaner";
+/** The most attempts WEBHOOK_RETRY_SCHEDULE may list (src/webhooks/retry-schedule.ts checks the same). */
+export const WEBHOOK_MOST_ATTEMPTS = 100;
 
-/** What the processor and the cleaner need at least, together: one connection each (src/store/db-pool.ts shares the pool out). */
-export const WORKER_CONNECTIONS_AT_LEAST = 2;
+/** The threads of one instance (http: the HTTP_THREADS beyond the main one). */
+export type Thread = "main" | "http" | "processor" | "cleaner" | "webhooks";
+
+/** What the processor, the cleaner and the webhooks worker need at least, together: one connection each (src/store/db-pool.ts shares the pool out). */
+export const WORKER_CONNECTIONS_AT_LEAST = 3;
 
 export type Env = Static<typeof ConfigSchema>;
 export type Config = Omit<Env, "TOKEN_SECRET"> & { TOKEN_SECRET: string };
@@ -142,6 +159,7 @@ const describe = (name: string): string => {
   if (name === "REDIS_CLUSTER_NODES") return "a comma-separated list of host:port, like 10.0.0.1:6379,10.0.0.2:6379";
   if (name === "HOST") return "an IP address (like 127.0.0.1 or ::1) or a host name";
   if (name === "CORS_ORIGINS") return "a comma-separated list of origins like https://shop.example.com or http://localhost:5173";
+  if (name === "WEBHOOK_RETRY_SCHEDULE") return `a comma-separated list of seconds (at most ${WEBHOOK_MOST_ATTEMPTS} attempts, each wait up to 604800), the first 0, like "0,5,300,1800"`;
   if (name === "SHOP_API_KEYS") return "a comma-separated list of keys, each at least 32 characters";
   if (schema.minLength) return `at least ${schema.minLength} characters`;
   if (schema.pattern) return `a value matching ${schema.pattern}`;
@@ -204,7 +222,7 @@ function fitThreadsToPool(env: Env, threadsGiven: boolean): void {
   else if (env.HTTP_THREADS > most) {
     throw new ConfigError(
       `HTTP_THREADS=${env.HTTP_THREADS} needs DATABASE_POOL_SIZE of at least ${env.HTTP_THREADS + WORKER_CONNECTIONS_AT_LEAST} ` +
-      `(a connection per HTTP thread, one for the processor, one for the cleaner; got ${env.DATABASE_POOL_SIZE})`,
+      `(a connection per HTTP thread, one each for the processor, the cleaner and the webhooks worker; got ${env.DATABASE_POOL_SIZE})`,
     );
   }
 }
@@ -236,6 +254,8 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   }
   const shopKeys = shopApiKeys((value as Env).SHOP_API_KEYS);
   if ("SHOP_API_KEYS" in raw && (shopKeys.length === 0 || shopKeys.some((key) => key.length < 32))) fail("SHOP_API_KEYS");
+  const schedule = (value as Env).WEBHOOK_RETRY_SCHEDULE.split(",").map(Number);
+  if (schedule.length > WEBHOOK_MOST_ATTEMPTS || schedule.some((s) => s > 7 * 86_400)) fail("WEBHOOK_RETRY_SCHEDULE");
   checkJoinAuth(value as Env);
   checkCheckout(value as Env);
   fitThreadsToPool(value as Env, threadsGiven);

@@ -15,6 +15,8 @@ import { mergedText, type MetricsJson } from "./scrape";
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const PEOPLE = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10_000];
 const LAG_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+// an event's delivery: milliseconds when all is well, hours through the retry schedule
+const DELIVERY_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36_000, 86_400];
 
 /**
  * A counter by ticket type. A count is one Map update (joins count on the hot path): prom-client's
@@ -55,6 +57,14 @@ export class Metrics {
   readonly grantSeconds = this.histogram("ticketqueue_processor_grant_seconds", "one grant (PostgreSQL: stock taken, holds written)", SECONDS);
   readonly settleSeconds = this.histogram("ticketqueue_processor_settle_seconds", "one settle (Redis: holds marked, the rest sent back)", SECONDS);
   readonly cleanerLag = this.histogram("ticketqueue_cleaner_lag_seconds", "how long after its deadline (PostgreSQL's clock) a hold was expired", LAG_SECONDS);
+
+  /** Webhook attempts by event type and outcome: delivered, retry (failed, tried again later), failed (the last attempt failed). */
+  readonly webhookDeliveries = new Counter({
+    name: "ticketqueue_webhook_deliveries_total", help: "webhook delivery attempts recorded, by event type and outcome (delivered, retry, failed)",
+    labelNames: ["event_type", "outcome"] as const, registers: [this.registry],
+  });
+  readonly webhookLatency = this.histogram("ticketqueue_webhook_delivery_latency_seconds", "from an event's commit to its delivery's 2xx being recorded", DELIVERY_SECONDS);
+  readonly webhookRequestSeconds = this.histogram("ticketqueue_webhook_request_seconds", "one webhook POST, until its answer's status or the failure", SECONDS.concat([10, 30, 60]));
 
   private readonly errors: Counter<"dependency" | "thread">;
   private readonly outages: Counter<"dependency" | "thread">;

@@ -31,9 +31,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
   { version: "0012_webhooks", text: webhooks },
 ];
 
-export function createSql(url: string, options: { max?: number } = {}): Sql {
+/**
+ * `asyncCommit`: commits do not wait for the WAL to reach the disk (synchronous_commit off), for
+ * a thread whose last commits before a PostgreSQL crash may be lost without harm (the webhooks
+ * worker: a lost claim is claimed again, a lost outcome sent again, at least once either way).
+ */
+export function createSql(url: string, options: { max?: number; asyncCommit?: boolean } = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    ...(options.asyncCommit && { connection: { synchronous_commit: "off" } }),
     idle_timeout: 30,
     connect_timeout: 5,
     onnotice: () => {},
