@@ -2,7 +2,7 @@
 // playwright-core, against the real service (src/server.ts, workers and all) on real Redis and
 // PostgreSQL. A whole sale from the page: sign in, create an event and a type, watch buyers
 // (who join through the API) move the figures and charts, pause and resume, a refused capacity
-// cut, the bookings and their CSV. Screenshots of each state go to screenshots/ (git-ignored);
+// cut, the bookings and their CSV, a postponed start asked first. Screenshots of each state go to screenshots/ (git-ignored);
 // docs/console-*.png are copies of them.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdir, readFile } from "node:fs/promises";
@@ -143,8 +143,13 @@ browserSuite("the operator's console in Chromium", () => {
     await becomes(() => cell(page, typeId, "Confirmed"), "1");
     await shot(page, "console-joined");
 
-    // pause, by keyboard: it asks first
+    // pause, by keyboard: it asks first. The readings update the row in place: the focused
+    // button is the same element after a reading (not a new one given the focus back)
     await page.getByRole("button", { name: "Pause Stalls" }).focus();
+    await page.evaluate(() => ((document.activeElement as HTMLElement & { mark?: boolean }).mark = true));
+    const readAt = await page.locator("#figures-at").innerText();
+    await page.waitForFunction((before) => document.getElementById("figures-at")!.textContent !== before, readAt, { timeout: MOVES_MS });
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement & { mark?: boolean }).mark === true)).toBe(true);
     await page.keyboard.press("Enter");
     await seen(page, "Pause the sale of Stalls?");
     await shot(page, "console-pause-asked");
@@ -202,6 +207,28 @@ browserSuite("the operator's console in Chromium", () => {
     await page.evaluate(() => window.scrollTo(0, document.getElementById("event")!.offsetTop - 8));
     await page.screenshot({ path: joinPath(SHOTS, "console-live.png") }); // the README's (docs/ keeps a copy): the figures and charts in view
     expect(pageErrors).toEqual([]);
+
+    // a postponed start asks first: Cancel leaves the type as it was; the yes moves the start
+    await page.getByRole("button", { name: "Edit Stalls" }).click();
+    const later = await page.evaluate(() => {
+      const d = new Date(Date.now() + 2 * 3600_000);
+      const two = (n: number) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+    });
+    await form.getByLabel("Sale starts (local time)").fill(later);
+    await form.getByRole("button", { name: "Save the changes" }).click();
+    await seen(page, "Postpone the sale of Stalls to ");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("ask-no"); // the safe answer first
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    expect(await page.locator("#ask").evaluate((dialog: HTMLDialogElement) => dialog.open)).toBe(false);
+    expect((await api("GET", "/admin/events", undefined, ADMIN)).body[0].ticket_types[0].sale_starts_at).toBeNull();
+    expect(await cell(page, typeId, "Sale")).toBe("on sale");
+    await form.getByRole("button", { name: "Save the changes" }).click(); // still editing: asked again
+    await page.getByRole("button", { name: "Postpone", exact: true }).click();
+    await seen(page, "Stalls: saved.");
+    const [type] = (await api("GET", "/admin/events", undefined, ADMIN)).body[0].ticket_types;
+    expect(type.sale_starts_at).toBe(await page.evaluate((local) => new Date(local).toISOString(), later));
+    await becomes(async () => (await cell(page, typeId, "Sale")).startsWith("starts "), true);
 
     // at tablet width: the page never scrolls sideways (wide tables scroll in their box)
     await page.setViewportSize({ width: 768, height: 1024 });
