@@ -166,10 +166,30 @@ function renderTable(): void {
 
 // --- the live figures -------------------------------------------------------------------
 
+/** A reading under way; `readAgain`: asked for meanwhile (a change, another event), made when it ends. */
+let reading = false;
+let readAgain = false;
+
+/** Reads the figures now, then once a second: one chain of readings, however often it is asked for. */
 async function readFigures(): Promise<void> {
   clearTimeout(timer);
+  if (reading) return void (readAgain = true);
   const eventId = selected;
   if (eventId === null) return;
+  reading = true;
+  try {
+    await readOnce(eventId);
+  } finally {
+    reading = false;
+  }
+  if (readAgain) {
+    readAgain = false;
+    return readFigures();
+  }
+  if (eventId === selected) timer = setTimeout(() => void readFigures(), READ_EVERY_MS);
+}
+
+async function readOnce(eventId: number): Promise<void> {
   try {
     const figures = await api.figures(eventId);
     if (eventId !== selected) return;
@@ -178,8 +198,8 @@ async function readFigures(): Promise<void> {
     lastFigures = figures;
     history.add(figures);
     if (bookingsBefore !== null && bookingsBefore !== totalBookings(figures)) bookingsMoved();
-    // a type added elsewhere (another operator, curl): list it
-    if (figures.ticket_types.some((f) => !typesOf(eventId).some((t) => t.id === f.id))) await reloadEvents();
+    // a type added or changed elsewhere (another operator, curl): list it as it is now
+    if (figures.ticket_types.some((f) => changedElsewhere(f, typesOf(eventId).find((t) => t.id === f.id)))) await reloadEvents();
     figuresAt.textContent = `Last read at ${clock(figures.read_at)}.`;
     renderTable();
     charts.draw(history, typesOf(eventId).map(({ id, name }) => ({ id, name })));
@@ -187,8 +207,11 @@ async function readFigures(): Promise<void> {
     if (signedOut(err)) return;
     say(notice, `The figures could not be read: ${refusalWords(err)} Trying again…`);
   }
-  if (eventId === selected) timer = setTimeout(() => void readFigures(), READ_EVERY_MS);
 }
+
+/** Whether the listing's type is missing or differs from its figures in a field both carry. */
+const changedElsewhere = (f: EventFigures["ticket_types"][number], listed: AdminTicketType | undefined) =>
+  !listed || (["name", "capacity", "paused", "max_active_holds", "holds_per_minute"] as const).some((key) => f[key] !== listed[key]);
 
 const totalBookings = (figures: EventFigures) => figures.ticket_types.reduce((sum, f) => sum + f.bookings, 0);
 
@@ -202,7 +225,10 @@ async function pause(type: AdminTicketType, paused: boolean): Promise<void> {
 async function change(type: AdminTicketType, body: Record<string, unknown>): Promise<boolean> {
   say(typeError, null);
   say(typeDone, null);
-  if (!(await askAll(risks(type, body as never)))) return false;
+  // asked against the type as it is now (another operator may have changed it meanwhile)
+  await reloadEvents();
+  const now = typesOf(selected).find((t) => t.id === type.id) ?? type;
+  if (!(await askAll(risks(now, body as never)))) return false;
   try {
     const changed = await api.updateType(type.id, body);
     say(typeDone, `${changed.name}: saved.`);
