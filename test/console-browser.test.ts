@@ -109,6 +109,17 @@ browserSuite("the operator's console in Chromium", () => {
     await page.getByRole("button", { name: "Create the event" }).click();
     await page.getByRole("heading", { name: "Spring Gala" }).waitFor();
     await seen(page, "Main Hall <i>east</i> · prices in EUR");
+    // the event edited: only what changed is sent
+    await page.getByText("Edit the event").click();
+    const editEvent = page.locator("#edit-event-form");
+    expect(await editEvent.getByLabel("Venue").inputValue()).toBe("Main Hall <i>east</i>");
+    await editEvent.getByLabel("Venue").fill("Main Hall, east");
+    await editEvent.getByLabel("Currency").fill("eur");
+    await page.getByRole("button", { name: "Save the event" }).click();
+    await seen(page, "expected an ISO 4217 currency code"); // the API's refusal, in its words
+    await editEvent.getByLabel("Currency").fill("EUR");
+    await page.getByRole("button", { name: "Save the event" }).click();
+    await seen(page, "Main Hall, east · prices in EUR");
     const form = page.locator("#type-form");
     await form.getByLabel("Name").fill("Stalls");
     await form.getByLabel("Price").fill("25");

@@ -1,5 +1,5 @@
-// The operator's console: sign in with the admin token; list and create events; add and edit
-// ticket types; watch an event's figures every second, charted over 30 minutes; pause and
+// The operator's console: sign in with the admin token; list, create and edit events; add and
+// edit ticket types; watch an event's figures every second, charted over 30 minutes; pause and
 // resume; the bookings and their CSV export.
 import type { AdminEventListing, AdminTicketType, EventFigures } from "../api/schemas";
 import { api, ApiError, token } from "./api";
@@ -7,6 +7,7 @@ import { askAll } from "./ask";
 import { bookingsMoved, showBookings } from "./bookings-view";
 import { Charts } from "./charts";
 import { byId, el, say } from "./dom";
+import { showEventForm, useEventForm } from "./event-form";
 import { renderFigures } from "./figures-view";
 import { History } from "./history";
 import { editing, formBody, formElements, risks, startAdding, startEditing } from "./type-form";
@@ -152,6 +153,7 @@ function select(eventId: number): void {
 function renderEvent(): void {
   const event = events.find((e) => e.id === selected);
   if (!event) return;
+  showEventForm(event);
   byId("event-title").textContent = event.name;
   byId("event-info").textContent = [event.venue, event.starts_at ? `starts ${dateTime(event.starts_at)}` : "", `prices in ${event.currency}`]
     .filter(Boolean).join(" · ");
@@ -265,6 +267,7 @@ async function saveType(event: SubmitEvent): Promise<void> {
 
 // --- start ------------------------------------------------------------------------------
 
+useEventForm({ saved: reloadEvents, signedOut });
 signInForm.addEventListener("submit", (event) => void trySignIn(event));
 signOut.addEventListener("click", () => leave(null));
 eventForm.addEventListener("submit", (event) => void createEvent(event));
