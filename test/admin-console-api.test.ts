@@ -53,6 +53,35 @@ describe("GET /admin/events/:id/figures", () => {
     expect(figTwo).toMatchObject({ id: two.id, people_queued: 1, holds_granted: 0, bookings: 0 });
   });
 
+  test("readings after the first add what came since (holds, bookings, a cancel) and agree with the tables", async () => {
+    const event = (await admin("POST", "/events", { name: "Busy" })).body;
+    const type = (await admin("POST", `/events/${event.id}/ticket-types`, { name: "Floor", price: 5, capacity: 20 })).body;
+    const first = await join(env, "b1", type.id, 2);
+    await env.drain();
+    await env.post("/reservation/confirm", { token: first });
+    expect((await admin("GET", `/events/${event.id}/figures`)).body.ticket_types[0])
+      .toMatchObject({ held: 0, confirmed: 2, holds_granted: 1, bookings: 1 }); // counted: the marks are set
+
+    // since that reading: two holds, one of them booked, and the first booking cancelled
+    const second = await join(env, "b2", type.id, 3);
+    await join(env, "b3", type.id, 1);
+    await env.drain();
+    await env.post("/reservation/confirm", { token: second });
+    const [booking] = await env.sql`SELECT id FROM bookings WHERE ticket_type_id = ${type.id} ORDER BY id LIMIT 1`;
+    expect((await admin("POST", `/bookings/${booking!.id}/cancel`, { reason: "refund" })).status).toBe(200);
+
+    const [truth] = await env.sql`
+      SELECT count(*)::int AS holds_granted,
+             (SELECT count(*)::int FROM bookings WHERE ticket_type_id = ${type.id}) AS bookings,
+             (SELECT coalesce(sum(quantity), 0)::int FROM bookings WHERE ticket_type_id = ${type.id} AND status = 'cancelled') AS cancelled
+      FROM reservations WHERE ticket_type_id = ${type.id}`;
+    const figures = (await admin("GET", `/events/${event.id}/figures`)).body.ticket_types[0];
+    expect(truth).toEqual({ holds_granted: 3, bookings: 2, cancelled: 2 });
+    expect(figures).toMatchObject({ ...truth, held: 1, holds: 1, confirmed: 3 });
+    const single = (await admin("GET", `/ticket-types/${type.id}`)).body;
+    expect(figures).toMatchObject({ stock: single.stock, held: single.held, confirmed: single.confirmed });
+  });
+
   test("an event without types has none; an unknown one is 404, a malformed id 400", async () => {
     const event = (await admin("POST", "/events", { name: "Empty" })).body;
     expect((await admin("GET", `/events/${event.id}/figures`)).body.ticket_types).toEqual([]);

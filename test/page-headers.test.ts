@@ -27,6 +27,8 @@ function expectUnframable(res: Response, what: string) {
   // the page's own directives, the same as its meta tag's
   for (const directive of META_POLICY.split("; ")) expect(directives).toContain(directive);
   expect(res.headers.get("x-frame-options")).toBe("DENY");
+  expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(res.headers.get("referrer-policy")).toBe("no-referrer");
 }
 
 test("GET / and its script, styles and icon are sent with frame-ancestors 'none' and X-Frame-Options: DENY", async () => {

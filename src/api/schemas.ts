@@ -356,9 +356,12 @@ export type AdminEventListing = Static<typeof AdminEventListing>;
 export const EventTypeFigures = Type.Object(
   {
     ...TicketTypeFigures.properties,
+    // counted from every reservation of the type, so at most every 30 s (src/admin/event-counts.ts)
+    expired: Count("tickets of holds that lapsed, as counted up to 30 s ago"),
+    released: Count("tickets of holds given back, as counted up to 30 s ago"),
     holds: Count("holds outstanding (held tickets are their quantities)"),
     cancelled: Count("tickets of cancelled bookings (back in stock)"),
-    holds_granted: Count("holds ever granted: only grows"),
+    holds_granted: Count("holds ever granted: only grows (a hold granted in the last 30 s and already ended unbooked may be counted late)"),
     bookings: Count("bookings ever made, cancelled ones too: only grows"),
   },
   strict,

@@ -51,6 +51,7 @@ export const api = {
   tryToken: async (candidate: string) => (await send("GET", "/admin/events", undefined, candidate)).json() as Promise<AdminEventListing>,
   events: () => json<AdminEventListing>("GET", "/admin/events"),
   createEvent: (body: Partial<AdminEvent>) => json<AdminEvent>("POST", "/admin/events", body),
+  updateEvent: (eventId: number, body: Record<string, unknown>) => json<AdminEvent>("PATCH", `/admin/events/${eventId}`, body),
   createType: (eventId: number, body: Record<string, unknown>) => json<AdminTicketType>("POST", `/admin/events/${eventId}/ticket-types`, body),
   updateType: (typeId: number, body: Record<string, unknown>) => json<AdminTicketType>("PATCH", `/admin/ticket-types/${typeId}`, body),
   figures: (eventId: number) => json<EventFigures>("GET", `/admin/events/${eventId}/figures`),

@@ -42,7 +42,13 @@ async function load(from: string | null, number: number): Promise<void> {
   }
 }
 
+/** What the page on show was drawn from: a reading that brings nothing new redraws nothing. */
+let shownKey = "";
+
 function render(page: BookingsPage): void {
+  const key = JSON.stringify([eventId, pageNumber, page]);
+  if (key === shownKey) return;
+  shownKey = key;
   body.replaceChildren(...page.bookings.map((b) => el(
     "tr", {},
     el("td", { class: "num" }, String(b.booking_id)),

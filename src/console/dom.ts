@@ -22,8 +22,11 @@ export function el(
   return element;
 }
 
-/** Shows `text` in an element that is hidden while empty. */
+/**
+ * Shows `text` in an element that is hidden while empty. The same text again changes nothing:
+ * a live region (a notice repeated at every reading) is not announced again.
+ */
 export function say(element: HTMLElement, text: string | null): void {
-  element.textContent = text ?? "";
+  if (element.textContent !== (text ?? "")) element.textContent = text ?? "";
   element.hidden = !text;
 }

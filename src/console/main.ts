@@ -1,5 +1,5 @@
-// The operator's console: sign in with the admin token; list and create events; add and edit
-// ticket types; watch an event's figures every second, charted over 30 minutes; pause and
+// The operator's console: sign in with the admin token; list, create and edit events; add and
+// edit ticket types; watch an event's figures every second, charted over 30 minutes; pause and
 // resume; the bookings and their CSV export.
 import type { AdminEventListing, AdminTicketType, EventFigures } from "../api/schemas";
 import { api, ApiError, token } from "./api";
@@ -7,6 +7,7 @@ import { askAll } from "./ask";
 import { bookingsMoved, showBookings } from "./bookings-view";
 import { Charts } from "./charts";
 import { byId, el, say } from "./dom";
+import { showEventForm, useEventForm } from "./event-form";
 import { renderFigures } from "./figures-view";
 import { History } from "./history";
 import { editing, formBody, formElements, risks, startAdding, startEditing } from "./type-form";
@@ -152,6 +153,7 @@ function select(eventId: number): void {
 function renderEvent(): void {
   const event = events.find((e) => e.id === selected);
   if (!event) return;
+  showEventForm(event);
   byId("event-title").textContent = event.name;
   byId("event-info").textContent = [event.venue, event.starts_at ? `starts ${dateTime(event.starts_at)}` : "", `prices in ${event.currency}`]
     .filter(Boolean).join(" · ");
@@ -166,10 +168,30 @@ function renderTable(): void {
 
 // --- the live figures -------------------------------------------------------------------
 
+/** A reading under way; `readAgain`: asked for meanwhile (a change, another event), made when it ends. */
+let reading = false;
+let readAgain = false;
+
+/** Reads the figures now, then once a second: one chain of readings, however often it is asked for. */
 async function readFigures(): Promise<void> {
   clearTimeout(timer);
+  if (reading) return void (readAgain = true);
   const eventId = selected;
   if (eventId === null) return;
+  reading = true;
+  try {
+    await readOnce(eventId);
+  } finally {
+    reading = false;
+  }
+  if (readAgain) {
+    readAgain = false;
+    return readFigures();
+  }
+  if (eventId === selected) timer = setTimeout(() => void readFigures(), READ_EVERY_MS);
+}
+
+async function readOnce(eventId: number): Promise<void> {
   try {
     const figures = await api.figures(eventId);
     if (eventId !== selected) return;
@@ -178,8 +200,8 @@ async function readFigures(): Promise<void> {
     lastFigures = figures;
     history.add(figures);
     if (bookingsBefore !== null && bookingsBefore !== totalBookings(figures)) bookingsMoved();
-    // a type added elsewhere (another operator, curl): list it
-    if (figures.ticket_types.some((f) => !typesOf(eventId).some((t) => t.id === f.id))) await reloadEvents();
+    // a type added or changed elsewhere (another operator, curl): list it as it is now
+    if (figures.ticket_types.some((f) => changedElsewhere(f, typesOf(eventId).find((t) => t.id === f.id)))) await reloadEvents();
     figuresAt.textContent = `Last read at ${clock(figures.read_at)}.`;
     renderTable();
     charts.draw(history, typesOf(eventId).map(({ id, name }) => ({ id, name })));
@@ -187,8 +209,11 @@ async function readFigures(): Promise<void> {
     if (signedOut(err)) return;
     say(notice, `The figures could not be read: ${refusalWords(err)} Trying again…`);
   }
-  if (eventId === selected) timer = setTimeout(() => void readFigures(), READ_EVERY_MS);
 }
+
+/** Whether the listing's type is missing or differs from its figures in a field both carry. */
+const changedElsewhere = (f: EventFigures["ticket_types"][number], listed: AdminTicketType | undefined) =>
+  !listed || (["name", "capacity", "paused", "max_active_holds", "holds_per_minute"] as const).some((key) => f[key] !== listed[key]);
 
 const totalBookings = (figures: EventFigures) => figures.ticket_types.reduce((sum, f) => sum + f.bookings, 0);
 
@@ -202,7 +227,10 @@ async function pause(type: AdminTicketType, paused: boolean): Promise<void> {
 async function change(type: AdminTicketType, body: Record<string, unknown>): Promise<boolean> {
   say(typeError, null);
   say(typeDone, null);
-  if (!(await askAll(risks(type, body as never)))) return false;
+  // asked against the type as it is now (another operator may have changed it meanwhile)
+  await reloadEvents();
+  const now = typesOf(selected).find((t) => t.id === type.id) ?? type;
+  if (!(await askAll(risks(now, body as never)))) return false;
   try {
     const changed = await api.updateType(type.id, body);
     say(typeDone, `${changed.name}: saved.`);
@@ -239,6 +267,7 @@ async function saveType(event: SubmitEvent): Promise<void> {
 
 // --- start ------------------------------------------------------------------------------
 
+useEventForm({ saved: reloadEvents, signedOut });
 signInForm.addEventListener("submit", (event) => void trySignIn(event));
 signOut.addEventListener("click", () => leave(null));
 eventForm.addEventListener("submit", (event) => void createEvent(event));

@@ -11,7 +11,8 @@ import consolePage from "../console/index.html";
 /** Each page's path, and its HTML import. */
 const PAGES = { "/": page, "/admin/": consolePage };
 
-const FRAMING = { "x-frame-options": "DENY" };
+/** Not framed; a type never guessed from the content; no address of ours sent on to another site. */
+const FRAMING = { "x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
 
 type PageRoutes = Record<string, { GET: Response; HEAD: Response }>;
 
