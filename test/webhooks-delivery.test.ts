@@ -272,4 +272,11 @@ describe("the statements", () => {
     expect(await deleteDelivered(env.sql, 7, 1)).toBe(1);
     expect((await deliveriesOf(id)).map((r) => r.message_id)).toEqual(["msg_recent", "msg_failed"]);
   });
+
+  test("retention deletes the pending deliveries of an endpoint deleted meanwhile (nobody would send them)", async () => {
+    const [{ gone }] = await env.sql`SELECT coalesce(max(id), 0) + 1000 AS gone FROM webhook_endpoints`;
+    await env.sql`INSERT INTO webhook_deliveries (endpoint_id, message_id, event_type, payload) VALUES (${gone}, 'msg_orphan', 'hold.expired', '{}')`;
+    expect(await deleteDelivered(env.sql, 7)).toBe(1);
+    expect(await deliveriesOf(gone)).toHaveLength(0);
+  });
 });
