@@ -2,14 +2,15 @@ import type { Progress } from "./progress";
 import type { Figure } from "./stats";
 
 export type Options = {
-  /** people queued for `grants` */
+  /** people queued for `grants` (and for each drain of `webhook-grants`) */
   n: number;
   /** people queued for `grants` at batch size 1 */
   n1: number;
   batchSize: number;
   /**
-   * batched drains in `grants` (the median is the figure: this machine is noisy), and rounds of
-   * `joins` (its three instances in turns; means)
+   * batched drains in `grants` (the median is the figure: this machine is noisy), pairs of
+   * drains in `webhook-grants` (no endpoint, subscribed), and rounds of `joins` (its three
+   * instances in turns; means)
    */
   runs: number;
   connections: number;

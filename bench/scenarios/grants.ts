@@ -52,9 +52,19 @@ export async function grants(options: Options, progress: Progress): Promise<Resu
   };
 }
 
-async function drain(n: number, batchSize: number, progress: Progress, label: string) {
-  const env = await BenchEnv.create("grants");
+/** What a variant of the drain adds: set-up on the fresh database, and figures read after it. */
+export type DrainHooks<T extends object> = {
+  prepare?: (env: BenchEnv) => Promise<void>;
+  inspect?: (env: BenchEnv) => Promise<T>;
+};
+
+/** `n` people queued for one type, drained by the built binary (after a warm-up on another type). */
+export async function drain<T extends object = object>(
+  n: number, batchSize: number, progress: Progress, label: string, hooks: DrainHooks<T> = {}, scenario = "grants",
+) {
+  const env = await BenchEnv.create(scenario);
   try {
+    await hooks.prepare?.(env);
     // The queue fills before the ticket type exists, so the processor cannot start early.
     await env.queue(TYPE, n, (done) => progress.update(done / n, `${label}: queueing ${done.toLocaleString()} people`));
     const service = await env.start({ PROCESSOR_BATCH_SIZE: String(batchSize) });
@@ -82,7 +92,9 @@ async function drain(n: number, batchSize: number, progress: Progress, label: st
       SELECT count(DISTINCT created_at)::int AS transactions FROM reservations WHERE ticket_type_id = ${TYPE}`;
     const batches = Math.ceil(n / batchSize);
     const invariants = await env.expectInvariants();
+    const inspected = ((await hooks.inspect?.(env)) ?? {}) as T;
     return {
+      ...inspected,
       people: n,
       batchSize,
       seconds: Math.round(seconds * 1000) / 1000,
