@@ -21,8 +21,13 @@ async function subscribe(events: string[], enabled = true): Promise<number> {
     VALUES ('http://127.0.0.1:9/hook', ${events}, 'whsec_dGVzdA==', ${enabled}) RETURNING id`;
   return row!.id;
 }
-const deliveries = (endpoint: number) =>
-  env.sql<Delivery[]>`SELECT endpoint_id, message_id, event_type, payload FROM webhook_deliveries WHERE endpoint_id = ${endpoint} ORDER BY id`;
+/** An endpoint's deliveries, once the grants' batches are expanded (the webhooks worker's step). */
+async function deliveries(endpoint: number) {
+  await env.sql`SELECT webhook_expand_grants(1000)`;
+  return env.sql<Delivery[]>`
+    SELECT endpoint_id, message_id, event_type, payload FROM webhook_deliveries WHERE endpoint_id = ${endpoint}
+    ORDER BY created_at, id`;
+}
 const confirm = (token: string) => env.call("POST", "/reservation/confirm", { token });
 const tokenOf = (data: Record<string, any>) => data.queue_token as string;
 
@@ -33,7 +38,7 @@ describe("outbox", () => {
     await env.drain();
     expect((await confirm(a!)).status).toBe(200);
     expect((await env.call("POST", "/reservation/release", { token: b })).status).toBe(200);
-    expect(await env.sql`SELECT 1 FROM webhook_deliveries`).toHaveLength(0);
+    expect(await env.sql`SELECT 1 FROM webhook_deliveries UNION ALL SELECT 1 FROM webhook_grant_batches`).toHaveLength(0);
   });
 
   test("a scripted sale: every grant, booking, release, expiry, sold-out, cancel and admin change, with PostgreSQL's data", async () => {
@@ -104,6 +109,24 @@ describe("outbox", () => {
     const confirmed = told.filter((d) => d.event_type === "booking.confirmed");
     expect((await deliveries(bookingsOnly)).map((d) => d.message_id)).toEqual(confirmed.map((d) => d.message_id));
     expect(await deliveries(off)).toHaveLength(0);
+    await env.sql`DELETE FROM webhook_endpoints`;
+  });
+
+  test("grants write one row per batch; expanders racing make each hold's delivery once per endpoint", async () => {
+    const [first, second] = [await subscribe(["hold.granted"]), await subscribe(["*"])];
+    const type = await env.ticketType({ capacity: 300 });
+    await joinMany(env, type, 300, "batch");
+    await env.drain(); // PROCESSOR_BATCH_SIZE 100: three grant batches
+    expect((await env.sql`SELECT count(*)::int AS n FROM webhook_grant_batches WHERE ticket_type_id = ${type}`)[0]!.n).toBe(3);
+    const written = await Promise.all(Array.from({ length: 6 }, () => env.sql`SELECT webhook_expand_grants(1) AS n`));
+    expect(written.reduce((sum, [row]) => sum + row!.n, 0)).toBe(600);
+    for (const endpoint of [first, second]) {
+      const told = await deliveries(endpoint);
+      expect(new Set(told.map((d) => d.payload.data.queue_token)).size).toBe(300);
+      expect(told).toHaveLength(300);
+    }
+    const ids = await env.sql`SELECT DISTINCT message_id FROM webhook_deliveries WHERE endpoint_id IN (${first}, ${second})`;
+    expect(ids).toHaveLength(300); // one webhook-id per hold, the same to both endpoints
     await env.sql`DELETE FROM webhook_endpoints`;
   });
 

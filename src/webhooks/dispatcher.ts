@@ -9,7 +9,7 @@ import { runWithBackoff, sleepUnlessAborted, type LoopHooks } from "../core/back
 import type { Logger } from "../core/log";
 import type { Metrics } from "../metrics/metrics";
 import type { Sql } from "../store/db";
-import { claimDue, deleteDelivered, recordOutcomes, type Claimed, type Outcome } from "./outbox";
+import { claimDue, deleteDelivered, expandGrants, recordOutcomes, type Claimed, type Outcome } from "./outbox";
 import { postDelivery } from "./post";
 import { parseRetrySchedule, retryDelaySeconds } from "./retry-schedule";
 
@@ -21,6 +21,8 @@ import { parseRetrySchedule, retryDelaySeconds } from "./retry-schedule";
  */
 const LEASE_MARGIN_SECONDS = 5;
 const RETENTION_EVERY_MS = 60_000;
+/** Grant batches expanded into deliveries per statement: up to a few thousand holds each. */
+const EXPAND_BATCHES = 4;
 /** When a stopping worker gives up waiting for its requests in flight (their leases lapse: tried again). */
 const STOP_WAIT_MS = 1500;
 
@@ -43,6 +45,7 @@ export class Dispatcher {
   private outcomes: Outcome[] = [];
   private wake: (() => void) | null = null;
   private lastRetention = 0;
+  private lastExpansion = 0;
   private readonly abandon = new AbortController();
 
   constructor(private readonly ctx: DispatcherContext, private readonly options: DispatcherOptions) {
@@ -63,6 +66,7 @@ export class Dispatcher {
    */
   async step(signal: AbortSignal): Promise<number> {
     await this.retention();
+    await this.expand();
     const free = this.options.concurrency - this.inFlight.size;
     // recording and claiming at once, on two connections: each is a round trip of its own
     const claiming = free > 0 && !signal.aborted
@@ -126,6 +130,13 @@ export class Dispatcher {
       this.ctx.metrics.webhookDeliveries.inc({ event_type: r.eventType, outcome: r.outcome });
       if (r.latencySeconds !== null) this.ctx.metrics.webhookLatency.observe(r.latencySeconds);
     }
+  }
+
+  /** Grants' batches into deliveries: every poll, and again at once while there were some. */
+  private async expand(): Promise<void> {
+    if (Date.now() - this.lastExpansion < this.options.pollMs) return;
+    const written = await expandGrants(this.ctx.sql, EXPAND_BATCHES);
+    this.lastExpansion = written > 0 ? 0 : Date.now();
   }
 
   private async retention(): Promise<void> {

@@ -109,10 +109,28 @@ export async function deleteDelivered(sql: Sql, days: number, batch = 5000): Pro
   }
 }
 
-/** Pending deliveries and the oldest one's age in seconds (0 without any), from the due index alone. */
+/**
+ * Pending deliveries and the oldest one's age in seconds (0 without any), from the due index
+ * alone, with those of grant batches not yet expanded (a hold per endpoint each).
+ */
 export async function pendingFigures(sql: Sql): Promise<{ pending: number; oldestSeconds: number }> {
   const [row] = await sql<{ pending: number; oldest: number }[]>`
-    SELECT count(*)::int AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
-    FROM webhook_deliveries WHERE status = 'pending'`;
+    WITH deliveries AS (
+      SELECT count(*) AS n, min(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'
+    ), batches AS (
+      SELECT coalesce(sum(cardinality(tokens) * cardinality(endpoint_ids)), 0) AS n, min(granted_at) AS oldest FROM webhook_grant_batches
+    )
+    SELECT (deliveries.n + batches.n)::int AS pending,
+           coalesce(extract(epoch FROM now() - least(deliveries.oldest, batches.oldest)), 0)::float8 AS oldest
+    FROM deliveries, batches`;
   return { pending: row!.pending, oldestSeconds: row!.oldest };
+}
+
+/**
+ * Turns up to `batches` grant batches into their deliveries (a hold per endpoint each), in one
+ * transaction (sql/0012_webhooks.sql: webhook_expand_grants); how many deliveries it wrote.
+ */
+export async function expandGrants(sql: Sql, batches: number): Promise<number> {
+  const [row] = await sql<{ written: number }[]>`SELECT webhook_expand_grants(${batches}) AS written`;
+  return row!.written;
 }
