@@ -1,6 +1,6 @@
 // Asks the operator before a risky change, in a modal <dialog> (the keyboard's focus stays in
 // it; Escape is "no"). Resolves true only for the yes button.
-import { byId } from "./dom";
+import { byId } from "../browser/dom";
 
 const dialog = byId<HTMLDialogElement>("ask");
 const question = byId("ask-question");

@@ -3,7 +3,7 @@
 // into a URL).
 import type { BookingsPage } from "../api/schemas";
 import { api } from "./api";
-import { byId, el, say } from "./dom";
+import { byId, el, say } from "../browser/dom";
 import { count, dateTime, refusalWords } from "./words";
 
 const PAGE_SIZE = 20;

@@ -3,7 +3,7 @@
 // names its measure and unit; its plot has a text alternative with each type's latest value,
 // for screen readers (and the tests).
 import uPlot from "uplot";
-import { el } from "./dom";
+import { el } from "../browser/dom";
 import type { History, Measure } from "./history";
 
 type Kind = { measure: Measure; title: string; unit: string; digits: number };

@@ -3,7 +3,7 @@
 // refusals are shown in words.
 import type { AdminEvent } from "../api/schemas";
 import { api } from "./api";
-import { byId, say } from "./dom";
+import { byId, say } from "../browser/dom";
 import { fromLocalInput, refusalWords, toLocalInput } from "./words";
 
 const details = byId<HTMLDetailsElement>("edit-event");

@@ -3,7 +3,7 @@
 // a text changed: the keyboard's focus, a click under way and a screen reader's place in the
 // table stay where they are.
 import type { AdminTicketType, EventFigures } from "../api/schemas";
-import { el } from "./dom";
+import { el } from "../browser/dom";
 import { clock, count, saleState } from "./words";
 
 type Figures = EventFigures["ticket_types"][number];

@@ -6,7 +6,7 @@ import { api, ApiError, token } from "./api";
 import { askAll } from "./ask";
 import { bookingsMoved, showBookings } from "./bookings-view";
 import { Charts } from "./charts";
-import { byId, el, say } from "./dom";
+import { byId, el, say } from "../browser/dom";
 import { showEventForm, useEventForm } from "./event-form";
 import { renderFigures } from "./figures-view";
 import { History } from "./history";

@@ -2,7 +2,7 @@
 // sent). What needs the operator's word first (a pause, a capacity cut, a postponed start) is
 // listed by `risks`, for main.ts to ask.
 import type { AdminTicketType } from "../api/schemas";
-import { byId } from "./dom";
+import { byId } from "../browser/dom";
 import { count, dateTime, fromLocalInput, toLocalInput } from "./words";
 
 const form = byId<HTMLFormElement>("type-form");

@@ -1,7 +1,7 @@
 // The events and their ticket types, as the join form's choices: one radio button per type,
 // with its name, price and state. A type that is sold out cannot be chosen.
 import type { Event, TicketType } from "../api/schemas";
-import { el } from "./dom";
+import { el } from "../browser/dom";
 import { money, prequeueOpen, roughlyIn, startTime, TYPE_STATES, when } from "./words";
 
 /** A type as the join form offers it, with its event's name and currency. */

@@ -2,7 +2,7 @@
 // a reload, in any tab); confirm or release the hold; start again.
 import { ApiError, api, isFinal, untilAnswered, type StatusReading } from "./api";
 import type { FieldsOf, JoinAnswer } from "../api/schemas";
-import { byId, say } from "./dom";
+import { byId, say } from "../browser/dom";
 import { renderEvents, type Choice } from "./events-view";
 import { PlaceView } from "./place-view";
 import { CURRENT_KEY, places, type StoredPlace } from "./places";

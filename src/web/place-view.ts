@@ -3,7 +3,7 @@
 // the shop's checkout) and Release; the booking reference or how it ended. Release and leave
 // ask first, in the page.
 import { isFinal, type PlaceStatus, type StatusReading } from "./api";
-import { byId, say } from "./dom";
+import { byId, say } from "../browser/dom";
 import type { Choice } from "./events-view";
 import type { StoredPlace } from "./places";
 import {

@@ -1,4 +1,5 @@
-// The page's few DOM helpers. Text goes in as text, never as HTML: names come from the service.
+// The pages' few DOM helpers (the buyer's page and the operator's console). Text goes in as
+// text, never as HTML: names come from outside.
 
 /** The element with this id; the page is broken without it, so say which. */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -22,8 +23,11 @@ export function el(
   return element;
 }
 
-/** Shows `text` in an element that is hidden while empty. */
+/**
+ * Shows `text` in an element that is hidden while empty. The same text again changes nothing:
+ * a live region (a notice repeated at every reading) is not announced again.
+ */
 export function say(element: HTMLElement, text: string | null): void {
-  element.textContent = text ?? "";
+  if (element.textContent !== (text ?? "")) element.textContent = text ?? "";
   element.hidden = !text;
 }
