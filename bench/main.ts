@@ -1,4 +1,4 @@
-// bun run bench [grants|joins|hold-latency|expiry|status|streams|all] [--short] [--json FILE] [--n N] ...
+// bun run bench [grants|joins|hold-latency|expiry|status|streams|webhooks|all] [--short] [--json FILE] [--n N] ...
 // Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
 // on stdout, writes every figure with its unit (and the machine) as JSON when asked. Exits
 // non-zero when a scenario cannot produce its figures (an error, a figure that is no number).
@@ -20,9 +20,10 @@ import { holdLatency } from "./scenarios/hold-latency";
 import { joins } from "./scenarios/joins";
 import { status } from "./scenarios/status";
 import { streams } from "./scenarios/streams";
+import { webhooks } from "./scenarios/webhooks";
 
 const SCENARIOS: Record<string, Scenario> = {
-  grants, joins, "hold-latency": holdLatency, expiry, status, streams,
+  grants, joins, "hold-latency": holdLatency, expiry, status, streams, webhooks,
 };
 
 const DEFAULTS: Options = {
