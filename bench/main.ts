@@ -138,7 +138,7 @@ async function main() {
     `Bun ${machine.bun}, Redis ${machine.redis}, PostgreSQL ${machine.postgresql}, commit ${machine.git_commit.slice(0, 12)}\n`);
   if (short) console.log("SHORT run: small sizes, to check that every scenario runs whole; these figures are no measurement\n");
   console.log(table(results, !short));
-  console.log(`\n${seconds} s in all; load generator: autocannon (HTTP), Bun fetch (hold-latency), all on this machine`);
+  console.log(`\n${seconds} s in all; load generator: autocannon (HTTP), Bun fetch (hold-latency), a Bun.serve receiver (webhooks), all on this machine`);
   if (json) {
     await Bun.write(json, JSON.stringify({ machine, short, options, seconds, scenarios: results }, null, 2));
     console.log(`figures written to ${json}`);

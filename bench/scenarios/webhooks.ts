@@ -12,6 +12,7 @@
 //   the lag from each commit to the receiver, what a shop feels.
 // Lag: from the moment the commit was acknowledged to this process to the moment the receiver
 // had the request (one clock: everything runs on this machine).
+// BENCH_WEBHOOK_ENV (JSON) passes settings to the instance, to measure one: WEBHOOK_POLL_MS, say.
 import { Webhook } from "standardwebhooks";
 import { BenchEnv, type Service } from "../harness";
 import { measureCpu } from "../machine";
