@@ -1,4 +1,4 @@
-// bun run bench [grants|webhook-grants|joins|hold-latency|expiry|status|streams|all] [--short] [--json FILE] [--n N] ...
+// bun run bench [grants|webhook-grants|joins|hold-latency|expiry|status|streams|webhooks|all] [--short] [--json FILE] [--n N] ...
 // Runs the scenarios against real Redis and PostgreSQL and the built binary; prints a table
 // on stdout, writes every figure with its unit (and the machine) as JSON when asked. Exits
 // non-zero when a scenario cannot produce its figures (an error, a figure that is no number).
@@ -21,9 +21,10 @@ import { joins } from "./scenarios/joins";
 import { status } from "./scenarios/status";
 import { streams } from "./scenarios/streams";
 import { webhookGrants } from "./scenarios/webhook-grants";
+import { webhooks } from "./scenarios/webhooks";
 
 const SCENARIOS: Record<string, Scenario> = {
-  grants, "webhook-grants": webhookGrants, joins, "hold-latency": holdLatency, expiry, status, streams,
+  grants, "webhook-grants": webhookGrants, joins, "hold-latency": holdLatency, expiry, status, streams, webhooks,
 };
 
 const DEFAULTS: Options = {
@@ -138,7 +139,7 @@ async function main() {
     `Bun ${machine.bun}, Redis ${machine.redis}, PostgreSQL ${machine.postgresql}, commit ${machine.git_commit.slice(0, 12)}\n`);
   if (short) console.log("SHORT run: small sizes, to check that every scenario runs whole; these figures are no measurement\n");
   console.log(table(results, !short));
-  console.log(`\n${seconds} s in all; load generator: autocannon (HTTP), Bun fetch (hold-latency), all on this machine`);
+  console.log(`\n${seconds} s in all; load generator: autocannon (HTTP), Bun fetch (hold-latency), a Bun.serve receiver (webhooks), all on this machine`);
   if (json) {
     await Bun.write(json, JSON.stringify({ machine, short, options, seconds, scenarios: results }, null, 2));
     console.log(`figures written to ${json}`);
