@@ -10,6 +10,7 @@ import { migrateLogged, StartupError, waitForDependencies } from "./ops/startup"
 import { assertPortFree, listen, type Listening } from "./listen";
 import { limitsMemory } from "./rate-limit/limits";
 import { startWorker, type RunningWorker } from "./workers/host";
+import { salePulse } from "./workers/sale-pulse";
 
 export type RunningService = { port: number; stop(timeoutMs?: number): Promise<void> };
 
@@ -19,11 +20,12 @@ export async function startService(config: Config, log: Logger, options: { demo?
   await migrateLogged(s, log);
   if (options.demo && (await seedDemo(s.sql, config.CURRENCY))) log.info("created the demo event");
 
+  const pulse = salePulse(); // the processor marks its grants; the webhooks worker holds back meanwhile
   const workers = await Promise.all([
     startWorker(new URL("./threads/processor.ts", import.meta.url),
-      `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log),
+      `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, config, log, undefined, { pulse }),
     startWorker(new URL("./threads/cleaner.ts", import.meta.url), "cleaner", config, log),
-    startWorker(new URL("./threads/webhooks.ts", import.meta.url), "webhooks", config, log),
+    startWorker(new URL("./threads/webhooks.ts", import.meta.url), "webhooks", config, log, undefined, { pulse }),
   ]);
   for (const [name, worker] of [["processor", workers[0]], ["cleaner", workers[1]]] as const) {
     s.readiness.watch(name, worker.health);
@@ -46,7 +48,7 @@ export async function startService(config: Config, log: Logger, options: { demo?
     // the other threads serve the port this one got (PORT=0 picks one)
     const threadConfig = { ...config, PORT: http.port };
     threads = await Promise.all(Array.from({ length: config.HTTP_THREADS - 1 }, (_, i) =>
-      startWorker(new URL("./threads/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance, limits)));
+      startWorker(new URL("./threads/http.ts", import.meta.url), `http-${i + 2}`, threadConfig, log, s.instance, { limits })));
     for (const [i, thread] of threads.entries()) {
       s.readiness.watch(`http-${i + 2}`, thread.health);
       s.metrics.addSource(thread.metrics);

@@ -109,6 +109,9 @@ export const ConfigSchema = Type.Object({
   // (a receiver that hangs holds no more than that many of them).
   // One endpoint's share bounds its pace (64 in flight: ~3,000 a second to a local receiver).
   WEBHOOK_CONCURRENCY: Int(1, 10_000, 128),
+  // ...and at most this many while the instance's processor is granting holds (within the last
+  // second): the sale's cores come first; deliveries catch up after the rush.
+  WEBHOOK_BUSY_CONCURRENCY: Int(1, 10_000, 32),
   WEBHOOK_ENDPOINT_CONCURRENCY: Int(1, 10_000, 64),
   // How long a receiver has to answer one delivery; then it is a failed attempt.
   WEBHOOK_TIMEOUT_MS: Int(100, 60_000, 10_000),

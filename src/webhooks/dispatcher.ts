@@ -21,13 +21,21 @@ import { parseRetrySchedule, retryDelaySeconds } from "./retry-schedule";
  */
 const LEASE_MARGIN_SECONDS = 5;
 const RETENTION_EVERY_MS = 60_000;
-/** Grant batches expanded into deliveries per statement: up to a few thousand holds each. */
-const EXPAND_BATCHES = 4;
+/**
+ * While the sale is busy, a step every this often at most, not one per request finished: each
+ * step is a claim and a recording, statements the sale's PostgreSQL would rather not run.
+ */
+const BUSY_STEP_MS = 50;
+/** Grant batches expanded into deliveries per statement (a batch: up to a few thousand holds). */
+const EXPAND_BATCHES = 1;
 /** When a stopping worker gives up waiting for its requests in flight (their leases lapse: tried again). */
 const STOP_WAIT_MS = 1500;
 
 export type DispatcherOptions = {
   concurrency: number;
+  /** In flight at most while the sale is busy (`saleIsBusy`): the sale's cores come first. */
+  busyConcurrency?: number;
+  saleIsBusy?: () => boolean;
   perEndpoint: number;
   timeoutMs: number;
   pollMs: number;
@@ -46,6 +54,8 @@ export class Dispatcher {
   private wake: (() => void) | null = null;
   private lastRetention = 0;
   private lastExpansion = 0;
+  /** Whether the last claim found less than it had room for: time to expand grant batches. */
+  private ranDry = true;
   private readonly abandon = new AbortController();
 
   constructor(private readonly ctx: DispatcherContext, private readonly options: DispatcherOptions) {
@@ -67,16 +77,21 @@ export class Dispatcher {
   async step(signal: AbortSignal): Promise<number> {
     await this.retention();
     await this.expand();
-    const free = this.options.concurrency - this.inFlight.size;
+    const busy = this.options.saleIsBusy?.() ?? false;
+    const free = (busy ? Math.min(this.options.busyConcurrency ?? 1, this.options.concurrency) : this.options.concurrency) - this.inFlight.size;
     // recording and claiming at once, on two connections: each is a round trip of its own
     const claiming = free > 0 && !signal.aborted
       ? claimDue(this.ctx.sql, free, this.options.perEndpoint, this.slots(), this.leaseSeconds())
       : Promise.resolve([]);
     const [claimed, recorded] = await Promise.allSettled([claiming, this.flush()]);
-    if (claimed.status === "fulfilled") this.sendAll(claimed.value); // claimed: sent, whatever the recording did
+    if (claimed.status === "fulfilled") {
+      this.sendAll(claimed.value); // claimed: sent, whatever the recording did
+      if (free > 0) this.ranDry = claimed.value.length < free;
+    }
     if (claimed.status === "rejected") throw claimed.reason;
     if (recorded.status === "rejected") throw recorded.reason;
-    await this.nextChange(this.options.pollMs, signal);
+    if (busy) await sleepUnlessAborted(BUSY_STEP_MS, signal);
+    else await this.nextChange(this.options.pollMs, signal);
     return 0;
   }
 
@@ -132,9 +147,13 @@ export class Dispatcher {
     }
   }
 
-  /** Grants' batches into deliveries: every poll, and again at once while there were some. */
+  /**
+   * Grants' batches into deliveries, just in time: once the claims run dry (every poll at most,
+   * at once again after one expanded). Expanding a rush's batches as they come would take the
+   * cores the sale needs, to write rows nobody can post yet.
+   */
   private async expand(): Promise<void> {
-    if (Date.now() - this.lastExpansion < this.options.pollMs) return;
+    if (!this.ranDry || Date.now() - this.lastExpansion < this.options.pollMs) return;
     const written = await expandGrants(this.ctx.sql, EXPAND_BATCHES);
     this.lastExpansion = written > 0 ? 0 : Date.now();
   }

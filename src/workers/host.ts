@@ -8,6 +8,7 @@ import type { MetricsJson } from "../metrics/scrape";
 import { WORKER_METRICS_TIMEOUT_MS, WORKER_STALL_MS } from "../domain/timing";
 import { within } from "../core/timeout";
 import type { FromWorker, InstanceReports, ToWorker } from "./protocol";
+import type { SalePulse } from "./sale-pulse";
 
 export type RunningWorker = {
   stop(timeoutMs: number): Promise<void>;
@@ -21,9 +22,13 @@ export type RunningWorker = {
 
 /**
  * `reports`: what the worker may ask of the main thread (an HTTP thread answering /readyz,
- * /metrics); `limits`: the instance's rate limits' memory (an HTTP thread), shared, not copied.
+ * /metrics); `shared`: memory shared, not copied: the instance's rate limits' (an HTTP thread),
+ * its sale's pulse (the processor and the webhooks worker).
  */
-export function startWorker(url: URL, name: string, config: Config, log: Logger, reports?: InstanceReports, limits: LimitsMemory | null = null): Promise<RunningWorker> {
+export function startWorker(
+  url: URL, name: string, config: Config, log: Logger, reports?: InstanceReports,
+  shared: { limits?: LimitsMemory | null; pulse?: SalePulse } = {},
+): Promise<RunningWorker> {
   const worker = new Worker(url);
   const send = (message: ToWorker) => worker.postMessage(message);
   let beatAt = Date.now();
@@ -78,7 +83,7 @@ export function startWorker(url: URL, name: string, config: Config, log: Logger,
         reject(new Error(`${name} worker could not start: ${message.message}`));
       }
     });
-    send({ type: "start", config, name, limits });
+    send({ type: "start", config, name, limits: shared.limits ?? null, pulse: shared.pulse ?? null });
   });
 }
 

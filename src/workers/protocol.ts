@@ -3,6 +3,7 @@ import type { Registry } from "prom-client";
 import type { Config } from "../config/config";
 import type { MetricsJson } from "../metrics/scrape";
 import type { LimitsMemory } from "../rate-limit/limits";
+import type { SalePulse } from "./sale-pulse";
 import type { ReadinessReport } from "../ops/readiness";
 import { createLogger, type Logger } from "../core/log";
 
@@ -10,8 +11,11 @@ import { createLogger, type Logger } from "../core/log";
 export type InstanceReports = { readiness(): Promise<ReadinessReport>; metrics(): Promise<string> };
 
 export type ToWorker =
-  /** `limits`: the instance's rate limits' memory, for an HTTP thread. */
-  | { type: "start"; config: Config; name: string; limits: LimitsMemory | null }
+  /**
+   * `limits`: the instance's rate limits' memory, for an HTTP thread; `pulse`: when its
+   * processor last granted, for the processor and the webhooks worker (memory shared alike).
+   */
+  | { type: "start"; config: Config; name: string; limits: LimitsMemory | null; pulse: SalePulse | null }
   | { type: "stop" }
   /** Asks for the worker's metrics registry (GET /metrics); answered with the same id. */
   | { type: "metrics"; id: number }
@@ -42,7 +46,8 @@ const BEAT_EVERY_MS = 250;
  */
 export function serveAsWorker(
   start: (
-    config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void, main: InstanceReports, limits: LimitsMemory | null,
+    config: Config, name: string, signal: AbortSignal, beat: (nextInMs: number) => void, main: InstanceReports,
+    limits: LimitsMemory | null, pulse: SalePulse | null,
   ) => Promise<WorkerRun>,
 ): void {
   const scope = globalThis as unknown as Worker;
@@ -75,7 +80,7 @@ export function serveAsWorker(
     } else if (message.type === "start") {
       carryOnAfterStrayErrors(createLogger(message.config.LOG_LEVEL, { worker: message.name }));
       try {
-        running = await start(message.config, message.name, stop.signal, beat, main, message.limits);
+        running = await start(message.config, message.name, stop.signal, beat, main, message.limits, message.pulse);
         send({ type: "ready" });
       } catch (err) {
         send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
