@@ -1,7 +1,8 @@
 // The short version of the fault suite (`bun run chaos --quick`), in both modes: two instances
 // of the built binary on a Redis and a PostgreSQL of their own, a crowd buying, and kill -9,
-// crash points, Redis data loss, a Redis restart and a PostgreSQL restart injected meanwhile.
-// Every invariant and every answer the crowd got is checked at the end. In shop mode
+// crash points, Redis data loss, a Redis restart, a PostgreSQL restart and the webhook receiver
+// down injected meanwhile. Every invariant, every answer the crowd got and every webhook is
+// checked at the end. In shop mode
 // (CONFIRM_BY=shop) a shop books the paid holds with Idempotency-Keys, retried across the
 // faults, and every booking it was told of must exist once, as told; its run has the confirm's
 // crash point only (the others do not depend on who books), to keep `npm test` short.
@@ -28,11 +29,12 @@ async function shortRun(mode: Mode) {
   if (!report.passed) printReport(report);
   expect(report.faults.map((f) => f.fault).sort()).toEqual(
     [
-      ...Array(size.kills).fill("kill -9"), "SIGTERM", "redis FLUSHDB", "redis restart", "postgres restart",
+      ...Array(size.kills).fill("kill -9"), "SIGTERM", "redis FLUSHDB", "redis restart", "postgres restart", "webhook receiver down",
       ...size.crashPoints.map((p) => `crash point ${p}`),
     ].sort(),
   );
   expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(report.checks.map((c) => c.name)).toContain("webhooks = PostgreSQL");
   expect(report.crowd.served).toBeGreaterThan(0);
   expect(report.tables[0]!.booked).toBeGreaterThan(0);
   return report;
