@@ -91,6 +91,9 @@ $$;
 -- written in the grant itself cost it half its pace (bench/scenarios/webhook-grants.ts).
 CREATE TABLE webhook_grant_batches (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- the batch's webhook-ids: this, then each hold's grant_seq. Made with the grant, so an
+  -- expansion lost (the worker commits asynchronously) and made again sends the same ids.
+  message_prefix text NOT NULL,
   endpoint_ids   integer[] NOT NULL,
   ticket_type_id integer NOT NULL,
   event_id       integer NOT NULL,
@@ -114,8 +117,8 @@ BEGIN
     RETURN NULL;
   END IF;
   INSERT INTO webhook_grant_batches
-    (endpoint_ids, ticket_type_id, event_id, price, currency, granted_at, tokens, user_ids, quantities, expires_at, grant_seqs)
-  SELECT v_endpoints, g.ticket_type_id, t.event_id, t.price, e.currency, min(g.created_at),
+    (message_prefix, endpoint_ids, ticket_type_id, event_id, price, currency, granted_at, tokens, user_ids, quantities, expires_at, grant_seqs)
+  SELECT 'msg_' || left(replace(gen_random_uuid()::text, '-', ''), 20), v_endpoints, g.ticket_type_id, t.event_id, t.price, e.currency, min(g.created_at),
          array_agg(g.token), array_agg(g.user_id), array_agg(g.quantity), array_agg(g.expires_at), array_agg(g.grant_seq)
   FROM granted g JOIN ticket_types t ON t.id = g.ticket_type_id JOIN events e ON e.id = t.event_id
   GROUP BY g.ticket_type_id, t.event_id, t.price, e.currency;
@@ -125,7 +128,7 @@ CREATE TRIGGER webhook_holds_granted AFTER INSERT ON reservations
   REFERENCING NEW TABLE AS granted FOR EACH STATEMENT EXECUTE FUNCTION webhook_holds_granted();
 
 -- Expands up to p_batches grant rows into their deliveries; returns how many it wrote. Several
--- instances at once take different rows (SKIP LOCKED). The webhook-ids of a batch share one
+-- instances at once take different rows (SKIP LOCKED). The webhook-ids of a batch share its
 -- random prefix and end in each hold's grant_seq (unique): one gen_random_uuid() a hold would
 -- cost as much as the rest. An endpoint deleted since gets none.
 CREATE FUNCTION webhook_expand_grants(p_batches integer) RETURNS integer
@@ -138,11 +141,9 @@ BEGIN
       SELECT id FROM webhook_grant_batches ORDER BY id LIMIT p_batches FOR UPDATE SKIP LOCKED)
     RETURNING *
   ), batch AS MATERIALIZED (
-    SELECT taken.*, 'msg_' || left(replace(gen_random_uuid()::text, '-', ''), 20) AS prefix,
-           webhook_time(granted_at) AS granted_text
-    FROM taken
+    SELECT taken.*, webhook_time(granted_at) AS granted_text FROM taken
   ), hold AS MATERIALIZED (
-    SELECT b.endpoint_ids, b.granted_at, b.prefix || lpad(to_hex(h.seq), 12, '0') AS message_id,
+    SELECT b.endpoint_ids, b.granted_at, b.message_prefix || lpad(to_hex(h.seq), 12, '0') AS message_id,
            jsonb_build_object('type', 'hold.granted', 'timestamp', b.granted_text, 'data', jsonb_build_object(
              'queue_token', h.token, 'user_id', h.user_id, 'ticket_type_id', b.ticket_type_id, 'event_id', b.event_id,
              'quantity', h.quantity, 'amount', b.price * h.quantity, 'currency', b.currency,

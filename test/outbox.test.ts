@@ -130,6 +130,25 @@ describe("outbox", () => {
     await env.sql`DELETE FROM webhook_endpoints`;
   });
 
+  test("an expansion lost (the worker commits asynchronously) and made again gives the same webhook-ids", async () => {
+    const endpoint = await subscribe(["hold.granted"]);
+    const type = await env.ticketType({ capacity: 20 });
+    await joinMany(env, type, 20, "again");
+    await env.drain();
+    const idsOf = (sql: typeof env.sql) =>
+      sql`SELECT message_id FROM webhook_deliveries WHERE endpoint_id = ${endpoint} ORDER BY message_id`;
+    let first: unknown[] = [];
+    await expect(env.sql.begin(async (tx) => {
+      await tx`SELECT webhook_expand_grants(10)`;
+      first = [...(await idsOf(tx as never))].map((r) => r.message_id);
+      throw new Error("PostgreSQL lost the commit");
+    })).rejects.toThrow("PostgreSQL lost the commit");
+    expect(first).toHaveLength(20);
+    await env.sql`SELECT webhook_expand_grants(10)`;
+    expect((await idsOf(env.sql)).map((r) => r.message_id)).toEqual(first);
+    await env.sql`DELETE FROM webhook_endpoints`;
+  });
+
   test("a change rolled back leaves no event", async () => {
     const endpoint = await subscribe(["*"]);
     const type = await env.ticketType({ capacity: 1 });
