@@ -7,6 +7,7 @@
 import { Webhook } from "standardwebhooks";
 import type { Server } from "bun";
 import type { Sql } from "../src/store/db";
+import { newSecret } from "../src/webhooks/endpoints";
 import type { Check } from "./run";
 
 /** Share of first attempts answered 500: each is retried, with its webhook-id. */
@@ -22,7 +23,7 @@ export class ChaosReceiver {
   readonly received = new Map<string, Received>();
   attempts = 0;
   badSignatures = 0;
-  private readonly secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64")}`;
+  private readonly secret = newSecret();
   private readonly webhook = new Webhook(this.secret);
   private server: Server<undefined> | null = null;
   private port = 0;

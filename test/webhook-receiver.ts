@@ -5,6 +5,7 @@
 // webhook-id, to catch one delivery posted twice at once.
 import { Webhook } from "standardwebhooks";
 import type { TestEnv } from "./helpers";
+import { newSecret } from "../src/webhooks/endpoints";
 
 export type Received = {
   path: string;
@@ -139,8 +140,8 @@ const verifierFor = (secret: string): Webhook => {
   return verifier;
 };
 
-/** A new secret as Standard Webhooks writes them: whsec_ and base64 of 24 random bytes. */
-export const newSecret = (): string => "whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64");
+/** A new secret, as the admin API makes them (whsec_ and base64 of 24 random bytes). */
+export { newSecret };
 
 /**
  * An endpoint subscribed to `events`, written straight into PostgreSQL (the admin API that
