@@ -4,6 +4,7 @@ import postgres from "postgres";
 import { DIST_BINARY } from "../scripts/binary";
 import { createSql, migrate, type Sql } from "../src/store/db";
 import { checkInvariants } from "../src/store/invariants";
+import { withDatabase } from "../src/config/database-url";
 import Redis, { Cluster } from "ioredis";
 import { activeKey, createRedis, hashTag, keysFor, type RedisClient } from "../src/store/redis";
 import { joinArgs, type Join } from "../src/store/scripts";
@@ -17,11 +18,7 @@ export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
  */
 export const SERVICE_BINARY = process.env.BENCH_BINARY ?? DIST_BINARY;
 
-const databaseUrl = (name: string) => {
-  const url = new URL(DATABASE_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-};
+const databaseUrl = (name: string) => withDatabase(DATABASE_URL, name);
 
 
 export type Service = { port: number; pid: number; url: string; stop(): Promise<void> };

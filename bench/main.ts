@@ -11,6 +11,7 @@ import { createRedis } from "../src/store/redis";
 import { buildBinary, DIST_BINARY } from "../scripts/binary";
 import { SERVICE_BINARY } from "./harness";
 import { DATABASE_URL, REDIS_URL } from "./harness";
+import { withDatabase } from "../src/config/database-url";
 import { describeMachine } from "./machine";
 import { Progress } from "./progress";
 import type { Options, Result, Scenario } from "./scenario";
@@ -104,7 +105,7 @@ function table(results: Record<string, Result | { error: string }>, judged: bool
 
 async function main() {
   const { options, json, chosen, short } = parseArgs(process.argv.slice(2));
-  const sql = createSql(DATABASE_URL.replace(/\/[^/]*$/, "/postgres"));
+  const sql = createSql(withDatabase(DATABASE_URL, "postgres"));
   const redis = createRedis(REDIS_URL);
   await redis.connect();
   const machine = await describeMachine(sql, redis);

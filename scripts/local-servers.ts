@@ -6,6 +6,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import Redis from "ioredis";
+import { withDatabase } from "../src/config/database-url";
 
 export async function redisAnswers(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -21,9 +22,8 @@ export async function redisAnswers(url: string): Promise<boolean> {
 }
 
 export async function postgresAnswers(url: string): Promise<boolean> {
-  const admin = new URL(url);
-  admin.pathname = "/postgres"; // the service creates its own database; the server is what matters
-  const sql = postgres(admin.toString(), { max: 1, connect_timeout: 2, onnotice: () => {} });
+  // the service creates its own database; the server is what matters
+  const sql = postgres(withDatabase(url, "postgres"), { max: 1, connect_timeout: 2, onnotice: () => {} });
   try {
     await Promise.race([sql`SELECT 1`, Bun.sleep(3000).then(() => Promise.reject(new Error("timeout")))]);
     return true;

@@ -10,6 +10,7 @@
 import { constants } from "node:os";
 import { LocalPostgres, LocalRedis, postgresAnswers, redisAnswers } from "./local-servers";
 import { LocalRedisCluster } from "./redis-cluster";
+import { describeDatabaseUrl } from "../src/config/database-url";
 
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ticket_queue";
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -53,7 +54,7 @@ async function main() {
     env.REDIS_CLUSTER_NODES = cluster.nodes;
   }
   if (!(await postgresAnswers(env.DATABASE_URL))) {
-    say(`no PostgreSQL answers at ${new URL(env.DATABASE_URL).host}`);
+    say(`no PostgreSQL answers at ${describeDatabaseUrl(env.DATABASE_URL)}`);
     const pg = await LocalPostgres.start();
     cleanups.push(() => pg.stop());
     env.DATABASE_URL = pg.url;

@@ -1,6 +1,6 @@
 // The binary's entry: `ticket-queue [serve|migrate|check|help] [--dev] [--demo]`.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config/config";
+import { ConfigError, describeUrl, loadConfigWithoutSecret, loadServeConfig, loadToolingEnv } from "./config/config";
 import { createSql } from "./store/db";
 import { during } from "./core/errors";
 import { describeLedger, stockLedger } from "./store/invariants";
@@ -142,7 +142,7 @@ async function checkStock(): Promise<void> {
     console.log(drifted === 0 ? `all ${ledger.length} ticket types add up` : `${drifted} of ${ledger.length} ticket types drifted`);
     process.exitCode = drifted === 0 ? 0 : 1;
   } catch (err) {
-    fail(1, `ticket-queue: cannot check PostgreSQL at ${new URL(config.DATABASE_URL).host}: ${err instanceof Error ? err.message : err}`);
+    fail(1, `ticket-queue: cannot check PostgreSQL at ${describeUrl(config.DATABASE_URL)}: ${err instanceof Error ? err.message : err}`);
   } finally {
     await sql.end({ timeout: 1 });
   }

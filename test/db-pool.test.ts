@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join as joinPath } from "node:path";
 import { listeningPort } from "../bench/harness";
 import { ConfigError, loadEnv } from "../src/config/config";
+import { withParameter } from "../src/config/database-url";
 import { poolShares } from "../src/store/db-pool";
 import { createTestEnv, every, REDIS_URL, waitFor, type TestEnv } from "./helpers";
 
@@ -44,11 +45,11 @@ describe("an instance with 12 HTTP threads under a flood of confirms", () => {
 
   test("never more than DATABASE_POOL_SIZE connections in pg_stat_activity, and no 503 while PostgreSQL is up", async () => {
     const appName = `tq-pool-${crypto.randomUUID().slice(0, 8)}`;
-    const url = new URL(env.config.DATABASE_URL);
-    url.searchParams.set("application_name", appName); // postgres.js passes it on: its connections are told apart
+    // postgres.js passes it on: its connections are told apart
+    const url = withParameter(env.config.DATABASE_URL, "application_name", appName);
     const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve"], {
       env: {
-        ...process.env, DATABASE_URL: url.toString(), REDIS_URL, REDIS_KEY_PREFIX: env.config.REDIS_KEY_PREFIX,
+        ...process.env, DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: env.config.REDIS_KEY_PREFIX,
         TOKEN_SECRET: env.config.TOKEN_SECRET, RESERVATION_TTL_SECONDS: "120", LOG_LEVEL: "info",
         RATE_LIMITS: "off", PORT: "0", HTTP_THREADS: "12", // DATABASE_POOL_SIZE: its default, 20
       },

@@ -4,6 +4,7 @@ import { Cluster } from "ioredis";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app";
 import { loadConfig, type Config } from "../src/config/config";
+import { withDatabase } from "../src/config/database-url";
 import { createSql, migrate, type Sql } from "../src/store/db";
 import { Cleaner } from "../src/expiry/cleaner";
 import { checkInvariants } from "../src/store/invariants";
@@ -26,11 +27,7 @@ export const quietLog = createLogger((process.env.TEST_LOG_LEVEL as "debug") ?? 
 
 const random = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 
-export function databaseUrl(name: string): string {
-  const url = new URL(BASE_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
+export const databaseUrl = (name: string): string => withDatabase(BASE_DATABASE_URL, name);
 
 async function withAdmin<T>(run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
@@ -70,8 +67,6 @@ export type TestEnv = {
 export async function createTestEnv(env: Record<string, string> = {}): Promise<TestEnv> {
   const dbName = `tq_test_${random()}`;
   await withAdmin((admin) => admin`CREATE DATABASE ${admin(dbName)}`);
-  const reach = new URL(env.DATABASE_URL ?? BASE_DATABASE_URL);
-  reach.pathname = `/${dbName}`;
   const config = loadConfig({
     REDIS_URL,
     ...(TEST_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: TEST_CLUSTER_NODES } : {}),
@@ -85,7 +80,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     // One HTTP thread (the default is one per core): test/http-threads.test.ts runs several.
     HTTP_THREADS: "1",
     ...env,
-    DATABASE_URL: reach.toString(),
+    DATABASE_URL: withDatabase(env.DATABASE_URL ?? BASE_DATABASE_URL, dbName),
   });
   const s = createServices(config, quietLog);
   await s.redis.connect();

@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { checkoutSigningKey, checkoutVerifyingKey } from "./checkout-keys";
 import { jwtPublicKey } from "./jwt-key";
+import { describeDatabaseUrl, parseDatabaseUrl } from "./database-url";
 
 const Int = (min: number, max: number, fallback: number) =>
   Type.Integer({ minimum: min, maximum: max, default: fallback });
@@ -175,6 +176,17 @@ const SECRETS = new Set(["TOKEN_SECRET", "JOIN_JWT_SECRET", "ADMIN_TOKEN", "METR
 export const shopApiKeys = (value: string | undefined): string[] =>
   (value ?? "").split(",").map((key) => key.trim()).filter((key) => key !== "");
 
+/** DATABASE_URL must parse, with one host or several; its password never goes into the message. */
+function checkDatabaseUrl(url: string): void {
+  try {
+    parseDatabaseUrl(url);
+  } catch (err) {
+    throw new ConfigError(
+      `DATABASE_URL must be a postgres:// URL, with one host or several like postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write (${(err as Error).message})`,
+    );
+  }
+}
+
 /** JWT mode needs exactly one way to check signatures; the settings mean nothing without it. */
 function checkJoinAuth(env: Env): void {
   const keys = ["JOIN_JWT_SECRET", "JOIN_JWT_PUBLIC_KEY"] as const;
@@ -249,6 +261,7 @@ export function loadEnv(env: Record<string, string | undefined> = process.env): 
   const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   const problem = Value.Errors(ConfigSchema, value).First();
   if (problem) fail(problem.path.split("/")[1] ?? "config");
+  checkDatabaseUrl((value as Env).DATABASE_URL);
   const host = (value as Env).HOST;
   if (host !== undefined && isIP(host) === 0 && !HOST_NAME.test(host)) fail("HOST");
   for (const name of RATE_SETTINGS) {
@@ -371,6 +384,7 @@ export const describeRedis = (config: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_
 /** Where a URL points, without its password, for log lines and error messages. */
 export function describeUrl(url: string): string {
   try {
+    if (/^postgres(ql)?:/.test(url)) return describeDatabaseUrl(url); // may name several hosts
     const u = new URL(url);
     return `${u.hostname}:${u.port || (u.protocol.startsWith("redis") ? 6379 : 5432)}${u.pathname.length > 1 ? u.pathname : ""}`;
   } catch {

@@ -1,5 +1,6 @@
 // The PostgreSQL client and the migrations. Every query is a tagged template.
 import postgres from "postgres";
+import { databaseName, withDatabase } from "../config/database-url";
 import init from "../../sql/0001_init.sql" with { type: "text" };
 import grantHolds from "../../sql/0002_grant_holds.sql" with { type: "text" };
 import byteOrderTextKeys from "../../sql/0003_byte_order_text_keys.sql" with { type: "text" };
@@ -74,11 +75,10 @@ export async function migrate(sql: Sql): Promise<string[]> {
 
 /** Creates the database named in the URL when it is missing (a fresh machine). */
 export async function ensureDatabase(url: string): Promise<boolean> {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const name = databaseName(url);
   if (!name) return false;
-  const admin = new URL(url);
-  admin.pathname = "/postgres";
-  const sql = postgres(admin.toString(), { max: 1, connect_timeout: 5, onnotice: () => {} });
+  // every host kept: with target_session_attrs, the one that creates it is the primary
+  const sql = postgres(withDatabase(url, "postgres"), { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {
     const [row] = await sql`SELECT 1 AS found FROM pg_database WHERE datname = ${name}`;
     if (row) return false;
