@@ -1,6 +1,7 @@
 // The one back-off loop of the background workers: run a step until aborted; while it fails,
 // wait 50 ms, doubling up to 2 s; log the first failure of a run of them and the recovery.
 import type { Logger } from "./log";
+import { leaveReadOnlyServer } from "../store/read-only";
 
 export const BACKOFF_FIRST_MS = 50;
 export const BACKOFF_MAX_MS = 2000;
@@ -36,6 +37,7 @@ export async function runWithBackoff(
       if (backoff > 0) say.log.info(say.resumed);
       backoff = 0;
     } catch (err) {
+      leaveReadOnlyServer(err); // a standby's connection: the next step gets the primary's
       if (backoff === 0) say.log.warn(say.failed, { error: err });
       hooks.failed?.(err, backoff === 0);
       backoff = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_FIRST_MS, backoff * 2));

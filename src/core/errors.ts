@@ -2,6 +2,7 @@ import { ReplyError } from "ioredis";
 import postgres from "postgres";
 import { DEPENDENCY_TIMEOUT_MS } from "../domain/timing";
 import { within } from "./timeout";
+import { leaveReadOnlyServer, READ_ONLY_SQL_TRANSACTION } from "../store/read-only";
 import { ERROR_CODES, messageOf, type ErrorCode, type MessageValues } from "./error-codes";
 
 // Domain errors carry their HTTP status and a stable code; one mapper turns any error into
@@ -41,11 +42,17 @@ export class Unavailable extends AppError {
 
 export type Dependency = "Redis" | "PostgreSQL";
 
-/** SQLSTATEs of a PostgreSQL that cannot serve now (class 08, connection exceptions, too). */
+/**
+ * SQLSTATEs of a PostgreSQL that cannot serve now (class 08, connection exceptions, too). A
+ * switch of primary gives these: the old primary shut down (57P01, or 57P02 when another
+ * backend crashed), a node starting up or in recovery (57P03), a standby that refuses a write
+ * (25006: nothing was written; the pools reconnect, src/store/read-only.ts).
+ */
 const PG_UNAVAILABLE_STATES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
+  READ_ONLY_SQL_TRANSACTION, // read_only_sql_transaction
   "53300", // too_many_connections
   "40001", // serialization_failure: retryable, same advice to the client
   "40P01", // deadlock_detected: retryable
@@ -125,6 +132,7 @@ export async function during<T>(dependency: Dependency, step: () => Promise<T>):
     });
   } catch (err) {
     if (err instanceof AppError) throw err;
+    leaveReadOnlyServer(err);
     if (outageOf(err, dependency)) throw new Unavailable(dependency, err);
     throw err;
   }
@@ -143,6 +151,7 @@ export function toErrorResponse(
   if (err instanceof AppError) {
     return { status: err.status, headers: err.headers, body: { error: err.code, message: err.message, ...err.fields } };
   }
+  leaveReadOnlyServer(err);
   const down = outageOf(err);
   if (down) return toErrorResponse(new Unavailable(down, err), logUnexpected);
   logUnexpected(err);

@@ -1,6 +1,7 @@
 // The PostgreSQL client and the migrations. Every query is a tagged template.
 import postgres from "postgres";
-import { databaseName, withDatabase } from "../config/database-url";
+import { databaseName, parseDatabaseUrl, withDatabase } from "../config/database-url";
+import { watchForReadOnly } from "./read-only";
 import init from "../../sql/0001_init.sql" with { type: "text" };
 import grantHolds from "../../sql/0002_grant_holds.sql" with { type: "text" };
 import byteOrderTextKeys from "../../sql/0003_byte_order_text_keys.sql" with { type: "text" };
@@ -38,7 +39,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: string; text: string }> = [
  * worker: a lost claim is claimed again, a lost outcome sent again, at least once either way).
  */
 export function createSql(url: string, options: { max?: number; asyncCommit?: boolean } = {}): Sql {
-  return postgres(url, {
+  return watchForReadOnly(postgres(url, {
+    ...followThePrimary(url),
     max: options.max ?? 10,
     ...(options.asyncCommit && { connection: { synchronous_commit: "off" } }),
     idle_timeout: 30,
@@ -49,7 +51,22 @@ export function createSql(url: string, options: { max?: number; asyncCommit?: bo
     types: {
       bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) },
     },
-  }) as unknown as Sql;
+  })) as unknown as Sql;
+}
+
+/** postgres.js' wait before reconnecting grows to 20 s; a switch of primary takes less, and we want back within seconds. */
+const RECONNECT_MOST_SECONDS = 1;
+
+/**
+ * With several hosts, connect only to one that takes writes (libpq's read-write) unless the URL
+ * asks otherwise; and after a lost server, try again within a second.
+ */
+function followThePrimary(url: string): Pick<postgres.Options<{}>, "backoff" | "target_session_attrs"> {
+  const { hosts, first } = parseDatabaseUrl(url);
+  return {
+    backoff: (retries: number) => Math.min(RECONNECT_MOST_SECONDS, (0.5 + Math.random() / 2) * 3 ** retries / 100),
+    ...(hosts.length > 1 && !first.searchParams.has("target_session_attrs") && { target_session_attrs: "read-write" }),
+  };
 }
 
 /** Applies pending migrations in one transaction under an advisory lock; returns what it applied. */

@@ -1,0 +1,217 @@
+// What a switch of primary does to the service, provoked with real PostgreSQL errors on a
+// database of the test's own: a standby refusing writes (25006), the old primary shutting its
+// backends down (57P01), a connection lost while its statement commits. Each answer is a 503
+// with Retry-After that changed nothing, or that the repeat answers as PostgreSQL decided: never
+// a failure for what may have been done. And a DATABASE_URL of several hosts, the first down.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join as joinPath } from "node:path";
+import postgres from "postgres";
+import { parseDatabaseUrl } from "../src/config/database-url";
+import { freePort } from "../scripts/local-servers";
+import { listeningPort } from "../bench/harness";
+import { BASE_DATABASE_URL, createTestEnv, databaseUrl, deleteKeys, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
+import { TcpProxy } from "./proxy";
+
+function expectUnavailable(res: { status: number; body: any; headers: Headers }) {
+  expect(res.status).toBe(503);
+  expect(res.body).toMatchObject({ error: "unavailable", message: "PostgreSQL is unavailable; try again shortly" });
+  expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+}
+
+/** A connection of the test's own to `env`'s database, outside the service. */
+const direct = (env: TestEnv) => postgres(databaseUrl(env.dbName), { max: 1, onnotice: () => {} });
+
+async function holdOf(env: TestEnv, token: string) {
+  const sql = direct(env);
+  try {
+    const [row] = await sql`SELECT r.status, b.id AS booking_id FROM reservations r LEFT JOIN bookings b USING (token) WHERE r.token = ${token}`;
+    return { status: row!.status as string, booking_id: row!.booking_id === null ? null : Number(row!.booking_id) };
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Runs `whileLocked` while another transaction holds the hold's row lock, so the service's statement waits on it. */
+async function withRowLocked<T>(env: TestEnv, token: string, whileLocked: (waiter: () => Promise<number>) => Promise<T>): Promise<T> {
+  const sql = direct(env);
+  let result!: T;
+  try {
+    await sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM reservations WHERE token = ${token} FOR UPDATE`;
+      const waiter = async () => {
+        let pid = 0;
+        await waitFor("a statement waiting on the row lock", async () => {
+          const [row] = await tx`SELECT pid FROM pg_stat_activity WHERE datname = ${env.dbName} AND wait_event_type = 'Lock'`;
+          pid = row?.pid ?? 0;
+          return pid !== 0;
+        }, 10_000);
+        return pid;
+      };
+      result = await whileLocked(waiter);
+    });
+  } finally {
+    await sql.end();
+  }
+  return result;
+}
+
+describe("a standby refuses writes (25006), as a node taken for the primary does", () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  test("confirm and release answer 503 + Retry-After and change nothing; the pools reconnect and the repeat books", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const [kept, given] = [await join(env, "ro-kept", type), await join(env, "ro-given", type)];
+    await env.drain();
+
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    try {
+      // every new session of this database is read-only, as on a hot standby; the open ones are ended
+      await admin`ALTER DATABASE ${admin(env.dbName)} SET default_transaction_read_only = on`;
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${env.dbName}`;
+      await waitFor("no session left", async () =>
+        (await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${env.dbName}`)[0]!.n === 0);
+      await Bun.sleep(100); // postgres.js hears of its connections' end
+
+      expectUnavailable(await env.post("/reservation/confirm", { token: kept }));
+      expectUnavailable(await env.post("/reservation/release", { token: given }));
+      expect(await holdOf(env, kept)).toEqual({ status: "held", booking_id: null });
+      expect(await holdOf(env, given)).toEqual({ status: "held", booking_id: null });
+      expect(await statusOf(env, kept)).toMatchObject({ status: "reserved" }); // status answers on
+
+      // the primary is back: the next requests are served, on new (read-write) sessions
+      await admin`ALTER DATABASE ${admin(env.dbName)} RESET default_transaction_read_only`;
+    } finally {
+      await admin.end();
+    }
+    const confirmed = await env.post("/reservation/confirm", { token: kept });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.booking_id).toBe((await holdOf(env, kept)).booking_id!);
+    expect((await env.post("/reservation/release", { token: given })).status).toBe(200);
+    expect((await holdOf(env, given)).status).toBe("released");
+    await env.expectInvariants();
+  });
+});
+
+describe("the old primary shuts down its backends (57P01) mid-statement", () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  test("a confirm whose backend is terminated answers 503 + Retry-After, nothing booked; the repeat books", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const token = await join(env, "shut", type);
+    await env.drain();
+
+    const answer = await withRowLocked(env, token, async (waiter) => {
+      const confirming = env.post("/reservation/confirm", { token });
+      const pid = await waiter();
+      const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+      await admin`SELECT pg_terminate_backend(${pid})`; // "terminating connection due to administrator command"
+      await admin.end();
+      return confirming;
+    });
+    expectUnavailable(answer);
+    expect(await holdOf(env, token)).toEqual({ status: "held", booking_id: null });
+
+    const again = await env.post("/reservation/confirm", { token });
+    expect(again.status).toBe(200);
+    expect(again.body.booking_id).toBe((await holdOf(env, token)).booking_id!);
+    await env.expectInvariants();
+  });
+});
+
+describe("the connection dies while the statement commits (commit unknown)", () => {
+  let env: TestEnv;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await TcpProxy.start(databaseUrl("postgres"));
+    env = await createTestEnv({ DATABASE_URL: proxy.url(databaseUrl("postgres")) });
+  });
+  afterAll(async () => {
+    proxy?.restore();
+    await env?.close();
+    await proxy?.stop();
+  });
+
+  for (const [route, done] of [["confirm", "confirmed"], ["release", "released"]] as const) {
+    test(`${route}: 503 while unknown, never a failure; the repeat answers what PostgreSQL did`, async () => {
+      const type = await env.ticketType({ capacity: 5 });
+      const token = await join(env, `unknown-${route}`, type);
+      await env.drain();
+
+      // the statement waits on a lock, the connection is cut, then the lock goes: PostgreSQL
+      // commits it with no one left to tell
+      const answer = await withRowLocked(env, token, async (waiter) => {
+        const asking = env.post(`/reservation/${route}`, { token });
+        await waiter();
+        proxy.cut();
+        return asking;
+      });
+      expectUnavailable(answer);
+      await waitFor(`the ${route} committed`, async () => (await holdOf(env, token)).status === done, 10_000);
+
+      proxy.restore();
+      let again!: Awaited<ReturnType<TestEnv["post"]>>;
+      await waitFor("an answer other than 503", async () => (again = await env.post(`/reservation/${route}`, { token })).status !== 503, 15_000, 100);
+      expect(again.status).toBe(200);
+      expect(again.body.status).toBe(done);
+      if (route === "confirm") expect(again.body.booking_id).toBe((await holdOf(env, token)).booking_id!);
+      await env.expectInvariants();
+    });
+  }
+});
+
+describe("a DATABASE_URL of several hosts", () => {
+  const dbName = `tq_test_multi_${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `test:multi:${crypto.randomUUID().slice(0, 8)}:`;
+  afterAll(async () => {
+    await deleteKeys(REDIS_URL, prefix);
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
+    await admin.end();
+  });
+
+  test("the first host down: serve creates its database on the next, starts and books", async () => {
+    const { hosts: [live], first } = parseDatabaseUrl(BASE_DATABASE_URL);
+    const down = freePort(); // nothing listens there
+    const auth = first.username ? `${first.username}${first.password ? `:${first.password}` : ""}@` : "";
+    const url = `postgres://${auth}127.0.0.1:${down},${live!.host}:${live!.port}/${dbName}?target_session_attrs=read-write`;
+    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve", "--demo"], {
+      env: {
+        ...process.env, PORT: "0", DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info",
+        TOKEN_SECRET: "multi-host-secret-".padEnd(40, "x"), HTTP_THREADS: "1", RATE_LIMITS: "off",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const port = await listeningPort(child.stdout);
+      const base = `http://127.0.0.1:${port}`;
+      const post = async (path: string, body: unknown) => {
+        const res = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const [event] = (await (await fetch(`${base}/events`)).json()) as any[];
+      const joined = await post("/queue/join", { user_id: "multi", ticket_type_id: event.ticket_types[0].id });
+      expect(joined.status).toBe(200);
+      await waitFor("a hold", async () =>
+        ((await (await fetch(`${base}/reservation/status?token=${joined.body.queue_token}`)).json()) as any).status === "reserved", 10_000, 50);
+      const confirmed = await post("/reservation/confirm", { token: joined.body.queue_token });
+      expect(confirmed.status).toBe(200);
+      expect(confirmed.body.status).toBe("confirmed");
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+    }
+  });
+});
