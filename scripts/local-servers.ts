@@ -165,6 +165,21 @@ export class LocalPostgres {
     await waitUntil(() => postgresAnswers(this.url), "the throwaway PostgreSQL");
   }
 
+  /** A hot standby of this one (pg_basebackup -R: it streams from it), on a port of its own; stop() removes it. */
+  async standby(): Promise<LocalPostgres> {
+    const dir = mkdtempSync(join(tmpdir(), "ticket-queue-pg-"));
+    if (this.runAs.length > 0) await Bun.spawn(["chown", "postgres", dir]).exited;
+    const standby = new LocalPostgres(this.bin, dir, this.runAs, freePort());
+    try {
+      await standby.pgCommand("pg_basebackup", ["-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-D", standby.data, "-R", "-c", "fast"]);
+      await standby.pgCtl("start");
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return standby;
+  }
+
   /** Stopped at once (every connection dropped, as in a crash) and started again. */
   async restart(): Promise<void> {
     await this.pgCtl("restart");
