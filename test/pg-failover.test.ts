@@ -12,6 +12,8 @@ import { listeningPort } from "../bench/harness";
 import { BASE_DATABASE_URL, createTestEnv, databaseUrl, deleteKeys, join, REDIS_URL, statusOf, waitFor, type TestEnv } from "./helpers";
 import { TcpProxy } from "./proxy";
 
+const SHOP_KEY = "failover-shop-key-".padEnd(40, "k");
+
 function expectUnavailable(res: { status: number; body: any; headers: Headers }) {
   expect(res.status).toBe(503);
   expect(res.body).toMatchObject({ error: "unavailable", message: "PostgreSQL is unavailable; try again shortly" });
@@ -135,7 +137,7 @@ describe("the connection dies while the statement commits (commit unknown)", () 
   let proxy: TcpProxy;
   beforeAll(async () => {
     proxy = await TcpProxy.start(databaseUrl("postgres"));
-    env = await createTestEnv({ DATABASE_URL: proxy.url(databaseUrl("postgres")) });
+    env = await createTestEnv({ DATABASE_URL: proxy.url(databaseUrl("postgres")), SHOP_API_KEYS: SHOP_KEY });
   });
   afterAll(async () => {
     proxy?.restore();
@@ -169,6 +171,33 @@ describe("the connection dies while the statement commits (commit unknown)", () 
       await env.expectInvariants();
     });
   }
+
+  test("the shop's confirm: 503 mid-transaction; the repeat with its Idempotency-Key books once", async () => {
+    const type = await env.ticketType({ capacity: 5 });
+    const token = await join(env, "unknown-shop", type);
+    await env.drain();
+    const shopConfirm = () => env.call("POST", `/shop/holds/${encodeURIComponent(token)}/confirm`, { order_ref: "order-7" },
+      { authorization: `Bearer ${SHOP_KEY}`, "idempotency-key": "switch-7" });
+
+    const answer = await withRowLocked(env, token, async (waiter) => {
+      const asking = shopConfirm();
+      await waiter();
+      proxy.cut();
+      return asking;
+    });
+    expectUnavailable(answer);
+
+    proxy.restore();
+    let again!: Awaited<ReturnType<TestEnv["post"]>>;
+    await waitFor("an answer other than 503", async () => (again = await shopConfirm()).status !== 503, 15_000, 100);
+    expect(again.status).toBe(201);
+    const replay = await shopConfirm();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.body.booking_id).toBe(again.body.booking_id);
+    expect(await holdOf(env, token)).toEqual({ status: "confirmed", booking_id: again.body.booking_id });
+    await env.expectInvariants();
+  });
 });
 
 describe("a DATABASE_URL of several hosts", () => {
