@@ -59,7 +59,6 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
-    .onParse(({ request }) => parseBody(request))
     .onError(({ code, error, set, request, path }) => {
       s.metrics.failed(error); // the failures of Redis and PostgreSQL that requests meet
       const requestId = requestIdOf(request);
@@ -77,6 +76,9 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .get("/health", () => ({ status: "ok" }))
     .use(readinessRoutes(s))
     .use(metricsRoutes(s))
+    // Every body is read here (http/body.ts). After the routes above, which take none: a parse hook
+    // makes Elysia compile a route's handler async, a promise more on each of their requests.
+    .onParse(({ request }) => parseBody(request))
     .use(eventRoutes(s))
     .use(queueRoutes(s, limits))
     .use(reservationRoutes(s, limits))
