@@ -22,7 +22,7 @@ const TYPE = 1;
 /** A join bucket no load generator empties: a billion at once, a billion a minute. */
 const NEVER_REFUSES = "999999999,999999999";
 
-type Measured = { result: LoadResult; cpu: { service: number; load_generator: number; redis: number } };
+type Measured = { result: LoadResult; cpu: { service: number; service_main: number; load_generator: number; redis: number } };
 
 export async function joins(options: Options, progress: Progress): Promise<Result> {
   const env = await BenchEnv.create("joins");
@@ -66,6 +66,8 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
     // core-µs of the service per request: its CPU share of a core over the requests it served
     const cpuPerRequest = (m: Measured) => (m.cpu.service / 100) * 1e6 / m.result.perSecond;
     const redisPerRequest = (m: Measured) => (m.cpu.redis / 100) * 1e6 / m.result.perSecond;
+    // the main thread alone: with one HTTP thread, the HTTP side of the service's CPU
+    const mainPerRequest = (m: Measured) => (m.cpu.service_main / 100) * 1e6 / m.result.perSecond;
     const first = runs.get("1 thread")![0]!;
     return {
       figures: [
@@ -89,6 +91,10 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
         // what Elysia and our per-request hooks cost on every request
         figure("service CPU per bare request / plain Bun.serve's, 1 HTTP thread", (cpuPerRequest(bare.one) / cpuPerRequest(bare.plain)) * 100, "%", { op: "<=", value: 130 }),
         figure("service CPU per bare request, 2 HTTP threads", cpuPerRequest(bare.two), "core-µs"),
+        // where the service's CPU goes: its HTTP thread, and the rest (workers, Bun's JIT, GC and allocator threads)
+        figure("HTTP thread CPU per join, 1 HTTP thread", mean("1 thread", mainPerRequest), "core-µs"),
+        figure("HTTP thread CPU per bare request, 1 HTTP thread", mainPerRequest(bare.one), "core-µs"),
+        figure("HTTP thread CPU per bare request / plain Bun.serve's", (mainPerRequest(bare.one) / cpuPerRequest(bare.plain)) * 100, "%"),
         ...latencyFigures(`join latency at ${options.connections} conns, 1 HTTP thread`, first.result.latency, 20),
         figure("bare ceiling latency p99, 1 HTTP thread", bare.one.result.latency.p99, "ms"),
         figure("load generator CPU during joins, 1 HTTP thread", mean("1 thread", (m) => m.cpu.load_generator), "% of a core"),
