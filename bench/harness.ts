@@ -118,7 +118,11 @@ export class BenchEnv {
       stdout: "pipe",
       stderr: "inherit",
     });
-    const port = await listeningPort(child.stdout);
+    return this.track(child, await listeningPort(child.stdout));
+  }
+
+  /** A started process as a Service, stopped by close(). */
+  private track(child: Bun.Subprocess, port: number): Service {
     const service: Service = {
       port,
       pid: child.pid,
@@ -130,6 +134,16 @@ export class BenchEnv {
     };
     this.services.push(service);
     return service;
+  }
+
+  /** A plain Bun.serve answering what GET /health answers (bench/bare-server.ts), in a process of its own. */
+  async startBareServer(): Promise<Service> {
+    const child = Bun.spawn([process.execPath, new URL("./bare-server.ts", import.meta.url).pathname], {
+      env: { PATH: process.env.PATH ?? "" },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    return this.track(child, await listeningPort(child.stdout));
   }
 
   /** I1-I5 in SQL; a broken one fails the scenario, whatever its speed. */

@@ -23,10 +23,11 @@ export async function describeMachine(sql: Sql, redis: RedisClient) {
 
 const TICKS = 100; // USER_HZ on Linux
 
-/** CPU seconds a process (all its threads) has used. */
-export function processCpu(pid: number): number {
+/** CPU seconds a process (all its threads) has used; `thread`: only its thread of that id. */
+export function processCpu(pid: number, thread?: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) / TICKS;
   } catch {
     return 0;
@@ -61,12 +62,15 @@ export const selfCpu = () => {
 
 /**
  * CPU used by each side while `work` runs, as a share of one core (100% = one core busy).
- * PostgreSQL counts all its processes on this machine.
+ * PostgreSQL counts all its processes on this machine. `service_main`: the service's main
+ * thread alone (with one HTTP thread, all of its HTTP; the rest of `service` is its workers,
+ * and Bun's JIT, GC and allocator threads).
  */
 export async function measureCpu<T>(
   redis: RedisClient, servicePid: number | null, work: () => Promise<T>,
-): Promise<{ result: T; seconds: number; cpu: { load_generator: number; service: number; redis: number; postgresql: number } }> {
-  const before = { self: selfCpu(), service: servicePid ? processCpu(servicePid) : 0, redis: await redisCpu(redis), pg: commandCpu("postgres") };
+): Promise<{ result: T; seconds: number; cpu: { load_generator: number; service: number; service_main: number; redis: number; postgresql: number } }> {
+  const main = () => (servicePid ? processCpu(servicePid, servicePid) : 0);
+  const before = { self: selfCpu(), service: servicePid ? processCpu(servicePid) : 0, main: main(), redis: await redisCpu(redis), pg: commandCpu("postgres") };
   const started = performance.now();
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
@@ -77,6 +81,7 @@ export async function measureCpu<T>(
     cpu: {
       load_generator: share(selfCpu() - before.self),
       service: share(servicePid ? processCpu(servicePid) - before.service : 0),
+      service_main: share(main() - before.main),
       redis: share((await redisCpu(redis)) - before.redis),
       postgresql: share(commandCpu("postgres") - before.pg),
     },

@@ -7,9 +7,9 @@ import { adminCancelRoutes } from "./admin/booking-cancel";
 import { adminFiguresRoutes } from "./admin/figures";
 import { adminEventFiguresRoutes } from "./admin/event-figures";
 import { adminListingRoutes } from "./admin/listing";
-import { allowedMethods, bunRoutesForEveryMethod, fellThrough } from "./http/allowed-methods";
+import { allowedMethods, bunRoutesForEveryMethod, routeOf } from "./http/allowed-methods";
 import { BODY_LIMIT_BYTES, BodyTooLarge, parseBody } from "./http/body";
-import { isCanonicalPath, pathOf } from "./http/canonical-path";
+import { pathOf } from "./http/canonical-path";
 import { corsOrigins } from "./config/config";
 import { adminEventRoutes } from "./admin/events";
 import { adminWebhookRoutes } from "./webhooks/admin-routes";
@@ -19,11 +19,11 @@ import { apiDocs } from "./api/openapi";
 import { queueRoutes } from "./queue/routes";
 import { Limits, type LimitsMemory } from "./rate-limit/limits";
 import { REQUEST_ID_HEADER, requestIdOf } from "./http/request-id";
+import { everyRequest } from "./http/every-request";
 import { reservationRoutes } from "./reservations/routes";
 import { checkoutRoutes } from "./checkout/routes";
 import { shopRoutes } from "./shop/routes";
 import type { Logger } from "./core/log";
-import { httpMetrics } from "./metrics/http";
 import { metricsRoutes } from "./metrics/routes";
 import { readinessRoutes } from "./ops/readiness";
 import type { Services } from "./services";
@@ -39,27 +39,29 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
   const { [CONSOLE_PATH]: _console, ...pages } = pageRoutes as Record<string, object>;
   const bunRoutes: Record<string, object> = pages;
   const app = new Elysia({ serve: { routes: bunRoutes as typeof pageRoutes } });
-  const limits = new Limits(s.config, limitsMemory);
-  // First of all: every answer carries the request's id, errors and 404s included; the hooks
-  // below read it back from set.headers.
-  app.onRequest(({ request, set }) => void (set.headers[REQUEST_ID_HEADER] = requestIdOf(request)));
-  // "/events/", "/x/../admin/...": no route's path, whatever a router or URL parser would make of
-  // it. Over a socket Bun has already resolved the dot segments: such a request is one that Bun
-  // routed nowhere although its path now names a route (allowed-methods.ts).
-  app.onRequest(({ request, server }) => {
-    const path = pathOf(request.url);
-    const page = consoleAnswer(pageRoutes, request, path); // GET /admin/ (web/routes.ts says why here)
-    if (page) return page;
-    const odd = !isCanonicalPath(path) || (fellThrough(request) && !!server?.requestIP(request) && methodsOf(path).length > 0);
-    if (odd) throw fail("not_found");
-  });
+  // Hooks and routes that need the server ask the app for it: a hook that names `server` makes
+  // Elysia define it on every request's context.
+  const serverOf = () => app.server;
+  const limits = new Limits(s.config, limitsMemory, serverOf);
+  // Every request's id (on every answer, errors and 404s included), the refusal of paths no
+  // route could have, and the HTTP metrics: one wrapper (http/every-request.ts), not three hooks.
+  app.wrap(everyRequest({
+    http: s.metrics.http,
+    routeOf: routeOf(routes),
+    methodsOf,
+    overSocket: (request) => !!serverOf()?.requestIP(request),
+    early: (request, path) => consoleAnswer(pageRoutes, request, path), // GET /admin/ (web/routes.ts says why here)
+    notFound: (request) => {
+      const { status, body } = toErrorResponse(fail("not_found"), () => {});
+      return Response.json({ ...body, request_id: requestIdOf(request) }, { status });
+    },
+  }));
   if (s.config.LOG_LEVEL === "debug") logRequests(app, s.log);
   app
-    .use(httpMetrics(s.metrics)) // first: it times every request and sees every error
     .use(corsFor(corsOrigins(s.config.CORS_ORIGINS)))
-    .onParse(({ request }) => parseBody(request))
     .onError(({ code, error, set, request, path }) => {
-      const requestId = set.headers[REQUEST_ID_HEADER] as string;
+      s.metrics.failed(error); // the failures of Redis and PostgreSQL that requests meet
+      const requestId = requestIdOf(request);
       // The path, not the URL: a query string may carry a token.
       const failure = toErrorResponse(asAppError(code, error, request, methodsOf), (err) =>
         s.log.error("request failed", { method: request.method, path: loggedPath(path), request_id: requestId, error: err }),
@@ -74,6 +76,9 @@ export function createApp(s: Services, limitsMemory?: LimitsMemory | null, pageR
     .get("/health", () => ({ status: "ok" }))
     .use(readinessRoutes(s))
     .use(metricsRoutes(s))
+    // Every body is read here (http/body.ts). After the routes above, which take none: a parse hook
+    // makes Elysia compile a route's handler async, a promise more on each of their requests.
+    .onParse(({ request }) => parseBody(request))
     .use(eventRoutes(s))
     .use(queueRoutes(s, limits))
     .use(reservationRoutes(s, limits))
@@ -106,7 +111,7 @@ function logRequests(app: Elysia, log: Logger): void {
     .onRequest(({ request }) => void started.set(request, performance.now()))
     .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
       const ms = Math.round((performance.now() - (started.get(request) ?? performance.now())) * 10) / 10;
-      log.debug("request", { method: request.method, path: loggedPath(path), status: set.status, ms, request_id: set.headers[REQUEST_ID_HEADER] });
+      log.debug("request", { method: request.method, path: loggedPath(path), status: set.status, ms, request_id: requestIdOf(request) });
     });
 }
 

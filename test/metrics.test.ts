@@ -134,13 +134,16 @@ describe("a sale, scraped", () => {
     const lines = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     await fetch(`${base}/admin/ticket-types/${types[0]}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     await fetch(`${base}/no/such-path-xyz?token=secret-in-query`);
+    await fetch(`${base}/health`, { method: "HEAD" }); // answered by GET's route
+    await fetch(`${base}/events/`); // no route's path: refused before any route, unmatched
     const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     const after = parseMetrics(text);
     const requests = (labels: Record<string, string>) => valueOf(after, "ticketqueue_http_requests_total", labels);
     expect(requests({ route: "/reservation/status", method: "GET", status: "200" })).toBeGreaterThan(0);
     expect(requests({ route: "/queue/join", method: "POST", status: "200" })).toBe(9);
     expect(requests({ route: "/admin/ticket-types/:id", method: "GET", status: "200" })).toBe(1);
-    expect(requests({ route: "unmatched", method: "GET", status: "404" })).toBe(1);
+    expect(requests({ route: "unmatched", method: "GET", status: "404" })).toBe(2);
+    expect(requests({ route: "/health", method: "HEAD", status: "200" })).toBe(1);
     expect(valueOf(after, "ticketqueue_http_request_duration_seconds_count", { route: "/queue/join", method: "POST", status: "200" })).toBe(9);
     for (const raw of ["such-path-xyz", "secret-in-query", "?", `/admin/ticket-types/${types[0]}"`]) expect(text).not.toContain(raw);
     // status lookups carried tokens in their query: none is in a scrape

@@ -8,6 +8,9 @@
 //    client's address, its bucket, the refill) on every join;
 //  - two HTTP threads (HTTP_THREADS), limits off: what a second core of HTTP buys, and the
 //    service's CPU per join and per bare request, from which a larger host is sized.
+// Beside them a plain Bun.serve (bench/bare-server.ts) answering what GET /health answers,
+// loaded the same way: the floor under the service's bare request, so the ratio of the two is
+// what Elysia and our per-request hooks cost.
 import autocannon from "autocannon";
 import { BenchEnv, type Service } from "../harness";
 import { measureCpu } from "../machine";
@@ -19,7 +22,7 @@ const TYPE = 1;
 /** A join bucket no load generator empties: a billion at once, a billion a minute. */
 const NEVER_REFUSES = "999999999,999999999";
 
-type Measured = { result: LoadResult; cpu: { service: number; load_generator: number; redis: number } };
+type Measured = { result: LoadResult; cpu: { service: number; service_main: number; load_generator: number; redis: number } };
 
 export async function joins(options: Options, progress: Progress): Promise<Result> {
   const env = await BenchEnv.create("joins");
@@ -30,12 +33,13 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
       env.start({ RATE_LIMITS: "on", RATE_LIMIT_JOIN: NEVER_REFUSES, HTTP_THREADS: "1" }),
       env.start({ RATE_LIMITS: "off", HTTP_THREADS: "2" }),
     ]);
+    const plain = await env.startBareServer();
     const instances = { "1 thread": one, "1 thread, limits on": limited, "2 threads": two };
     const warmUp = Math.min(2, options.duration);
-    for (const s of Object.values(instances)) await load(s, options.connections, warmUp, "GET", "/health", null, progress, "warming up"); // JIT warm-up
+    for (const s of [...Object.values(instances), plain]) await load(s, options.connections, warmUp, "GET", "/health", null, progress, "warming up"); // JIT warm-up
     const bareOf = (s: Service, label: string) => measureCpu(env.redis, s.pid, () =>
       load(s, options.connections, options.duration, "GET", "/health", null, progress, `bare ceiling: GET /health, ${label}`));
-    const bare = { one: await bareOf(one, "1 thread"), two: await bareOf(two, "2 threads") };
+    const bare = { one: await bareOf(one, "1 thread"), plain: await bareOf(plain, "plain Bun.serve"), two: await bareOf(two, "2 threads") };
     let user = 0;
     const runs = new Map<string, Measured[]>(Object.keys(instances).map((k) => [k, []]));
     // rounds (three by default), the order rotated: in three, each instance runs first, second
@@ -62,6 +66,8 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
     // core-µs of the service per request: its CPU share of a core over the requests it served
     const cpuPerRequest = (m: Measured) => (m.cpu.service / 100) * 1e6 / m.result.perSecond;
     const redisPerRequest = (m: Measured) => (m.cpu.redis / 100) * 1e6 / m.result.perSecond;
+    // the main thread alone: with one HTTP thread, the HTTP side of the service's CPU
+    const mainPerRequest = (m: Measured) => (m.cpu.service_main / 100) * 1e6 / m.result.perSecond;
     const first = runs.get("1 thread")![0]!;
     return {
       figures: [
@@ -73,14 +79,22 @@ export async function joins(options: Options, progress: Progress): Promise<Resul
         figure("joins, 2 HTTP threads / 1", (perSecond("2 threads") / perSecond("1 thread")) * 100, "%"),
         figure(`joins, limits on (mean of ${options.runs})`, perSecond("1 thread, limits on"), "joins/s"),
         figure("joins with limits on / off (1 thread, means)", (perSecond("1 thread, limits on") / perSecond("1 thread")) * 100, "%", { op: ">=", value: 95 }),
-        figure("service CPU per join, 1 HTTP thread", mean("1 thread", cpuPerRequest), "core-µs"),
+        figure("service CPU per join, 1 HTTP thread", mean("1 thread", cpuPerRequest), "core-µs", { op: "<=", value: 25 }),
         figure("service CPU per join, 2 HTTP threads", mean("2 threads", cpuPerRequest), "core-µs"),
         // steadier than joins/s between instances of one run (the limiter's cost, in CPU)
         figure("service CPU per join, 1 HTTP thread, limits on", mean("1 thread, limits on", cpuPerRequest), "core-µs"),
         figure("service CPU per join with limits on / off (1 thread)", (mean("1 thread, limits on", cpuPerRequest) / mean("1 thread", cpuPerRequest)) * 100, "%", { op: "<=", value: 105 }),
-        figure("Redis CPU per join, 1 HTTP thread", mean("1 thread", redisPerRequest), "core-µs"),
+        figure("Redis CPU per join, 1 HTTP thread", mean("1 thread", redisPerRequest), "core-µs", { op: "<=", value: 12 }),
         figure("service CPU per bare request, 1 HTTP thread", cpuPerRequest(bare.one), "core-µs"),
+        figure("plain Bun.serve, same answer as GET /health", bare.plain.result.perSecond, "req/s"),
+        figure("plain Bun.serve CPU per request", cpuPerRequest(bare.plain), "core-µs"),
+        // what Elysia and our per-request hooks cost on every request
+        figure("service CPU per bare request / plain Bun.serve's, 1 HTTP thread", (cpuPerRequest(bare.one) / cpuPerRequest(bare.plain)) * 100, "%", { op: "<=", value: 130 }),
         figure("service CPU per bare request, 2 HTTP threads", cpuPerRequest(bare.two), "core-µs"),
+        // where the service's CPU goes: its HTTP thread, and the rest (workers, Bun's JIT, GC and allocator threads)
+        figure("HTTP thread CPU per join, 1 HTTP thread", mean("1 thread", mainPerRequest), "core-µs"),
+        figure("HTTP thread CPU per bare request, 1 HTTP thread", mainPerRequest(bare.one), "core-µs"),
+        figure("HTTP thread CPU per bare request / plain Bun.serve's", (mainPerRequest(bare.one) / cpuPerRequest(bare.plain)) * 100, "%"),
         ...latencyFigures(`join latency at ${options.connections} conns, 1 HTTP thread`, first.result.latency, 20),
         figure("bare ceiling latency p99, 1 HTTP thread", bare.one.result.latency.p99, "ms"),
         figure("load generator CPU during joins, 1 HTTP thread", mean("1 thread", (m) => m.cpu.load_generator), "% of a core"),

@@ -14,7 +14,7 @@ import type { Sql } from "../store/db";
 import { during, fail } from "../core/errors";
 import type { Logger } from "../core/log";
 import { clientOf } from "../rate-limit/client";
-import { REQUEST_ID_HEADER } from "../http/request-id";
+import { requestIdOf } from "../http/request-id";
 import type { Config } from "../config/config";
 import { adminScope } from "./auth";
 import { DEFAULT_LIMIT, MAX_LIMIT, pagingFields } from "./bookings";
@@ -43,13 +43,13 @@ export const ADMIN_ACTOR = "admin";
  */
 export function auditContext(
   s: { config: Config },
-  { request, server, route, set }: { request: Request; server: Server<unknown> | null; route: string; set: { headers: Record<string, unknown> } },
+  { request, server, route }: { request: Request; server: Server<unknown> | null; route: string },
   actor = ADMIN_ACTOR,
 ): AuditContext {
   return {
     actor,
     route: `${request.method} ${route}`,
-    request_id: String(set.headers[REQUEST_ID_HEADER]),
+    request_id: requestIdOf(request),
     client: clientOf(request, server, s.config.TRUST_PROXY),
   };
 }

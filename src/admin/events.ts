@@ -300,7 +300,7 @@ export const adminEventRoutes = (s: { config: Config; log: Logger; sql: Sql; red
     .post(
       "/events",
       async ({ body, set, ...context }) => {
-        const audit = auditContext(s, { ...context, set });
+        const audit = auditContext(s, context);
         const event = await db(audit, () => createEvent(s.sql, withCurrency(body, s.config.CURRENCY), audit));
         set.status = 201;
         return event;
@@ -322,7 +322,7 @@ export const adminEventRoutes = (s: { config: Config; log: Logger; sql: Sql; red
       async ({ body, params, set, ...context }) => {
         const id = pathId(params.id);
         if (id === null) throw unknownEvent();
-        const audit = auditContext(s, { ...context, set });
+        const audit = auditContext(s, context);
         const type = await db(audit, () => createTicketType(s.sql, id, body, audit));
         set.status = 201;
         return type;

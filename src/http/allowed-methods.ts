@@ -67,3 +67,39 @@ export function bunRoutesForEveryMethod(routes: readonly Route[], handle: Handle
 
 /** A request on a route's path that Bun did not route: its path as sent was another ("/x/../events"). */
 export const fellThrough = (request: Request): boolean => !("params" in request);
+
+/**
+ * A lookup from a request's method and path to the pattern of the route that answers it, as
+ * Elysia's router picks it: a static path before a pattern, HEAD answered by GET's route;
+ * undefined when no route does (a 404 or 405). Metrics label requests with it (never the raw path).
+ */
+export function routeOf(routes: readonly Route[]): (method: string, path: string) => string | undefined {
+  let table: ReturnType<typeof buildRouteTable> | null = null;
+  const find = (method: string, path: string) => {
+    const exact = table!.exact.get(path)?.get(method);
+    if (exact !== undefined) return exact;
+    for (const row of table!.patterns) if (row.method === method && row.pattern.test(path)) return row.path;
+    return undefined;
+  };
+  return (method, path) => {
+    table ??= buildRouteTable(routes); // on first use, once every route is registered
+    return find(method, path) ?? (method === "HEAD" ? find("GET", path) : undefined);
+  };
+}
+
+function buildRouteTable(routes: readonly Route[]) {
+  const exact = new Map<string, Map<string, string>>();
+  const patterns: { pattern: RegExp; method: string; path: string; rank: number }[] = [];
+  for (const r of routes) {
+    if (!/[:*]/.test(r.path)) {
+      if (!exact.has(r.path)) exact.set(r.path, new Map());
+      exact.get(r.path)!.set(r.method, r.path);
+    } else {
+      // fewer parameters first, a wildcard last: the more specific route wins
+      const rank = (r.path.match(/:/g)?.length ?? 0) + (r.path.includes("*") ? 100 : 0);
+      patterns.push({ pattern: patternOf(r.path), method: r.method, path: r.path, rank });
+    }
+  }
+  patterns.sort((a, b) => a.rank - b.rank);
+  return { exact, patterns };
+}

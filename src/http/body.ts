@@ -18,17 +18,21 @@ export class BodyTooLarge extends Error {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Elysia's parse hook. */
-export function parseBody(request: Request): Promise<unknown> {
+/**
+ * Elysia's parse hook. A declared length is checked before reading and read at once; without
+ * one (chunked), the body is counted as it streams.
+ */
+export function parseBody(request: Request): unknown {
   const declared = request.headers.get("content-length");
-  if (Number(declared ?? 0) > BODY_LIMIT_BYTES) throw new BodyTooLarge();
-  return readJsonBody(request);
+  if (declared === null) {
+    const stream = request.body;
+    return stream === null ? {} : readCapped(stream).then(jsonOf);
+  }
+  if (Number(declared) > BODY_LIMIT_BYTES) throw new BodyTooLarge();
+  return request.arrayBuffer().then(jsonOf);
 }
 
-export async function readJsonBody(request: Request): Promise<unknown> {
-  if (!request.body) return {};
-  // With a declared length the body is read at once; a chunked upload is counted as it streams.
-  const bytes = request.headers.get("content-length") !== null ? await request.arrayBuffer() : await readCapped(request.body);
+function jsonOf(bytes: ArrayBuffer | Uint8Array): unknown {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -50,6 +54,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
 
 /** Whether a JSON value nests objects or arrays more than `max` levels; stops at the first too deep. */
 export function deeperThan(value: unknown, max: number): boolean {
+  if (max >= 1 && isFlatObject(value)) return false; // every body we take: no walk
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
@@ -58,6 +63,17 @@ export function deeperThan(value: unknown, max: number): boolean {
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
   return false;
+}
+
+/** A value that is no object, or an object none of whose values is one: one level at most. */
+function isFlatObject(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) return false;
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== null && typeof child === "object") return false;
+  }
+  return true;
 }
 
 async function readCapped(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {

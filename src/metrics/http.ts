@@ -2,9 +2,9 @@
 // request, so kept out of prom-client's per-call label handling (which builds a label object and
 // a hash string per observation, about 0.7 µs a request here): each series is a plain record
 // found through three Map look-ups, turned into prom-client's form only when scraped.
-import { Elysia } from "elysia";
+// src/http/every-request.ts observes every request the app answers (the waiting-room page,
+// which Bun serves itself, is not one).
 import type { Metric, Registry } from "prom-client";
-import type { Metrics } from "./metrics";
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Methods kept as sent; any other (a client may send any word) is "other", so series stay bounded. */
@@ -78,25 +78,4 @@ function histogramValues(name: string, s: Series): Value[] {
   values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
   values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
   return values;
-}
-
-type Timed = { startedAt?: number };
-
-/**
- * Times every request the app answers (the waiting-room page, which Bun serves itself, is not
- * one), and counts the failures of Redis and PostgreSQL that requests meet. Global hooks: they
- * must come before the app's routes and its onError (which answers, so later ones never run).
- */
-export function httpMetrics(metrics: Metrics) {
-  const http = metrics.http;
-  return new Elysia({ name: "http-metrics" })
-    .onRequest((c) => void ((c as Timed).startedAt = performance.now()))
-    .onError({ as: "global" }, ({ error }) => void metrics.failed(error))
-    .onAfterResponse({ as: "global" }, (c) => {
-      const startedAt = (c as Timed).startedAt ?? performance.now();
-      // A route that answers with a Response of its own (a stream, a page) sets its status there.
-      const response = (c as { response?: unknown }).response;
-      const status = response instanceof Response ? response.status : typeof c.set.status === "number" ? c.set.status : 200;
-      http.observe(c.request.method, (c as { route?: string }).route, status, (performance.now() - startedAt) / 1000);
-    });
 }

@@ -26,7 +26,7 @@ const rateLimited = (seconds: number, openStreams?: number) =>
 /** How long a client over its open-stream cap is told to wait: a stream of it may end by then. */
 const STREAMS_RETRY_SECONDS = 5;
 
-type Context = { request: Request; server: Server<unknown> | null };
+type Context = { request: Request };
 
 /** The memory of an instance's limits, shared by its HTTP threads (SharedArrayBuffers survive postMessage as themselves). */
 export type LimitsMemory = { buckets: Record<LimitName, SharedArrayBuffer>; openStreams: SharedArrayBuffer };
@@ -42,10 +42,14 @@ export class Limits {
   private readonly buckets: Record<LimitName, TokenBuckets> | null = null;
   private readonly openStreams: OpenStreams | null = null;
 
-  /** `memory`: the instance's (limitsMemory(), made once); without it, this app's own. */
+  /**
+   * `memory`: the instance's (limitsMemory(), made once); without it, this app's own. `serverOf`:
+   * the server that knows a request's peer (null under app.handle()).
+   */
   constructor(
     private readonly config: Config,
     memory = limitsMemory(config),
+    private readonly serverOf: () => Server<unknown> | null | undefined = () => null,
   ) {
     if (config.RATE_LIMITS === "off" || memory === null) return;
     this.buckets = {
@@ -66,10 +70,12 @@ export class Limits {
     const buckets = this.buckets?.[name];
     if (!buckets) return {};
     const trustProxy = this.config.TRUST_PROXY;
-    // The parameter destructured: Elysia reads a hook's signature to decide what to prepare.
+    const serverOf = this.serverOf;
+    // The parameter destructured: Elysia reads a hook's signature to decide what to prepare (not
+    // the server: a hook that names it has Elysia define it on every request's context).
     return {
-      transform: ({ request, server }: Context) => {
-        const seconds = buckets.take(clientOf(request, server, trustProxy));
+      transform: ({ request }: Context) => {
+        const seconds = buckets.take(clientOf(request, serverOf(), trustProxy));
         if (seconds > 0) throw rateLimited(seconds);
       },
     };

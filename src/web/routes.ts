@@ -18,7 +18,7 @@ export const PAGE_METHODS = [{ method: "GET", path: "/" }];
 /**
  * GET /admin/, the operator's console (src/console/), bundled with the buyers' page (page.ts).
  * Elysia takes the trailing slash off every Bun route's path, so this one cannot be a Bun route:
- * app.ts answers it in its first hook, from the bundled file.
+ * the wrapper every request goes through answers it (app.ts, http/every-request.ts), from the bundled file.
  */
 export const CONSOLE_PATH = "/admin/";
 

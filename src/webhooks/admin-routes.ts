@@ -38,7 +38,7 @@ export const adminWebhookRoutes = (s: { config: Config; log: Logger; sql: Sql })
       "/webhooks",
       async ({ body, set, ...context }) => {
         const input = checked(body);
-        const audit = auditContext(s, { ...context, set });
+        const audit = auditContext(s, context);
         const created = await db(audit, () => createWebhook(s.sql, input, audit));
         set.status = 201;
         return created;
