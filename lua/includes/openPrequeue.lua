@@ -7,7 +7,7 @@
 -- has, so its line is malformed and the grant refuses that one person as invalid.
 -- Needs `enqueue` included before it. Returns how many were placed (a token that left the
 -- pre-queue, or whose record is gone, is not).
-local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, mappingPrefix, placeTtl, now)
+local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, placeTtl, now)
   local ids = redis.call('ZRANGE', prequeueKey, 0, -1)
   if #ids == 0 then
     return 0
@@ -24,7 +24,6 @@ local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPr
       -- from now on the place lives as long as any queue place
       redis.call('EXPIRE', recordKey, placeTtl)
       redis.call('EXPIRE', userPrefix .. userId, placeTtl)
-      redis.call('EXPIRE', mappingPrefix .. id, placeTtl)
       placed = placed + 1
     end
   end
