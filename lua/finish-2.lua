@@ -14,7 +14,7 @@
     KEYS[1] reservation:{T}:<id of the first token>; every key touched shares its hash tag
     KEYS[2] bought:{T}      hash: user id -> tickets booked
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] user key prefix, user:{T}:
+    ARGV[2] users:{T}, the users' live places (includes/users.lua; a key of the type's slot, passed like the prefixes)
     ARGV[3] seconds a record in a final state is kept
     ARGV[4] the type's changes channel, changes:{T}: the ids are published there, so live
             streams (src/streams) holding these tokens, on any instance, look them up
@@ -25,11 +25,13 @@
     how many records were found and updated
 ]]
 local recordPrefix = ARGV[1]
-local userPrefix = ARGV[2]
+local usersKey = ARGV[2]
 local endedTtl = ARGV[3]
 local changesChannel = ARGV[4]
 local boughtTtl = ARGV[5]
 local boughtKey = KEYS[2]
+
+--@include users
 
 local updated = 0
 local ids = {}
@@ -51,9 +53,7 @@ for i = 6, #ARGV, 4 do
       end
       redis.call('EXPIRE', record, endedTtl)
     end
-    if redis.call('GET', userPrefix .. user) == id then
-      redis.call('DEL', userPrefix .. user)
-    end
+    forgetUser(usersKey, user, id)
     updated = updated + 1
   end
 end

@@ -20,9 +20,12 @@
 
   What costs Redis is paid once a call where it can be (one join is 8-12 µs of Redis; bench/
   join-script.ts measures it): the users' live places, their tallies and the meta fields are
-  read in one command each, the queue gets the call's tokens in one RPUSH and the place
-  counter moves once. Per join there are the record (HSET + EXPIRE) and the user's key (SET).
-  A number turned into text costs Lua about a microsecond: each place is turned once.
+  read in one command each; the queue gets the call's tokens in one RPUSH, users:{T} their
+  live places in one HSET, and the place counter moves once. Per join there is the record
+  (HSET + EXPIRE), the one key a join makes.
+  A number turned into text costs Lua or Redis about a microsecond: each place is turned
+  once, and the records' expiry is one absolute time for the call (PEXPIREAT, which Redis also
+  needs no rewriting to replicate, where EXPIRE is rewritten as one).
 
   Input:
     KEYS[1] queue:{T}                  list of token ids, head first
@@ -32,7 +35,8 @@
     ARGV[1] seconds a queue place lives
     ARGV[2] now in ms (the epoch of a queue that starts now)
     ARGV[3] record key prefix, reservation:{T}:
-    ARGV[4] user key prefix, user:{T}: (a user's live token id)
+    ARGV[4] users:{T}, hash: user id -> their live token id (includes/users.lua; a key of the
+            type's slot, passed like the prefixes)
     ARGV[5] batch key prefix, batch:{T}: (where a served token's hold is written)
     ARGV[6] the type's per_user_limit, in tickets
     ARGV[7] the sale's start in ms (0: none), as the caller's catalog has it; meta's wins
@@ -59,7 +63,7 @@ local boughtKey = KEYS[3]
 local placeTtl = tonumber(ARGV[1])
 local now = ARGV[2]
 local recordPrefix = ARGV[3]
-local userPrefix = ARGV[4]
+local usersKey = ARGV[4]
 local batchPrefix = ARGV[5]
 local perUserLimit = tonumber(ARGV[6])
 local prequeueKey = ARGV[8]
@@ -68,6 +72,7 @@ local WIDTH = 5 -- arguments per join
 
 --@include saleStart
 --@include resolveState
+--@include users
 --@include enqueue
 --@include openPrequeue
 
@@ -80,10 +85,11 @@ local redisNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local beforeSale = redisNow < saleStart
 -- Before the sale a pre-queued place lives through the wait and then as long as a queue place.
 local prequeueTtl = placeTtl + math.max(0, math.ceil((saleStart - redisNow) / 1000))
+local placeEnds = tostring(redisNow + placeTtl * 1000) -- in ms, for PEXPIREAT
 local served = meta[2] or '0'
 local seqText = meta[3]
 -- whoever waited for the sale goes ahead of everyone joining from now on
-if not beforeSale and openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, placeTtl, now) > 0 then
+if not beforeSale and openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, usersKey, placeTtl, now) > 0 then
   seqText = redis.call('HGET', metaKey, 'seq')
 end
 local seq = tonumber(seqText or '0')
@@ -93,6 +99,7 @@ end
 local firstPlace = seq + 1
 local lengthBefore = redis.call('LLEN', queueKey)
 local queued = {} -- token ids placed by this call, for one RPUSH
+local placed = {} -- user id, token id, ... of this call's new places, for one HSET
 
 -- `command` (with `key` first, if any) over all of `values`, in slices (Lua's unpack stops near
 -- 8000 values); the replies of a reading command, joined in order.
@@ -114,22 +121,19 @@ local function inSlices(command, key, values)
 end
 
 -- Every user's live place and tally, in one command each (a join sees the joins before it
--- through placedNow).
-local userKeys, userIds = {}, {}
+-- through placedNow). A users:{T} that is no hash fails the call here, before any write.
+local userIds = {}
 for i = FIRST, #ARGV, WIDTH do
-  local userId = ARGV[i + 1]
-  userIds[#userIds + 1] = userId
-  userKeys[#userKeys + 1] = userPrefix .. userId
+  userIds[#userIds + 1] = ARGV[i + 1]
 end
-if #userKeys == 0 then
+if #userIds == 0 then
   return served
 end
-local liveIds = inSlices('MGET', nil, userKeys)
+local liveIds = inSlices('HMGET', usersKey, userIds)
 local boughtOk, bought = pcall(inSlices, 'HMGET', boughtKey, userIds)
 local placedNow = {}
 
 local function join(n, id, userId, quantity, token, rank)
-  local userKey = userKeys[n]
   local existing = placedNow[userId] or liveIds[n]
   if existing then
     local found = redis.call('HMGET', recordPrefix .. existing, 'state', 'place', 'qty', 'expires_at', 'batch', 'pos')
@@ -159,10 +163,11 @@ local function join(n, id, userId, quantity, token, rank)
     -- the token is kept for the line its place will get at the start
     redis.call('HSET', recordKey, 'state', 'waiting_for_sale', 'user', userId, 'qty', quantity, 'token', token)
     redis.call('EXPIRE', recordKey, prequeueTtl)
-    redis.call('SET', userKey, id, 'EX', prequeueTtl)
     redis.call('ZADD', prequeueKey, rank, id)
     redis.call('EXPIRE', prequeueKey, prequeueTtl)
     placedNow[userId] = id
+    placed[#placed + 1] = userId
+    placed[#placed + 1] = id
     return 'prequeued'
   end
 
@@ -171,9 +176,10 @@ local function join(n, id, userId, quantity, token, rank)
   -- the place is taken once its record is written: nothing below raises
   seq = seq + 1
   queued[#queued + 1] = id
-  redis.call('EXPIRE', recordKey, placeTtl)
-  redis.call('SET', userKey, id, 'EX', placeTtl)
+  redis.call('PEXPIREAT', recordKey, placeEnds)
   placedNow[userId] = id
+  placed[#placed + 1] = userId
+  placed[#placed + 1] = id
   return 'joined\t' .. place .. ((lengthBefore == 0 and #queued == 1) and '\t1' or '\t0')
 end
 
@@ -190,6 +196,10 @@ for i = FIRST, #ARGV, WIDTH do
   answers[#answers + 1] = answer
 end
 
+if #placed > 0 then
+  inSlices('HSET', usersKey, placed) -- slices of 1000 values: whole pairs
+  keepUsers(usersKey, beforeSale and prequeueTtl or placeTtl)
+end
 if #queued > 0 then
   inSlices('RPUSH', queueKey, queued)
   if firstPlace == 1 then

@@ -8,7 +8,7 @@
     KEYS[2] queue:{T}      list of token ids, head first
     KEYS[3] meta:{T}       hash: epoch, seq, served, sale_starts_at (the operator's last word, over ARGV[4])
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] user key prefix, user:{T}:
+    ARGV[2] users:{T}, the users' live places (includes/users.lua)
     ARGV[3] seconds a queue place lives
     ARGV[4] the sale's start in ms (0: none), as PostgreSQL had it; meta's wins
 
@@ -20,10 +20,11 @@ local prequeueKey = KEYS[1]
 local queueKey = KEYS[2]
 local metaKey = KEYS[3]
 local recordPrefix = ARGV[1]
-local userPrefix = ARGV[2]
+local usersKey = ARGV[2]
 local placeTtl = tonumber(ARGV[3])
 
 --@include saleStart
+--@include users
 --@include enqueue
 --@include openPrequeue
 
@@ -33,4 +34,4 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if now < saleStart then
   return -1
 end
-return openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, placeTtl, now)
+return openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, usersKey, placeTtl, now)

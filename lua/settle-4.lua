@@ -22,7 +22,7 @@
     KEYS[3] deadlines:{T}   sorted set: batch id -> latest hold deadline in the batch, ms
     KEYS[4] meta:{T}        hash: epoch, seq, served, rate
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] user key prefix, user:{T}:
+    ARGV[2] users:{T}, the users' live places (includes/users.lua; a key of the type's slot, passed like the prefixes)
     ARGV[3] batch key prefix, batch:{T}:
     ARGV[4] ms a batch's outcome outlasts its deadline (as long as the records pointing at it)
     ARGV[5] seconds a record in a final state is kept
@@ -44,7 +44,7 @@ local inflightKey = KEYS[2]
 local deadlinesKey = KEYS[3]
 local metaKey = KEYS[4]
 local recordPrefix = ARGV[1]
-local userPrefix = ARGV[2]
+local usersKey = ARGV[2]
 local batchPrefix = ARGV[3]
 local graceMs = tonumber(ARGV[4])
 local endedTtl = ARGV[5]
@@ -55,6 +55,8 @@ local batchId = ARGV[9]
 local codes = ARGV[10]
 local deadline = ARGV[11]
 local changesChannel = ARGV[12]
+
+--@include users
 
 local FINAL = {S = 'sold_out', D = 'duplicate', I = 'invalid', L = 'limit_reached', C = 'confirmed', E = 'expired',
   X = 'released'}
@@ -104,9 +106,7 @@ if string.find(codes, '[^R]') then
         local user = redis.call('HGET', record, 'user')
         redis.call('HSET', record, 'state', FINAL[code])
         redis.call('EXPIRE', record, endedTtl)
-        if user and redis.call('GET', userPrefix .. user) == id then
-          redis.call('DEL', userPrefix .. user)
-        end
+        forgetUser(usersKey, user, id)
       end
     end
   end
@@ -117,6 +117,9 @@ if latest > 0 then
   redis.call('ZADD', deadlinesKey, latest, batchId)
 end
 redis.call('HDEL', inflightKey, batchId)
+if #back > 0 then
+  keepUsers(usersKey, tonumber(placeTtl)) -- their places live on
+end
 -- LPUSH puts the last value it gets first: push the batch's order reversed, in slices
 -- (Lua's unpack stops near 8000 values)
 for last = #back, 1, -1000 do

@@ -95,7 +95,7 @@ describe("written by the Lua scripts against real Redis", () => {
     await r.hset(k.bought, "booked", 4);
     expect((await joinAll(ticketTypeId, [["booked", 1]], { perUserLimit: 4 })).replies).toEqual([{ kind: "limit", booked: 4 }]);
 
-    await r.set(k.user("damaged"), "broken-id");
+    await r.hset(k.users, "damaged", "broken-id");
     await r.set(k.record("broken-id"), "not a hash");
     const [error] = (await joinAll(ticketTypeId, [["damaged", 1]])).replies;
     expect(error).toMatchObject({ kind: "error", message: expect.stringContaining("WRONGTYPE") });

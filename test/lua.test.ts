@@ -77,10 +77,10 @@ describe("join-3.lua", () => {
       state: "queued", user: "a", qty: "2", place: "1", line: `${env.s.tokens.sign(ticketTypeId, ida)}\ta\t2\t1`,
     });
     expect(await r.ttl(k.record(ida))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
-    expect(await r.get(k.user("a"))).toBe(ida);
-    expect(await r.ttl(k.user("a"))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
-    // a join writes two keys and no more: the record and the user's (no token-ticket-type mapping: nothing reads one)
-    expect((await keysOfType(ticketTypeId)).sort()).toEqual([k.queue, k.meta, k.record(ida), k.record(idOf(b)), k.user("a"), k.user("b")].sort());
+    expect(await r.hget(k.users, "a")).toBe(ida);
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    // a join makes one key, its record: its user goes into users:{T} (and no token-ticket-type mapping: nothing read one)
+    expect((await keysOfType(ticketTypeId)).sort()).toEqual([k.queue, k.meta, k.record(ida), k.record(idOf(b)), k.users].sort());
     const again = await joinRaw(ticketTypeId, "a");
     expect(again).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
     expect(await r.llen(k.queue)).toBe(2);
@@ -118,7 +118,7 @@ describe("join-3.lua", () => {
     expect(a2).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
     expect(c).toEqual({ kind: "joined", id: idc, place: 3, served: 0, quantity: 1, foundEmpty: false });
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ida, idb, idc]);
-    expect(await r.get(k.user("a"))).toBe(ida);
+    expect(await r.hget(k.users, "a")).toBe(ida);
     expect(await r.exists(k.record(again))).toBe(0);
     expect(await r.hgetall(k.record(idc))).toEqual({
       state: "queued", user: "c", qty: "1", place: "3", line: `${env.s.tokens.sign(ticketTypeId, idc)}\tc\t1\t3`,
@@ -149,9 +149,25 @@ describe("join-3.lua", () => {
     expect(await env.s.redis.lrange(k.queue, 0, -1)).toHaveLength(2); // no second entry
   });
 
+  test("users:{T} lives as long as the longest place in it, never less", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    await joinRaw(ticketTypeId, "a");
+    await r.expire(k.users, 100); // as if the last join were a day ago
+    await joinRaw(ticketTypeId, "b");
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5); // a join renews it
+    await r.expire(k.users, 100);
+    const claim = await claimBatch(r, k, 1);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, claim.batchId, decisionOf([{ state: "queued" }]), hold);
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5); // so does a place sent back
+    await r.expire(k.users, PLACE_TTL_SECONDS * 2); // a pre-queued place lives longer
+    await joinRaw(ticketTypeId, "c");
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS * 2 - 5); // and is not cut short
+  });
+
   test("a join that fails in the script fails alone; the others of the call stand", async () => {
     const { ticketTypeId, k, r } = fresh();
-    await r.set(k.user("damaged"), "broken-id");
+    await r.hset(k.users, "damaged", "broken-id");
     await r.set(k.record("broken-id"), "not a hash"); // HMGET on it raises WRONGTYPE
     const [a, bad, b] = (await joinMany(ticketTypeId, [["a"], ["damaged"], ["b"]])) as JoinReply[];
     expect(a).toMatchObject({ kind: "joined", place: 1 });
@@ -237,7 +253,7 @@ describe("settle-4.lua", () => {
     expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: deadline + 5 });
     expect(await r.zscore(k.deadlines, claim.batchId)).toBe(String(deadline + 5));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
-    expect(await r.get(k.user("b"))).toBeNull();
+    expect(await r.hget(k.users, "b")).toBeNull();
     expect(await r.ttl(k.record(ids[1]!))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[3]!, ids[4]!, ids[5]!]);
     expect(await r.hget(k.record(ids[3]!), "state")).toBe("queued");
@@ -287,7 +303,7 @@ describe("finish-2.lua", () => {
     expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });
     expect((await seen(ticketTypeId, a)).state).toBe("confirmed");
     expect(await r.ttl(k.record(a))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
-    expect(await r.get(k.user("a"))).toBeNull();
+    expect(await r.hget(k.users, "a")).toBeNull();
   });
 
   test("a booking adds its tickets to the user's tally once; join-3.lua refuses a join that would pass the limit", async () => {
@@ -398,12 +414,12 @@ describe("leave-1.lua", () => {
     const a = idOf(await joinRaw(ticketTypeId, "a"));
     const leave = (id: string) => r.scripts.leave({ keys: k, id });
     expect(await leave(a)).toBe("released");
-    expect(await r.get(k.user("a"))).toBeNull();
+    expect(await r.hget(k.users, "a")).toBeNull();
     expect(await leave(a)).toBe("released");
     const b = idOf(await joinRaw(ticketTypeId, "b"));
     await r.hset(k.record(b), "state", "pending");
     expect(await leave(b)).toBe("pending");
-    expect(await r.get(k.user("b"))).toBe(b);
+    expect(await r.hget(k.users, "b")).toBe(b);
     expect(await leave("nope")).toBeNull();
   });
 });
