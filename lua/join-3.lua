@@ -18,8 +18,8 @@
   prequeue:{T}. The first call after the start opens the pre-queue before its own joins
   (openPrequeue): every pre-queued person gets a place, in rank order, ahead of them.
 
-  What costs Redis is paid once a call where it can be (one join is 8-12 µs of Redis; bench/
-  join-script.ts measures it): the users' live places, their tallies and the meta fields are
+  What costs Redis is paid once a call where it can be (a join in calls of 20 cost Redis about
+  12 µs, 24 before; bench/join-script.ts measures it, docs/performance.md has the figures): the users' live places, their tallies and the meta fields are
   read in one command each; the queue gets the call's tokens in one RPUSH, users:{T} their
   live places in one HSET, and the place counter moves once. Per join there is the record
   (HSET + EXPIRE), the one key a join makes.
