@@ -84,7 +84,7 @@ export class BenchEnv {
           joins.push({ id, userId: `u${i}`, quantity: 1, token });
         }
         // a pipeline has the scripts as commands too (defineScripts), untyped
-        (pipeline as unknown as { tqJoin(...args: unknown[]): void }).tqJoin(...joinArgs(k, ticketTypeId, 1000, joins));
+        (pipeline as unknown as { tqJoin(...args: unknown[]): void }).tqJoin(...joinArgs(k, 1000, joins));
       }
       await pipeline.exec();
       progress(Math.min(count, first + chunk));

@@ -1,7 +1,7 @@
 --[[
   Take the next batch off the head of the queue for serving. Each token taken is marked
-  pending with its batch and position in it; its record and token mapping keep their TTLs
-  (join-3.lua writes both, so serving creates no key per person). The batch is recorded in
+  pending with its batch and position in it; its record keeps its TTL (join-3.lua writes it,
+  so serving creates no key per person). The batch is recorded in
   flight as one entry, so nothing popped lives only in the processor's memory. settle-4.lua later writes the batch's outcome once.
   Tokens that left the queue meanwhile (released, expired records) are dropped.
   Refuses while a batch the caller does not name as its own is in flight: it belongs to a

@@ -1,7 +1,7 @@
 --[[
   Tidy Redis after PostgreSQL ended holds (confirmed, released or expired): the record keeps
   the final state for a while so status can answer (a booking with its id and public
-  reference), the token mapping goes, and the user may join again. A booking adds its tickets
+  reference), and the user may join again. A booking adds its tickets
   to the user's tally, which joins check against the per-user limit (once: a record already
   confirmed is not counted again), and renews the tally's lifetime: it lasts the sale and goes
   some days after the type's last booking (PostgreSQL still decides the limit at the grant).
@@ -14,28 +14,28 @@
     KEYS[1] reservation:{T}:<id of the first token>; every key touched shares its hash tag
     KEYS[2] bought:{T}      hash: user id -> tickets booked
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] mapping key prefix, token-ticket-type:{T}:
-    ARGV[3] user key prefix, user:{T}:
-    ARGV[4] seconds a record in a final state is kept
-    ARGV[5] the type's changes channel, changes:{T}: the ids are published there, so live
+    ARGV[2] users:{T}, the users' live places (includes/users.lua; a key of the type's slot, passed like the prefixes)
+    ARGV[3] seconds a record in a final state is kept
+    ARGV[4] the type's changes channel, changes:{T}: the ids are published there, so live
             streams (src/streams) holding these tokens, on any instance, look them up
-    ARGV[6] seconds the tally lives after the type's last booking
-    ARGV[7..] quadruples: token id, final state, booking id and booking reference ('' for none)
+    ARGV[5] seconds the tally lives after the type's last booking
+    ARGV[6..] quadruples: token id, final state, booking id and booking reference ('' for none)
 
   Output:
     how many records were found and updated
 ]]
 local recordPrefix = ARGV[1]
-local mappingPrefix = ARGV[2]
-local userPrefix = ARGV[3]
-local endedTtl = ARGV[4]
-local changesChannel = ARGV[5]
-local boughtTtl = ARGV[6]
+local usersKey = ARGV[2]
+local endedTtl = ARGV[3]
+local changesChannel = ARGV[4]
+local boughtTtl = ARGV[5]
 local boughtKey = KEYS[2]
+
+--@include users
 
 local updated = 0
 local ids = {}
-for i = 7, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local id, state, bookingId, bookingRef = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   ids[#ids + 1] = id
   local record = recordPrefix .. id
@@ -53,12 +53,9 @@ for i = 7, #ARGV, 4 do
       end
       redis.call('EXPIRE', record, endedTtl)
     end
-    if redis.call('GET', userPrefix .. user) == id then
-      redis.call('DEL', userPrefix .. user)
-    end
+    forgetUser(usersKey, user, id)
     updated = updated + 1
   end
-  redis.call('DEL', mappingPrefix .. id)
 end
 redis.call('PUBLISH', changesChannel, table.concat(ids, ','))
 return updated

@@ -7,23 +7,23 @@
 
   Input:
     KEYS[1] reservation:{T}:<id>   the token's record
-    ARGV[1] user key prefix, user:{T}:
+    ARGV[1] users:{T}, the users' live places (includes/users.lua; a key of the type's slot, passed like the prefixes)
     ARGV[2] seconds a record in a final state is kept
     ARGV[3] the token id
-    ARGV[4] mapping key prefix, token-ticket-type:{T}:
-    ARGV[5] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
-    ARGV[6] changes:{T}, the channel live streams on every instance listen to (src/streams)
+    ARGV[4] prequeue:{T}, the pre-queue (a key of the type's slot, passed like the prefixes)
+    ARGV[5] changes:{T}, the channel live streams on every instance listen to (src/streams)
 
   Output:
     'released' when the place was given back, else the current state ('' when unknown)
 ]]
 local record = KEYS[1]
-local userPrefix = ARGV[1]
+local usersKey = ARGV[1]
 local endedTtl = ARGV[2]
 local id = ARGV[3]
-local mappingPrefix = ARGV[4]
-local prequeueKey = ARGV[5]
-local changesChannel = ARGV[6]
+local prequeueKey = ARGV[4]
+local changesChannel = ARGV[5]
+
+--@include users
 
 local found = redis.call('HMGET', record, 'state', 'user')
 local state, user = found[1], found[2]
@@ -33,9 +33,6 @@ end
 redis.call('ZREM', prequeueKey, id) -- a no-op for a queued token
 redis.call('HSET', record, 'state', 'released')
 redis.call('EXPIRE', record, endedTtl)
-redis.call('DEL', mappingPrefix .. id)
-if redis.call('GET', userPrefix .. user) == id then
-  redis.call('DEL', userPrefix .. user)
-end
+forgetUser(usersKey, user, id)
 redis.call('PUBLISH', changesChannel, id)
 return 'released'

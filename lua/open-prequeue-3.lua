@@ -6,12 +6,11 @@
   Input:
     KEYS[1] prequeue:{T}   sorted set: pre-queued token id -> its random rank
     KEYS[2] queue:{T}      list of token ids, head first
-    KEYS[3] meta:{T}       hash: epoch, seq, served, sale_starts_at (the operator's last word, over ARGV[5])
+    KEYS[3] meta:{T}       hash: epoch, seq, served, sale_starts_at (the operator's last word, over ARGV[4])
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] user key prefix, user:{T}:
-    ARGV[3] mapping key prefix, token-ticket-type:{T}:
-    ARGV[4] seconds a queue place lives
-    ARGV[5] the sale's start in ms (0: none), as PostgreSQL had it; meta's wins
+    ARGV[2] users:{T}, the users' live places (includes/users.lua)
+    ARGV[3] seconds a queue place lives
+    ARGV[4] the sale's start in ms (0: none), as PostgreSQL had it; meta's wins
 
   Output:
     -1 when the sale has not started by Redis's clock; otherwise how many got a place (0 when
@@ -21,18 +20,18 @@ local prequeueKey = KEYS[1]
 local queueKey = KEYS[2]
 local metaKey = KEYS[3]
 local recordPrefix = ARGV[1]
-local userPrefix = ARGV[2]
-local mappingPrefix = ARGV[3]
-local placeTtl = tonumber(ARGV[4])
+local usersKey = ARGV[2]
+local placeTtl = tonumber(ARGV[3])
 
 --@include saleStart
+--@include users
 --@include enqueue
 --@include openPrequeue
 
-local saleStart = saleStartOf(metaKey, ARGV[5])
+local saleStart = saleStartOf(redis.call('HGET', metaKey, 'sale_starts_at'), ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if now < saleStart then
   return -1
 end
-return openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, mappingPrefix, placeTtl, now)
+return openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, usersKey, placeTtl, now)

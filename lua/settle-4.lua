@@ -22,19 +22,18 @@
     KEYS[3] deadlines:{T}   sorted set: batch id -> latest hold deadline in the batch, ms
     KEYS[4] meta:{T}        hash: epoch, seq, served, rate
     ARGV[1] record key prefix, reservation:{T}:
-    ARGV[2] mapping key prefix, token-ticket-type:{T}:
-    ARGV[3] user key prefix, user:{T}:
-    ARGV[4] batch key prefix, batch:{T}:
-    ARGV[5] ms a batch's outcome outlasts its deadline (as long as the records pointing at it)
-    ARGV[6] seconds a record in a final state is kept
-    ARGV[7] seconds a queue place lives
-    ARGV[8] the last place that is done with (0 leaves it)
-    ARGV[9] grants per second lately ('' leaves it)
-    ARGV[10] batch id
-    ARGV[11] codes, one character per token
-    ARGV[12] the batch's hold deadline in ms ('' when nobody holds)
-    ARGV[13] the type's changes channel, changes:{T} (live streams listen; src/streams)
-    ARGV[14..] pairs: position in the batch (1-based), its own deadline in ms
+    ARGV[2] users:{T}, the users' live places (includes/users.lua; a key of the type's slot, passed like the prefixes)
+    ARGV[3] batch key prefix, batch:{T}:
+    ARGV[4] ms a batch's outcome outlasts its deadline (as long as the records pointing at it)
+    ARGV[5] seconds a record in a final state is kept
+    ARGV[6] seconds a queue place lives
+    ARGV[7] the last place that is done with (0 leaves it)
+    ARGV[8] grants per second lately ('' leaves it)
+    ARGV[9] batch id
+    ARGV[10] codes, one character per token
+    ARGV[11] the batch's hold deadline in ms ('' when nobody holds)
+    ARGV[12] the type's changes channel, changes:{T} (live streams listen; src/streams)
+    ARGV[13..] pairs: position in the batch (1-based), its own deadline in ms
 
   Output:
     how many tokens went back to the head of the queue, or -1 when the batch is no longer
@@ -45,18 +44,19 @@ local inflightKey = KEYS[2]
 local deadlinesKey = KEYS[3]
 local metaKey = KEYS[4]
 local recordPrefix = ARGV[1]
-local mappingPrefix = ARGV[2]
-local userPrefix = ARGV[3]
-local batchPrefix = ARGV[4]
-local graceMs = tonumber(ARGV[5])
-local endedTtl = ARGV[6]
-local placeTtl = ARGV[7]
-local served = tonumber(ARGV[8])
-local rate = ARGV[9]
-local batchId = ARGV[10]
-local codes = ARGV[11]
-local deadline = ARGV[12]
-local changesChannel = ARGV[13]
+local usersKey = ARGV[2]
+local batchPrefix = ARGV[3]
+local graceMs = tonumber(ARGV[4])
+local endedTtl = ARGV[5]
+local placeTtl = ARGV[6]
+local served = tonumber(ARGV[7])
+local rate = ARGV[8]
+local batchId = ARGV[9]
+local codes = ARGV[10]
+local deadline = ARGV[11]
+local changesChannel = ARGV[12]
+
+--@include users
 
 local FINAL = {S = 'sold_out', D = 'duplicate', I = 'invalid', L = 'limit_reached', C = 'confirmed', E = 'expired',
   X = 'released'}
@@ -69,7 +69,7 @@ local ids = string.sub(entry, string.find(entry, ':', 1, true) + 1)
 
 -- Holds with a deadline of their own (recovered ones) carry it in their record.
 local latest = tonumber(deadline) or 0
-for i = 14, #ARGV, 2 do
+for i = 13, #ARGV, 2 do
   local position, own = tonumber(ARGV[i]), ARGV[i + 1]
   local at = 0
   for id in string.gmatch(ids, '[^,]+') do
@@ -100,17 +100,13 @@ if string.find(codes, '[^R]') then
           redis.call('HSET', record, 'state', 'queued')
           redis.call('HDEL', record, 'batch', 'pos')
           redis.call('EXPIRE', record, placeTtl)
-          redis.call('EXPIRE', mappingPrefix .. id, placeTtl)
           back[#back + 1] = id
         end
       elseif current and FINAL[code] then
         local user = redis.call('HGET', record, 'user')
         redis.call('HSET', record, 'state', FINAL[code])
         redis.call('EXPIRE', record, endedTtl)
-        redis.call('DEL', mappingPrefix .. id)
-        if user and redis.call('GET', userPrefix .. user) == id then
-          redis.call('DEL', userPrefix .. user)
-        end
+        forgetUser(usersKey, user, id)
       end
     end
   end
@@ -121,6 +117,9 @@ if latest > 0 then
   redis.call('ZADD', deadlinesKey, latest, batchId)
 end
 redis.call('HDEL', inflightKey, batchId)
+if #back > 0 then
+  keepUsers(usersKey, tonumber(placeTtl)) -- their places live on
+end
 -- LPUSH puts the last value it gets first: push the batch's order reversed, in slices
 -- (Lua's unpack stops near 8000 values)
 for last = #back, 1, -1000 do

@@ -186,7 +186,7 @@ describe.skipIf(!onCluster)("failover", () => {
     for (const id of await env.s.redis.lrange(k.queue, 0, 4)) {
       const user = await env.s.redis.hget(k.record(id), "user");
       await env.s.redis.del(k.record(id));
-      if (user) await env.s.redis.del(k.user(user));
+      if (user) await env.s.redis.hdel(k.users, user);
     }
     const outcomes = await crowd;
 

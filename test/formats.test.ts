@@ -29,7 +29,7 @@ async function joinAll(ticketTypeId: number, users: [string, number][], options:
     return { id, userId, quantity, token: env.s.tokens.sign(ticketTypeId, id) };
   });
   const replies = await env.s.redis.scripts.join({
-    keys: env.s.keys(ticketTypeId), ticketTypeId, perUserLimit: options.perUserLimit ?? 1000, joins, saleStartsAt: options.saleStartsAt,
+    keys: env.s.keys(ticketTypeId), perUserLimit: options.perUserLimit ?? 1000, joins, saleStartsAt: options.saleStartsAt,
   });
   return { joins, replies };
 }
@@ -76,8 +76,8 @@ describe("written by the Lua scripts against real Redis", () => {
     const { ticketTypeId, k, r } = fresh();
     const { joins, replies } = await joinAll(ticketTypeId, [["a", 2], ["b", 1]]);
     expect(replies).toEqual([
-      { kind: "joined", id: joins[0]!.id, place: 1, served: 0, quantity: 2, queueLength: 1 },
-      { kind: "joined", id: joins[1]!.id, place: 2, served: 0, quantity: 1, queueLength: 2 },
+      { kind: "joined", id: joins[0]!.id, place: 1, served: 0, quantity: 2, foundEmpty: true },
+      { kind: "joined", id: joins[1]!.id, place: 2, served: 0, quantity: 1, foundEmpty: false },
     ]);
     expect((await joinAll(ticketTypeId, [["a", 1]])).replies).toEqual([
       { kind: "existing", id: joins[0]!.id, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null },
@@ -95,7 +95,7 @@ describe("written by the Lua scripts against real Redis", () => {
     await r.hset(k.bought, "booked", 4);
     expect((await joinAll(ticketTypeId, [["booked", 1]], { perUserLimit: 4 })).replies).toEqual([{ kind: "limit", booked: 4 }]);
 
-    await r.set(k.user("damaged"), "broken-id");
+    await r.hset(k.users, "damaged", "broken-id");
     await r.set(k.record("broken-id"), "not a hash");
     const [error] = (await joinAll(ticketTypeId, [["damaged", 1]])).replies;
     expect(error).toMatchObject({ kind: "error", message: expect.stringContaining("WRONGTYPE") });

@@ -50,7 +50,7 @@ describe("JOIN_AUTH=jwt with HS256", () => {
     const type = await env.ticketType({ capacity: 10 });
     const res = await joinAs(await hs256({ sub: "ann" }), { ticket_type_id: type });
     expect(res.status).toBe(200);
-    expect(await env.s.redis.exists(env.s.keys(type).user("ann"))).toBe(1);
+    expect(await env.s.redis.hexists(env.s.keys(type).users, "ann")).toBe(1);
     // the same user named in the body too (a number and its string are one user)
     const bob = await joinAs(await hs256({ sub: "42" }), { user_id: 42, ticket_type_id: type });
     expect(bob.status).toBe(200);

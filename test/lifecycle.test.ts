@@ -157,7 +157,7 @@ describe("processor", () => {
     const first = await join(env, "dup", type);
     await env.drain();
     // Redis forgets the user's place (data loss); the user joins again
-    await env.s.redis.del(env.s.keys(type).user("dup"));
+    await env.s.redis.hdel(env.s.keys(type).users, "dup");
     const second = await join(env, "dup", type);
     expect(second).not.toBe(first);
     await env.drain();
@@ -232,7 +232,7 @@ describe("cleaner", () => {
     expect(await env.s.redis.zcard(k.deadlines)).toBe(1);
     await env.cleaner().tick();
     expect(await redisStateOf(env, token)).toBe("expired");
-    expect(await env.s.redis.get(k.user("rc"))).toBeNull();
+    expect(await env.s.redis.hget(k.users, "rc")).toBeNull();
     expect(await env.s.redis.zcard(k.deadlines)).toBe(0); // nothing of the batch is held any more
     await env.expectInvariants();
   });

@@ -1,5 +1,6 @@
 // Each Lua script called against real Redis through its typed wrapper (src/store/scripts.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Cluster } from "ioredis";
 import { claimBatch, peopleOf } from "../src/processing/claim";
 import { decisionOf, type Decision, type JoinReply } from "../src/store/formats";
 import type { Keys, RedisClient } from "../src/store/redis";
@@ -35,11 +36,26 @@ async function joinMany(ticketTypeId: number, joins: [string, number?, string?][
   const keys = env.s.keys(ticketTypeId);
   const args = joins.map(([userId, quantity = 1, id = env.s.tokens.issue(ticketTypeId).id]) =>
     ({ id, userId, quantity, token: env.s.tokens.sign(ticketTypeId, id) }));
-  return env.s.redis.scripts.join({ keys, ticketTypeId, perUserLimit, joins: args });
+  return env.s.redis.scripts.join({ keys, perUserLimit, joins: args });
 }
 
 async function joinRaw(ticketTypeId: number, user: string, quantity = 1) {
   return (await joinMany(ticketTypeId, [[user, quantity]]))[0]!;
+}
+
+/** Every key of a ticket type (its hash tag), on whichever node holds its slot. */
+async function keysOfType(ticketTypeId: number): Promise<string[]> {
+  const r = env.s.redis;
+  const found: string[] = [];
+  for (const server of r instanceof Cluster ? r.nodes("master") : [r]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await server.scan(cursor, "MATCH", `${env.config.REDIS_KEY_PREFIX}*{${ticketTypeId}}*`, "COUNT", 1000);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  return found;
 }
 
 /** The id of a join that got a place (new or existing). */
@@ -54,16 +70,17 @@ describe("join-3.lua", () => {
     const a = await joinRaw(ticketTypeId, "a", 2);
     const b = await joinRaw(ticketTypeId, "b");
     const ida = idOf(a);
-    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, queueLength: 1 });
-    expect(b).toEqual({ kind: "joined", id: idOf(b), place: 2, served: 0, quantity: 1, queueLength: 2 });
+    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, foundEmpty: true });
+    expect(b).toEqual({ kind: "joined", id: idOf(b), place: 2, served: 0, quantity: 1, foundEmpty: false });
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ida, idOf(b)]);
     expect(await r.hgetall(k.record(ida))).toEqual({
       state: "queued", user: "a", qty: "2", place: "1", line: `${env.s.tokens.sign(ticketTypeId, ida)}\ta\t2\t1`,
     });
     expect(await r.ttl(k.record(ida))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
-    expect(await r.get(k.user("a"))).toBe(ida);
-    expect(await r.get(k.mapping(ida))).toBe(String(ticketTypeId));
-    expect(await r.ttl(k.mapping(ida))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    expect(await r.hget(k.users, "a")).toBe(ida);
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    // a join makes one key, its record: its user goes into users:{T} (and no token-ticket-type mapping: nothing read one)
+    expect((await keysOfType(ticketTypeId)).sort()).toEqual([k.queue, k.meta, k.record(ida), k.record(idOf(b)), k.users].sort());
     const again = await joinRaw(ticketTypeId, "a");
     expect(again).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
     expect(await r.llen(k.queue)).toBe(2);
@@ -96,28 +113,30 @@ describe("join-3.lua", () => {
     const again = env.s.tokens.issue(ticketTypeId).id;
     const [a, b, a2, c] = (await joinMany(ticketTypeId, [["a", 2], ["b"], ["a", 3, again], ["c"]])) as JoinReply[];
     const [ida, idb, idc] = [idOf(a!), idOf(b!), idOf(c!)];
-    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, queueLength: 1 });
-    expect(b).toEqual({ kind: "joined", id: idb, place: 2, served: 0, quantity: 1, queueLength: 2 });
+    expect(a).toEqual({ kind: "joined", id: ida, place: 1, served: 0, quantity: 2, foundEmpty: true });
+    expect(b).toEqual({ kind: "joined", id: idb, place: 2, served: 0, quantity: 1, foundEmpty: false });
     expect(a2).toEqual({ kind: "existing", id: ida, state: "queued", place: 1, served: 0, quantity: 2, expiresAt: null });
-    expect(c).toEqual({ kind: "joined", id: idc, place: 3, served: 0, quantity: 1, queueLength: 3 });
+    expect(c).toEqual({ kind: "joined", id: idc, place: 3, served: 0, quantity: 1, foundEmpty: false });
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ida, idb, idc]);
-    expect(await r.get(k.user("a"))).toBe(ida);
-    expect(await r.exists(k.record(again), k.mapping(again))).toBe(0);
+    expect(await r.hget(k.users, "a")).toBe(ida);
+    expect(await r.exists(k.record(again))).toBe(0);
     expect(await r.hgetall(k.record(idc))).toEqual({
       state: "queued", user: "c", qty: "1", place: "3", line: `${env.s.tokens.sign(ticketTypeId, idc)}\tc\t1\t3`,
     });
-    expect(await r.get(k.mapping(idc))).toBe(String(ticketTypeId));
   });
 
-  test("the one join that finds the queue empty has queue length 1, wherever it is in the call", async () => {
+  test("the one join that finds the queue empty says so, wherever it is in the call", async () => {
     const { ticketTypeId, k, r } = fresh();
-    await joinMany(ticketTypeId, [["a"], ["b"]]);
-    const lengthOf = (j: JoinReply) => (j.kind === "joined" ? j.queueLength : 0);
-    expect((await joinMany(ticketTypeId, [["c"], ["d"]])).map(lengthOf)).toEqual([3, 4]);
+    const foundEmpty = (j: JoinReply) => j.kind === "joined" && j.foundEmpty;
+    expect((await joinMany(ticketTypeId, [["a"], ["b"]])).map(foundEmpty)).toEqual([true, false]);
+    expect((await joinMany(ticketTypeId, [["c"], ["d"]])).map(foundEmpty)).toEqual([false, false]);
     await claimBatch(r, k, 10); // empties the queue; a..d are pending
     const replies = await joinMany(ticketTypeId, [["a"], ["e"], ["f"]]);
     expect(replies.map((j) => j.kind)).toEqual(["existing", "joined", "joined"]);
-    expect(replies.map(lengthOf)).toEqual([0, 1, 2]);
+    expect(replies.map(foundEmpty)).toEqual([false, true, false]);
+    expect(replies.map((j) => j.kind === "joined" && j.place)).toEqual([false, 5, 6]);
+    expect(await r.lrange(k.queue, 0, -1)).toEqual([idOf(replies[1]!), idOf(replies[2]!)]);
+    expect(await r.hget(k.meta, "seq")).toBe("6");
   });
 
   test("the same call again (a retry after its connection closed) gives the same new place, not a conflict", async () => {
@@ -125,14 +144,30 @@ describe("join-3.lua", () => {
     const id = env.s.tokens.issue(ticketTypeId).id;
     const first = await joinMany(ticketTypeId, [["a", 1, id], ["b"]]);
     const again = await joinMany(ticketTypeId, [["a", 1, id]]);
-    expect(again).toEqual([{ kind: "joined", id, place: 1, served: 0, quantity: 1, queueLength: 2 }]);
-    expect(first[0]).toEqual({ kind: "joined", id, place: 1, served: 0, quantity: 1, queueLength: 1 });
+    expect(again).toEqual([{ kind: "joined", id, place: 1, served: 0, quantity: 1, foundEmpty: false }]);
+    expect(first[0]).toEqual({ kind: "joined", id, place: 1, served: 0, quantity: 1, foundEmpty: true });
     expect(await env.s.redis.lrange(k.queue, 0, -1)).toHaveLength(2); // no second entry
+  });
+
+  test("users:{T} lives as long as the longest place in it, never less", async () => {
+    const { ticketTypeId, k, r } = fresh();
+    await joinRaw(ticketTypeId, "a");
+    await r.expire(k.users, 100); // as if the last join were a day ago
+    await joinRaw(ticketTypeId, "b");
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5); // a join renews it
+    await r.expire(k.users, 100);
+    const claim = await claimBatch(r, k, 1);
+    if (claim.kind !== "claimed") throw new Error("expected a claim");
+    await settleBatch(r, k, claim.batchId, decisionOf([{ state: "queued" }]), hold);
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS - 5); // so does a place sent back
+    await r.expire(k.users, PLACE_TTL_SECONDS * 2); // a pre-queued place lives longer
+    await joinRaw(ticketTypeId, "c");
+    expect(await r.ttl(k.users)).toBeGreaterThan(PLACE_TTL_SECONDS * 2 - 5); // and is not cut short
   });
 
   test("a join that fails in the script fails alone; the others of the call stand", async () => {
     const { ticketTypeId, k, r } = fresh();
-    await r.set(k.user("damaged"), "broken-id");
+    await r.hset(k.users, "damaged", "broken-id");
     await r.set(k.record("broken-id"), "not a hash"); // HMGET on it raises WRONGTYPE
     const [a, bad, b] = (await joinMany(ticketTypeId, [["a"], ["damaged"], ["b"]])) as JoinReply[];
     expect(a).toMatchObject({ kind: "joined", place: 1 });
@@ -217,14 +252,12 @@ describe("settle-4.lua", () => {
     expect(await seen(ticketTypeId, ids[0]!)).toEqual({ state: "reserved", expiresAt: deadline });
     expect(await seen(ticketTypeId, ids[2]!)).toEqual({ state: "reserved", expiresAt: deadline + 5 });
     expect(await r.zscore(k.deadlines, claim.batchId)).toBe(String(deadline + 5));
-    expect(await r.get(k.mapping(ids[0]!))).toBe(String(ticketTypeId));
     expect(await r.hget(k.record(ids[1]!), "state")).toBe("sold_out");
-    expect(await r.exists(k.mapping(ids[1]!))).toBe(0);
-    expect(await r.get(k.user("b"))).toBeNull();
+    expect(await r.hget(k.users, "b")).toBeNull();
     expect(await r.ttl(k.record(ids[1]!))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
     expect(await r.lrange(k.queue, 0, -1)).toEqual([ids[3]!, ids[4]!, ids[5]!]);
     expect(await r.hget(k.record(ids[3]!), "state")).toBe("queued");
-    expect(await r.ttl(k.mapping(ids[3]!))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
+    expect(await r.ttl(k.record(ids[3]!))).toBeGreaterThan(PLACE_TTL_SECONDS - 5);
     expect(await r.hlen(k.inflight)).toBe(0);
     expect(await r.hmget(k.meta, "served", "rate")).toEqual(["2", "12.500"]);
   });
@@ -259,7 +292,7 @@ describe("settle-4.lua", () => {
 });
 
 describe("finish-2.lua", () => {
-  test("records the final state, frees the user, drops mapping and deadline", async () => {
+  test("records the final state and frees the user", async () => {
     const { ticketTypeId, k, r } = fresh();
     const a = idOf(await joinRaw(ticketTypeId, "a"));
     const claim = await claimBatch(r, k, 1);
@@ -270,8 +303,7 @@ describe("finish-2.lua", () => {
     expect(await r.hgetall(k.record(a))).toMatchObject({ state: "confirmed", booking_id: "77" });
     expect((await seen(ticketTypeId, a)).state).toBe("confirmed");
     expect(await r.ttl(k.record(a))).toBeLessThanOrEqual(ENDED_TTL_SECONDS);
-    expect(await r.get(k.user("a"))).toBeNull();
-    expect(await r.exists(k.mappingPrefix + a)).toBe(0);
+    expect(await r.hget(k.users, "a")).toBeNull();
   });
 
   test("a booking adds its tickets to the user's tally once; join-3.lua refuses a join that would pass the limit", async () => {
@@ -308,14 +340,12 @@ describe("finish-2.lua", () => {
     expect(await r.hgetall(k.bought)).toEqual({ a: "1", c: "1" });
   });
 
-  test("a record Redis lost is skipped, its mapping still goes", async () => {
+  test("a record Redis lost is skipped, not made up", async () => {
     const { ticketTypeId, k, r } = fresh();
     const id = env.s.tokens.issue(ticketTypeId).id;
-    await r.set(k.mappingPrefix + id, String(ticketTypeId));
     const updated = await r.scripts.finish({ keys: k, ended: [{ id, state: "expired" }] });
     expect(updated).toBe(0);
     expect(await r.exists(k.record(id))).toBe(0);
-    expect(await r.exists(k.mappingPrefix + id)).toBe(0);
   });
 });
 
@@ -384,14 +414,12 @@ describe("leave-1.lua", () => {
     const a = idOf(await joinRaw(ticketTypeId, "a"));
     const leave = (id: string) => r.scripts.leave({ keys: k, id });
     expect(await leave(a)).toBe("released");
-    expect(await r.get(k.user("a"))).toBeNull();
-    expect(await r.exists(k.mapping(a))).toBe(0);
+    expect(await r.hget(k.users, "a")).toBeNull();
     expect(await leave(a)).toBe("released");
     const b = idOf(await joinRaw(ticketTypeId, "b"));
     await r.hset(k.record(b), "state", "pending");
     expect(await leave(b)).toBe("pending");
-    expect(await r.get(k.user("b"))).toBe(b);
-    expect(await r.exists(k.mapping(b))).toBe(1);
+    expect(await r.hget(k.users, "b")).toBe(b);
     expect(await leave("nope")).toBeNull();
   });
 });

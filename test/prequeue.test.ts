@@ -87,7 +87,7 @@ describe("before and in the pre-queue window", () => {
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ error: "not_on_sale", sale_starts_at: startsAt });
     expect(res.body.message).toContain("1 minutes before");
-    expect(await env.s.redis.exists(env.s.keys(type).user("early"))).toBe(0);
+    expect(await env.s.redis.hexists(env.s.keys(type).users, "early")).toBe(0);
 
     const listed = (await env.call("GET", "/events")).body.flatMap((e: any) => e.ticket_types).find((t: any) => t.id === type);
     expect(listed).toMatchObject({ status: "not_on_sale", sale_starts_at: startsAt });

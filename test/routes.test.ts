@@ -91,7 +91,7 @@ describe("POST /queue/join", () => {
     expect((await post("/queue/join", { user_id: "cafe\u0301", ticket_type_id: type })).status).toBe(200);
     expectError(await post("/queue/join", { user_id: "caf\u00e9", ticket_type_id: type }), 409, "already_queued");
     // Redis names the user by the NFC form
-    expect(await env.s.redis.exists(env.s.keys(type).user("caf\u00e9"))).toBe(1);
+    expect(await env.s.redis.hexists(env.s.keys(type).users, "caf\u00e9")).toBe(1);
     expect(await env.s.redis.llen(env.s.keys(type).queue)).toBe(3);
   });
 

@@ -43,7 +43,9 @@ function stateWords(lua: string): string[] {
   const words: string[] = [];
   for (const m of lua.matchAll(/'HSET', [^,]+, 'state', '(\w+)'/g)) words.push(m[1]!); // written into a record
   for (const m of lua.matchAll(/(?:state|current|found\[\d\])\s*[~=]=\s*'(\w+)'/g)) words.push(m[1]!);
-  for (const m of lua.matchAll(/^\s*return '(\w+)'/gm)) if (m[1] !== "busy" && m[1] !== "empty") words.push(m[1]!);
+  // claim-3.lua's busy and empty, join-3.lua's prequeued: what a call did, not a token's state
+  const replies = ["busy", "empty", "prequeued"];
+  for (const m of lua.matchAll(/^\s*return '(\w+)'/gm)) if (!replies.includes(m[1]!)) words.push(m[1]!);
   return words;
 }
 

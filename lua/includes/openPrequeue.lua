@@ -5,9 +5,9 @@
 -- pre-queue. Nothing in the loop may raise (Redis keeps a failed script's earlier writes, and
 -- a rerun would place people twice): a damaged record is read safely and placed with what it
 -- has, so its line is malformed and the grant refuses that one person as invalid.
--- Needs `enqueue` included before it. Returns how many were placed (a token that left the
+-- Needs `users` and `enqueue` included before it. Returns how many were placed (a token that left the
 -- pre-queue, or whose record is gone, is not).
-local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPrefix, mappingPrefix, placeTtl, now)
+local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, usersKey, placeTtl, now)
   local ids = redis.call('ZRANGE', prequeueKey, 0, -1)
   if #ids == 0 then
     return 0
@@ -23,11 +23,10 @@ local function openPrequeue(prequeueKey, queueKey, metaKey, recordPrefix, userPr
       redis.call('HDEL', recordKey, 'token') -- the line has it now
       -- from now on the place lives as long as any queue place
       redis.call('EXPIRE', recordKey, placeTtl)
-      redis.call('EXPIRE', userPrefix .. userId, placeTtl)
-      redis.call('EXPIRE', mappingPrefix .. id, placeTtl)
       placed = placed + 1
     end
   end
+  keepUsers(usersKey, placeTtl)
   redis.call('DEL', prequeueKey)
   return placed
 end

@@ -55,7 +55,7 @@ export class JoinBatcher {
       // joins of one turn see one limit and sale start (an operator's change a moment later shows next turn)
       const { perUserLimit, saleStartsAt } = batch[0]!;
       const replies = await this.s.redis.scripts.join({
-        keys: this.s.keys(ticketTypeId), ticketTypeId, perUserLimit, saleStartsAt, joins: batch,
+        keys: this.s.keys(ticketTypeId), perUserLimit, saleStartsAt, joins: batch,
       });
       batch.forEach((j, i) => {
         const reply = replies[i]!;

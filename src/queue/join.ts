@@ -45,7 +45,7 @@ export async function joinQueue(s: JoinDeps, batcher: JoinBatcher, input: JoinIn
   }
   if (reply.kind !== "existing") s.metrics.joins.inc(ticketTypeId); // a new place, queued or pre-queued
   crashPoint("join:queued");
-  if (reply.kind === "joined" && reply.queueLength === 1) {
+  if (reply.kind === "joined" && reply.foundEmpty) {
     // This join found the queue empty (one join of a call at most): tell the processors it
     // has people again.
     await during("Redis", () => s.redis.sadd(s.activeKey, String(ticketTypeId)));

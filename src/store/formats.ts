@@ -130,10 +130,10 @@ export function parseBatchOutcome(text: string): BatchOutcome {
 /** The ids of the tokens that hold (code reserved). */
 export const heldIds = (o: BatchOutcome): string[] => o.ids.filter((_, i) => o.codes[i] === SETTLE_CODES.reserved);
 
-/** One join's line of join-3.lua's answer (its header describes the fields of each kind). */
+/** What join-3.lua answered for one join (its header describes the fields of each kind). */
 export type JoinReply =
-  /** A new place; queueLength counts it (1: this join found the queue empty). */
-  | { kind: "joined"; id: string; place: number; served: number; quantity: number; queueLength: number }
+  /** A new place; foundEmpty: the queue was empty before this join (one join of a call at most). */
+  | { kind: "joined"; id: string; place: number; served: number; quantity: number; foundEmpty: boolean }
   /** The live place the user already had (place 0 while it waits for the sale). */
   | { kind: "existing"; id: string; state: TokenState; place: number; served: number; quantity: number; expiresAt: number | null }
   /** A new place in the pre-queue of a sale that has not started: waiting_for_sale, no place yet. */
@@ -145,19 +145,29 @@ export type JoinReply =
 
 const orNull = (text: string | undefined) => (text ? Number(text) : null);
 
-export function parseJoinReply(line: string): JoinReply {
-  const [kind, id = "", state, place, served, quantity, expiresAt, length] = line.split("\t");
-  if (kind === "joined") {
-    return { kind, id, place: Number(place), served: Number(served), quantity: Number(quantity), queueLength: Number(length) };
-  }
+/**
+ * join-3.lua's answer: the served mark, then a line per join of `sent`, in order. A joined or
+ * pre-queued line names neither token id nor quantity: they are the join's own, as sent.
+ */
+export function parseJoinReplies(reply: string, sent: readonly { id: string; quantity: number }[]): JoinReply[] {
+  const lines = reply.split("\n");
+  if (lines.length !== sent.length + 1) throw new Error(`join-3.lua answered ${lines.length - 1} lines for ${sent.length} joins`);
+  const served = Number(lines[0]);
+  return sent.map(({ id, quantity }, i) => parseJoinLine(lines[i + 1]!, id, quantity, served));
+}
+
+function parseJoinLine(line: string, id: string, quantity: number, served: number): JoinReply {
+  const fields = line.split("\t");
+  const kind = fields[0];
+  if (kind === "joined") return { kind, id, place: Number(fields[1]), served, quantity, foundEmpty: fields[2] === "1" };
   if (kind === "existing") {
+    const [, existing = "", state, place, held, expiresAt] = fields;
     return {
-      kind, id, state: storedState(state) ?? "queued", place: Number(place), served: Number(served),
-      quantity: Number(quantity), expiresAt: orNull(expiresAt),
+      kind, id: existing, state: storedState(state) ?? "queued", place: Number(place), served, quantity: Number(held), expiresAt: orNull(expiresAt),
     };
   }
-  if (kind === "prequeued") return { kind, id, served: Number(served), quantity: Number(quantity) };
-  if (kind === "limit") return { kind, booked: Number(quantity) };
+  if (kind === "prequeued") return { kind, id, served, quantity };
+  if (kind === "limit") return { kind, booked: Number(fields[1]) };
   return { kind: "error", message: line.slice("error\t".length) };
 }
 

@@ -88,8 +88,6 @@ const KEYS_CACHE = new Map<string, Keys>();
 function buildKeys(prefix: string, ticketTypeId: number) {
   const tag = `{${ticketTypeId}}`;
   const recordPrefix = `${prefix}reservation:${tag}:`;
-  const userPrefix = `${prefix}user:${tag}:`;
-  const mappingPrefix = `${prefix}token-ticket-type:${tag}:`;
   return {
     queue: `${prefix}queue:${tag}`, //               list of token ids, head first (the original's key)
     meta: `${prefix}meta:${tag}`, //                 hash: epoch, seq (last place given), served, rate
@@ -99,19 +97,14 @@ function buildKeys(prefix: string, ticketTypeId: number) {
     lease: `${prefix}lease:${tag}`, //               which processor serves the type
     bought: `${prefix}bought:${tag}`, //             hash: user id -> tickets booked (the limit's tally)
     prequeue: `${prefix}prequeue:${tag}`, //         sorted set: token id -> random rank, waiting for the sale's start
+    // hash: user id -> their live token id (I4): the token mapping of the design, the other way
+    // round (a token's own type is in its signature and in its record's key; lua/includes/users.lua)
+    users: `${prefix}users:${tag}`,
     // a pub/sub channel, not a key: token ids whose state changed where meta's served mark does
     // not show it (settle-4.lua, finish-2.lua, cancel-2.lua); live streams listen (src/streams/notices.ts)
     changes: `${prefix}changes:${tag}`,
     recordPrefix, //                                 reservation:{T}:<id>, a token's record (the original's key)
-    // token-ticket-type:{T}:<id>: the token's ticket type, the original service's mapping key.
-    // Our tokens carry their type inside the signature, so nothing here reads it; it is kept,
-    // living exactly as long as the place, because the product's contract names it: tools and
-    // operators of the original look a token's type up there.
-    mappingPrefix,
-    userPrefix, //                                   user:{T}:<user id> -> their live token id (I4)
     record: (id: string) => recordPrefix + id,
-    mapping: (id: string) => mappingPrefix + id,
-    user: (userId: string) => userPrefix + userId,
   };
 }
 export type Keys = ReturnType<typeof buildKeys>;

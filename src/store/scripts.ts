@@ -15,7 +15,8 @@ import enqueue from "../../lua/includes/enqueue.lua" with { type: "text" };
 import openPrequeueInclude from "../../lua/includes/openPrequeue.lua" with { type: "text" };
 import resolveState from "../../lua/includes/resolveState.lua" with { type: "text" };
 import saleStart from "../../lua/includes/saleStart.lua" with { type: "text" };
-import { parseClaimReply, parseJoinReply, parseLookup, type ClaimReply, type Decision, type JoinReply, type Lookup } from "./formats";
+import users from "../../lua/includes/users.lua" with { type: "text" };
+import { parseClaimReply, parseJoinReplies, parseLookup, type ClaimReply, type Decision, type JoinReply, type Lookup } from "./formats";
 import { pipelined, type Keys } from "./redis";
 import { storedState, type TokenState } from "../domain/states";
 import { BOUGHT_TTL_SECONDS, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS } from "../domain/timing";
@@ -34,7 +35,7 @@ export const SCRIPT_FILES = {
 } as const;
 
 /** Shared helpers, inlined where a script says `--@include <name>` (BullMQ's way). */
-export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude, saleStart };
+export const INCLUDES: Record<string, string> = { resolveState, enqueue, openPrequeue: openPrequeueInclude, saleStart, users };
 
 type Arg = string | number;
 type WithScripts = (Redis | Cluster) & Record<keyof typeof SCRIPT_FILES, (...args: Arg[]) => Promise<unknown>>;
@@ -69,9 +70,9 @@ export type CancelledInRedis = { id: string; userId: string; quantity: number; b
  * The keys and arguments of one join-3.lua call (a pipeline in bench/ sends them too).
  * `saleStartsAt`: the type's sale start in ms (0: none); join-3.lua compares it with Redis's clock.
  */
-export function joinArgs(k: Keys, ticketTypeId: number, perUserLimit: number, joins: Join[], saleStartsAt = 0): Arg[] {
-  const args: Arg[] = [k.queue, k.meta, k.bought, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.userPrefix,
-    k.mappingPrefix, k.batchPrefix, ticketTypeId, perUserLimit, saleStartsAt, k.prequeue];
+export function joinArgs(k: Keys, perUserLimit: number, joins: Join[], saleStartsAt = 0): Arg[] {
+  const args: Arg[] = [k.queue, k.meta, k.bought, PLACE_TTL_SECONDS, Date.now(), k.recordPrefix, k.users,
+    k.batchPrefix, perUserLimit, saleStartsAt, k.prequeue];
   // ranks always: the operator's start in meta:{T} may be ahead where the catalog has none yet
   const ranks = prequeueRanks(joins.length);
   joins.forEach((j, i) => args.push(j.id, j.userId, j.quantity, j.token, ranks[i]!));
@@ -98,11 +99,8 @@ export class Scripts {
   }
 
   /** join-3.lua: many joins of one type in order; one reply each. `saleStartsAt` in ms, 0 (the default): none. */
-  async join(p: { keys: Keys; ticketTypeId: number; perUserLimit: number; joins: Join[]; saleStartsAt?: number }): Promise<JoinReply[]> {
-    const reply = String(await this.redis.tqJoin(...joinArgs(p.keys, p.ticketTypeId, p.perUserLimit, p.joins, p.saleStartsAt)));
-    const lines = reply.split("\n");
-    if (lines.length !== p.joins.length) throw new Error(`join-3.lua answered ${lines.length} lines for ${p.joins.length} joins`);
-    return lines.map(parseJoinReply);
+  async join(p: { keys: Keys; perUserLimit: number; joins: Join[]; saleStartsAt?: number }): Promise<JoinReply[]> {
+    return parseJoinReplies(String(await this.redis.tqJoin(...joinArgs(p.keys, p.perUserLimit, p.joins, p.saleStartsAt))), p.joins);
   }
 
   /**
@@ -128,7 +126,7 @@ export class Scripts {
     return Number(await this.redis.tqSettle(
       k.queue, k.inflight, k.deadlines, k.meta,
       // a batch's outcome lives as long as a queue place, so no record outlives the outcome it points at
-      k.recordPrefix, k.mappingPrefix, k.userPrefix, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
+      k.recordPrefix, k.users, k.batchPrefix, PLACE_TTL_SECONDS * 1000, ENDED_TTL_SECONDS, PLACE_TTL_SECONDS,
       p.served, p.rate === null ? "" : p.rate.toFixed(3), p.batchId, d.codes, d.deadline ?? "", k.changes, ...d.overrides,
     ));
   }
@@ -139,7 +137,7 @@ export class Scripts {
     const k = p.keys;
     const quadruples = p.ended.flatMap((e) => [e.id, e.state, e.bookingId ?? "", e.bookingRef ?? ""]);
     return Number(await this.redis.tqFinish(
-      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.mappingPrefix, k.userPrefix, ENDED_TTL_SECONDS, k.changes,
+      k.record(p.ended[0]!.id), k.bought, k.recordPrefix, k.users, ENDED_TTL_SECONDS, k.changes,
       BOUGHT_TTL_SECONDS, ...quadruples,
     ));
   }
@@ -156,7 +154,7 @@ export class Scripts {
   /** leave-1.lua: gives a queued or pre-queued place back; returns 'released', or the state it was in (null: no record). */
   async leave(p: { keys: Keys; id: string }): Promise<TokenState | null> {
     const k = p.keys;
-    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.userPrefix, ENDED_TTL_SECONDS, p.id, k.mappingPrefix, k.prequeue, k.changes)));
+    return storedState(String(await this.redis.tqLeave(k.record(p.id), k.users, ENDED_TTL_SECONDS, p.id, k.prequeue, k.changes)));
   }
 
   /** lookup-2.lua: everything status needs about one token, in O(1). */
@@ -179,7 +177,7 @@ export class Scripts {
   async openPrequeue(p: { keys: Keys; saleStartsAt: number }): Promise<number> {
     const k = p.keys;
     return Number(await this.redis.tqOpenPrequeue(
-      k.prequeue, k.queue, k.meta, k.recordPrefix, k.userPrefix, k.mappingPrefix, PLACE_TTL_SECONDS, p.saleStartsAt,
+      k.prequeue, k.queue, k.meta, k.recordPrefix, k.users, PLACE_TTL_SECONDS, p.saleStartsAt,
     ));
   }
 
