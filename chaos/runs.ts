@@ -58,7 +58,7 @@ export const PG_FAILOVER_RUN: RunSize = {
   gapMs: [3000, 6000],
 };
 
-/** The failover test in `npm test` (test/pg-failover.test.ts): one loss, as short as it can be. */
+/** The failover test in `npm test` (test/pg-ha.test.ts): one loss, as short as it can be. */
 export const QUICK_PG_FAILOVER_RUN: RunSize = {
   ...PG_FAILOVER_RUN,
   buyers: 200,
