@@ -87,7 +87,9 @@ if (import.meta.main) {
   const args = parse(process.argv.slice(2));
   const say = (line: string) => console.error(`[chaos] ${line}`);
   say("building the binary");
-  const binary = await buildBinary();
+  // built while the servers start (a formation takes a while)
+  const binary = buildBinary();
+  binary.catch(() => {}); // its failure is met where it is awaited
   const reports: ChaosReport[] = [];
   for (const mode of args.modes) {
     const base = args.pgFailover ? (args.quick ? QUICK_PG_FAILOVER_RUN : PG_FAILOVER_RUN) : args.quick ? QUICK_RUNS[mode] : FULL_RUN;

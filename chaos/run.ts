@@ -27,7 +27,8 @@ export type Mode = "buyer" | "shop";
 export const MODES: readonly Mode[] = ["buyer", "shop"];
 
 export type ChaosOptions = {
-  binary: string;
+  /** The built binary, or its build still under way (awaited once the servers are up). */
+  binary: string | Promise<string>;
   instances: number;
   buyers: number;
   seats: number;
@@ -131,7 +132,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ...(o.mode === "shop" ? { SHOP_API_KEYS: SHOP_API_KEYS.join(",") } : {}),
       WEBHOOK_RETRY_SCHEDULE: CHAOS_RETRY_SCHEDULE,
     };
-    const migrated = Bun.spawn([o.binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
+    const binary = await o.binary;
+    const migrated = Bun.spawn([binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
     if ((await migrated.exited) !== 0) throw new Error(`migrate failed: ${await new Response(migrated.stderr).text()}`);
     sql = createSql(databaseUrl, { max: 2 });
     const [event] = await sql`INSERT INTO events (name) VALUES ('Chaos night') RETURNING id`;
@@ -144,7 +146,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await receiver.start(sql); // subscribed to every event before the first hold
 
     for (let i = 0; i < o.instances; i++) {
-      instances.push(new Instance(i, freePort(), o.binary, env, join(logs, `instance-${i}.log`)));
+      instances.push(new Instance(i, freePort(), binary, env, join(logs, `instance-${i}.log`)));
     }
     await Promise.all(instances.map((i) => i.start()));
     o.say(`${o.mode} mode, ${o.instances} instances up; ${o.buyers} buyers arrive over ${o.arrivalSeconds} s for ${o.seats} seats`);
@@ -182,7 +184,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (formation) checks.push(...failoverChecks(o, failoverReports, traffic));
     if (shop) checks.push(...(await shopChecks(sql, shop.ledger)));
     checks.push(...(await receiver.checks(sql)));
-    const drift = Bun.spawn([o.binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
+    const drift = Bun.spawn([binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
     const driftCode = await drift.exited;
     checks.push({ name: "ticket-queue check", ok: driftCode === 0, detail: `exit ${driftCode}: ${(await new Response(drift.stdout).text()).trim().split("\n").at(-1)}` });
     const tables = await tableSummary(sql);

@@ -61,10 +61,10 @@ export const PG_FAILOVER_RUN: RunSize = {
 /** The failover test in `npm test` (test/pg-ha.test.ts): one loss, as short as it can be. */
 export const QUICK_PG_FAILOVER_RUN: RunSize = {
   ...PG_FAILOVER_RUN,
-  buyers: 200,
-  seats: 60,
-  arrivalSeconds: 15,
+  buyers: 150,
+  seats: 40,
+  arrivalSeconds: 10,
   pgFailovers: 1,
-  holdSeconds: 5,
-  gapMs: [2000, 3000],
+  holdSeconds: 4,
+  gapMs: [1500, 2500],
 };

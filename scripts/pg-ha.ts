@@ -156,6 +156,22 @@ export async function start(): Promise<Formation> {
   try {
     const monitorPort = freePort();
     const monitorUri = `postgres://autoctl_node@127.0.0.1:${monitorPort}/pg_auto_failover?sslmode=disable`;
+    const nodes: PgNode[] = ["node1", "node2"].map((name) => {
+      const port = freePort();
+      return { name, port, url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}` };
+    });
+    const [first, second] = nodes as [PgNode, PgNode];
+    // The monitor's and the first node's clusters are made at once (initdb, without waiting for
+    // the disk): pg_autoctl takes an existing one as it is. The second node is a base backup of
+    // the first, postgresql.conf (and so its settings) included.
+    const initdb = async (name: string) => {
+      const args = ["-D", pgdata(name), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"];
+      const child = Bun.spawn([...runAs, join(bin, "initdb"), ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+      if ((await child.exited) !== 0) throw new Error(`initdb failed: ${await new Response(child.stderr).text()}`);
+    };
+    const firstMade = initdb(first.name).then(() => appendSettings(first.name, NODE_SETTINGS));
+    firstMade.catch(() => {}); // awaited below
+    await initdb("monitor");
     await autoctlCommand([
       "create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", String(monitorPort), "--pgctl", pgctl,
       "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl",
@@ -163,6 +179,7 @@ export async function start(): Promise<Formation> {
     await autoctlCommand(["config", "set", "--pgdata", pgdata("monitor"), "postgresql.listen_addresses", "127.0.0.1"]);
     await appendSettings("monitor", MONITOR_SETTINGS);
     spawnKeeper("monitor", ["run", "--pgdata", pgdata("monitor")]);
+    await firstMade;
     monitorSql = postgres(monitorUri, { max: 1, connect_timeout: 2, onnotice: () => {} });
     const sql = monitorSql;
     await waitFor(() => sql`SELECT 1`.then(() => true), 30_000, "the pg_auto_failover monitor");
@@ -173,22 +190,15 @@ export async function start(): Promise<Formation> {
         FROM pgautofailover.node WHERE formationid = 'default' ORDER BY nodeid`;
     const nodeState = async (name: string) => (await states()).find((s) => s.name === name);
 
-    const nodes: PgNode[] = ["node1", "node2"].map((name) => {
-      const port = freePort();
-      return { name, port, url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}` };
-    });
     const createArgs = (node: PgNode) => [
       "create", "postgres", "--pgdata", pgdata(node.name), "--pgport", String(node.port), "--pgctl", pgctl,
       "--hostname", "127.0.0.1", "--listen", "127.0.0.1", "--name", node.name, "--dbname", DATABASE,
-      "--monitor", monitorUri, "--auth", "trust", "--no-ssl", "--replication-quorum", "true",
+      "--monitor", monitorUri, "--auth", "trust", "--no-ssl", "--replication-quorum", "true", "--run",
     ];
-    // The first node: created (initdb), given its settings, then run; the second is a base backup
-    // of it, postgresql.conf included.
-    const [first, second] = nodes as [PgNode, PgNode];
-    await autoctlCommand(createArgs(first));
-    await appendSettings(first.name, NODE_SETTINGS);
-    spawnKeeper(first.name, ["run", "--pgdata", pgdata(first.name)]);
-    spawnKeeper(second.name, [...createArgs(second), "--run"]);
+    spawnKeeper(first.name, createArgs(first));
+    // the second registers once the first has: the first registered is the primary
+    await waitFor(async () => (await nodeState(first.name)) !== undefined, 60_000, `${first.name} registering`);
+    spawnKeeper(second.name, createArgs(second));
     // The standby's pg_basebackup waits for a checkpoint on the primary: ask for one now and then.
     await waitFor(
       async () => {

@@ -15,10 +15,12 @@ import { runChaos } from "../chaos/run";
 import { QUICK_PG_FAILOVER_RUN } from "../chaos/runs";
 
 const folder = await mkdtemp(join(tmpdir(), "tq-pg-failover-"));
-let binary: string;
-beforeAll(async () => {
-  binary = process.env.TQ_BINARY ?? (await buildBinary(join(folder, "ticket-queue")));
-}, 120_000);
+let binary: string | Promise<string>;
+beforeAll(() => {
+  // built while the formation starts
+  binary = process.env.TQ_BINARY ?? buildBinary(join(folder, "ticket-queue"));
+  if (binary instanceof Promise) binary.catch(() => {}); // met where it is awaited
+});
 afterAll(() => rm(folder, { recursive: true, force: true }));
 
 test("the primary lost mid-sale: the standby takes over, the service follows, nothing answered is lost", async () => {
