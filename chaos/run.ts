@@ -173,6 +173,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const crowdDeadline = setTimeout(() => giveUp.abort(), Math.max(60_000, o.arrivalSeconds * 1000 - (Date.now() - started) + 60_000));
     const crowdResult = await crowd;
     clearTimeout(crowdDeadline);
+    o.say(`the crowd finished at ${((Date.now() - started) / 1000).toFixed(1)}s; checking`);
 
     // Every deadline passes; the cleaners then have I6's grace to end each hold.
     const [latest] = await sql<{ ms: number | null }[]>`

@@ -61,8 +61,9 @@ export const PG_FAILOVER_RUN: RunSize = {
 /** The failover test in `npm test` (test/pg-ha.test.ts): one loss, as short as it can be. */
 export const QUICK_PG_FAILOVER_RUN: RunSize = {
   ...PG_FAILOVER_RUN,
-  buyers: 150,
-  seats: 40,
+  // seats for everyone: no buyer waits for another's hold to lapse, so the crowd is done soon after the switch
+  buyers: 120,
+  seats: 200,
   arrivalSeconds: 10,
   pgFailovers: 1,
   holdSeconds: 4,
