@@ -58,6 +58,7 @@ export function printReport(r: ChaosReport): void {
       const widths = [8, 9, 9, 7, 10, 9];
       const rejoined = f.rejoinedAfterMs === null ? "left down" : `${sec(f.rejoinedAfterMs)} s after it was started`;
       out.push(`  ${cells.map((v, i) => v.padEnd(widths[i]!)).join(" ")} ${rejoined}`);
+      if (f.lastUnavailablePath) out.push(`           the last 503 on ${f.lastUnavailablePath}`);
     }
   }
   const c = r.crowd;

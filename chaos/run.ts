@@ -73,6 +73,8 @@ export type FailoverReport = Failover & {
   /** From the loss to the first and the last 503 (null: none). */
   firstUnavailableMs: number | null;
   lastUnavailableMs: number | null;
+  /** The route of the last 503. */
+  lastUnavailablePath: string | null;
 };
 
 export type Check = { name: string; ok: boolean; detail: string };
@@ -288,15 +290,16 @@ async function finalChecks(
 }
 
 /** The 503s the crowd got from each primary's loss until the next loss (or the end of the run). */
-function unavailableAround(failovers: Failover[], unavailableAt: number[]): FailoverReport[] {
+function unavailableAround(failovers: Failover[], unavailable: Traffic["unavailableAt"]): FailoverReport[] {
   return failovers.map((f, i) => {
     const until = failovers[i + 1]?.lostAt ?? Infinity;
-    const times = unavailableAt.filter((t) => t >= f.lostAt && t < until);
+    const seen = unavailable.filter(({ at }) => at >= f.lostAt && at < until).sort((a, b) => a.at - b.at);
     return {
       ...f,
-      unavailable: times.length,
-      firstUnavailableMs: times.length ? Math.min(...times) - f.lostAt : null,
-      lastUnavailableMs: times.length ? Math.max(...times) - f.lostAt : null,
+      unavailable: seen.length,
+      firstUnavailableMs: seen.length ? seen[0]!.at - f.lostAt : null,
+      lastUnavailableMs: seen.length ? seen.at(-1)!.at - f.lostAt : null,
+      lastUnavailablePath: seen.at(-1)?.path ?? null,
     };
   });
 }
@@ -312,7 +315,7 @@ function failoverChecks(o: ChaosOptions, failovers: FailoverReport[], traffic: T
       ok: late.length === 0,
       detail: late.length === 0
         ? `no 503 later than ${s(BACK_AFTER_SWITCH_MS)} after the new primary took writes`
-        : late.map((f) => `503 until ${s(f.lostAt + f.lastUnavailableMs! - f.writableAt)} after ${f.promoted} took writes`).join("; "),
+        : late.map((f) => `503 until ${s(f.lostAt + f.lastUnavailableMs! - f.writableAt)} after ${f.promoted} took writes (${f.lastUnavailablePath})`).join("; "),
     },
     {
       name: "503 with Retry-After",

@@ -47,14 +47,14 @@ export const QUICK_RUNS: Record<Mode, RunSize> = { buyer: QUICK_RUN, shop: QUICK
  */
 export const PG_FAILOVER_RUN: RunSize = {
   instances: 2,
-  buyers: 1200,
-  seats: 400,
+  buyers: 1500,
+  seats: 300,
   arrivalSeconds: 60,
   kills: 0,
   crashPoints: [],
   postgresRestart: false,
   pgFailovers: 2,
-  holdSeconds: 8,
+  holdSeconds: 4,
   gapMs: [3000, 6000],
 };
 
