@@ -10,7 +10,7 @@ export type Traffic = {
   requests: number;
   unavailable: number; // 503 with Retry-After, as promised during outages
   /** Each 503: when (ms since the epoch) and on which route, to see how long an outage was seen from outside. */
-  unavailableAt: { at: number; path: string }[];
+  unavailableAt: { at: number; path: string; body: string }[];
   /** 503s without a Retry-After header. */
   unavailableWithoutRetryAfter: number;
   connectionErrors: number;
@@ -47,7 +47,7 @@ export class Client {
       const text = await res.text();
       if (res.status === 503) {
         this.traffic.unavailable++;
-        this.traffic.unavailableAt.push({ at: Date.now(), path: path.replace(/\?.*/, "") });
+        this.traffic.unavailableAt.push({ at: Date.now(), path: path.replace(/\?.*/, ""), body: text.slice(0, 200) });
         if (!res.headers.has("retry-after")) this.traffic.unavailableWithoutRetryAfter++;
       } else if (res.status >= 500) this.traffic.serverErrors.push({ status: res.status, path, body: text.slice(0, 300) });
       let parsed: unknown = null;

@@ -34,7 +34,8 @@ export type Failover = {
   promoted: string;
   lostAt: number;
   writableAt: number;
-  /** How long the lost node took, once started again, to be the synchronous standby (null: left down). */
+  /** When the lost node was started again (null: left down), and how long it took to be the synchronous standby. */
+  restartedAt: number | null;
   rejoinedAfterMs: number | null;
 };
 
@@ -175,9 +176,9 @@ async function primaryLost(ctx: FaultContext): Promise<{ detail: string; ok: boo
   const previous = ctx.failovers.at(-1);
   if (previous) {
     const down = formation.nodes.find((n) => n.name === previous.lost)!;
-    const restarted = Date.now();
+    previous.restartedAt = Date.now();
     await formation.restartNode(down);
-    previous.rejoinedAfterMs = Date.now() - restarted;
+    previous.rejoinedAfterMs = Date.now() - previous.restartedAt;
     before = `${down.name} started again, the synchronous standby ${s(previous.rejoinedAfterMs)} later; `;
     await Bun.sleep(jitter(ctx.random, 1000, 2000)); // the crowd's commits wait for it a while
   }
@@ -188,7 +189,7 @@ async function primaryLost(ctx: FaultContext): Promise<{ detail: string; ok: boo
   try {
     const promoted = await formation.waitForPrimary({ not: lost, timeoutMs: 60_000 });
     const writableAt = Date.now();
-    ctx.failovers.push({ lost: lost.name, promoted: promoted.name, lostAt, writableAt, rejoinedAfterMs: null });
+    ctx.failovers.push({ lost: lost.name, promoted: promoted.name, lostAt, writableAt, restartedAt: null, rejoinedAfterMs: null });
     return { detail: `${before}${lost.name} (primary) lost: keeper and postmaster kill -9; ${promoted.name} took writes after ${s(writableAt - lostAt)}`, ok: true };
   } catch (err) {
     return { detail: `${before}${lost.name} (primary) lost; ${(err as Error).message}`, ok: false };

@@ -56,9 +56,11 @@ export function printReport(r: ChaosReport): void {
     for (const f of r.failovers) {
       const cells = [f.lost, f.promoted, sec(f.writableAt - f.lostAt), String(f.unavailable), sec(f.firstUnavailableMs), sec(f.lastUnavailableMs)];
       const widths = [8, 9, 9, 7, 10, 9];
-      const rejoined = f.rejoinedAfterMs === null ? "left down" : `${sec(f.rejoinedAfterMs)} s after it was started`;
+      const rejoined = f.rejoinedAfterMs === null ? "left down"
+        : `${sec(f.rejoinedAfterMs)} s after it was started (meanwhile ${f.unavailableWhileRejoining} 503s)`;
       out.push(`  ${cells.map((v, i) => v.padEnd(widths[i]!)).join(" ")} ${rejoined}`);
-      if (f.lastUnavailablePath) out.push(`           the last 503 on ${f.lastUnavailablePath}`);
+      if (f.lastUnavailable) out.push(`           the switch's last 503: ${f.lastUnavailable}`);
+      if (f.lastUnavailableWhileRejoining) out.push(`           the last 503 while ${f.lost} rejoined: ${f.lastUnavailableWhileRejoining}`);
     }
   }
   const c = r.crowd;

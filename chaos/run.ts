@@ -67,14 +67,21 @@ const I6_GRACE_SECONDS = 2;
 /** Once a promoted standby takes writes, the service must be whole again within this (issue 24). */
 const BACK_AFTER_SWITCH_MS = 10_000;
 
-/** A primary's loss as the crowd saw it: the 503s from the loss until the next one (or the end). */
+/**
+ * A primary's loss as the crowd saw it: the 503s of the switch (from the loss until the lost node
+ * is started again, or the next loss, or the end) and those while the lost node rejoined (until
+ * the next loss or the end: its commits wait for the standby catching up).
+ */
 export type FailoverReport = Failover & {
   unavailable: number;
-  /** From the loss to the first and the last 503 (null: none). */
+  /** From the loss to the first and the last 503 of the switch (null: none). */
   firstUnavailableMs: number | null;
   lastUnavailableMs: number | null;
-  /** The route of the last 503. */
-  lastUnavailablePath: string | null;
+  /** The route and the body of the switch's last 503. */
+  lastUnavailable: string | null;
+  /** 503s while the lost node rejoined, and the route and body of the last. */
+  unavailableWhileRejoining: number;
+  lastUnavailableWhileRejoining: string | null;
 };
 
 export type Check = { name: string; ok: boolean; detail: string };
@@ -289,17 +296,23 @@ async function finalChecks(
   return checks;
 }
 
-/** The 503s the crowd got from each primary's loss until the next loss (or the end of the run). */
+/** The 503s the crowd got around each primary's loss (see FailoverReport). */
 function unavailableAround(failovers: Failover[], unavailable: Traffic["unavailableAt"]): FailoverReport[] {
+  const sorted = [...unavailable].sort((a, b) => a.at - b.at);
+  const between = (from: number, to: number) => sorted.filter(({ at }) => at >= from && at < to);
+  const said = (u: (typeof sorted)[number] | undefined) => (u ? `${u.path}: ${u.body}` : null);
   return failovers.map((f, i) => {
-    const until = failovers[i + 1]?.lostAt ?? Infinity;
-    const seen = unavailable.filter(({ at }) => at >= f.lostAt && at < until).sort((a, b) => a.at - b.at);
+    const next = failovers[i + 1]?.lostAt ?? Infinity;
+    const switching = between(f.lostAt, f.restartedAt ?? next);
+    const rejoining = f.restartedAt === null ? [] : between(f.restartedAt, next);
     return {
       ...f,
-      unavailable: seen.length,
-      firstUnavailableMs: seen.length ? seen[0]!.at - f.lostAt : null,
-      lastUnavailableMs: seen.length ? seen.at(-1)!.at - f.lostAt : null,
-      lastUnavailablePath: seen.at(-1)?.path ?? null,
+      unavailable: switching.length,
+      firstUnavailableMs: switching.length ? switching[0]!.at - f.lostAt : null,
+      lastUnavailableMs: switching.length ? switching.at(-1)!.at - f.lostAt : null,
+      lastUnavailable: said(switching.at(-1)),
+      unavailableWhileRejoining: rejoining.length,
+      lastUnavailableWhileRejoining: said(rejoining.at(-1)),
     };
   });
 }
@@ -314,8 +327,8 @@ function failoverChecks(o: ChaosOptions, failovers: FailoverReport[], traffic: T
       name: "back after a switch",
       ok: late.length === 0,
       detail: late.length === 0
-        ? `no 503 later than ${s(BACK_AFTER_SWITCH_MS)} after the new primary took writes`
-        : late.map((f) => `503 until ${s(f.lostAt + f.lastUnavailableMs! - f.writableAt)} after ${f.promoted} took writes (${f.lastUnavailablePath})`).join("; "),
+        ? `no 503 later than ${s(BACK_AFTER_SWITCH_MS)} after the new primary took writes (until the lost node is started again)`
+        : late.map((f) => `503 until ${s(f.lostAt + f.lastUnavailableMs! - f.writableAt)} after ${f.promoted} took writes (${f.lastUnavailable})`).join("; "),
     },
     {
       name: "503 with Retry-After",
