@@ -275,10 +275,13 @@ export async function start(): Promise<Formation> {
   }
 }
 
+/** The postmaster serving `pgdata`, if one runs: a pid file left by a killed one may name another process by now. */
 function postmasterPid(pgdata: string): number | null {
   try {
     const pid = Number(readFileSync(join(pgdata, "postmaster.pid"), "utf8").split("\n")[0]);
-    return pid > 0 ? pid : null;
+    if (!(pid > 0)) return null;
+    const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return command.includes(pgdata) ? pid : null;
   } catch {
     return null;
   }
