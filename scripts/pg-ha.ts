@@ -138,7 +138,13 @@ export async function start(): Promise<Formation> {
     const keeper = keepers.get(name);
     if (keeper && keeper.exitCode === null && keeper.signalCode === null) targets.push(-keeper.pid);
     const postmaster = postmasterPid(pgdata(name));
-    if (postmaster) targets.push(postmaster, ...childrenOf(postmaster));
+    if (postmaster) {
+      // stopped first, so no backend is forked between the listing of its children and the kill
+      try {
+        process.kill(postmaster, "SIGSTOP");
+      } catch {} // gone already
+      targets.push(postmaster, ...childrenOf(postmaster));
+    }
     for (const pid of targets) {
       try {
         process.kill(pid, "SIGKILL");
