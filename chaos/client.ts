@@ -9,11 +9,17 @@ export type Reply = { status: number; body: any; headers: Headers };
 export type Traffic = {
   requests: number;
   unavailable: number; // 503 with Retry-After, as promised during outages
+  /** Each 503: when (ms since the epoch) and on which route, to see how long an outage was seen from outside. */
+  unavailableAt: { at: number; path: string; body: string }[];
+  /** 503s without a Retry-After header. */
+  unavailableWithoutRetryAfter: number;
   connectionErrors: number;
   serverErrors: { status: number; path: string; body: string }[]; // any other 5xx: a defect
 };
 
-export const newTraffic = (): Traffic => ({ requests: 0, unavailable: 0, connectionErrors: 0, serverErrors: [] });
+export const newTraffic = (): Traffic => ({
+  requests: 0, unavailable: 0, unavailableAt: [], unavailableWithoutRetryAfter: 0, connectionErrors: 0, serverErrors: [],
+});
 
 export class Client {
   private readonly jwts = new Map<string, Promise<string>>();
@@ -39,8 +45,11 @@ export class Client {
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
-      if (res.status === 503) this.traffic.unavailable++;
-      else if (res.status >= 500) this.traffic.serverErrors.push({ status: res.status, path, body: text.slice(0, 300) });
+      if (res.status === 503) {
+        this.traffic.unavailable++;
+        this.traffic.unavailableAt.push({ at: Date.now(), path: path.replace(/\?.*/, ""), body: text.slice(0, 200) });
+        if (!res.headers.has("retry-after")) this.traffic.unavailableWithoutRetryAfter++;
+      } else if (res.status >= 500) this.traffic.serverErrors.push({ status: res.status, path, body: text.slice(0, 300) });
       let parsed: unknown = null;
       try {
         parsed = JSON.parse(text);

@@ -2,9 +2,11 @@
 // kill -9 of an instance, a graceful stop (SIGTERM) under load, Redis losing its data or
 // restarting (on a Redis Cluster: a master killed, a replica killed, a busy slot moved),
 // PostgreSQL restarting, the webhook receiver down for a few seconds, and the crash points of
-// src/core/crash-points.ts, each followed by a restart.
+// src/core/crash-points.ts, each followed by a restart. On a pg_auto_failover formation
+// (--pg-failover): the primary node lost whole, its standby promoted, the lost node started again.
 import Redis from "ioredis";
 import type { LocalPostgres, LocalRedis } from "../scripts/local-servers";
+import type { Formation } from "../scripts/pg-ha";
 import type { LocalRedisCluster } from "../scripts/redis-cluster";
 import { keysFor } from "../src/store/redis";
 import type { CrashPoint } from "../src/core/crash-points";
@@ -23,8 +25,19 @@ export type Fault =
   | { kind: "redis replica kill -9" }
   | { kind: "redis slot move" }
   | { kind: "postgres restart" }
+  | { kind: "postgres primary lost" }
   | { kind: "webhook receiver down" }
   | { kind: "crash point"; point: CrashPoint };
+
+export type Failover = {
+  lost: string;
+  promoted: string;
+  lostAt: number;
+  writableAt: number;
+  /** When the lost node was started again (null: left down), and how long it took to be the synchronous standby. */
+  restartedAt: number | null;
+  rejoinedAfterMs: number | null;
+};
 
 export type FaultRecord = { at_s: number; fault: string; detail: string; took_ms: number; ok: boolean };
 
@@ -37,7 +50,11 @@ export type FaultContext = {
   receiver: ChaosReceiver;
   /** The crowd's ticket type: the cluster faults aim at its slot. */
   crowdTypeId: number;
-  postgres: LocalPostgres;
+  /** One PostgreSQL, or (a --pg-failover run) null and `formation`. */
+  postgres: LocalPostgres | null;
+  formation: Formation | null;
+  /** Each primary lost: when, and when its standby took writes (ms since the epoch). */
+  failovers: Failover[];
   client: Client;
   journal: Journal;
   /** Shop mode: the probes' confirms go through the shop. */
@@ -103,8 +120,10 @@ async function inject(ctx: FaultContext, fault: Fault): Promise<{ detail: string
       await ctx.redis!.restart(1000);
       return { detail: "killed, down 1 s, started empty", ok: true };
     case "postgres restart":
-      await ctx.postgres.restart();
+      await ctx.postgres!.restart();
       return { detail: "immediate stop (every connection dropped), started again", ok: true };
+    case "postgres primary lost":
+      return primaryLost(ctx);
     case "crash point":
       return crashAt(ctx, fault.point);
   }
@@ -142,6 +161,39 @@ async function clusterFault(ctx: FaultContext, kind: "redis master kill -9" | "r
   await cluster.launch(victim);
   await cluster.waitHealthy(60_000);
   return { detail: `node ${victim} (${kind === "redis master kill -9" ? "master" : "replica"} of slot ${slot}) killed${took}; back as a replica`, ok: true };
+}
+
+/**
+ * The formation's primary lost as a machine is lost (its keeper and its postmaster kill -9
+ * together) until the monitor has promoted the standby and it takes writes. A node lost before
+ * is first started again and waited for until it is the synchronous standby: each loss after the
+ * first is of a primary whose standby was once the lost primary.
+ */
+async function primaryLost(ctx: FaultContext): Promise<{ detail: string; ok: boolean }> {
+  const formation = ctx.formation!;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  let before = "";
+  const previous = ctx.failovers.at(-1);
+  if (previous) {
+    const down = formation.nodes.find((n) => n.name === previous.lost)!;
+    previous.restartedAt = Date.now();
+    await formation.restartNode(down);
+    previous.rejoinedAfterMs = Date.now() - previous.restartedAt;
+    before = `${down.name} started again, the synchronous standby ${s(previous.rejoinedAfterMs)} later; `;
+    await Bun.sleep(jitter(ctx.random, 1000, 2000)); // the crowd's commits wait for it a while
+  }
+  const lost = await formation.primary();
+  if (!lost) return { detail: `${before}the formation had no primary to lose`, ok: false };
+  const lostAt = Date.now();
+  formation.loseNode(lost);
+  try {
+    const promoted = await formation.waitForPrimary({ not: lost, timeoutMs: 60_000 });
+    const writableAt = Date.now();
+    ctx.failovers.push({ lost: lost.name, promoted: promoted.name, lostAt, writableAt, restartedAt: null, rejoinedAfterMs: null });
+    return { detail: `${before}${lost.name} (primary) lost: keeper and postmaster kill -9; ${promoted.name} took writes after ${s(writableAt - lostAt)}`, ok: true };
+  } catch (err) {
+    return { detail: `${before}${lost.name} (primary) lost; ${(err as Error).message}`, ok: false };
+  }
 }
 
 /**

@@ -3,10 +3,14 @@
 // invariant checked in SQL and every answer the crowd got checked against PostgreSQL. In shop
 // mode the instances run with CONFIRM_BY=shop and a shop books the paid holds (chaos/shop.ts).
 // A webhook receiver subscribed to every event checks the outbox against PostgreSQL (chaos/webhooks.ts).
+// With pgFailovers (--pg-failover), PostgreSQL is a pg_auto_failover formation (scripts/pg-ha.ts)
+// whose primary is lost that many times, and those are the only faults: how long the service
+// answered 503 around each switch is measured and reported.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalPostgres, LocalRedis, freePort } from "../scripts/local-servers";
+import { start as startFormation, type Formation } from "../scripts/pg-ha";
 import { LocalRedisCluster } from "../scripts/redis-cluster";
 import type { CrashPoint } from "../src/core/crash-points";
 import { createSql, type Sql } from "../src/store/db";
@@ -14,7 +18,7 @@ import { checkInvariants, overdueHolds } from "../src/store/invariants";
 import { Client, newTraffic, seededRandom, type Traffic } from "./client";
 import { Instance } from "./cluster";
 import { newJournal, runCrowd, type CrowdResult } from "./crowd";
-import { injectFaults, type Fault, type FaultRecord } from "./faults";
+import { injectFaults, type Failover, type Fault, type FaultRecord } from "./faults";
 import { Shop, SHOP_API_KEYS, shopChecks, type ShopSummary } from "./shop";
 import { CHAOS_RETRY_SCHEDULE, ChaosReceiver } from "./webhooks";
 
@@ -23,7 +27,8 @@ export type Mode = "buyer" | "shop";
 export const MODES: readonly Mode[] = ["buyer", "shop"];
 
 export type ChaosOptions = {
-  binary: string;
+  /** The built binary, or its build still under way (awaited once the servers are up). */
+  binary: string | Promise<string>;
   instances: number;
   buyers: number;
   seats: number;
@@ -37,6 +42,12 @@ export type ChaosOptions = {
   seed: number;
   /** On a Redis Cluster of its own: Redis faults are then a master's death, a replica's, a slot move. */
   cluster: boolean;
+  /**
+   * On a pg_auto_failover formation of its own (a monitor, a primary, a synchronous standby):
+   * its primary lost this many times (the lost node rejoining as the standby after each), and no
+   * other fault. 0: one PostgreSQL of its own, and every other fault.
+   */
+  pgFailovers: number;
   mode: Mode;
   say: (line: string) => void;
 };
@@ -53,6 +64,26 @@ const FLOOR_PRICE = 50;
 /** Holds still held this long after their deadline break I6 ("within a second or two"). */
 const I6_GRACE_SECONDS = 2;
 
+/** Once a promoted standby takes writes, the service must be whole again within this (issue 24). */
+const BACK_AFTER_SWITCH_MS = 10_000;
+
+/**
+ * A primary's loss as the crowd saw it: the 503s of the switch (from the loss until the lost node
+ * is started again, or the next loss, or the end) and those while the lost node rejoined (until
+ * the next loss or the end: its commits wait for the standby catching up).
+ */
+export type FailoverReport = Failover & {
+  unavailable: number;
+  /** From the loss to the first and the last 503 of the switch (null: none). */
+  firstUnavailableMs: number | null;
+  lastUnavailableMs: number | null;
+  /** The route and the body of the switch's last 503. */
+  lastUnavailable: string | null;
+  /** 503s while the lost node rejoined, and the route and body of the last. */
+  unavailableWhileRejoining: number;
+  lastUnavailableWhileRejoining: string | null;
+};
+
 export type Check = { name: string; ok: boolean; detail: string };
 
 export type ChaosReport = {
@@ -60,10 +91,12 @@ export type ChaosReport = {
   options: Omit<ChaosOptions, "binary" | "say">;
   seconds: number;
   faults: FaultRecord[];
+  /** --pg-failover: each primary lost, and the 503s around it. */
+  failovers: FailoverReport[];
   crowd: CrowdResult;
   /** Shop mode: what the shop did and was told. */
   shop: ShopSummary | null;
-  traffic: Omit<Traffic, "serverErrors"> & { serverErrors: number };
+  traffic: Omit<Traffic, "serverErrors" | "unavailableAt"> & { serverErrors: number };
   /** Seats (capacity, stock, held, booked) and holds (granted, expired, released) per ticket type. */
   tables: { ticket_type: string; capacity: number; stock: number; held: number; booked: number; holds: number; expired: number; released: number }[];
   shutdown_ms: number[];
@@ -79,6 +112,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cluster = o.cluster ? new LocalRedisCluster(CHAOS_CLUSTER_BASE_PORT) : null;
   const redis = cluster ? null : await LocalRedis.start();
   let postgres: LocalPostgres | null = null;
+  let formation: Formation | null = null;
   let sql: Sql | null = null;
   const instances: Instance[] = [];
   const receiver = new ChaosReceiver(random);
@@ -86,11 +120,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     await cluster?.stop(); // a cluster left by an earlier run: started afresh
     await cluster?.start();
-    postgres = await LocalPostgres.start();
-    o.say(`own Redis ${redis?.url ?? `cluster ${cluster!.nodes}`}, own PostgreSQL ${postgres.url}, logs in ${logs}`);
+    if (o.pgFailovers > 0) formation = await startFormation();
+    else postgres = await LocalPostgres.start();
+    const databaseUrl = formation?.uri ?? postgres!.url;
+    o.say(`own Redis ${redis?.url ?? `cluster ${cluster!.nodes}`}, own PostgreSQL ${databaseUrl}, logs in ${logs}`);
     const env = {
       PATH: process.env.PATH ?? "",
-      DATABASE_URL: postgres.url,
+      DATABASE_URL: databaseUrl,
       ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : { REDIS_URL: redis!.url }),
       TOKEN_SECRET: "chaos-secret-".padEnd(48, "x"),
       // the mode we recommend: joins verified, so a retried join gets its own token back
@@ -105,9 +141,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ...(o.mode === "shop" ? { SHOP_API_KEYS: SHOP_API_KEYS.join(",") } : {}),
       WEBHOOK_RETRY_SCHEDULE: CHAOS_RETRY_SCHEDULE,
     };
-    const migrated = Bun.spawn([o.binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
+    const binary = await o.binary;
+    const migrated = Bun.spawn([binary, "migrate"], { env, stdout: "ignore", stderr: "pipe" });
     if ((await migrated.exited) !== 0) throw new Error(`migrate failed: ${await new Response(migrated.stderr).text()}`);
-    sql = createSql(postgres.url, { max: 2 });
+    sql = createSql(databaseUrl, { max: 2 });
     const [event] = await sql`INSERT INTO events (name) VALUES ('Chaos night') RETURNING id`;
     const [crowdType] = await sql`
       INSERT INTO ticket_types (event_id, name, price, capacity, stock) VALUES (${event!.id}, 'Floor', ${FLOOR_PRICE}, ${o.seats}, ${o.seats})
@@ -118,7 +155,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await receiver.start(sql); // subscribed to every event before the first hold
 
     for (let i = 0; i < o.instances; i++) {
-      instances.push(new Instance(i, freePort(), o.binary, env, join(logs, `instance-${i}.log`)));
+      instances.push(new Instance(i, freePort(), binary, env, join(logs, `instance-${i}.log`)));
     }
     await Promise.all(instances.map((i) => i.start()));
     o.say(`${o.mode} mode, ${o.instances} instances up; ${o.buyers} buyers arrive over ${o.arrivalSeconds} s for ${o.seats} seats`);
@@ -133,14 +170,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       shop, unitPrice: FLOOR_PRICE,
     });
     const plan = faultPlan(o, random);
+    const failovers: Failover[] = [];
     const faults = await injectFaults(
-      { instances, redis, cluster, receiver, crowdTypeId: crowdType!.id, postgres, client, journal, shop, probeTypeId: probeType!.id, random, started, say: o.say },
+      {
+        instances, redis, cluster, receiver, crowdTypeId: crowdType!.id, postgres, formation, failovers, client, journal, shop,
+        probeTypeId: probeType!.id, random, started, say: o.say,
+      },
       plan, o.gapMs,
     );
     o.say("faults done; waiting for the crowd to finish");
     const crowdDeadline = setTimeout(() => giveUp.abort(), Math.max(60_000, o.arrivalSeconds * 1000 - (Date.now() - started) + 60_000));
     const crowdResult = await crowd;
     clearTimeout(crowdDeadline);
+    o.say(`the crowd finished at ${((Date.now() - started) / 1000).toFixed(1)}s; checking`);
 
     // Every deadline passes; the cleaners then have I6's grace to end each hold.
     const [latest] = await sql<{ ms: number | null }[]>`
@@ -148,9 +190,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Bun.sleep(Math.max(0, latest?.ms ?? 0) + I6_GRACE_SECONDS * 1000 + 500);
 
     const checks = await finalChecks(sql, o, journal, traffic, crowdResult, faults);
+    const failoverReports = unavailableAround(failovers, traffic.unavailableAt);
+    if (formation) checks.push(...failoverChecks(o, failoverReports, traffic));
     if (shop) checks.push(...(await shopChecks(sql, shop.ledger)));
     checks.push(...(await receiver.checks(sql)));
-    const drift = Bun.spawn([o.binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
+    const drift = Bun.spawn([binary, "check"], { env, stdout: "pipe", stderr: "pipe" });
     const driftCode = await drift.exited;
     checks.push({ name: "ticket-queue check", ok: driftCode === 0, detail: `exit ${driftCode}: ${(await new Response(drift.stdout).text()).trim().split("\n").at(-1)}` });
     const tables = await tableSummary(sql);
@@ -172,9 +216,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       options,
       seconds: (Date.now() - started) / 1000,
       faults,
+      failovers: failoverReports,
       crowd: crowdResult,
       shop: shop?.summary() ?? null,
-      traffic: { ...traffic, serverErrors: traffic.serverErrors.length },
+      traffic: { ...withoutTimes(traffic), serverErrors: traffic.serverErrors.length },
       tables,
       shutdown_ms: stops.map((s) => s.ms),
       checks,
@@ -187,6 +232,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (passed) rmSync(logs, { recursive: true, force: true }); // kept for reading when a run fails
     await sql?.end({ timeout: 1 });
     await postgres?.stop();
+    await formation?.stop();
     await redis?.stop();
     await cluster?.stop();
   }
@@ -194,6 +240,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
 /** The faults in a random order: kills, the crash points, and Redis (one server's or a cluster's) and PostgreSQL ones. */
 function faultPlan(o: ChaosOptions, random: () => number): Fault[] {
+  if (o.pgFailovers > 0) return Array.from({ length: o.pgFailovers }, () => ({ kind: "postgres primary lost" as const }));
   const faults: Fault[] = [
     ...Array.from({ length: o.kills }, () => ({ kind: "kill -9" as const })),
     { kind: "SIGTERM" },
@@ -247,6 +294,52 @@ async function finalChecks(
   });
   checks.push({ name: "every buyer finished", ok: crowd.outcomes.stuck === 0, detail: `${crowd.outcomes.stuck} of ${o.buyers} stuck` });
   return checks;
+}
+
+/** The 503s the crowd got around each primary's loss (see FailoverReport). */
+function unavailableAround(failovers: Failover[], unavailable: Traffic["unavailableAt"]): FailoverReport[] {
+  const sorted = [...unavailable].sort((a, b) => a.at - b.at);
+  const between = (from: number, to: number) => sorted.filter(({ at }) => at >= from && at < to);
+  const said = (u: (typeof sorted)[number] | undefined) => (u ? `${u.path}: ${u.body}` : null);
+  return failovers.map((f, i) => {
+    const next = failovers[i + 1]?.lostAt ?? Infinity;
+    const switching = between(f.lostAt, f.restartedAt ?? next);
+    const rejoining = f.restartedAt === null ? [] : between(f.restartedAt, next);
+    return {
+      ...f,
+      unavailable: switching.length,
+      firstUnavailableMs: switching.length ? switching[0]!.at - f.lostAt : null,
+      lastUnavailableMs: switching.length ? switching.at(-1)!.at - f.lostAt : null,
+      lastUnavailable: said(switching.at(-1)),
+      unavailableWhileRejoining: rejoining.length,
+      lastUnavailableWhileRejoining: said(rejoining.at(-1)),
+    };
+  });
+}
+
+/** --pg-failover: every loss switched, the service whole again soon after, its 503s saying when to retry. */
+function failoverChecks(o: ChaosOptions, failovers: FailoverReport[], traffic: Traffic): Check[] {
+  const late = failovers.filter((f) => f.lastUnavailableMs !== null && f.lostAt + f.lastUnavailableMs - f.writableAt > BACK_AFTER_SWITCH_MS);
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return [
+    { name: "primary switched", ok: failovers.length === o.pgFailovers, detail: `${failovers.length} of ${o.pgFailovers} losses ended with a promoted standby` },
+    {
+      name: "back after a switch",
+      ok: late.length === 0,
+      detail: late.length === 0
+        ? `no 503 later than ${s(BACK_AFTER_SWITCH_MS)} after the new primary took writes (until the lost node is started again)`
+        : late.map((f) => `503 until ${s(f.lostAt + f.lastUnavailableMs! - f.writableAt)} after ${f.promoted} took writes (${f.lastUnavailable})`).join("; "),
+    },
+    {
+      name: "503 with Retry-After",
+      ok: traffic.unavailableWithoutRetryAfter === 0,
+      detail: `${traffic.unavailableWithoutRetryAfter} of ${traffic.unavailable} 503s without Retry-After`,
+    },
+  ];
+}
+
+function withoutTimes({ unavailableAt: _times, ...traffic }: Traffic) {
+  return traffic;
 }
 
 async function linesMentioning(folder: string, text: string): Promise<string[]> {

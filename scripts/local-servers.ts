@@ -102,7 +102,7 @@ export class LocalRedis {
   }
 }
 
-function postgresBinaries(): string | null {
+export function postgresBinaries(): string | null {
   const base = "/usr/lib/postgresql";
   if (existsSync(base)) {
     const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));

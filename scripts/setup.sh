@@ -1,5 +1,6 @@
 # Sourced by run.sh and test.sh: makes sure the pinned Bun and the locked dependencies are
-# here. Needs only Node.js (npm) or Bun itself; installs nothing outside this folder.
+# here. Needs only Node.js (npm) or Bun itself; installs nothing outside this folder, except
+# pg_autoctl (the PostgreSQL failover test's formation, scripts/pg-ha.ts) when run as root.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,16 @@ if [ "$(bun --version 2>/dev/null || true)" != "$BUN_VERSION" ]; then
 fi
 
 bun install --frozen-lockfile >&2
+
+# pg_autoctl (pg_auto_failover) for the installed PostgreSQL's major version: as root it is
+# installed; otherwise the command is said, and the failover test fails until it is run.
+if ! command -v pg_autoctl >/dev/null 2>&1 && [ -d /usr/lib/postgresql ] && command -v apt-get >/dev/null 2>&1; then
+  PG_AUTOCTL_PACKAGE="postgresql-$(ls /usr/lib/postgresql | sort -n | tail -1)-auto-failover"
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing $PG_AUTOCTL_PACKAGE (pg_autoctl) ..." >&2
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$PG_AUTOCTL_PACKAGE"; } >&2 ||
+      echo "could not install $PG_AUTOCTL_PACKAGE: the PostgreSQL failover test needs it" >&2
+  else
+    echo "pg_autoctl is missing: the PostgreSQL failover test needs it: sudo apt-get install -y $PG_AUTOCTL_PACKAGE" >&2
+  fi
+fi
