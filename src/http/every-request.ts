@@ -3,15 +3,17 @@
 // the refusal of paths no route could have, and its HTTP metrics. Hooks cost every request a
 // call each, and an onAfterResponse a setImmediate and an async function more.
 import type { HigherOrderFunction } from "elysia/types";
-import type { HttpMetrics } from "../metrics/http";
 import { isCanonicalPath, pathOf } from "./canonical-path";
 import { fellThrough } from "./allowed-methods";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
 
 type Handle = (request: Request) => Response | Promise<Response>;
 
+/** Where a request's answer is counted (src/metrics/http.ts; named by shape: metrics imports http/). */
+type RequestObserver = { observe(method: string, route: string | undefined, status: number, seconds: number): void };
+
 export type EveryRequest = {
-  http: HttpMetrics;
+  http: RequestObserver;
   /** The pattern of the route that answers a request (metrics' label), undefined for none. */
   routeOf(method: string, path: string): string | undefined;
   /** The methods a path has routes for (none: no route's path). */
