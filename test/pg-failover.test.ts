@@ -244,3 +244,70 @@ describe("a DATABASE_URL of several hosts", () => {
     }
   });
 });
+
+// Every new connection of postgres.js first asks for the server's array types. When the
+// connection is lost right then (a restart, a switch of primary), postgres.js 3.4.9 dropped that
+// query's failure as an unhandled rejection, and Bun ends a process on one: the instance died
+// (found by the fault suite's PostgreSQL restart; patches/postgres@3.4.9.patch).
+describe("a connection lost while it starts up (asking for the array types)", () => {
+  const dbName = `tq_test_types_${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `test:types:${crypto.randomUUID().slice(0, 8)}:`;
+  afterAll(async () => {
+    await deleteKeys(REDIS_URL, prefix);
+    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
+    await admin.end();
+  });
+
+  test("the instance lives on: 503s while every new connection is cut there, then the confirm books", async () => {
+    const proxy = await TcpProxy.start(databaseUrl(dbName));
+    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve", "--demo"], {
+      env: {
+        ...process.env, PORT: "0", DATABASE_URL: proxy.url(databaseUrl(dbName)), REDIS_URL, REDIS_KEY_PREFIX: prefix,
+        LOG_LEVEL: "info", TOKEN_SECRET: "types-cut-secret-".padEnd(40, "x"), HTTP_THREADS: "1", RATE_LIMITS: "off",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const base = `http://127.0.0.1:${await listeningPort(child.stdout)}`;
+      const confirm = async (token: string) => {
+        const res = await fetch(`${base}/reservation/confirm`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+        return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+      };
+      const [event] = (await (await fetch(`${base}/events`)).json()) as any[];
+      const joined = (await (await fetch(`${base}/queue/join`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user_id: "types-cut", ticket_type_id: event.ticket_types[0].id }),
+      })).json()) as any;
+      await waitFor("a hold", async () =>
+        ((await (await fetch(`${base}/reservation/status?token=${joined.queue_token}`)).json()) as any).status === "reserved", 10_000, 50);
+
+      // every connection dropped, and each new one reset as it asks for the types, for 3 s
+      proxy.cutWhenClientSends("pg_catalog.pg_type");
+      proxy.cut();
+      proxy.restore();
+      const until = Date.now() + 3000;
+      let refused = 0;
+      while (Date.now() < until) {
+        const answer = await confirm(joined.queue_token);
+        expectUnavailable(answer);
+        refused++;
+        await Bun.sleep(100);
+      }
+      expect(refused).toBeGreaterThan(2);
+      expect(child.exitCode).toBeNull(); // alive
+
+      proxy.cutWhenClientSends(null);
+      let booked: Awaited<ReturnType<typeof confirm>> | undefined;
+      await waitFor("the confirm to book", async () => (booked = await confirm(joined.queue_token)).status !== 503, 15_000, 200);
+      expect(booked!.status).toBe(200);
+      expect(booked!.body.status).toBe("confirmed");
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+      await proxy.stop();
+    }
+  }, 60_000);
+});

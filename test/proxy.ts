@@ -5,6 +5,7 @@ import net from "node:net";
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private down = false;
+  private cutWhenSent: string | null = null;
 
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
@@ -21,6 +22,10 @@ export class TcpProxy {
         s.on("close", () => proxy.sockets.delete(s));
         s.on("error", () => {});
       }
+      client.on("data", (chunk: Buffer) => {
+        // reset, not closed: what a server that died (or a network) leaves its clients with
+        if (proxy.cutWhenSent !== null && chunk.includes(proxy.cutWhenSent)) for (const s of [client, upstream]) s.resetAndDestroy();
+      });
       client.pipe(upstream).pipe(client);
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
@@ -42,6 +47,11 @@ export class TcpProxy {
   cut(): void {
     this.down = true;
     for (const s of this.sockets) s.destroy();
+  }
+
+  /** From now on, resets any connection whose client sends `text` (null: none), the moment it does. */
+  cutWhenClientSends(text: string | null): void {
+    this.cutWhenSent = text;
   }
 
   restore(): void {
