@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { seedDemo } from "../src/ops/demo";
 import { overdueHolds, stockLedger } from "../src/store/invariants";
+import { bookHold } from "../src/reservations/confirm";
+import type { Sql } from "../src/store/db";
 import { createTestEnv, joinMany, staggered, statusOf, stays, waitFor, type TestEnv, ADMIN_AUTH, ADMIN_TOKEN } from "./helpers";
 
 
@@ -240,6 +242,27 @@ describe("ticket types", () => {
     await env.expectInvariants();
   });
 
+  test("a capacity change and a cancel go on while a confirm writes its booking: they do not wait on its foreign-key lock", async () => {
+    const event = await newEvent();
+    const type = await newType(event.id, { name: "Keys", price: 5, capacity: 10 });
+    const [a, b] = await joinMany(env, type.id, 2, "fk-", 1);
+    await env.drain();
+    const booked = await env.post("/reservation/confirm", { token: a });
+    expect(booked.status).toBe(200);
+    // b's confirm, its booking written and not yet committed: its foreign key holds a KEY SHARE
+    // lock on the type's row. A PATCH's FOR UPDATE waited on that (here until its 5 s deadline: a
+    // 503), and once, in CI, such a wait closed a deadlock with a confirm.
+    await env.sql.begin(async (tx) => {
+      expect(await bookHold(tx as unknown as Sql, b!)).toBeDefined();
+      const raised = await admin("PATCH", `/ticket-types/${type.id}`, { capacity: 12 });
+      expect([raised.status, raised.body.capacity, raised.body.stock]).toEqual([200, 12, 10]);
+      const cancelled = await admin("POST", `/bookings/${booked.body.booking_id}/cancel`, { reason: "refunded" });
+      expect([cancelled.status, cancelled.body.status]).toEqual([200, "cancelled"]);
+    });
+    expect(await ledgerOf(type.id)).toMatchObject({ capacity: 12, stock: 11, held: 0, confirmed: 1, drift: 0 });
+    await env.expectInvariants();
+  });
+
   test("after a raise on one instance, another stops saying sold out within a tenth of a second", async () => {
     const { createApp } = await import("../src/app");
     const { closeServices, createServices } = await import("../src/services");
@@ -381,6 +404,7 @@ describe("capacity changes during a crowd, on two instances", () => {
       await Promise.all(operators);
 
       expect(answers.length).toBeGreaterThan(50);
+      // a 503 here was a deadlock of the PATCH's row lock with a confirm (fixed: FOR NO KEY UPDATE)
       const unexpected = answers.filter((a) => !(a.status === 200 || (a.status === 409 && a.error === "capacity_below_sold")));
       expect(unexpected).toEqual([]);
       expect(answers.some((a) => a.status === 200)).toBe(true);

@@ -62,8 +62,9 @@ async function cancelInPostgres(sql: Sql, id: number, reason: string | null, aud
   return sql.begin(async (tx) => {
     const [found] = await tx<{ ticket_type_id: number }[]>`SELECT ticket_type_id FROM bookings WHERE id = ${id}`;
     if (!found) throw unknownBooking();
-    // the type's row lock first, in a statement of its own (as the grant and expiry)
-    await tx`SELECT 1 FROM ticket_types WHERE id = ${found.ticket_type_id} FOR UPDATE`;
+    // the type's row lock first, in a statement of its own (as the grant and expiry); NO KEY
+    // UPDATE, as a PATCH's (admin/events.ts): a booking's foreign-key check does not wait on it
+    await tx`SELECT 1 FROM ticket_types WHERE id = ${found.ticket_type_id} FOR NO KEY UPDATE`;
     const [cancelled] = await tx<Row[]>`
       UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancel_reason = ${reason}
       WHERE id = ${id} AND status = 'confirmed'

@@ -240,8 +240,10 @@ export async function updateTicketType(
   checkValues(patch);
   return sql.begin(async (tx) => {
     // the row lock first, in a statement of its own (as the grant): nothing takes or returns
-    // stock, nor ends or makes a hold, until this commits
-    const [locked] = await tx`SELECT ${tx.unsafe(TYPE_COLUMNS)} FROM ticket_types WHERE id = ${id} FOR UPDATE`;
+    // stock, nor makes a hold, until this commits. NO KEY UPDATE, what the UPDATE below takes
+    // anyway: a booking's foreign-key check (KEY SHARE) goes on beside it. FOR UPDATE waited on
+    // those, and a confirm and this PATCH once deadlocked (the PATCH answered 503).
+    const [locked] = await tx`SELECT ${tx.unsafe(TYPE_COLUMNS)} FROM ticket_types WHERE id = ${id} FOR NO KEY UPDATE`;
     if (!locked) throw unknownTicketType();
     let delta = 0;
     if (patch.capacity !== undefined) {
