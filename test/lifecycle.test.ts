@@ -213,10 +213,13 @@ describe("cleaner", () => {
     const type = await env.ticketType({ capacity: 1 });
     await join(env, "wake", type);
     await env.drain();
-    await env.sql`UPDATE reservations SET expires_at = now() + interval '20 milliseconds' WHERE ticket_type_id = ${type}`;
+    // 20 s, not a few ms: under load the tick came later than that and expired the hold itself (CI)
+    await env.sql`UPDATE reservations SET expires_at = now() + interval '20 seconds' WHERE ticket_type_id = ${type}`;
     const cleaner = new (env.cleaner().constructor as any)({ ...env.s, intervalMs: 60_000 });
     const wait = await cleaner.tick();
-    expect(wait).toBeLessThan(1000);
+    // this hold's deadline (or an earlier test's, if sooner), not the 60 s interval
+    expect(wait).toBeLessThanOrEqual(20_005);
+    await env.sql`UPDATE reservations SET expires_at = now() WHERE ticket_type_id = ${type}`; // due, for the next tick
   });
 
   test("reconciles Redis with PostgreSQL when a tidy step was lost", async () => {
