@@ -200,29 +200,39 @@ describe("the connection dies while the statement commits (commit unknown)", () 
   });
 });
 
-describe("a DATABASE_URL of several hosts", () => {
-  const dbName = `tq_test_multi_${crypto.randomUUID().slice(0, 8)}`;
-  const prefix = `test:multi:${crypto.randomUUID().slice(0, 8)}:`;
+/**
+ * A database and a key space for `bun src/main.ts serve --demo`, removed after the describe;
+ * serve() starts the service on a DATABASE_URL that names that database.
+ */
+function servedDemo(name: string) {
+  const dbName = `tq_test_${name}_${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `test:${name}:${crypto.randomUUID().slice(0, 8)}:`;
   afterAll(async () => {
     await deleteKeys(REDIS_URL, prefix);
     const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
     await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
     await admin.end();
   });
+  const serve = (url: string) => Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve", "--demo"], {
+    env: {
+      ...process.env, PORT: "0", DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info",
+      TOKEN_SECRET: `${name}-secret-`.padEnd(40, "x"), HTTP_THREADS: "1", RATE_LIMITS: "off",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { dbName, serve };
+}
+
+describe("a DATABASE_URL of several hosts", () => {
+  const { dbName, serve } = servedDemo("multi");
 
   test("the first host down: serve creates its database on the next, starts and books", async () => {
     const { hosts: [live], first } = parseDatabaseUrl(BASE_DATABASE_URL);
     const down = freePort(); // nothing listens there
     const auth = first.username ? `${first.username}${first.password ? `:${first.password}` : ""}@` : "";
     const url = `postgres://${auth}127.0.0.1:${down},${live!.host}:${live!.port}/${dbName}?target_session_attrs=read-write`;
-    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve", "--demo"], {
-      env: {
-        ...process.env, PORT: "0", DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info",
-        TOKEN_SECRET: "multi-host-secret-".padEnd(40, "x"), HTTP_THREADS: "1", RATE_LIMITS: "off",
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = serve(url);
     try {
       const port = await listeningPort(child.stdout);
       const base = `http://127.0.0.1:${port}`;
@@ -250,25 +260,11 @@ describe("a DATABASE_URL of several hosts", () => {
 // query's failure as an unhandled rejection, and Bun ends a process on one: the instance died
 // (found by the fault suite's PostgreSQL restart; patches/postgres@3.4.9.patch).
 describe("a connection lost while it starts up (asking for the array types)", () => {
-  const dbName = `tq_test_types_${crypto.randomUUID().slice(0, 8)}`;
-  const prefix = `test:types:${crypto.randomUUID().slice(0, 8)}:`;
-  afterAll(async () => {
-    await deleteKeys(REDIS_URL, prefix);
-    const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
-    await admin`DROP DATABASE IF EXISTS ${admin(dbName)} WITH (FORCE)`;
-    await admin.end();
-  });
+  const { dbName, serve } = servedDemo("types");
 
   test("the instance lives on: 503s while every new connection is cut there, then the confirm books", async () => {
     const proxy = await TcpProxy.start(databaseUrl(dbName));
-    const child = Bun.spawn(["bun", joinPath(import.meta.dir, "..", "src", "main.ts"), "serve", "--demo"], {
-      env: {
-        ...process.env, PORT: "0", DATABASE_URL: proxy.url(databaseUrl(dbName)), REDIS_URL, REDIS_KEY_PREFIX: prefix,
-        LOG_LEVEL: "info", TOKEN_SECRET: "types-cut-secret-".padEnd(40, "x"), HTTP_THREADS: "1", RATE_LIMITS: "off",
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = serve(proxy.url(databaseUrl(dbName)));
     try {
       const base = `http://127.0.0.1:${await listeningPort(child.stdout)}`;
       const confirm = async (token: string) => {
